@@ -1,0 +1,73 @@
+// Command ferry is the Ferry message broker and its command-line tools.
+//
+//	ferry serve                    run a broker (data in ./data, Kafka on 127.0.0.1:9092)
+//	ferry topic create|list|describe|alter|delete
+//	ferry produce | consume        lines in, records out
+//	ferry bench produce|consume    load generator for any Kafka-protocol broker
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// command is one subcommand: it gets its own arguments and the process's
+// standard streams, and returns an error to print before exiting non-zero.
+type command struct {
+	summary string
+	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"serve":   {"run a broker", runServe},
+	"topic":   {"create, list, describe, alter or delete topics", runTopic},
+	"produce": {"produce lines from stdin as records", runProduce},
+	"consume": {"print records from a topic", runConsume},
+	"bench":   {"measure produce or consume throughput and latency", runBench},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "ferry: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err := cmd.run(args[1:], stdin, stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "ferry %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: ferry <command> [flags]")
+	fmt.Fprintln(w, "\ncommands:")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintln(w, "\nrun 'ferry <command> -h' for a command's flags")
+}
