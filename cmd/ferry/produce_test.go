@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestProduceConsumeRoundTrip(t *testing.T) {
+	brokers := startTestCluster(t)
+	topic := testTopic(t)
+	createTopic(t, brokers, topic, 1)
+	b := []string{"--brokers", brokers}
+
+	input := "k1:v1\nk2:v2 with: colon\n:empty key\nk4:\nk5:<tag> & \"quoted\" ünïcode\n"
+	_, errOut, err := runCmd(t, runProduce, input, append([]string{"--topic", topic, "--key-separator", ":",
+		"--header", "source=test", "--header", "trace=a=b", "--compression", "zstd"}, b...)...)
+	if err != nil {
+		t.Fatalf("produce: %v\n%s", err, errOut)
+	}
+	if want := "produced 5 record(s) to " + topic + "\n"; errOut != want {
+		t.Fatalf("produce reported %q, want %q", errOut, want)
+	}
+
+	// kv with the same separator gives back the input byte for byte.
+	out := mustRun(t, runConsume, "", append([]string{"--topic", topic, "--format", "kv", "--key-separator", ":"}, b...)...)
+	if out != input {
+		t.Fatalf("kv consume:\n got %q\nwant %q", out, input)
+	}
+
+	out = mustRun(t, runConsume, "", append([]string{"--topic", topic}, b...)...)
+	if want := "v1\nv2 with: colon\nempty key\n\n<tag> & \"quoted\" ünïcode\n"; out != want {
+		t.Fatalf("value consume:\n got %q\nwant %q", out, want)
+	}
+
+	out = mustRun(t, runConsume, "", append([]string{"--topic", topic, "--format", "json"}, b...)...)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("json consume gave %d lines, want 5:\n%s", len(lines), out)
+	}
+	wantKeys := []string{"k1", "k2", "", "k4", "k5"}
+	wantValues := []string{"v1", "v2 with: colon", "empty key", "", "<tag> & \"quoted\" ünïcode"}
+	for i, line := range lines {
+		var r struct {
+			Topic     string  `json:"topic"`
+			Partition int32   `json:"partition"`
+			Offset    int64   `json:"offset"`
+			Timestamp string  `json:"timestamp"`
+			Key       *string `json:"key"`
+			Value     *string `json:"value"`
+			Headers   []struct {
+				Key   string `json:"key"`
+				Value string `json:"value"`
+			} `json:"headers"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %d %q is not JSON: %v", i, line, err)
+		}
+		if r.Topic != topic || r.Partition != 0 || r.Offset != int64(i) || r.Timestamp == "" {
+			t.Errorf("line %d: wrong position fields: %s", i, line)
+		}
+		if r.Key == nil || *r.Key != wantKeys[i] || r.Value == nil || *r.Value != wantValues[i] {
+			t.Errorf("line %d: key/value wrong: %s", i, line)
+		}
+		if len(r.Headers) != 2 || r.Headers[0].Key != "source" || r.Headers[0].Value != "test" ||
+			r.Headers[1].Key != "trace" || r.Headers[1].Value != "a=b" {
+			t.Errorf("line %d: headers wrong: %s", i, line)
+		}
+	}
+	if !strings.Contains(lines[4], `"<tag> & \"quoted\" ünïcode"`) {
+		t.Errorf("json escapes HTML or unicode needlessly: %s", lines[4])
+	}
+}
+
+func TestProduceWithoutKeysAndLastLineUnterminated(t *testing.T) {
+	brokers := startTestCluster(t)
+	topic := testTopic(t)
+	createTopic(t, brokers, topic, 3)
+	b := []string{"--brokers", brokers}
+
+	_, errOut, err := runCmd(t, runProduce, "one\n\nthree", append([]string{"--topic", topic, "--partition", "2", "--acks", "1"}, b...)...)
+	if err != nil || !strings.Contains(errOut, "produced 3 record(s)") {
+		t.Fatalf("produce: err %v, stderr %q", err, errOut)
+	}
+	out := mustRun(t, runConsume, "", append([]string{"--topic", topic, "--partition", "2", "--format", "json"}, b...)...)
+	if strings.Count(out, `"key":null`) != 3 || strings.Count(out, `"partition":2`) != 3 {
+		t.Fatalf("want 3 keyless records in partition 2:\n%s", out)
+	}
+	out = mustRun(t, runConsume, "", append([]string{"--topic", topic}, b...)...)
+	if out != "one\n\nthree\n" {
+		t.Fatalf("consume got %q", out)
+	}
+}
+
+func TestProduceErrors(t *testing.T) {
+	brokers := startTestCluster(t)
+	topic := testTopic(t)
+	createTopic(t, brokers, topic, 2)
+	b := []string{"--brokers", brokers}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "--topic is required"},
+		{[]string{"--topic", "no-such-topic-" + topic}, "does not exist"},
+		{[]string{"--topic", topic, "--partition", "2"}, "--partition 2 does not exist"},
+		{[]string{"--topic", topic, "--acks", "2"}, `--acks "2" is not valid`},
+		{[]string{"--topic", topic, "--compression", "brotli"}, `--compression "brotli" is not valid`},
+		{[]string{"--topic", topic, "extra"}, "unexpected arguments"},
+	} {
+		_, _, err := runCmd(t, runProduce, "x\n", append(tc.args, b...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("produce %q: want error containing %q, got %v", tc.args, tc.want, err)
+		}
+	}
+}
