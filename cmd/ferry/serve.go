@@ -1,10 +1,62 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/server"
 )
 
 func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	cfg := config.Default()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.Flags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ferry serve [flags]\n\nRuns a broker. Every flag also reads a FERRY_* environment variable.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; flags start with --", fs.Arg(0))
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: levelOf(cfg.LogLevel)}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(cfg, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("ferry is serving", "kafka", srv.Addr(), "data_dir", cfg.DataDir)
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-srv.Done():
+		if err != nil {
+			srv.Close()
+			return err
+		}
+	}
+	return srv.Close()
+}
+
+func levelOf(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
 }

@@ -1,0 +1,155 @@
+// Package broker wires the metadata store and the partition logs together
+// and owns their lifecycle. The Kafka protocol layer calls it; it never
+// sees the wire.
+//
+// Lock order: Broker.mu, then Partition.mu, then whatever the log takes.
+// Metadata changes go through meta.Store.Update, which is called without
+// Broker.mu held; the broker then reconciles its partitions with the new
+// image under Broker.mu.
+package broker
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/meta"
+)
+
+// Broker is one Ferry node: a cluster of one until clustering lands.
+type Broker struct {
+	cfg  config.Config
+	log  *slog.Logger
+	meta *meta.Store
+
+	mu         sync.RWMutex
+	partitions map[string][]*Partition // topic name -> partitions by index
+
+	producerIDs producerIDAllocator
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New opens (or formats) the data directory and every partition in it.
+func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w (is the path writable?)", cfg.DataDir, err)
+	}
+	store, err := meta.Open(filepath.Join(cfg.DataDir, "__meta"), logger.With("component", "meta"))
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		cfg:        cfg,
+		log:        logger,
+		meta:       store,
+		partitions: map[string][]*Partition{},
+		stop:       make(chan struct{}),
+	}
+	b.producerIDs.b = b
+	if b.meta.Image().ClusterID == "" {
+		if _, err := store.Update(func(img *meta.Image) ([]meta.Record, error) {
+			return []meta.Record{{Cluster: &meta.ClusterRecord{ClusterID: newClusterID()}}}, nil
+		}); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	start := time.Now()
+	if err := b.reconcile(b.meta.Image()); err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.log.Info("partitions opened", "topics", len(b.meta.Image().Topics()), "took", time.Since(start).Round(time.Millisecond))
+	b.wg.Add(1)
+	go b.retentionLoop()
+	return b, nil
+}
+
+// Config returns the broker's configuration.
+func (b *Broker) Config() config.Config { return b.cfg }
+
+// Image returns the current metadata.
+func (b *Broker) Image() *meta.Image { return b.meta.Image() }
+
+// Close stops background work and closes every log cleanly, so the next
+// start can skip recovery.
+func (b *Broker) Close() error {
+	select {
+	case <-b.stop:
+		return nil
+	default:
+	}
+	close(b.stop)
+	b.wg.Wait()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var errs []error
+	for _, parts := range b.partitions {
+		for _, p := range parts {
+			errs = append(errs, p.log.Close())
+		}
+	}
+	b.partitions = map[string][]*Partition{}
+	errs = append(errs, b.meta.Close())
+	return errors.Join(errs...)
+}
+
+// retentionLoop deletes expired segments in the background.
+func (b *Broker) retentionLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+		b.EnforceRetention()
+	}
+}
+
+// EnforceRetention runs one retention pass over every partition.
+func (b *Broker) EnforceRetention() {
+	b.mu.RLock()
+	var all []*Partition
+	for _, parts := range b.partitions {
+		all = append(all, parts...)
+	}
+	b.mu.RUnlock()
+	for _, p := range all {
+		if n, err := p.log.EnforceRetention(); err != nil {
+			b.log.Error("retention failed", "topic", p.Topic, "partition", p.Index, "err", err)
+		} else if n > 0 {
+			b.log.Info("retention deleted segments", "topic", p.Topic, "partition", p.Index, "segments", n)
+		}
+	}
+}
+
+func newClusterID() string {
+	var id [16]byte
+	rand.Read(id[:])
+	return fmt.Sprintf("%x", id)
+}
+
+func newTopicID() [16]byte {
+	var id [16]byte
+	rand.Read(id[:])
+	id[6] = (id[6] & 0x0f) | 0x40 // UUID v4, as Kafka's topic ids are
+	id[8] = (id[8] & 0x3f) | 0x80
+	return id
+}

@@ -1,0 +1,121 @@
+package broker
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/log"
+)
+
+// Partition is one partition's log plus what the broker keeps beside it:
+// its config, idempotent-producer state, and fetches waiting for data.
+type Partition struct {
+	Topic string
+	Index int32
+	log   *log.Log
+
+	mu        sync.Mutex // serializes appends with their sequence checks
+	config    config.TopicConfig
+	producers map[int64]*producerState
+
+	waitMu  sync.Mutex
+	waiters map[chan struct{}]struct{}
+}
+
+// Log exposes the partition's log for reads.
+func (p *Partition) Log() *log.Log { return p.log }
+
+// Config returns the partition's topic config.
+func (p *Partition) Config() config.TopicConfig {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.config
+}
+
+func (p *Partition) setConfig(tc config.TopicConfig) {
+	p.mu.Lock()
+	p.config = tc
+	p.mu.Unlock()
+}
+
+// AppendResult says where a produced batch landed.
+type AppendResult struct {
+	BaseOffset int64
+	LastOffset int64
+	// Duplicate is set when an idempotent producer re-sent a batch that
+	// is already in the log; BaseOffset is the original's.
+	Duplicate bool
+}
+
+// Append validates one record batch and appends it. It returns once the
+// batch is in the page cache; call Sync for durability.
+func (p *Partition) Append(batch []byte) (AppendResult, error) {
+	h, err := log.ParseBatch(batch)
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("%w: %v", kerr.CorruptMessage, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if max := p.config.MaxMessageBytes; int64(len(batch)) > int64(max) {
+		return AppendResult{}, fmt.Errorf("%w: batch of %d bytes is over max.message.bytes=%d", kerr.MessageTooLarge, len(batch), max)
+	}
+	if h.NumRecords == 0 {
+		return AppendResult{}, fmt.Errorf("%w: batch holds no records", kerr.InvalidRecord)
+	}
+	if h.ProducerID >= 0 {
+		if dup, ok, err := p.checkSequenceLocked(h); err != nil {
+			return AppendResult{}, err
+		} else if ok {
+			return dup, nil
+		}
+	}
+	res, err := p.log.Append(batch)
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+	}
+	if h.ProducerID >= 0 {
+		p.recordSequenceLocked(h, res.BaseOffset)
+	}
+	return AppendResult{BaseOffset: res.BaseOffset, LastOffset: res.LastOffset}, nil
+}
+
+// Sync waits until every offset below upTo is durable under the topic's
+// flush policy.
+func (p *Partition) Sync(upTo int64) error {
+	if err := p.log.Sync(upTo); err != nil {
+		return fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+	}
+	return nil
+}
+
+// Watch registers ch to receive (non-blocking) a signal when the
+// partition's high watermark advances. Unwatch removes it.
+func (p *Partition) Watch(ch chan struct{}) {
+	p.waitMu.Lock()
+	if p.waiters == nil {
+		p.waiters = map[chan struct{}]struct{}{}
+	}
+	p.waiters[ch] = struct{}{}
+	p.waitMu.Unlock()
+}
+
+// Unwatch stops signalling ch.
+func (p *Partition) Unwatch(ch chan struct{}) {
+	p.waitMu.Lock()
+	delete(p.waiters, ch)
+	p.waitMu.Unlock()
+}
+
+func (p *Partition) wakeWaiters(int64) {
+	p.waitMu.Lock()
+	for ch := range p.waiters {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	p.waitMu.Unlock()
+}

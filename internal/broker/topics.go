@@ -1,0 +1,270 @@
+package broker
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/log"
+	"github.com/ferry-mq/ferry/internal/meta"
+)
+
+// MaxPartitions bounds one topic's partition count so a request cannot
+// make the broker open millions of files.
+const MaxPartitions = 10000
+
+// ValidateTopicName applies Kafka's rules for topic names.
+func ValidateTopicName(name string) error {
+	if name == "" || name == "." || name == ".." {
+		return fmt.Errorf("%w: topic name %q is not allowed", kerr.InvalidTopicException, name)
+	}
+	if len(name) > 249 {
+		return fmt.Errorf("%w: topic name is %d characters, the limit is 249", kerr.InvalidTopicException, len(name))
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: topic name %q may only contain letters, digits, '.', '_' and '-'", kerr.InvalidTopicException, name)
+		}
+	}
+	return nil
+}
+
+// CreateTopic creates a topic; partitions <= 0 means the broker default.
+// With validateOnly nothing is written. Errors wrap kerr codes.
+func (b *Broker) CreateTopic(name string, partitions int32, configs map[string]string, validateOnly bool) (*meta.Topic, error) {
+	if err := ValidateTopicName(name); err != nil {
+		return nil, err
+	}
+	if partitions <= 0 {
+		partitions = b.cfg.NumPartitions
+	}
+	if partitions > MaxPartitions {
+		return nil, fmt.Errorf("%w: %d partitions is over the limit of %d", kerr.InvalidPartitions, partitions, MaxPartitions)
+	}
+	if _, err := config.ParseTopicConfigs(configs, b.cfg.TopicDefaults); err != nil {
+		return nil, fmt.Errorf("%w: %v", kerr.InvalidConfig, err)
+	}
+	img, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
+		if _, ok := img.Topic(name); ok {
+			return nil, fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, name)
+		}
+		if validateOnly {
+			return nil, meta.ErrNoChange
+		}
+		return []meta.Record{{Topic: &meta.TopicRecord{Name: name, ID: newTopicID(), Partitions: partitions, Configs: configs}}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if validateOnly {
+		return &meta.Topic{Name: name, Partitions: partitions, Configs: configs}, nil
+	}
+	if err := b.reconcile(img); err != nil {
+		return nil, err
+	}
+	t, _ := img.Topic(name)
+	b.log.Info("topic created", "topic", name, "partitions", partitions)
+	return t, nil
+}
+
+// EnsureTopic returns the topic, creating it with defaults when automatic
+// creation is on.
+func (b *Broker) EnsureTopic(name string) (*meta.Topic, error) {
+	if t, ok := b.Image().Topic(name); ok {
+		return t, nil
+	}
+	if !b.cfg.AutoCreateTopics {
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	t, err := b.CreateTopic(name, 0, nil, false)
+	if err != nil && kerr.TypedErrorForCode(kerrCode(err)) == kerr.TopicAlreadyExists {
+		if t, ok := b.Image().Topic(name); ok {
+			return t, nil
+		}
+	}
+	return t, err
+}
+
+// DeleteTopic removes a topic and its data.
+func (b *Broker) DeleteTopic(name string) error {
+	img, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
+		if _, ok := img.Topic(name); !ok {
+			return nil, kerr.UnknownTopicOrPartition
+		}
+		return []meta.Record{{Remove: &meta.RemoveTopicRecord{Name: name}}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	b.log.Info("topic deleted", "topic", name)
+	return b.reconcile(img)
+}
+
+// CreatePartitions raises a topic's partition count.
+func (b *Broker) CreatePartitions(name string, count int32, validateOnly bool) error {
+	if count > MaxPartitions {
+		return fmt.Errorf("%w: %d partitions is over the limit of %d", kerr.InvalidPartitions, count, MaxPartitions)
+	}
+	img, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
+		t, ok := img.Topic(name)
+		if !ok {
+			return nil, kerr.UnknownTopicOrPartition
+		}
+		if count <= t.Partitions {
+			return nil, fmt.Errorf("%w: topic %q has %d partitions; the new count must be larger", kerr.InvalidPartitions, name, t.Partitions)
+		}
+		if validateOnly {
+			return nil, meta.ErrNoChange
+		}
+		return []meta.Record{{Partitions: &meta.PartitionsRecord{Topic: name, Count: count}}}, nil
+	})
+	if err != nil || validateOnly {
+		return err
+	}
+	return b.reconcile(img)
+}
+
+// ConfigChange is one requested change of a topic config; a nil Value
+// removes the key, returning it to the default.
+type ConfigChange struct {
+	Key   string
+	Value *string
+}
+
+// AlterTopicConfigs applies changes to a topic's configs. With replace,
+// keys not named are removed (the legacy AlterConfigs semantics).
+func (b *Broker) AlterTopicConfigs(name string, changes []ConfigChange, replace, validateOnly bool) error {
+	img, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
+		t, ok := img.Topic(name)
+		if !ok {
+			return nil, kerr.UnknownTopicOrPartition
+		}
+		next := map[string]string{}
+		if !replace {
+			for k, v := range t.Configs {
+				next[k] = v
+			}
+		}
+		for _, c := range changes {
+			if _, known := config.LookupTopicKey(c.Key); !known {
+				return nil, fmt.Errorf("%w: unknown topic config %q", kerr.InvalidConfig, c.Key)
+			}
+			if c.Value == nil {
+				delete(next, c.Key)
+			} else {
+				next[c.Key] = *c.Value
+			}
+		}
+		if _, err := config.ParseTopicConfigs(next, b.cfg.TopicDefaults); err != nil {
+			return nil, fmt.Errorf("%w: %v", kerr.InvalidConfig, err)
+		}
+		if validateOnly {
+			return nil, meta.ErrNoChange
+		}
+		var recs []meta.Record
+		for k := range t.Configs {
+			if _, ok := next[k]; !ok {
+				recs = append(recs, meta.Record{Config: &meta.ConfigRecord{Topic: name, Key: k}})
+			}
+		}
+		for k, v := range next {
+			if old, ok := t.Configs[k]; !ok || old != v {
+				v := v
+				recs = append(recs, meta.Record{Config: &meta.ConfigRecord{Topic: name, Key: k, Value: &v}})
+			}
+		}
+		if len(recs) == 0 {
+			return nil, meta.ErrNoChange
+		}
+		return recs, nil
+	})
+	if err != nil || validateOnly {
+		return err
+	}
+	return b.reconcile(img)
+}
+
+// TopicConfig returns a topic's effective configuration.
+func (b *Broker) TopicConfig(t *meta.Topic) config.TopicConfig {
+	tc, err := config.ParseTopicConfigs(t.Configs, b.cfg.TopicDefaults)
+	if err != nil {
+		// Configs were validated before they were written.
+		b.log.Error("stored topic config does not parse", "topic", t.Name, "err", err)
+	}
+	return tc
+}
+
+// reconcile opens logs for partitions the image has and the broker does
+// not, applies config changes, and deletes logs of removed topics.
+func (b *Broker) reconcile(img *meta.Image) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for name, parts := range b.partitions {
+		if _, ok := img.Topic(name); ok {
+			continue
+		}
+		for _, p := range parts {
+			if err := p.log.Delete(); err != nil {
+				b.log.Error("delete partition data", "topic", name, "partition", p.Index, "err", err)
+			}
+		}
+		delete(b.partitions, name)
+	}
+	for _, t := range img.Topics() {
+		tc := b.TopicConfig(t)
+		parts := b.partitions[t.Name]
+		for _, p := range parts {
+			if p.config != tc {
+				if err := p.log.SetConfig(tc.Log); err != nil {
+					return err
+				}
+				p.setConfig(tc)
+			}
+		}
+		for i := int32(len(parts)); i < t.Partitions; i++ {
+			p, err := b.openPartition(t, i, tc)
+			if err != nil {
+				return err
+			}
+			parts = append(parts, p)
+		}
+		b.partitions[t.Name] = parts
+	}
+	return nil
+}
+
+func (b *Broker) openPartition(t *meta.Topic, index int32, tc config.TopicConfig) (*Partition, error) {
+	dir := filepath.Join(b.cfg.DataDir, t.Name+"-"+strconv.Itoa(int(index)))
+	p := &Partition{Topic: t.Name, Index: index, config: tc}
+	l, err := log.Open(dir, tc.Log, log.Options{
+		Logger:    b.log.With("topic", t.Name, "partition", index),
+		OnAdvance: p.wakeWaiters,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open partition %s-%d: %w", t.Name, index, err)
+	}
+	p.log = l
+	return p, nil
+}
+
+// Partition returns a partition by topic and index.
+func (b *Broker) Partition(topic string, index int32) (*Partition, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	parts, ok := b.partitions[topic]
+	if !ok || index < 0 || int(index) >= len(parts) {
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	return parts[index], nil
+}
+
+func kerrCode(err error) int16 {
+	var ke *kerr.Error
+	if asKerr(err, &ke) {
+		return ke.Code
+	}
+	return kerr.UnknownServerError.Code
+}

@@ -1,0 +1,116 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-mq/ferry/internal/broker"
+)
+
+// Produce: v3-9 (record batch v2 only; v9 is flexible).
+//
+// Each partition's records must be exactly one v2 batch with a valid CRC,
+// within max.message.bytes. Appends run on the connection's read goroutine
+// so pipelined requests land in order; the wait for durability (fsync under
+// flush.policy=always, whatever acks says, since an ack must never outrun
+// the disk) runs on the write goroutine. acks=0 gets no response.
+// Transactional produce is refused until transactions land.
+
+func init() { register(0, 3, 9, handleProduce) }
+
+type producedPartition struct {
+	part      *broker.Partition
+	resp      *kmsg.ProduceResponseTopicPartition
+	syncUpTo  int64
+	needsSync bool
+}
+
+func handleProduce(c *conn, kreq kmsg.Request) finisher {
+	req := kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	b := c.s.broker
+	var toSync []producedPartition
+
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		for i, rp := range rt.Partitions {
+			sp := &st.Partitions[i]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			part, res, err := producePartition(b, req, rt.Topic, rp)
+			if err != nil {
+				sp.ErrorCode = broker.ErrorCode(err)
+				msg := err.Error()
+				sp.ErrorMessage = &msg
+				if sp.ErrorCode == kerr.CorruptMessage.Code || sp.ErrorCode == kerr.InvalidRecord.Code {
+					c.log.Warn("refused produce", "topic", rt.Topic, "partition", rp.Partition, "client", c.clientID, "err", err)
+				}
+				continue
+			}
+			sp.BaseOffset = res.BaseOffset
+			sp.LogAppendTime = -1
+			sp.LogStartOffset = part.Log().StartOffset()
+			toSync = append(toSync, producedPartition{part: part, resp: sp, syncUpTo: res.LastOffset + 1, needsSync: !res.Duplicate})
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+
+	return func() reply {
+		for _, p := range toSync {
+			if err := p.part.Sync(p.syncUpTo); err != nil {
+				p.resp.ErrorCode = broker.ErrorCode(err)
+				c.log.Error("sync failed; producer gets an error", "topic", p.part.Topic, "partition", p.part.Index, "err", err)
+			}
+		}
+		if req.Acks == 0 {
+			return nil
+		}
+		return msgReply{resp}
+	}
+}
+
+func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition) (*broker.Partition, broker.AppendResult, error) {
+	var none broker.AppendResult
+	if req.TransactionID != nil {
+		return nil, none, fmt.Errorf("%w: transactions are not supported yet", kerr.TransactionalIDAuthorizationFailed)
+	}
+	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
+		return nil, none, fmt.Errorf("%w: acks must be -1, 0 or 1, got %d", kerr.InvalidRequiredAcks, req.Acks)
+	}
+	if err := broker.ValidateTopicName(topic); err != nil {
+		return nil, none, err
+	}
+	if _, err := b.EnsureTopic(topic); err != nil {
+		return nil, none, err
+	}
+	part, err := b.Partition(topic, rp.Partition)
+	if err != nil {
+		return nil, none, err
+	}
+	if err := checkSingleBatch(rp.Records); err != nil {
+		return nil, none, err
+	}
+	res, err := part.Append(rp.Records)
+	return part, res, err
+}
+
+// checkSingleBatch insists on exactly one record batch, as Kafka does for
+// magic v2, before the log parses it.
+func checkSingleBatch(records []byte) error {
+	if len(records) < 17 {
+		return fmt.Errorf("%w: %d bytes of records is shorter than a batch header", kerr.CorruptMessage, len(records))
+	}
+	if magic := records[16]; magic != 2 {
+		return fmt.Errorf("%w: record batch magic %d; only v2 batches (Kafka 0.11+ clients) are accepted", kerr.UnsupportedForMessageFormat, magic)
+	}
+	length := int64(int32(binary.BigEndian.Uint32(records[8:12])))
+	if length+12 != int64(len(records)) {
+		return fmt.Errorf("%w: batch length field says %d bytes but %d follow (one batch per partition is allowed)", kerr.CorruptMessage, length, len(records)-12)
+	}
+	return nil
+}

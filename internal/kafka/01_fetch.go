@@ -1,0 +1,133 @@
+package kafka
+
+import (
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-mq/ferry/internal/broker"
+	"github.com/ferry-mq/ferry/internal/log"
+)
+
+// Fetch: v4-12 (v13 switches to topic ids).
+//
+// Reads whole batches from each partition up to its high watermark, within
+// the per-partition and per-response byte limits; the first partition with
+// data returns at least one batch even if it is larger (KIP-74). With less
+// than min_bytes available the request parks until an append to one of its
+// partitions wakes it or max_wait_ms passes — no polling. Record bytes are
+// sent from the segment files with sendfile. Fetch sessions (KIP-227) are
+// not kept: session id 0 tells clients to send full requests.
+// isolation_level is accepted; until transactions exist, the last stable
+// offset equals the high watermark.
+
+func init() { register(1, 4, 12, handleFetch) }
+
+// maxFetchWait caps max_wait_ms so a client cannot park a request forever.
+const maxFetchWait = 30 * time.Second
+
+func handleFetch(c *conn, kreq kmsg.Request) finisher {
+	req := kreq.(*kmsg.FetchRequest)
+	return func() reply { return fetch(c, req) }
+}
+
+func fetch(c *conn, req *kmsg.FetchRequest) reply {
+	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	wait = min(max(wait, 0), maxFetchWait)
+	deadline := time.Now().Add(wait)
+	var wake chan struct{}
+	var watched []*broker.Partition
+	defer func() {
+		for _, p := range watched {
+			p.Unwatch(wake)
+		}
+	}()
+	for {
+		rep, total, errored := readFetch(c, req)
+		remaining := time.Until(deadline)
+		if errored || total >= int64(req.MinBytes) || remaining <= 0 || c.s.ctx.Err() != nil {
+			return rep
+		}
+		if wake == nil {
+			// Register, then read again: an append between the first
+			// read and the registration must not be missed.
+			wake = make(chan struct{}, 1)
+			watched = fetchPartitions(c, req)
+			for _, p := range watched {
+				p.Watch(wake)
+			}
+			continue
+		}
+		timer := time.NewTimer(remaining)
+		select {
+		case <-wake:
+		case <-timer.C:
+		case <-c.s.ctx.Done():
+		}
+		timer.Stop()
+	}
+}
+
+func fetchPartitions(c *conn, req *kmsg.FetchRequest) []*broker.Partition {
+	var out []*broker.Partition
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			if p, err := c.s.broker.Partition(rt.Topic, rp.Partition); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// readFetch builds one response from what is readable now. It returns the
+// record bytes found and whether any partition had an error (which is
+// answered at once rather than waited on).
+func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
+	rep := &fetchReply{version: req.Version}
+	budget := int64(req.MaxBytes)
+	if req.Version < 3 || budget <= 0 {
+		budget = 1 << 62
+	}
+	var total int64
+	errored := false
+	for _, rt := range req.Topics {
+		ft := fetchTopic{name: rt.Topic}
+		for _, rp := range rt.Partitions {
+			fp := fetchPartition{partition: rp.Partition, highWatermark: -1, lastStable: -1, logStart: -1}
+			p, err := c.s.broker.Partition(rt.Topic, rp.Partition)
+			if err != nil {
+				fp.errorCode = broker.ErrorCode(err)
+				errored = true
+				ft.partitions = append(ft.partitions, fp)
+				continue
+			}
+			l := p.Log()
+			fp.highWatermark = l.HighWatermark()
+			fp.lastStable = fp.highWatermark
+			fp.logStart = l.StartOffset()
+			limit := min(int64(rp.PartitionMaxBytes), budget)
+			if limit > 0 || total == 0 {
+				slice, err := l.Read(rp.FetchOffset, int(max(limit, 0)), total == 0)
+				switch {
+				case errors.Is(err, log.ErrOffsetOutOfRange):
+					fp.errorCode = kerr.OffsetOutOfRange.Code
+					errored = true
+				case err != nil:
+					fp.errorCode = kerr.KafkaStorageError.Code
+					errored = true
+					c.log.Error("fetch read failed", "topic", rt.Topic, "partition", rp.Partition, "err", err)
+				default:
+					fp.records = slice
+					total += slice.Size
+					budget -= slice.Size
+				}
+			}
+			ft.partitions = append(ft.partitions, fp)
+		}
+		rep.topics = append(rep.topics, ft)
+	}
+	return rep, total, errored
+}

@@ -1,0 +1,57 @@
+package kafka
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-mq/ferry/internal/broker"
+)
+
+// ListOffsets: v1-7.
+//
+// Timestamp -1 is the latest offset (the high watermark, which is also the
+// last stable offset until transactions land), -2 the earliest, -3 the
+// batch holding the largest timestamp (KIP-734); any other value finds the
+// first batch whose largest timestamp is at least that. No match gives
+// offset -1, as Kafka does.
+
+func init() { register(2, 1, 7, handleListOffsets) }
+
+func handleListOffsets(c *conn, kreq kmsg.Request) finisher {
+	req := kreq.(*kmsg.ListOffsetsRequest)
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.LeaderEpoch = 0
+			p, err := c.s.broker.Partition(rt.Topic, rp.Partition)
+			if err != nil {
+				sp.ErrorCode = broker.ErrorCode(err)
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			l := p.Log()
+			sp.Timestamp = -1
+			switch rp.Timestamp {
+			case -1:
+				sp.Offset = l.HighWatermark()
+			case -2:
+				sp.Offset = l.StartOffset()
+			case -3:
+				sp.Offset, sp.Timestamp = l.MaxTimestamp()
+			default:
+				offset, ts, found := l.OffsetForTime(rp.Timestamp)
+				if found && offset < l.HighWatermark() {
+					sp.Offset, sp.Timestamp = offset, ts
+				} else {
+					sp.Offset = -1
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return now(resp)
+}

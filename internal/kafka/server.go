@@ -1,0 +1,103 @@
+// Package kafka serves the Kafka wire protocol on top of the broker.
+//
+// Requests and responses are decoded and encoded with franz-go's kmsg; the
+// only hand-built encoding is the Fetch response envelope, so record bytes
+// can go from segment files to the socket with sendfile (fetch_encode.go,
+// checked byte for byte against kmsg in its test).
+//
+// Each API lives in a file named by its key (00_produce.go …). Each file
+// registers its handler and supported versions in init, and ApiVersions
+// answers from that registry, so no client is told of an API that does not
+// work.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/ferry-mq/ferry/internal/broker"
+)
+
+// Server accepts Kafka protocol connections.
+type Server struct {
+	broker *broker.Broker
+	log    *slog.Logger
+	// advertised is the host:port put in Metadata responses.
+	advertised string
+
+	ctx    context.Context // cancelled by Close: ends long polls
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	lis   net.Listener
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// NewServer makes a server for b. advertised is the address clients are
+// told to connect to.
+func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{broker: b, log: logger, advertised: advertised, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
+}
+
+// Serve accepts connections on lis until Close.
+func (s *Server) Serve(lis net.Listener) error {
+	s.mu.Lock()
+	s.lis = lis
+	s.mu.Unlock()
+	for {
+		c, err := lis.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+		}
+		s.mu.Lock()
+		if s.ctx.Err() != nil {
+			s.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			newConn(s, c).serve()
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// Close stops accepting, closes every connection and waits for their
+// goroutines.
+func (s *Server) Close() error {
+	s.cancel()
+	s.mu.Lock()
+	if s.lis != nil {
+		s.lis.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
