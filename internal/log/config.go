@@ -1,0 +1,75 @@
+package log
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+)
+
+// FlushPolicy says when appended data is fsynced, and so when it becomes visible
+// to readers (see Log.HighWatermark).
+type FlushPolicy string
+
+const (
+	FlushAlways   FlushPolicy = "always"   // fsync before ack; group commit
+	FlushInterval FlushPolicy = "interval" // background fsync every FlushInterval
+	FlushOS       FlushPolicy = "os"       // leave it to the OS
+)
+
+// Config holds the per-partition settings. Field names follow Kafka's topic configs.
+type Config struct {
+	SegmentBytes       int64         // segment.bytes: roll when the active segment would exceed this
+	SegmentAge         time.Duration // segment.ms: roll when the active segment is older; 0 = never
+	RetentionAge       time.Duration // retention.ms: delete segments whose newest timestamp is older; <0 = unlimited
+	RetentionBytes     int64         // retention.bytes: delete oldest segments while total size exceeds; <0 = unlimited
+	FlushPolicy        FlushPolicy   // flush.policy
+	FlushInterval      time.Duration // flush.ms, used with FlushInterval
+	IndexIntervalBytes int           // index.interval.bytes: bytes between sparse index entries
+}
+
+// DefaultConfig returns Kafka's defaults, except that data is fsynced before it is
+// acknowledged: a single node must not lose acknowledged messages.
+func DefaultConfig() Config {
+	return Config{
+		SegmentBytes:       1 << 30,
+		SegmentAge:         7 * 24 * time.Hour,
+		RetentionAge:       7 * 24 * time.Hour,
+		RetentionBytes:     -1,
+		FlushPolicy:        FlushAlways,
+		FlushInterval:      time.Second,
+		IndexIntervalBytes: 4096,
+	}
+}
+
+// Validate checks every field and the combinations between them.
+func (c Config) Validate() error {
+	// Index entries hold 32-bit positions, so a segment must stay below 4 GiB;
+	// like Kafka we keep it within int32.
+	if c.SegmentBytes < batchHeaderSize || c.SegmentBytes > math.MaxInt32 {
+		return fmt.Errorf("log config: SegmentBytes %d out of range [%d, %d]", c.SegmentBytes, batchHeaderSize, math.MaxInt32)
+	}
+	if c.SegmentAge < 0 {
+		return fmt.Errorf("log config: SegmentAge %v is negative", c.SegmentAge)
+	}
+	switch c.FlushPolicy {
+	case FlushAlways, FlushOS:
+	case FlushInterval:
+		if c.FlushInterval <= 0 {
+			return fmt.Errorf("log config: FlushInterval must be positive with flush policy %q", c.FlushPolicy)
+		}
+	default:
+		return fmt.Errorf("log config: unknown FlushPolicy %q (want always, interval or os)", c.FlushPolicy)
+	}
+	if c.IndexIntervalBytes < 0 {
+		return fmt.Errorf("log config: IndexIntervalBytes %d is negative", c.IndexIntervalBytes)
+	}
+	return nil
+}
+
+// Options are the non-config dependencies of a Log.
+type Options struct {
+	Logger    *slog.Logger              // nil = discard
+	OnAdvance func(highWatermark int64) // called (outside locks) whenever HighWatermark advances; may be nil
+	Now       func() time.Time          // injectable clock; nil = time.Now
+}

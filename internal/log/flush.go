@@ -1,0 +1,219 @@
+package log
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	recoveryPointFile = "recovery-point"
+	cleanMarkerFile   = ".clean-shutdown"
+)
+
+// Sync blocks until every offset below upTo is fsynced (offsets past the log end
+// are clamped to it). With FlushAlways it implements group commit: if an fsync is
+// running, wait for it; then one fsync covers every append that arrived meanwhile.
+// The append mutex is not held during the fsync. With the other policies it returns
+// at once: durability is left to the background flusher or the OS.
+func (l *Log) Sync(upTo int64) error {
+	l.mu.RLock()
+	policy := l.cfg.FlushPolicy
+	l.mu.RUnlock()
+	if policy != FlushAlways {
+		return nil
+	}
+	return l.syncTo(upTo)
+}
+
+// syncTo is the group commit. Whoever finds no fsync running becomes the leader:
+// it snapshots the end offset and the active segment, fsyncs without any lock, then
+// publishes the synced end and wakes the waiters. Waiters whose offsets are covered
+// return; the others elect the next leader. Older segments need no fsync here:
+// they were fsynced when they were rolled.
+func (l *Log) syncTo(upTo int64) error {
+	if end := l.end.Load(); upTo > end {
+		upTo = end
+	}
+	l.syncMu.Lock()
+	for {
+		if l.syncErr != nil {
+			err := l.syncErr
+			l.syncMu.Unlock()
+			return err
+		}
+		if l.syncedEnd >= upTo {
+			l.syncMu.Unlock()
+			return nil
+		}
+		if l.syncStop {
+			l.syncMu.Unlock()
+			return ErrClosed
+		}
+		if !l.syncing {
+			break
+		}
+		l.syncCond.Wait()
+	}
+	l.syncing = true
+	l.syncMu.Unlock()
+
+	l.mu.RLock()
+	target := l.end.Load()
+	f := l.segments[len(l.segments)-1].file
+	l.mu.RUnlock()
+	err := l.fsync(f)
+
+	l.syncMu.Lock()
+	l.syncing = false
+	if err == nil && target > l.syncedEnd {
+		l.syncedEnd = target
+	}
+	l.syncCond.Broadcast()
+	l.syncMu.Unlock()
+	if err != nil {
+		return err
+	}
+	l.notify(l.advanceHW(target))
+	return nil
+}
+
+// markSynced records that every offset below end is durable (after a roll) and
+// returns the new high watermark if it advanced, else -1.
+func (l *Log) markSynced(end int64) int64 {
+	l.syncMu.Lock()
+	if end > l.syncedEnd {
+		l.syncedEnd = end
+	}
+	l.syncCond.Broadcast()
+	l.syncMu.Unlock()
+	return l.advanceHW(end)
+}
+
+// fsync syncs f. A failed fsync poisons the log: the kernel may have dropped the
+// dirty pages and a later fsync could succeed without them, so nothing written
+// since the last good fsync can be called durable. Appends and Syncs then fail
+// until the log is reopened, which re-validates the tail.
+func (l *Log) fsync(f *os.File) error {
+	l.fsyncs.Add(1)
+	if err := f.Sync(); err != nil {
+		err = fmt.Errorf("log: fsync %s: %w", f.Name(), err)
+		l.logger.Error("fsync failed; log is read-only until reopened", "err", err)
+		l.syncMu.Lock()
+		if l.syncErr == nil {
+			l.syncErr = err
+		}
+		l.syncMu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// failure returns the sticky fsync error, if any.
+func (l *Log) failure() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	return l.syncErr
+}
+
+// startFlusher runs the FlushInterval background fsync.
+// REQUIRES: appendMu held (or exclusive access in Open).
+func (l *Log) startFlusher(every time.Duration) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	l.flusherStop, l.flusherDone = stop, done
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				// Errors are logged by fsync and poison the log; keep ticking so
+				// the failure stays visible in the logs.
+				_ = l.syncTo(l.end.Load())
+			}
+		}
+	}()
+}
+
+// stopFlusher stops the background fsync and waits for it to exit.
+// REQUIRES: appendMu held.
+func (l *Log) stopFlusher() {
+	if l.flusherStop == nil {
+		return
+	}
+	close(l.flusherStop)
+	<-l.flusherDone
+	l.flusherStop, l.flusherDone = nil, nil
+}
+
+// writeRecoveryPoint atomically records that every offset below off is fsynced:
+// temp file, fsync, rename, fsync the directory.
+func writeRecoveryPoint(dir string, off int64) error {
+	return writeFileAtomic(dir, recoveryPointFile, []byte(strconv.FormatInt(off, 10)+"\n"))
+}
+
+// readRecoveryPoint returns the recorded recovery point, or 0 (scan everything)
+// if it is missing or unreadable.
+func readRecoveryPoint(dir string) int64 {
+	b, err := os.ReadFile(filepath.Join(dir, recoveryPointFile))
+	if err != nil {
+		return 0
+	}
+	off, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || off < 0 {
+		return 0
+	}
+	return off
+}
+
+func writeCleanMarker(dir string) error {
+	return writeFileAtomic(dir, cleanMarkerFile, nil)
+}
+
+func writeFileAtomic(dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("log: write %s: %w", name, err)
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory so that creates, renames and unlinks in it are durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("log: fsync dir %s: %w", dir, err)
+	}
+	return nil
+}

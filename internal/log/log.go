@@ -1,0 +1,345 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Log is one partition: a directory of segments holding record batches verbatim.
+//
+// Lock order (acquire left to right, never the reverse):
+//
+//	appendMu → syncMu → mu
+//
+// appendMu serializes everything that writes: Append, roll, retention, SetConfig,
+// Close. It is held across write(2) but never across a group-commit fsync, so
+// appends keep flowing while an fsync runs. syncMu guards the group-commit state
+// (syncing, syncedEnd, syncErr). mu guards the segment list, cfg and the segment
+// fields that readers look at; it is held only for memory updates and snapshots,
+// never for file I/O.
+//
+// end, start, hw and size are atomics so the hot getters take no lock; they are
+// written with appendMu (and mu) held, so they never move backwards.
+type Log struct {
+	dir       string
+	logger    *slog.Logger
+	onAdvance func(int64)
+	now       func() time.Time
+
+	appendMu sync.Mutex
+
+	syncMu    sync.Mutex
+	syncCond  *sync.Cond
+	syncing   bool  // an fsync for group commit is running
+	syncedEnd int64 // every offset below is durable
+	syncErr   error // sticky: after a failed fsync nothing is known to be durable
+	syncStop  bool  // Close has begun
+
+	mu       sync.RWMutex
+	segments []*segment // ordered by base offset; the last one is active
+	cfg      Config
+
+	end, start, hw, size atomic.Int64
+	closed               atomic.Bool
+
+	flusherStop chan struct{} // non-nil while the FlushInterval goroutine runs
+	flusherDone chan struct{}
+
+	// Counters for tests.
+	fsyncs          atomic.Int64
+	scannedSegments atomic.Int64
+}
+
+// Open opens the partition log in dir, creating the directory if needed, and
+// recovers it (see recovery.go).
+func Open(dir string, cfg Config, opts Options) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, logger: opts.Logger, onAdvance: opts.OnAdvance, now: opts.Now, cfg: cfg}
+	if l.logger == nil {
+		l.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	l.logger = l.logger.With("dir", dir)
+	if l.now == nil {
+		l.now = time.Now
+	}
+	l.syncCond = sync.NewCond(&l.syncMu)
+	if err := l.recover(); err != nil {
+		for _, s := range l.segments {
+			s.file.Close()
+			s.closeIndexFiles()
+		}
+		return nil, err
+	}
+	if cfg.FlushPolicy == FlushInterval {
+		l.startFlusher(cfg.FlushInterval)
+	}
+	return l, nil
+}
+
+// SetConfig applies a new config to an open log. Switching to FlushAlways never
+// moves the high watermark back: data already visible stays visible.
+func (l *Log) SetConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	old := l.cfg
+	l.mu.Lock()
+	l.cfg = cfg
+	l.mu.Unlock()
+	if old.FlushPolicy == FlushInterval && (cfg.FlushPolicy != FlushInterval || cfg.FlushInterval != old.FlushInterval) {
+		l.stopFlusher()
+	}
+	if cfg.FlushPolicy == FlushInterval && l.flusherStop == nil {
+		l.startFlusher(cfg.FlushInterval)
+	}
+	if cfg.FlushPolicy != FlushAlways {
+		l.notify(l.advanceHW(l.end.Load()))
+	}
+	return nil
+}
+
+// Append validates batch, assigns it the next offsets (writing the base offset into
+// batch[0:8]) and writes it to the active segment with one write. It returns once
+// the bytes are in the page cache; call Sync(LastOffset+1) for durability.
+func (l *Log) Append(batch []byte) (AppendResult, error) {
+	h, err := ParseBatch(batch)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	l.appendMu.Lock()
+	res, advanced, err := l.appendLocked(batch, h)
+	l.appendMu.Unlock()
+	l.notify(advanced)
+	return res, err
+}
+
+// appendLocked returns the new high watermark if it advanced, else -1.
+// REQUIRES: appendMu held.
+func (l *Log) appendLocked(batch []byte, h BatchHeader) (AppendResult, int64, error) {
+	if l.closed.Load() {
+		return AppendResult{}, -1, ErrClosed
+	}
+	if err := l.failure(); err != nil {
+		return AppendResult{}, -1, err
+	}
+	advanced := int64(-1)
+	s := l.segments[len(l.segments)-1]
+	if l.shouldRoll(s, int64(len(batch))) {
+		hw, err := l.rollLocked()
+		if err != nil {
+			return AppendResult{}, -1, err
+		}
+		advanced = hw
+		s = l.segments[len(l.segments)-1]
+	}
+
+	h.BaseOffset = s.next
+	putBaseOffset(batch, h.BaseOffset)
+	pos := s.size
+	if _, err := s.file.WriteAt(batch, pos); err != nil {
+		// Drop whatever part landed so the next append starts at a batch boundary.
+		if terr := s.file.Truncate(pos); terr != nil {
+			l.logger.Error("cannot undo failed append", "segment", s.base, "err", terr)
+		}
+		return AppendResult{}, advanced, fmt.Errorf("log: append to %s: %w", s.file.Name(), err)
+	}
+
+	l.mu.Lock()
+	s.track(h, pos, l.cfg.IndexIntervalBytes)
+	l.end.Store(s.next)
+	l.size.Add(h.Size())
+	policy := l.cfg.FlushPolicy
+	l.mu.Unlock()
+
+	if err := s.persistIndexes(); err != nil {
+		// The batch is safely written and the in-memory index is right; a bad index
+		// file only costs a rebuild on the next open.
+		l.logger.Error("index write failed; it will be rebuilt on next open", "segment", s.base, "err", err)
+	}
+	if policy != FlushAlways {
+		if hw := l.advanceHW(s.next); hw >= 0 {
+			advanced = hw
+		}
+	}
+	return AppendResult{BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(), MaxTimestamp: h.MaxTimestamp}, advanced, nil
+}
+
+// shouldRoll reports whether a batch of n bytes must go to a new segment. An empty
+// segment is never rolled, so a batch larger than SegmentBytes still fits somewhere.
+// REQUIRES: appendMu held.
+func (l *Log) shouldRoll(s *segment, n int64) bool {
+	if s.size == 0 {
+		return false
+	}
+	if s.size+n > l.cfg.SegmentBytes {
+		return true
+	}
+	return l.cfg.SegmentAge > 0 && l.now().Sub(s.rollBase) >= l.cfg.SegmentAge
+}
+
+// rollLocked seals the active segment (final time index entry, fsync of the log and
+// its indexes), starts a new one at the log end offset and records the new
+// recovery point. It returns the new high watermark if it advanced, else -1.
+// REQUIRES: appendMu held.
+func (l *Log) rollLocked() (int64, error) {
+	old := l.segments[len(l.segments)-1]
+	if err := l.seal(old); err != nil {
+		return -1, err
+	}
+	if err := old.closeIndexFiles(); err != nil {
+		return -1, err
+	}
+	s, err := createSegment(l.dir, old.next, l.now())
+	if err != nil {
+		return -1, fmt.Errorf("log: roll: %w", err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		return -1, err
+	}
+	l.mu.Lock()
+	l.segments = append(l.segments, s)
+	l.mu.Unlock()
+	if err := writeRecoveryPoint(l.dir, s.base); err != nil {
+		// Not fatal: an older recovery point only means a longer scan after a crash.
+		l.logger.Warn("cannot write recovery point", "err", err)
+	}
+	l.logger.Debug("rolled segment", "old", old.base, "new", s.base)
+	return l.markSynced(s.base), nil
+}
+
+// seal writes the final time index entry of s and fsyncs its files.
+// REQUIRES: appendMu held.
+func (l *Log) seal(s *segment) error {
+	l.mu.Lock()
+	s.addTimeEntry()
+	l.mu.Unlock()
+	if err := s.persistIndexes(); err != nil {
+		return err
+	}
+	for _, f := range []*os.File{s.file, s.indexFile, s.timeFile} {
+		if f == nil {
+			continue
+		}
+		if err := l.fsync(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HighWatermark is the exclusive end offset readers may see: with FlushAlways the
+// fsynced end, otherwise the log end.
+func (l *Log) HighWatermark() int64 { return l.hw.Load() }
+
+// EndOffset is the log end offset: the offset the next appended record gets.
+func (l *Log) EndOffset() int64 { return l.end.Load() }
+
+// StartOffset is the first offset still on disk.
+func (l *Log) StartOffset() int64 { return l.start.Load() }
+
+// Size is the total size of the segment files in bytes.
+func (l *Log) Size() int64 { return l.size.Load() }
+
+// advanceHW raises the high watermark to hw (never lowers it) and returns hw if it
+// moved, else -1.
+func (l *Log) advanceHW(hw int64) int64 {
+	for {
+		cur := l.hw.Load()
+		if hw <= cur {
+			return -1
+		}
+		if l.hw.CompareAndSwap(cur, hw) {
+			return hw
+		}
+	}
+}
+
+// notify calls OnAdvance for a high watermark returned by advanceHW. Calls from
+// concurrent goroutines may arrive out of order; treat the value as a hint and
+// read HighWatermark for the current one.
+// REQUIRES: no locks held.
+func (l *Log) notify(hw int64) {
+	if hw >= 0 && l.onAdvance != nil {
+		l.onAdvance(hw)
+	}
+}
+
+// Close fsyncs everything, records the end as the recovery point and writes the
+// clean-shutdown marker so the next Open skips the scan. The files are closed;
+// Slices obtained before Close become unreadable.
+func (l *Log) Close() error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.closed.Load() {
+		return nil
+	}
+	l.stopFlusher()
+	l.syncMu.Lock()
+	for l.syncing {
+		l.syncCond.Wait()
+	}
+	l.syncStop = true
+	failed := l.syncErr
+	l.syncMu.Unlock()
+
+	var errs []error
+	active := l.segments[len(l.segments)-1]
+	clean := failed == nil
+	if err := l.seal(active); err != nil {
+		errs = append(errs, err)
+		clean = false
+	}
+	for _, s := range l.segments {
+		if s.indexBroken {
+			clean = false
+		}
+	}
+	if clean {
+		if err := writeRecoveryPoint(l.dir, l.end.Load()); err != nil {
+			errs = append(errs, err)
+		} else if err := writeCleanMarker(l.dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	l.mu.Lock()
+	l.closed.Store(true)
+	for _, s := range l.segments {
+		errs = append(errs, s.closeIndexFiles(), s.file.Close())
+	}
+	l.mu.Unlock()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("log: close %s: %w", l.dir, err)
+	}
+	return nil
+}
+
+// Delete closes the log and removes its directory.
+func (l *Log) Delete() error {
+	err := l.Close()
+	if rerr := os.RemoveAll(l.dir); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
+}
+
+// AppendResult describes where an appended batch landed.
+type AppendResult struct {
+	BaseOffset, LastOffset int64
+	MaxTimestamp           int64
+}

@@ -1,0 +1,158 @@
+package log
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// Slice is a run of whole batches inside one segment file, ready to be sent with
+// sendfile (io.Copy from an io.SectionReader over File). Size 0 means nothing to read.
+type Slice struct {
+	File *os.File
+	Pos  int64
+	Size int64
+}
+
+// ReadAll reads the slice into memory, for tests and paths that cannot use sendfile.
+func (s Slice) ReadAll() ([]byte, error) {
+	if s.Size == 0 {
+		return nil, nil
+	}
+	b := make([]byte, s.Size)
+	if _, err := s.File.ReadAt(b, s.Pos); err != nil && !(err == io.EOF && len(b) == int(s.Size)) {
+		return nil, err
+	}
+	return b, nil
+}
+
+// segmentFor returns the index of the segment holding offset: the last one whose
+// base offset is <= offset.
+// REQUIRES: mu held (read or write).
+func (l *Log) segmentFor(offset int64) int {
+	i := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].base > offset })
+	return i - 1
+}
+
+// Read returns whole batches starting with the one that contains offset, all from
+// one segment, none reaching the high watermark, at most maxBytes in total, except
+// that with minOneBatch a first batch larger than maxBytes is returned alone.
+// offset == HighWatermark gives an empty Slice; offsets below StartOffset or above
+// HighWatermark give ErrOffsetOutOfRange.
+//
+// Only a snapshot is taken under the read lock; the header scan (61 bytes per
+// batch, never the records) runs unlocked. That is safe because bytes below a
+// segment's snapshot size never change, and deleted segments' files stay open for
+// closeDelay.
+func (l *Log) Read(offset int64, maxBytes int, minOneBatch bool) (Slice, error) {
+	l.mu.RLock()
+	if l.closed.Load() {
+		l.mu.RUnlock()
+		return Slice{}, ErrClosed
+	}
+	hw, start := l.hw.Load(), l.start.Load()
+	if offset < start || offset > hw {
+		l.mu.RUnlock()
+		return Slice{}, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, start, hw)
+	}
+	if offset == hw {
+		l.mu.RUnlock()
+		return Slice{}, nil
+	}
+	s := l.segments[l.segmentFor(offset)]
+	f, limit := s.file, s.size
+	pos := lookupPos(s.index, offset-s.base)
+	l.mu.RUnlock()
+
+	var buf [batchHeaderSize]byte
+	first, h, err := findBatch(f, pos, limit, offset, &buf)
+	if err != nil {
+		return Slice{}, fmt.Errorf("log: read offset %d: %w", offset, err)
+	}
+	end := first
+	for {
+		// h is the header of the batch at end.
+		if h.BaseOffset >= hw {
+			break
+		}
+		if end+h.Size()-first > int64(maxBytes) {
+			if end == first && minOneBatch {
+				end += h.Size()
+			}
+			break
+		}
+		end += h.Size()
+		if end >= limit {
+			break
+		}
+		if h, err = readHeader(f, end, limit, &buf); err != nil {
+			return Slice{}, fmt.Errorf("log: read offset %d: %w", offset, err)
+		}
+	}
+	return Slice{File: f, Pos: first, Size: end - first}, nil
+}
+
+// OffsetForTime returns the first batch, in offset order, whose max timestamp is
+// >= ts: its base offset and max timestamp. Granularity is the batch: the offset is
+// that of the batch's first record even if an earlier record of the batch has a
+// smaller timestamp (consumers skip records below the offset they asked for, and
+// Kafka clients filter by timestamp themselves). Batches at or past the high
+// watermark are not considered.
+func (l *Log) OffsetForTime(ts int64) (offset int64, timestamp int64, found bool) {
+	l.mu.RLock()
+	hw := l.hw.Load()
+	var s *segment
+	for _, seg := range l.segments {
+		if seg.maxTs >= ts {
+			s = seg
+			break
+		}
+	}
+	if s == nil {
+		l.mu.RUnlock()
+		return -1, -1, false
+	}
+	f, limit, base := s.file, s.size, s.base
+	rel, fromStart := timeScanStart(s.times, ts)
+	pos := int64(0)
+	if !fromStart {
+		pos = lookupPos(s.index, int64(rel))
+	}
+	l.mu.RUnlock()
+
+	var buf [batchHeaderSize]byte
+	target := base + int64(rel)
+	if fromStart {
+		target = base
+	}
+	pos, h, err := findBatch(f, pos, limit, target, &buf)
+	for err == nil && h.BaseOffset < hw {
+		if h.MaxTimestamp >= ts {
+			return h.BaseOffset, h.MaxTimestamp, true
+		}
+		pos += h.Size()
+		if pos >= limit {
+			break
+		}
+		h, err = readHeader(f, pos, limit, &buf)
+	}
+	if err != nil {
+		l.logger.Error("offset for time: scan failed", "segment", base, "err", err)
+	}
+	return -1, -1, false
+}
+
+// MaxTimestamp returns the largest batch max timestamp in the log and the base
+// offset of the (first) batch holding it, or -1, -1 if the log has none.
+func (l *Log) MaxTimestamp() (offset int64, timestamp int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	offset, timestamp = -1, -1
+	for _, s := range l.segments {
+		if s.maxTs > timestamp {
+			offset, timestamp = s.maxTsOffset, s.maxTs
+		}
+	}
+	return offset, timestamp
+}
