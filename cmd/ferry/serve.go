@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only with --pprof-addr
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,6 +21,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg.Flags(fs)
+	pprofAddr := fs.String("pprof-addr", "", "serve Go's /debug/pprof on this host:port (for profiling; off by default)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ferry serve [flags]\n\nRuns a broker. Every flag also reads a FERRY_* environment variable.")
 		fs.PrintDefaults()
@@ -39,6 +42,14 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	srv, err := server.Start(cfg, logger)
 	if err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		go func() {
+			logger.Info("pprof listening", "addr", *pprofAddr)
+			if err := http.ListenAndServe(*pprofAddr, nil); err != nil {
+				logger.Error("pprof listener", "err", err)
+			}
+		}()
 	}
 	logger.Info("ferry is serving", "kafka", srv.Addr(), "data_dir", cfg.DataDir)
 	select {
