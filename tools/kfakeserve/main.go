@@ -8,6 +8,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
+	"strconv"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,8 +20,8 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:19093", "listen address")
 	flag.Parse()
-	_, port, found := cut(*addr)
-	if !found {
+	port, err := portOf(*addr)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "kfakeserve: --addr must be host:port")
 		os.Exit(2)
 	}
@@ -35,17 +37,10 @@ func main() {
 	<-sig
 }
 
-func cut(addr string) (string, int32, bool) {
-	var host string
-	var port int32
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			host = addr[:i]
-			if _, err := fmt.Sscanf(addr[i+1:], "%d", &port); err != nil {
-				return "", 0, false
-			}
-			return host, port, true
-		}
+func portOf(addr string) (int, error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
 	}
-	return "", 0, false
+	return strconv.Atoi(p)
 }
