@@ -9,9 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"strconv"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kfake"
