@@ -69,15 +69,19 @@ func (l *Log) syncTo(upTo int64) error {
 
 	l.syncMu.Lock()
 	l.syncing = false
+	advanced := int64(-1)
 	if err == nil && target > l.syncedEnd {
 		l.syncedEnd = target
+		// Publish before waking the waiters: Sync's contract is that the
+		// high watermark covers upTo when it returns.
+		advanced = l.advanceHW(target)
 	}
 	l.syncCond.Broadcast()
 	l.syncMu.Unlock()
 	if err != nil {
 		return err
 	}
-	l.notify(l.advanceHW(target))
+	l.notify(advanced)
 	return nil
 }
 
@@ -85,11 +89,12 @@ func (l *Log) syncTo(upTo int64) error {
 // returns the new high watermark if it advanced, else -1.
 func (l *Log) markSynced(end int64) int64 {
 	l.syncMu.Lock()
-	if end > l.syncedEnd {
-		l.syncedEnd = end
+	defer l.syncMu.Unlock()
+	if end <= l.syncedEnd {
+		return -1
 	}
+	l.syncedEnd = end
 	l.syncCond.Broadcast()
-	l.syncMu.Unlock()
 	return l.advanceHW(end)
 }
 
