@@ -44,7 +44,9 @@ func (l *Log) recover() error {
 		rp := readRecoveryPoint(l.dir)
 		firstScan = sort.Search(len(bases), func(i int) bool { return bases[i] > rp }) - 1
 		firstScan = max(firstScan, 0)
-		l.logger.Info("log was not closed cleanly; validating tail", "recoveryPoint", rp, "segments", len(bases)-firstScan)
+		if len(bases) > 0 {
+			l.logger.Info("log was not closed cleanly; validating tail", "recoveryPoint", rp, "segments", len(bases)-firstScan)
+		}
 	}
 
 	for _, base := range bases {
@@ -286,7 +288,7 @@ func (l *Log) scanSegment(s *segment, active bool) error {
 			reason = "torn batch header"
 			break
 		}
-		buf = append(buf[:0], make([]byte, logOverhead)...)
+		buf = grow(buf, logOverhead)
 		if _, err := io.ReadFull(r, buf); err != nil {
 			return fmt.Errorf("log: recover %s: %w", s.file.Name(), err)
 		}
@@ -299,7 +301,7 @@ func (l *Log) scanSegment(s *segment, active bool) error {
 			reason = fmt.Sprintf("torn batch: length %d but %d bytes left", length, fileSize-pos-logOverhead)
 			break
 		}
-		buf = append(buf, make([]byte, length)...)
+		buf = grow(buf, logOverhead+int(length))
 		if _, err := io.ReadFull(r, buf[logOverhead:]); err != nil {
 			return fmt.Errorf("log: recover %s: %w", s.file.Name(), err)
 		}
@@ -351,4 +353,15 @@ func (l *Log) dropSegmentsFrom(i int) error {
 	}
 	l.segments = l.segments[:i]
 	return nil
+}
+
+// grow returns buf resized to n bytes, keeping its first bytes; it reuses the
+// backing array when it is big enough.
+func grow(buf []byte, n int) []byte {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	nb := make([]byte, n, max(n, 2*cap(buf)))
+	copy(nb, buf)
+	return nb
 }
