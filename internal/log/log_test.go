@@ -185,6 +185,11 @@ func TestRetentionBytes(t *testing.T) {
 	if l.Size() != int64(9*len(b)) {
 		t.Fatalf("Size %d, want %d", l.Size(), 9*len(b))
 	}
+	// A Slice taken before retention stays readable after its segment is deleted.
+	early, err := l.Read(0, 1<<20, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg.RetentionBytes = int64(4*len(b)) + 1
 	if err := l.SetConfig(cfg); err != nil {
 		t.Fatal(err)
@@ -199,6 +204,9 @@ func TestRetentionBytes(t *testing.T) {
 	}
 	if _, err := os.Stat(segmentPath(dir, 0, logExt)); !os.IsNotExist(err) {
 		t.Fatalf("segment 0 still on disk: %v", err)
+	}
+	if data, err := early.ReadAll(); err != nil || len(data) != 2*len(b) {
+		t.Fatalf("slice of a deleted segment: %d bytes, %v", len(data), err)
 	}
 	if _, err := l.Read(7, 100, true); !errors.Is(err, ErrOffsetOutOfRange) {
 		t.Fatalf("read below start: %v", err)

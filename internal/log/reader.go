@@ -21,10 +21,14 @@ func (s Slice) ReadAll() ([]byte, error) {
 		return nil, nil
 	}
 	b := make([]byte, s.Size)
-	if _, err := s.File.ReadAt(b, s.Pos); err != nil && !(err == io.EOF && len(b) == int(s.Size)) {
-		return nil, err
+	n, err := s.File.ReadAt(b, s.Pos)
+	if n == len(b) {
+		return b, nil // ReadAt may report io.EOF along with the last byte
 	}
-	return b, nil
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return nil, err
 }
 
 // segmentFor returns the index of the segment holding offset: the last one whose
