@@ -27,6 +27,7 @@ type Broker struct {
 	cfg  config.Config
 	log  *slog.Logger
 	meta *meta.Store
+	lock *os.File // flock on the data dir, held while open
 
 	mu         sync.RWMutex
 	partitions map[string][]*Partition // topic name -> partitions by index
@@ -48,14 +49,20 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w (is the path writable?)", cfg.DataDir, err)
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	store, err := meta.Open(filepath.Join(cfg.DataDir, "__meta"), logger.With("component", "meta"))
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	b := &Broker{
 		cfg:        cfg,
 		log:        logger,
 		meta:       store,
+		lock:       lock,
 		partitions: map[string][]*Partition{},
 		stop:       make(chan struct{}),
 	}
@@ -65,6 +72,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 			return []meta.Record{{Cluster: &meta.ClusterRecord{ClusterID: newClusterID()}}}, nil
 		}); err != nil {
 			store.Close()
+			lock.Close()
 			return nil, err
 		}
 	}
@@ -105,6 +113,7 @@ func (b *Broker) Close() error {
 	}
 	b.partitions = map[string][]*Partition{}
 	errs = append(errs, b.meta.Close())
+	errs = append(errs, b.lock.Close())
 	return errors.Join(errs...)
 }
 
