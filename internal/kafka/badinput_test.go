@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -735,4 +736,60 @@ func TestIdempotentProducerSequences(t *testing.T) {
 	if !bytes.Contains(first, []byte("a0")) {
 		t.Fatal("batch builder lost its values")
 	}
+}
+
+// TestFrameSizeClaimsDoNotAllocate: a client that announces a frame just
+// under the limit and sends nothing more must not make the broker allocate
+// the whole frame; memory follows the bytes that actually arrive.
+func TestFrameSizeClaimsDoNotAllocate(t *testing.T) {
+	b := startBroker(t)
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const conns = 8
+	size := binary.BigEndian.AppendUint32(nil, uint32(config.Default().MaxRequestBytes-1))
+	var cs []*rawClient
+	for range conns {
+		c := b.dial(t)
+		c.write(size)
+		c.write(header(nil, 18, 0, 1, false)) // a few real bytes
+		cs = append(cs, c)
+	}
+	time.Sleep(200 * time.Millisecond) // let the broker read the sizes
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 64<<20 {
+		t.Fatalf("heap grew %d MiB for %d connections that sent %d bytes each", grew>>20, conns, 4+10+len("badinput"))
+	}
+	for _, c := range cs {
+		c.c.Close()
+	}
+	b.checkServes(t)
+}
+
+// TestLargeFrameServed: a multi-MiB request, arriving in pieces, still
+// works after frames grow as their bytes arrive.
+func TestLargeFrameServed(t *testing.T) {
+	b := startBroker(t)
+	c := b.dial(t)
+	const topic = "large"
+	c.mustCreate(topic, 1, map[string]string{"max.message.bytes": "8388608"})
+	value := strings.Repeat("0123456789abcdef", 3<<20/16+7)
+	req := produceReq(topic, 0, makeBatch(noProducer, value))
+	c.corr++
+	frame := withSize(req.AppendTo(header(nil, 0, req.Version, c.corr, true)))
+	for len(frame) > 0 { // in uneven pieces
+		n := min(len(frame), 700_001)
+		c.write(frame[:n])
+		frame = frame[n:]
+	}
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	if err := resp.ReadFrom(c.readResponse(c.corr, true)); err != nil {
+		t.Fatal(err)
+	}
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || p.BaseOffset != 0 {
+		t.Fatalf("large produce: error %d, offset %d", p.ErrorCode, p.BaseOffset)
+	}
+	expectLog(t, b.addr, topic, 0, value)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -70,8 +71,11 @@ func (c *conn) readLoop() error {
 		if size < 0 || size > maxFrame {
 			return fmt.Errorf("request of %d bytes is over the %d-byte limit (--max-request-bytes)", size, maxFrame)
 		}
-		frame := make([]byte, size)
-		if _, err := io.ReadFull(r, frame); err != nil {
+		frame, err := readFrame(r, int(size))
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF // mid-request: worth logging
+			}
 			return fmt.Errorf("reading %d-byte request: %w", size, err)
 		}
 		h, req, err := parseRequest(frame)
@@ -92,6 +96,27 @@ func (c *conn) readLoop() error {
 		}
 		c.pending <- pendingReply{h, fin}
 	}
+}
+
+// frameChunk is the most a frame's buffer grows ahead of the bytes read.
+const frameChunk = 1 << 20
+
+// readFrame reads a size-byte frame. A large frame's buffer grows as its
+// bytes arrive, so a client cannot make the broker allocate up to
+// --max-request-bytes per connection by sending a 4-byte size.
+func readFrame(r io.Reader, size int) ([]byte, error) {
+	frame := make([]byte, 0, min(size, frameChunk))
+	for len(frame) < size {
+		if len(frame) == cap(frame) {
+			frame = slices.Grow(frame, min(size-len(frame), len(frame)))
+		}
+		n, err := io.ReadFull(r, frame[len(frame):min(cap(frame), size)])
+		frame = frame[:len(frame)+n]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return frame, nil
 }
 
 // handle runs a request's first phase, turning a panic into a closed
