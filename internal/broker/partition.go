@@ -57,6 +57,10 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("%w: %v", kerr.CorruptMessage, err)
 	}
+	if codec := h.Attributes & 0x07; codec > 4 {
+		// No consumer could read it: refuse it before it reaches the log.
+		return AppendResult{}, fmt.Errorf("%w: unknown compression codec %d", kerr.CorruptMessage, codec)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if max := p.config.MaxMessageBytes; int64(len(batch)) > int64(max) {

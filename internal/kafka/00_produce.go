@@ -112,5 +112,17 @@ func checkSingleBatch(records []byte) error {
 	if length+12 != int64(len(records)) {
 		return fmt.Errorf("%w: batch length field says %d bytes but %d follow (one batch per partition is allowed)", kerr.CorruptMessage, length, len(records)-12)
 	}
+	if len(records) < 23 {
+		return nil // the log refuses a batch this short
+	}
+	// Attributes bit 5 marks a control batch, bit 4 a transactional one:
+	// markers only the broker may write, and transactions are refused.
+	attrs := binary.BigEndian.Uint16(records[21:23])
+	if attrs&0x20 != 0 {
+		return fmt.Errorf("%w: clients may not write control batches", kerr.InvalidRecord)
+	}
+	if attrs&0x10 != 0 {
+		return fmt.Errorf("%w: transactional batch without a transactional id", kerr.InvalidRecord)
+	}
 	return nil
 }

@@ -503,7 +503,7 @@ func TestProduceCorruptBatches(t *testing.T) {
 	}{
 		{"payload bit flip", mutate(func(b []byte) []byte { b[len(b)-2] ^= 1; return b }), []int16{kerr.CorruptMessage.Code}},
 		{"crc field wrong", mutate(func(b []byte) []byte { b[18] ^= 0xff; return b }), []int16{kerr.CorruptMessage.Code}},
-		{"attributes changed without crc", mutate(func(b []byte) []byte { b[22] ^= 0x10; return b }), []int16{kerr.CorruptMessage.Code}},
+		{"attributes changed without crc", mutate(func(b []byte) []byte { b[22] ^= 0x08; return b }), []int16{kerr.CorruptMessage.Code}},
 		{"magic 1", mutate(func(b []byte) []byte { b[16] = 1; fixCRC(b); return b }), []int16{kerr.UnsupportedForMessageFormat.Code, kerr.CorruptMessage.Code}},
 		{"magic 0", mutate(func(b []byte) []byte { b[16] = 0; return b }), []int16{kerr.UnsupportedForMessageFormat.Code, kerr.CorruptMessage.Code}},
 		{"length field too big", mutate(func(b []byte) []byte {
@@ -532,6 +532,26 @@ func TestProduceCorruptBatches(t *testing.T) {
 			fixCRC(b)
 			return b
 		}(), []int16{anyError}},
+		{"unknown compression codec 7", mutate(func(b []byte) []byte {
+			b[22] |= 7
+			fixCRC(b)
+			return b
+		}), []int16{kerr.CorruptMessage.Code, kerr.UnsupportedCompressionType.Code}},
+		{"unknown compression codec 5", mutate(func(b []byte) []byte {
+			b[22] |= 5
+			fixCRC(b)
+			return b
+		}), []int16{kerr.CorruptMessage.Code, kerr.UnsupportedCompressionType.Code}},
+		{"control batch from a client", mutate(func(b []byte) []byte {
+			b[22] |= 0x20
+			fixCRC(b)
+			return b
+		}), []int16{kerr.InvalidRecord.Code}},
+		{"transactional batch without a transactional id", mutate(func(b []byte) []byte {
+			b[22] |= 0x10
+			fixCRC(b)
+			return b
+		}), []int16{kerr.InvalidRecord.Code}},
 		{"record count disagrees with last offset delta", mutate(func(b []byte) []byte {
 			binary.BigEndian.PutUint32(b[57:], 5)
 			fixCRC(b)
