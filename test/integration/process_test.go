@@ -1,0 +1,222 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	ferryBin  string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// ferryBinary builds ./cmd/ferry once per test binary run.
+func ferryBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			buildErr = fmt.Errorf("go env GOMOD: %v", err)
+			return
+		}
+		gomod := strings.TrimSpace(string(out))
+		if gomod == "" || gomod == os.DevNull {
+			buildErr = errors.New("not inside a module")
+			return
+		}
+		buildDir, buildErr = os.MkdirTemp("", "ferry-integration-bin-")
+		if buildErr != nil {
+			return
+		}
+		bin := filepath.Join(buildDir, "ferry")
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/ferry")
+		cmd.Dir = filepath.Dir(gomod)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/ferry: %v\n%s", err, out)
+			return
+		}
+		ferryBin = bin
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return ferryBin
+}
+
+// ferryProc is a `ferry serve` child process.
+type ferryProc struct {
+	t       testing.TB
+	cmd     *exec.Cmd
+	addr    string
+	dataDir string
+	exited  chan struct{}
+	waitErr error
+
+	mu     sync.Mutex
+	stderr bytes.Buffer
+}
+
+var servingRE = regexp.MustCompile(`msg="ferry is serving".* kafka=(\S+)`)
+
+// startFerry starts `ferry serve` on 127.0.0.1:0 with dataDir and waits
+// until it accepts connections.
+func startFerry(t testing.TB, dataDir string, extra ...string) *ferryProc {
+	t.Helper()
+	bin := ferryBinary(t)
+	args := append([]string{"serve",
+		"--data-dir", dataDir,
+		"--kafka-addr", "127.0.0.1:0",
+		"--auto-create-topics=false",
+		"--topic-default", "flush.policy=always",
+		"--log-level", "info",
+	}, extra...)
+	p := &ferryProc{t: t, dataDir: dataDir, exited: make(chan struct{}), cmd: exec.Command(bin, args...)}
+	p.cmd.Env = append(os.Environ(), "FERRY_TOPIC_DEFAULTS=")
+	pr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stdout = io.Discard
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start ferry: %v", err)
+	}
+	// Kill only this process, by its pid, whatever happens to the test.
+	t.Cleanup(p.kill)
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.stderr.WriteString(line + "\n")
+			p.mu.Unlock()
+			if m := servingRE.FindStringSubmatch(line); m != nil {
+				select {
+				case addrc <- strings.Trim(m[1], `"`):
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, pr)
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
+	select {
+	case p.addr = <-addrc:
+	case <-p.exited:
+		t.Fatalf("ferry exited before serving: %v\n%s", p.waitErr, p.log())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ferry did not report its address within 30s\n%s", p.log())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", p.addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ferry at %s does not accept connections: %v\n%s", p.addr, err, p.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return p
+}
+
+func (p *ferryProc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+func (p *ferryProc) running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill SIGKILLs the process (if still running) and waits for it.
+func (p *ferryProc) kill() {
+	if p.running() {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	<-p.exited
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *ferryProc) stop() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		p.kill()
+		p.t.Fatalf("ferry did not exit within 20s of SIGTERM\n%s", p.log())
+	}
+	if p.waitErr != nil {
+		p.t.Fatalf("ferry exited with %v after SIGTERM\n%s", p.waitErr, p.log())
+	}
+}
+
+// newestSegment returns the .log file with the highest base offset in dir.
+func newestSegment(t testing.TB, dir string) string {
+	t.Helper()
+	logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil || len(logs) == 0 {
+		t.Fatalf("no segment in %s (%v)", dir, err)
+	}
+	slices.Sort(logs) // zero-padded base offsets sort as numbers
+	return logs[len(logs)-1]
+}
+
+// batchStarts returns the file positions of the record batches in a
+// segment and the position after the last complete one.
+func batchStarts(t testing.TB, path string) ([]int64, int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts []int64
+	pos := int64(0)
+	for pos+12 <= int64(len(b)) {
+		n := int64(int32(binary.BigEndian.Uint32(b[pos+8:])))
+		if n <= 0 || pos+12+n > int64(len(b)) {
+			break
+		}
+		starts = append(starts, pos)
+		pos += 12 + n
+	}
+	return starts, pos
+}
