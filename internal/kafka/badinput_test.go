@@ -12,8 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -812,4 +814,41 @@ func TestLargeFrameServed(t *testing.T) {
 		t.Fatalf("large produce: error %d, offset %d", p.ErrorCode, p.BaseOffset)
 	}
 	expectLog(t, b.addr, topic, 0, value)
+}
+
+// TestAcceptSurvivesFDExhaustion: running out of file descriptors makes
+// accept fail for a while; the listener must keep going once they return.
+func TestAcceptSurvivesFDExhaustion(t *testing.T) {
+	b := startBroker(t)
+	b.checkServes(t)
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skip(err)
+	}
+	// Our end of the connection exists before the limit drops, so only
+	// the broker's accept runs out of descriptors.
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	port, _ := strconv.Atoi(b.addr[strings.LastIndexByte(b.addr, ':')+1:])
+	restore := lim
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &restore)
+	tight := lim
+	tight.Cur = 3
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &tight); err != nil {
+		t.Skip(err)
+	}
+	err = syscall.Connect(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+	for deadline := time.Now().Add(2 * time.Second); err == nil && !b.logs.contains("too many open files") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &restore); err != nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	b.checkServes(t)
 }

@@ -17,6 +17,8 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/ferry-mq/ferry/internal/broker"
 )
@@ -52,6 +54,7 @@ func (s *Server) Serve(lis net.Listener) error {
 	s.mu.Lock()
 	s.lis = lis
 	s.mu.Unlock()
+	var backoff time.Duration
 	for {
 		c, err := lis.Accept()
 		if err != nil {
@@ -62,8 +65,21 @@ func (s *Server) Serve(lis net.Listener) error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
+			if isResourceShortage(err) {
+				// Out of descriptors or memory for now: wait and
+				// go on, rather than stop serving for good.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "in", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-s.ctx.Done():
+					return nil
+				}
+				continue
+			}
 			return err
 		}
+		backoff = 0
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
@@ -84,6 +100,13 @@ func (s *Server) Serve(lis net.Listener) error {
 			s.mu.Unlock()
 		}()
 	}
+}
+
+// isResourceShortage reports accept errors that pass once descriptors or
+// memory are freed.
+func isResourceShortage(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
 // Close stops accepting, closes every connection and waits for their
