@@ -2,7 +2,8 @@
 // and owns their lifecycle. The Kafka protocol layer calls it; it never
 // sees the wire.
 //
-// Lock order: Broker.mu, then Partition.mu, then whatever the log takes.
+// Lock order: group.Coordinator's mutex, then Broker.mu, then Partition.mu,
+// then whatever the log takes.
 // Metadata changes go through meta.Store.Update, which is called without
 // Broker.mu held; the broker then reconciles its partitions with the new
 // image under Broker.mu.
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/group"
 	"github.com/ferry-mq/ferry/internal/meta"
 )
 
@@ -33,6 +35,7 @@ type Broker struct {
 	partitions map[string][]*Partition // topic name -> partitions by index
 
 	producerIDs producerIDAllocator
+	groups      *group.Coordinator
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -82,6 +85,10 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 		return nil, err
 	}
 	b.log.Info("partitions opened", "topics", len(b.meta.Image().Topics()), "took", time.Since(start).Round(time.Millisecond))
+	if err := b.startGroups(); err != nil {
+		b.Close()
+		return nil, err
+	}
 	b.wg.Add(1)
 	go b.retentionLoop()
 	return b, nil
@@ -103,9 +110,14 @@ func (b *Broker) Close() error {
 	}
 	close(b.stop)
 	b.wg.Wait()
+	var errs []error
+	if b.groups != nil {
+		// Before the logs close: it answers waiting joins and syncs
+		// its last writes.
+		errs = append(errs, b.groups.Close())
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var errs []error
 	for _, parts := range b.partitions {
 		for _, p := range parts {
 			errs = append(errs, p.log.Close())

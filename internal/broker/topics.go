@@ -90,6 +90,9 @@ func (b *Broker) EnsureTopic(name string) (*meta.Topic, error) {
 
 // DeleteTopic removes a topic and its data.
 func (b *Broker) DeleteTopic(name string) error {
+	if IsInternalTopic(name) {
+		return errInternalTopic(name)
+	}
 	img, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
 		if _, ok := img.Topic(name); !ok {
 			return nil, kerr.UnknownTopicOrPartition
@@ -105,6 +108,9 @@ func (b *Broker) DeleteTopic(name string) error {
 
 // CreatePartitions raises a topic's partition count.
 func (b *Broker) CreatePartitions(name string, count int32, validateOnly bool) error {
+	if IsInternalTopic(name) {
+		return errInternalTopic(name)
+	}
 	if count > MaxPartitions {
 		return fmt.Errorf("%w: %d partitions is over the limit of %d", kerr.InvalidPartitions, count, MaxPartitions)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is everything `ferry serve` can be told.
@@ -38,6 +39,21 @@ type Config struct {
 	TopicDefaults map[string]string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+
+	// GroupMinSessionTimeout and GroupMaxSessionTimeout bound the session
+	// timeout a consumer-group member may ask for
+	// (group.min/max.session.timeout.ms).
+	GroupMinSessionTimeout, GroupMaxSessionTimeout time.Duration
+	// GroupInitialRebalanceDelay holds the first rebalance of an empty
+	// group so that members starting together share one generation
+	// (group.initial.rebalance.delay.ms).
+	GroupInitialRebalanceDelay time.Duration
+	// OffsetsRetention is how long the committed offsets of a group
+	// without members are kept (offsets.retention.minutes).
+	OffsetsRetention time.Duration
+	// OffsetsRetentionCheckInterval is how often expired offsets are
+	// looked for (offsets.retention.check.interval.ms).
+	OffsetsRetentionCheckInterval time.Duration
 }
 
 // Default returns the configuration a user gets without flags.
@@ -51,6 +67,12 @@ func Default() Config {
 		MaxRequestBytes:  100 << 20,
 		TopicDefaults:    map[string]string{},
 		LogLevel:         "info",
+
+		GroupMinSessionTimeout:        6 * time.Second,
+		GroupMaxSessionTimeout:        30 * time.Minute,
+		GroupInitialRebalanceDelay:    3 * time.Second,
+		OffsetsRetention:              7 * 24 * time.Hour,
+		OffsetsRetentionCheckInterval: 10 * time.Minute,
 	}
 }
 
@@ -77,6 +99,15 @@ func (c Config) Validate() error {
 	if _, err := ParseTopicConfigs(c.TopicDefaults, nil); err != nil {
 		errs = append(errs, fmt.Errorf("topic default: %w", err))
 	}
+	if c.GroupMinSessionTimeout <= 0 || c.GroupMaxSessionTimeout < c.GroupMinSessionTimeout {
+		errs = append(errs, fmt.Errorf("group session timeouts: min %v must be positive and at most max %v", c.GroupMinSessionTimeout, c.GroupMaxSessionTimeout))
+	}
+	if c.GroupInitialRebalanceDelay < 0 {
+		errs = append(errs, fmt.Errorf("group initial rebalance delay %v must not be negative", c.GroupInitialRebalanceDelay))
+	}
+	if c.OffsetsRetention <= 0 || c.OffsetsRetentionCheckInterval <= 0 {
+		errs = append(errs, fmt.Errorf("offsets retention %v and its check interval %v must be positive", c.OffsetsRetention, c.OffsetsRetentionCheckInterval))
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -99,6 +130,11 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	envInt32("FERRY_MAX_REQUEST_BYTES", &c.MaxRequestBytes)
 	fs.Var(int32Value{&c.MaxRequestBytes}, "max-request-bytes", "largest request frame accepted (env FERRY_MAX_REQUEST_BYTES)")
 	fs.StringVar(&c.LogLevel, "log-level", env("FERRY_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (env FERRY_LOG_LEVEL)")
+	fs.DurationVar(&c.GroupMinSessionTimeout, "group-min-session-timeout", envDuration("FERRY_GROUP_MIN_SESSION_TIMEOUT", c.GroupMinSessionTimeout), "shortest session timeout a group member may ask for (group.min.session.timeout.ms; env FERRY_GROUP_MIN_SESSION_TIMEOUT)")
+	fs.DurationVar(&c.GroupMaxSessionTimeout, "group-max-session-timeout", envDuration("FERRY_GROUP_MAX_SESSION_TIMEOUT", c.GroupMaxSessionTimeout), "longest session timeout a group member may ask for (group.max.session.timeout.ms; env FERRY_GROUP_MAX_SESSION_TIMEOUT)")
+	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", envDuration("FERRY_GROUP_INITIAL_REBALANCE_DELAY", c.GroupInitialRebalanceDelay), "wait for more members before the first rebalance of an empty group (group.initial.rebalance.delay.ms; env FERRY_GROUP_INITIAL_REBALANCE_DELAY)")
+	fs.DurationVar(&c.OffsetsRetention, "offsets-retention", envDuration("FERRY_OFFSETS_RETENTION", c.OffsetsRetention), "keep committed offsets of a group without members this long (offsets.retention.minutes; env FERRY_OFFSETS_RETENTION)")
+	fs.DurationVar(&c.OffsetsRetentionCheckInterval, "offsets-retention-check-interval", envDuration("FERRY_OFFSETS_RETENTION_CHECK_INTERVAL", c.OffsetsRetentionCheckInterval), "how often expired offsets are removed (offsets.retention.check.interval.ms; env FERRY_OFFSETS_RETENTION_CHECK_INTERVAL)")
 	if v := os.Getenv("FERRY_TOPIC_DEFAULTS"); v != "" {
 		_ = topicDefaultsValue{c.TopicDefaults}.Set(v)
 	}
@@ -116,6 +152,15 @@ func envBool(key string, def bool) bool {
 	if v, ok := os.LookupEnv(key); ok {
 		if b, err := strconv.ParseBool(v); err == nil {
 			return b
+		}
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(key); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
 		}
 	}
 	return def

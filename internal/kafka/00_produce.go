@@ -17,7 +17,8 @@ import (
 // so pipelined requests land in order; the wait for durability (fsync under
 // flush.policy=always, whatever acks says, since an ack must never outrun
 // the disk) runs on the write goroutine. acks=0 gets no response.
-// Transactional produce is refused until transactions land.
+// Transactional produce is refused until transactions land, and so is
+// produce to internal topics (__consumer_offsets).
 
 func init() { register(0, 3, 9, handleProduce) }
 
@@ -84,6 +85,9 @@ func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, 
 	}
 	if err := broker.ValidateTopicName(topic); err != nil {
 		return nil, none, err
+	}
+	if broker.IsInternalTopic(topic) {
+		return nil, none, fmt.Errorf("%w: %s is internal; only the broker writes to it", kerr.InvalidTopicException, topic)
 	}
 	if _, err := b.EnsureTopic(topic); err != nil {
 		return nil, none, err

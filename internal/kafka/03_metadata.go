@@ -16,7 +16,8 @@ import (
 // One broker (this node) leads every partition. A null topic list (or an
 // empty one before v1) lists all topics; named unknown topics are created
 // when auto-creation is on and the request allows it (always before v4).
-// Topic ids are returned from v10.
+// Topic ids are returned from v10. __consumer_offsets is listed as
+// internal.
 
 func init() { register(3, 0, 12, handleMetadata) }
 
@@ -92,6 +93,7 @@ func metadataTopic(t *meta.Topic, node int32) kmsg.MetadataResponseTopic {
 	name := t.Name
 	mt.Topic = &name
 	mt.TopicID = t.ID
+	mt.IsInternal = broker.IsInternalTopic(t.Name)
 	for i := int32(0); i < t.Partitions; i++ {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = i

@@ -438,7 +438,7 @@ func (c *rawClient) topicNames() []string {
 	resp := c.roundTrip(req).(*kmsg.MetadataResponse)
 	var out []string
 	for _, t := range resp.Topics {
-		if t.Topic != nil {
+		if t.Topic != nil && !t.IsInternal { // __consumer_offsets always exists
 			out = append(out, *t.Topic)
 		}
 	}

@@ -1,0 +1,95 @@
+package broker
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/ferry-mq/ferry/internal/group"
+)
+
+// ConsumerOffsetsTopic is the internal topic where the group coordinator
+// keeps committed offsets and group metadata.
+const ConsumerOffsetsTopic = "__consumer_offsets"
+
+// consumerOffsetsConfigs are the configs __consumer_offsets is created with.
+// It has one partition: on a single node one log with group commit is
+// enough, and the coordinator reads just one at start-up. Kafka compacts
+// this topic; until cleanup.policy=compact exists it uses delete with
+// unlimited retention, so nothing the coordinator needs is ever removed (it
+// grows until compaction lands). Batches may be as large as a request.
+func consumerOffsetsConfigs(maxRequestBytes int32) map[string]string {
+	return map[string]string{
+		"cleanup.policy":    "delete",
+		"retention.ms":      "-1",
+		"retention.bytes":   "-1",
+		"max.message.bytes": strconv.Itoa(int(maxRequestBytes)),
+	}
+}
+
+// IsInternalTopic reports whether a topic belongs to the broker itself:
+// listed in Metadata as internal, never produced to, deleted or grown by
+// clients.
+func IsInternalTopic(name string) bool { return name == ConsumerOffsetsTopic }
+
+// errInternalTopic refuses client changes to an internal topic.
+func errInternalTopic(name string) error {
+	return fmt.Errorf("%w: %s is an internal topic", kerr.InvalidTopicException, name)
+}
+
+// Groups returns the consumer-group coordinator.
+func (b *Broker) Groups() *group.Coordinator { return b.groups }
+
+// startGroups creates __consumer_offsets if needed, replays it into a new
+// coordinator and starts the coordinator's timers.
+func (b *Broker) startGroups() error {
+	if _, ok := b.Image().Topic(ConsumerOffsetsTopic); !ok {
+		if _, err := b.CreateTopic(ConsumerOffsetsTopic, 1, consumerOffsetsConfigs(b.cfg.MaxRequestBytes), false); err != nil {
+			return fmt.Errorf("create %s: %w", ConsumerOffsetsTopic, err)
+		}
+	}
+	p, err := b.Partition(ConsumerOffsetsTopic, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", ConsumerOffsetsTopic, err)
+	}
+	cfg := group.DefaultConfig()
+	cfg.MinSessionTimeout = b.cfg.GroupMinSessionTimeout
+	cfg.MaxSessionTimeout = b.cfg.GroupMaxSessionTimeout
+	cfg.InitialRebalanceDelay = b.cfg.GroupInitialRebalanceDelay
+	cfg.OffsetsRetention = b.cfg.OffsetsRetention
+	cfg.RetentionCheckInterval = b.cfg.OffsetsRetentionCheckInterval
+	b.groups = group.New(cfg, offsetsLog{p}, group.Options{
+		Logger: b.log.With("component", "group"),
+		PartitionExists: func(topic string, index int32) bool {
+			_, err := b.Partition(topic, index)
+			return err == nil
+		},
+	})
+	if err := b.groups.Load(); err != nil {
+		return err
+	}
+	b.groups.Start()
+	return nil
+}
+
+// offsetsLog gives the coordinator the partition of __consumer_offsets.
+type offsetsLog struct{ p *Partition }
+
+func (l offsetsLog) Append(batch []byte) (int64, error) {
+	res, err := l.p.Append(batch)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastOffset + 1, nil
+}
+
+func (l offsetsLog) Sync(upTo int64) error { return l.p.Sync(upTo) }
+
+func (l offsetsLog) Read(offset int64, maxBytes int) ([]byte, error) {
+	s, err := l.p.log.Read(offset, maxBytes, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.ReadAll()
+}

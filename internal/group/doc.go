@@ -1,0 +1,55 @@
+// Package group is the consumer-group coordinator: Kafka's classic group
+// protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup), committed offsets
+// (OffsetCommit, OffsetFetch, OffsetDelete) and the admin views of groups
+// (ListGroups, DescribeGroups, DeleteGroups).
+//
+// # Shape
+//
+// The Coordinator is a state machine guarded by one mutex. Its inputs are
+// requests (kmsg structs, so versions travel with them) and Tick(now); the
+// time of every input comes from an injected clock, so tests drive session
+// and rebalance timeouts with a fake clock and no sockets or sleeps. Calls
+// that may have to wait for other members (Join, Sync) return a buffered
+// channel that receives exactly one response, either at once or from a later
+// input that completes the rebalance (another member's join, a leave, or a
+// Tick that passes a deadline). Start runs a goroutine that calls Tick every
+// TickInterval with the real clock; tests call Tick themselves.
+//
+// Lock order: Coordinator.mu, then whatever the Log implementation takes.
+// The coordinator appends to the log under mu (a page-cache write, which
+// keeps the log's order equal to the order of state changes) but never
+// waits for an fsync under it.
+//
+// # Persistence
+//
+// State lives in the internal topic __consumer_offsets, in Kafka's own
+// record formats (kmsg OffsetCommitKey/Value, GroupMetadataKey/Value), as
+// uncompressed v2 record batches with CRC32C:
+//
+//	key:   OffsetCommitKey   v1 {group, topic, partition}
+//	value: OffsetCommitValue v3 {offset, leader epoch, metadata, commit time}
+//	key:   GroupMetadataKey  v2 {group}
+//	value: GroupMetadataValue v3 {protocol type, generation, protocol,
+//	       leader, state time, members with subscriptions and assignments}
+//
+// A nil value is a tombstone: the offset or the group is gone. The topic
+// has one partition on this single node (one log, group commit shares the
+// fsyncs of concurrent commits). An offset commit is acknowledged, and
+// becomes visible to OffsetFetch, only after its batch is durable. Group
+// metadata is written when a generation becomes Stable, when a group empties
+// and when a static member is replaced; it is synced in the background,
+// because losing it costs only a rebalance. At start-up the whole partition
+// is replayed (Load); the last record for each key wins. Groups restored
+// with members are Stable and their members get a full session timeout to
+// heartbeat again.
+//
+// Until log compaction exists the topic keeps cleanup.policy=delete with
+// retention.ms=-1, so it only grows; replay time grows with it.
+//
+// # Expiry
+//
+// Offsets of a group that has been Empty for longer than the retention
+// (offsets.retention.minutes, 7 days by default) are removed and tombstoned,
+// checked every RetentionCheckInterval; offsets committed by a group that
+// never had members (simple consumers) expire retention after their commit.
+package group

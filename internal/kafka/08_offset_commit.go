@@ -1,0 +1,21 @@
+package kafka
+
+import "github.com/twmb/franz-go/pkg/kmsg"
+
+// OffsetCommit: v0-8 (v9 adds the new consumer protocol's member epochs and
+// v10 topic ids).
+//
+// Members commit with their generation and member id (checked as Kafka
+// does: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID,
+// REBALANCE_IN_PROGRESS while awaiting the leader's assignment); clients
+// outside any group commit with generation -1 and no member id, which only
+// an empty group allows. Commit metadata (up to 4096 bytes) is kept. The
+// commit is appended to __consumer_offsets in request order and answered,
+// and made visible to OffsetFetch, once it is fsynced.
+
+func init() { register(8, 0, 8, handleOffsetCommit) }
+
+func handleOffsetCommit(c *conn, kreq kmsg.Request) finisher {
+	finish := c.s.broker.Groups().CommitOffsets(kreq.(*kmsg.OffsetCommitRequest))
+	return func() reply { return msgReply{finish()} }
+}

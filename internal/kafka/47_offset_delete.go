@@ -1,0 +1,15 @@
+package kafka
+
+import "github.com/twmb/franz-go/pkg/kmsg"
+
+// OffsetDelete: v0.
+//
+// Removes committed offsets of a group. While the group has members, the
+// offsets of topics they subscribe to stay (GROUP_SUBSCRIBED_TO_TOPIC);
+// non-consumer groups with members refuse with NON_EMPTY_GROUP.
+
+func init() { register(47, 0, 0, handleOffsetDelete) }
+
+func handleOffsetDelete(c *conn, kreq kmsg.Request) finisher {
+	return now(c.s.broker.Groups().DeleteOffsets(kreq.(*kmsg.OffsetDeleteRequest)))
+}
