@@ -36,6 +36,7 @@ func seedBatch() []byte {
 	rec := kmsg.NewRecord()
 	rec.Key = []byte("k")
 	rec.Value = []byte("value")
+	rec.Length = int32(len(rec.AppendTo(nil)) - 1)
 	rb := kmsg.NewRecordBatch()
 	rb.Magic = 2
 	rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = -1, -1, -1
@@ -176,6 +177,9 @@ func fuzzServer(tb testing.TB, dir string) (addr string, closeFn func()) {
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.KafkaAddr = "127.0.0.1:0"
+	// Thousands of inputs produce: fsync per append would make the
+	// fuzzer measure the disk.
+	cfg.TopicDefaults = map[string]string{"flush.policy": "os"}
 	b, err := broker.New(cfg, nil)
 	if err != nil {
 		tb.Fatal(err)
