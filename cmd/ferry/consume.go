@@ -149,20 +149,29 @@ func planRead(ctx context.Context, adm *kadm.Client, topic string, partition int
 	return ranges, nil
 }
 
+// stallCheck is how long reading without --follow may see nothing before
+// it asks the broker whether the end offsets moved back (a truncated or
+// recreated log would otherwise leave it waiting for offsets that are gone).
+var stallCheck = 3 * time.Second
+
 // readRecords reads topic from the planned offsets and calls each for every
 // data record in offset order per partition. Without follow it returns once
-// every partition reached its end offset from the plan; with maxRecords > 0 it
-// returns after maxRecords records. flush is called after each batch of records.
-// An interrupt ends reading without an error.
+// every partition reached its end offset from the plan; with maxRecords > 0
+// it returns after maxRecords records. flush is called after each batch of
+// records. An interrupt ends reading without an error.
 func readRecords(ctx context.Context, cf *clientFlags, topic string, ranges map[int32]offsetRange,
 	follow bool, maxRecords int64, each func(*kgo.Record) error, flush func() error) error {
 	offsets := make(map[int32]kgo.Offset, len(ranges))
 	pending := make(map[int32]int64) // partition → end offset still to reach
+	next := make(map[int32]int64)    // partition → next offset expected
 	for p, r := range ranges {
-		offsets[p] = kgo.NewOffset().At(r.start)
 		if r.start < r.end {
 			pending[p] = r.end
+		} else if !follow {
+			continue // nothing to read there
 		}
+		offsets[p] = kgo.NewOffset().At(r.start)
+		next[p] = r.start
 	}
 	if !follow && len(pending) == 0 {
 		return nil
@@ -180,13 +189,19 @@ func readRecords(ctx context.Context, cf *clientFlags, topic string, ranges map[
 
 	var count int64
 	for follow || len(pending) > 0 {
-		fetches := cl.PollFetches(ctx)
+		pollCtx, cancelPoll := ctx, context.CancelFunc(func() {})
+		if !follow {
+			pollCtx, cancelPoll = context.WithTimeout(ctx, stallCheck)
+		}
+		fetches := cl.PollFetches(pollCtx)
+		stalled := pollCtx.Err() != nil
+		cancelPoll()
 		if ctx.Err() != nil {
 			return flush()
 		}
 		for _, fe := range fetches.Errors() {
-			if errors.Is(fe.Err, context.Canceled) {
-				return flush()
+			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
+				continue
 			}
 			return fmt.Errorf("reading %s partition %d: %w", fe.Topic, fe.Partition, explain(fe.Err, topic))
 		}
@@ -200,6 +215,7 @@ func readRecords(ctx context.Context, cf *clientFlags, topic string, ranges map[
 				if !follow && (!waiting || r.Offset >= end) {
 					break // past what existed at start
 				}
+				next[ftp.Partition] = r.Offset + 1
 				if !r.Attrs.IsControl() {
 					if err = each(r); err != nil {
 						return
@@ -221,6 +237,34 @@ func readRecords(ctx context.Context, cf *clientFlags, topic string, ranges map[
 		}
 		if stop {
 			return nil
+		}
+		if stalled && fetches.NumRecords() == 0 {
+			if err := recheckEnds(ctx, newAdminClient(cl), topic, pending, next); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// recheckEnds lowers the pending end offsets to the partitions' current
+// ones and drops partitions already read up to them.
+func recheckEnds(ctx context.Context, adm *kadm.Client, topic string, pending, next map[int32]int64) error {
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted; the caller notices
+		}
+		return fmt.Errorf("cannot list end offsets of %q: %w", topic, err)
+	}
+	for p, end := range pending {
+		if e, ok := ends.Lookup(topic, p); ok && e.Err == nil && e.Offset < end {
+			pending[p] = e.Offset
+		}
+		if next[p] >= pending[p] {
+			delete(pending, p)
 		}
 	}
 	return nil

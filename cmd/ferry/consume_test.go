@@ -3,12 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // produceAt writes values to partition 0 of topic with the given timestamps.
@@ -170,5 +174,64 @@ func TestConsumeErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("consume %q: want error containing %q, got %v", tc.args, tc.want, err)
 		}
+	}
+}
+
+// An end offset that moves back while reading (a truncated or recreated log)
+// must not leave consume waiting forever for offsets that are gone.
+func TestConsumeEndMovesBack(t *testing.T) {
+	if os.Getenv("FERRY_TEST_BROKERS") != "" {
+		t.Skip("needs the fake cluster to misreport end offsets")
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	topic := testTopic(t)
+	createTopic(t, brokers, topic, 1)
+	mustRun(t, runProduce, "a\nb\nc\n", "--topic", topic, "--brokers", brokers)
+
+	defer func(d time.Duration) { stallCheck = d }(stallCheck)
+	stallCheck = 200 * time.Millisecond
+
+	// The first "latest" lookup claims 10 records; later ones are true.
+	var lied atomic.Bool
+	c.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.ListOffsetsRequest)
+		if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 || r.Topics[0].Partitions[0].Timestamp != -1 || !lied.CompareAndSwap(false, true) {
+			return nil, nil, false
+		}
+		resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
+		rt := kmsg.NewListOffsetsResponseTopic()
+		rt.Topic = topic
+		rp := kmsg.NewListOffsetsResponseTopicPartition()
+		rp.Offset = 10
+		rp.Timestamp = -1
+		rt.Partitions = append(rt.Partitions, rp)
+		resp.Topics = append(resp.Topics, rt)
+		return resp, nil, true
+	})
+
+	done := make(chan string, 1)
+	go func() {
+		out, _, err := runCmd(t, runConsume, "", "--topic", topic, "--brokers", brokers)
+		if err != nil {
+			out = "error: " + err.Error()
+		}
+		done <- out
+	}()
+	select {
+	case out := <-done:
+		if !lied.Load() {
+			t.Fatal("the end offset was never misreported; the test tests nothing")
+		}
+		if out != "a\nb\nc\n" {
+			t.Fatalf("got %q", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("consume kept waiting for offsets that do not exist")
 	}
 }

@@ -114,3 +114,22 @@ func TestProduceErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestProduceFailureExitsNonZero(t *testing.T) {
+	brokers := startTestCluster(t)
+	topic := testTopic(t)
+	b := []string{"--brokers", brokers}
+	mustRun(t, runTopic, "", append([]string{"create", topic, "--config", "max.message.bytes=200"}, b...)...)
+
+	big := strings.Repeat("x", 1000)
+	_, errOut, err := runCmd(t, runProduce, "small\n"+big+"\n", append([]string{"--topic", topic, "--acks", "1"}, b...)...)
+	if err == nil {
+		t.Fatalf("producing a record over max.message.bytes succeeded; stderr %q", errOut)
+	}
+	if !strings.Contains(err.Error(), "MESSAGE_TOO_LARGE") || !strings.Contains(err.Error(), "max.message.bytes") {
+		t.Errorf("error does not explain the failure: %v", err)
+	}
+	if !strings.Contains(err.Error(), "of 2 record(s) failed") {
+		t.Errorf("error does not count failures: %v", err)
+	}
+}
