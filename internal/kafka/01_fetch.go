@@ -25,6 +25,11 @@ import (
 
 func init() { register(1, 4, 12, handleFetch) }
 
+// maxFetchResponseBytes caps one response whatever the request asks for
+// (Kafka's fetch.max.bytes), keeping the size field far from overflow even
+// when a request names one partition many times.
+const maxFetchResponseBytes = 64 << 20
+
 // maxFetchWait caps max_wait_ms so a client cannot park a request forever.
 const maxFetchWait = 30 * time.Second
 
@@ -88,8 +93,8 @@ func fetchPartitions(c *conn, req *kmsg.FetchRequest) []*broker.Partition {
 func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 	rep := &fetchReply{version: req.Version}
 	budget := int64(req.MaxBytes)
-	if req.Version < 3 || budget <= 0 {
-		budget = 1 << 62
+	if budget <= 0 || budget > maxFetchResponseBytes {
+		budget = maxFetchResponseBytes
 	}
 	var total int64
 	errored := false
