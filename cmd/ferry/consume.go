@@ -22,7 +22,7 @@ func runConsume(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	cf := addClientFlags(fs)
 	topic := fs.String("topic", "", "topic to read (required)")
 	from := fs.String("from", "earliest", "where to start: earliest, latest, an OFFSET, or an RFC3339 time (2024-05-01T12:00:00Z)")
-	partition := fs.Int("partition", -1, "read only this partition (default: all)")
+	partition := fs.Int("partition", -1, "read only this partition; -1 reads all")
 	follow := fs.Bool("follow", false, "keep waiting for new records instead of exiting at the end")
 	maxRecords := fs.Int64("max", 0, "stop after this many records (0: no limit)")
 	format := fs.String("format", "value", "output: value (one value per line), kv (key SEP value), or json (one object per line)")

@@ -22,7 +22,7 @@ func runProduce(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	keySep := fs.String("key-separator", "", "if set, the part of each line before the first `SEP` is the record key")
 	var headers keyValueList
 	fs.Var(&headers, "header", "header `key=value` added to every record (repeatable)")
-	partition := fs.Int("partition", -1, "produce to this partition only (default: chosen by key, or spread)")
+	partition := fs.Int("partition", -1, "produce to this partition only; -1 lets the key choose, or spreads keyless records")
 	acks := fs.String("acks", "all", "acknowledgement: all (every in-sync replica), 1 (leader) or 0 (none)")
 	compression := fs.String("compression", "none", "batch compression: none, gzip, snappy, lz4 or zstd")
 	pos, err := parseArgs(fs, args)
