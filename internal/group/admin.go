@@ -79,11 +79,13 @@ func (c *Coordinator) DescribeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.Desc
 }
 
 // DeleteGroups handles DeleteGroups: only groups without members can go;
-// their offsets and metadata are tombstoned.
+// their offsets and metadata are tombstoned, and the answer waits for the
+// tombstones to be durable.
 func (c *Coordinator) DeleteGroups(req *kmsg.DeleteGroupsRequest) *kmsg.DeleteGroupsResponse {
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	var deleted []*kmsg.DeleteGroupsResponseGroup
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	var end int64
 	for _, id := range req.Groups {
 		dg := kmsg.NewDeleteGroupsResponseGroup()
 		dg.Group = id
@@ -103,11 +105,32 @@ func (c *Coordinator) DeleteGroups(req *kmsg.DeleteGroupsRequest) *kmsg.DeleteGr
 				recs = append(recs, kv{key: offsetKey(id, tp)})
 			}
 			recs = append(recs, kv{key: groupKey(id)})
+			next, err := c.appendLocked(recs)
+			if err != nil {
+				c.logger.Error("delete group: write failed", "group", id, "err", err)
+				dg.ErrorCode = kerr.CoordinatorNotAvailable.Code
+				break
+			}
+			end = next
 			delete(c.groups, id)
-			c.writeLazyLocked(g, recs)
 			c.logger.Info("group deleted", "group", id)
 		}
 		resp.Groups = append(resp.Groups, dg)
+	}
+	c.mu.Unlock()
+	for i := range resp.Groups {
+		deleted = append(deleted, &resp.Groups[i])
+	}
+	// Answer once the tombstones are durable, as Kafka does.
+	if end > 0 {
+		if err := c.log.Sync(end); err != nil {
+			c.logger.Error("delete group: sync failed", "err", err)
+			for _, dg := range deleted {
+				if dg.ErrorCode == 0 {
+					dg.ErrorCode = kerr.CoordinatorNotAvailable.Code
+				}
+			}
+		}
 	}
 	return resp
 }

@@ -405,3 +405,37 @@ func TestGroupOffsetsSurviveRestart(t *testing.T) {
 		t.Errorf("__consumer_offsets is not reported internal")
 	}
 }
+
+func TestGroupFranzStaticMemberRestartKeepsGeneration(t *testing.T) {
+	t.Parallel()
+	srv, _ := startGroupBroker(t, t.TempDir())
+	addr := srv.Addr()
+	adm := newAdmin(t, addr)
+	topic := topicName(t)
+	const parts = 6
+	createTopic(t, adm, topic, parts)
+	groupID := "g-" + topic
+	producer := newClient(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	p := newProcessed()
+
+	a := startFranzMember(t, addr, groupID, topic, "a", p, kgo.InstanceID("instance-a"))
+	b := startFranzMember(t, addr, groupID, topic, "b", p, kgo.InstanceID("instance-b"))
+	waitAssignment(t, adm, groupID, map[string]int{"a": 3, "b": 3})
+	produceRound(t, producer, topic, parts, 10, 1)
+	waitProcessed(t, p, adm, topic)
+	_, gen := a.cl.GroupMetadata()
+
+	// A static member's Close does not leave; its successor with the same
+	// instance id takes its place without a rebalance.
+	b.close()
+	b2 := startFranzMember(t, addr, groupID, topic, "b2", p, kgo.InstanceID("instance-b"))
+	waitAssignment(t, adm, groupID, map[string]int{"a": 3, "b2": 3})
+	produceRound(t, producer, topic, parts, 10, 2)
+	waitProcessed(t, p, adm, topic)
+	if _, gen2 := b2.cl.GroupMetadata(); gen2 != gen {
+		t.Errorf("restarted static member is in generation %d, want %d (no rebalance)", gen2, gen)
+	}
+	if _, genA := a.cl.GroupMetadata(); genA != gen {
+		t.Errorf("other member moved to generation %d from %d", genA, gen)
+	}
+}
