@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ferry-mq/ferry/internal/log"
@@ -34,12 +35,19 @@ const DefaultFlushPolicy = log.FlushAlways
 
 // TopicKeys lists the topic configs Ferry accepts, sorted by name.
 var TopicKeys = []TopicKey{
-	{"cleanup.policy", "delete", "LIST", "delete: remove whole old segments by retention (compact arrives with consumer groups)", func(v string, tc *TopicConfig) error {
-		if v != "delete" {
-			return fmt.Errorf("only delete is supported so far")
+	{"cleanup.policy", "delete", "LIST", "delete: remove whole old segments by retention.ms and retention.bytes; compact: keep only the latest record of each key (records need keys); compact,delete: both", func(v string, tc *TopicConfig) error {
+		p, err := parseCleanupPolicy(v)
+		if err != nil {
+			return err
 		}
-		tc.CleanupPolicy = v
+		tc.CleanupPolicy = string(p)
+		tc.Log.CleanupPolicy = p
 		return nil
+	}},
+	{"delete.retention.ms", "86400000", "LONG", "in a compacted topic, how long tombstones (records with a null value) are kept, by record timestamp", func(v string, tc *TopicConfig) error {
+		ms, err := parseNonNegative(v)
+		tc.Log.DeleteRetention = time.Duration(ms) * time.Millisecond
+		return err
 	}},
 	{"flush.ms", "1000", "LONG", "with flush.policy=interval, fsync at least this often", func(v string, tc *TopicConfig) error {
 		ms, err := parseNonNegative(v)
@@ -94,6 +102,30 @@ var TopicKeys = []TopicKey{
 		tc.Log.SegmentAge = time.Duration(ms) * time.Millisecond
 		return err
 	}},
+}
+
+// parseCleanupPolicy accepts Kafka's list forms: delete, compact, and both in
+// either order ("compact,delete" or "delete,compact", spaces allowed).
+func parseCleanupPolicy(v string) (log.CleanupPolicy, error) {
+	var del, compact bool
+	for _, p := range strings.Split(v, ",") {
+		switch strings.TrimSpace(p) {
+		case "delete":
+			del = true
+		case "compact":
+			compact = true
+		default:
+			return "", fmt.Errorf("use delete, compact or compact,delete")
+		}
+	}
+	switch {
+	case del && compact:
+		return log.CleanupCompactDelete, nil
+	case compact:
+		return log.CleanupCompact, nil
+	default:
+		return log.CleanupDelete, nil
+	}
 }
 
 func parseNonNegative(v string) (int64, error) {

@@ -87,7 +87,9 @@ func decodeHeader(b []byte) BatchHeader {
 
 // checkHeader validates the header fields that do not need the record bytes.
 // size is the number of bytes the caller has for this batch.
-func checkHeader(h BatchHeader, size int) error {
+// A stored batch may hold fewer records than LastOffsetDelta+1: compaction
+// removes records but keeps the batch's offset range (see compact.go).
+func checkHeader(h BatchHeader, size int, stored bool) error {
 	if h.Length < minBatchLength || int64(h.Length) != int64(size)-logOverhead {
 		return fmt.Errorf("%w: length field %d does not match %d bytes", ErrCorruptBatch, h.Length, size)
 	}
@@ -97,7 +99,10 @@ func checkHeader(h BatchHeader, size int) error {
 	if h.NumRecords < 0 || h.LastOffsetDelta < 0 {
 		return fmt.Errorf("%w: negative record count %d or last offset delta %d", ErrCorruptBatch, h.NumRecords, h.LastOffsetDelta)
 	}
-	if h.NumRecords > 0 && int64(h.NumRecords) != int64(h.LastOffsetDelta)+1 {
+	if stored && int64(h.NumRecords) > int64(h.LastOffsetDelta)+1 {
+		return fmt.Errorf("%w: %d records but last offset delta %d", ErrCorruptBatch, h.NumRecords, h.LastOffsetDelta)
+	}
+	if !stored && h.NumRecords > 0 && int64(h.NumRecords) != int64(h.LastOffsetDelta)+1 {
 		return fmt.Errorf("%w: %d records but last offset delta %d", ErrCorruptBatch, h.NumRecords, h.LastOffsetDelta)
 	}
 	return nil
@@ -107,12 +112,18 @@ func checkHeader(h BatchHeader, size int) error {
 // length field, magic, record count against last offset delta, and the CRC32C over
 // attributes..end. The base offset and leader epoch are not covered by the CRC, so
 // the log may overwrite them after validation.
-func ParseBatch(b []byte) (BatchHeader, error) {
+func ParseBatch(b []byte) (BatchHeader, error) { return parseBatch(b, false) }
+
+// parseStoredBatch is ParseBatch for a batch read back from a segment, which may
+// have been compacted: it accepts fewer records than the offset range holds.
+func parseStoredBatch(b []byte) (BatchHeader, error) { return parseBatch(b, true) }
+
+func parseBatch(b []byte, stored bool) (BatchHeader, error) {
 	if len(b) < batchHeaderSize {
 		return BatchHeader{}, fmt.Errorf("%w: %d bytes, need at least %d", ErrCorruptBatch, len(b), batchHeaderSize)
 	}
 	h := decodeHeader(b)
-	if err := checkHeader(h, len(b)); err != nil {
+	if err := checkHeader(h, len(b), stored); err != nil {
 		return h, err
 	}
 	if got := crc32.Checksum(b[offAttributes:], castagnoli); got != h.CRC {

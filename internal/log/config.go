@@ -26,7 +26,28 @@ type Config struct {
 	FlushPolicy        FlushPolicy   // flush.policy
 	FlushInterval      time.Duration // flush.ms, used with FlushInterval
 	IndexIntervalBytes int           // index.interval.bytes: bytes between sparse index entries
+	CleanupPolicy      CleanupPolicy // cleanup.policy: delete (retention), compact, or both; "" = delete
+	DeleteRetention    time.Duration // delete.retention.ms: how long a compacted log keeps tombstones
 }
+
+// CleanupPolicy says how old data leaves the log: by retention (EnforceRetention
+// deletes whole segments by age and size), by compaction (Compact keeps only the
+// latest record of each key), or both.
+type CleanupPolicy string
+
+const (
+	CleanupDelete        CleanupPolicy = "delete"
+	CleanupCompact       CleanupPolicy = "compact"
+	CleanupCompactDelete CleanupPolicy = "compact,delete"
+)
+
+// Deletes reports whether retention by time and size applies.
+func (p CleanupPolicy) Deletes() bool {
+	return p == "" || p == CleanupDelete || p == CleanupCompactDelete
+}
+
+// Compacts reports whether the log is compacted.
+func (p CleanupPolicy) Compacts() bool { return p == CleanupCompact || p == CleanupCompactDelete }
 
 // DefaultConfig returns Kafka's defaults, except that data is fsynced before it is
 // acknowledged: a single node must not lose acknowledged messages.
@@ -39,6 +60,8 @@ func DefaultConfig() Config {
 		FlushPolicy:        FlushAlways,
 		FlushInterval:      time.Second,
 		IndexIntervalBytes: 4096,
+		CleanupPolicy:      CleanupDelete,
+		DeleteRetention:    24 * time.Hour,
 	}
 }
 
@@ -60,6 +83,14 @@ func (c Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("log config: unknown FlushPolicy %q (want always, interval or os)", c.FlushPolicy)
+	}
+	switch c.CleanupPolicy {
+	case "", CleanupDelete, CleanupCompact, CleanupCompactDelete:
+	default:
+		return fmt.Errorf("log config: unknown CleanupPolicy %q (want delete, compact or compact,delete)", c.CleanupPolicy)
+	}
+	if c.DeleteRetention < 0 {
+		return fmt.Errorf("log config: DeleteRetention %v is negative", c.DeleteRetention)
 	}
 	if c.IndexIntervalBytes < 0 {
 		return fmt.Errorf("log config: IndexIntervalBytes %d is negative", c.IndexIntervalBytes)

@@ -15,8 +15,12 @@ import (
 //
 // Lock order (acquire left to right, never the reverse):
 //
-//	appendMu → syncMu → mu
+//	cleanMu → appendMu → syncMu → mu
 //
+// cleanMu serializes the maintenance passes that replace or remove sealed
+// segments: Compact and EnforceRetention (and Close waits for it, after asking a
+// running Compact to stop). It is held across long file I/O, so nothing on the
+// append, read or fsync paths takes it.
 // appendMu serializes everything that writes: Append, roll, retention, SetConfig,
 // Close. It is held across write(2) but never across a group-commit fsync, so
 // appends keep flowing while an fsync runs. syncMu guards the group-commit state
@@ -31,6 +35,14 @@ type Log struct {
 	logger    *slog.Logger
 	onAdvance func(int64)
 	now       func() time.Time
+
+	cleanMu sync.Mutex
+	closing atomic.Bool // Close has begun: a running Compact gives up
+
+	// Compaction progress, for NeedsCompaction: the end of the range the last
+	// pass covered, and when the earliest tombstone it kept expires (Unix ms).
+	cleanedEnd        atomic.Int64
+	tombstoneDeadline atomic.Int64
 
 	appendMu sync.Mutex
 
@@ -74,6 +86,7 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		l.now = time.Now
 	}
 	l.syncCond = sync.NewCond(&l.syncMu)
+	l.tombstoneDeadline.Store(noDeadline)
 	if err := l.recover(); err != nil {
 		for _, s := range l.segments {
 			s.file.Close()
@@ -284,6 +297,9 @@ func (l *Log) notify(hw int64) {
 // clean-shutdown marker so the next Open skips the scan. The files are closed;
 // Slices obtained before Close become unreadable.
 func (l *Log) Close() error {
+	l.closing.Store(true)
+	l.cleanMu.Lock()
+	defer l.cleanMu.Unlock()
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	if l.closed.Load() {

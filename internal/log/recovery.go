@@ -18,7 +18,9 @@ import (
 // indexes are trusted and only the tail of the active segment's headers is read to
 // find the end offset. Otherwise every segment from the one holding the recovery
 // point onwards is re-validated batch by batch (length bounds, CRC, contiguous
-// offsets); the first bad or torn batch and everything after it is cut off.
+// offsets in the active segment, increasing ones in sealed segments, which may
+// have been compacted); the first bad or torn batch and everything after it is
+// cut off.
 // Segments that fail the contiguity check and their successors are deleted. Index
 // files that are missing or malformed are rebuilt from the batches.
 // REQUIRES: exclusive access (called from Open).
@@ -141,7 +143,9 @@ func (l *Log) listSegments() ([]int64, error) {
 	var bases []int64
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasSuffix(name, ".tmp") {
+		if strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, cleanedExt) {
+			// Unfinished atomic writes and cleaned segment copies that were
+			// never renamed into place (the rename is compaction's commit).
 			orphans = append(orphans, name)
 			continue
 		}
@@ -305,12 +309,16 @@ func (l *Log) scanSegment(s *segment, active bool) error {
 		if _, err := io.ReadFull(r, buf[logOverhead:]); err != nil {
 			return fmt.Errorf("log: recover %s: %w", s.file.Name(), err)
 		}
-		h, err := ParseBatch(buf)
+		h, err := parseStoredBatch(buf)
 		if err != nil {
 			reason = err.Error()
 			break
 		}
-		if h.BaseOffset != s.next {
+		// Offsets must be contiguous in the active segment. A sealed segment
+		// may have been compacted, which drops emptied batches (but never the
+		// last one, so the segment still ends where the next one starts):
+		// there offsets must only increase. See "Compaction" in doc.go.
+		if h.BaseOffset != s.next && (active || h.BaseOffset < s.next) {
 			reason = fmt.Sprintf("base offset %d, want %d", h.BaseOffset, s.next)
 			break
 		}

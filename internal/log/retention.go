@@ -13,7 +13,11 @@ import (
 // time and is not empty it is rolled first so it can go in the same pass. Files of
 // deleted segments are unlinked at once but closed only after closeDelay, because a
 // reader may still be sending from a Slice it took earlier.
+//
+// Retention applies only when the cleanup policy includes delete.
 func (l *Log) EnforceRetention() (deletedSegments int, err error) {
+	l.cleanMu.Lock()
+	defer l.cleanMu.Unlock()
 	l.appendMu.Lock()
 	if l.closed.Load() {
 		l.appendMu.Unlock()
@@ -59,6 +63,9 @@ func (l *Log) EnforceRetention() (deletedSegments int, err error) {
 func (l *Log) retentionVictimsLocked() ([]*segment, int64, error) {
 	cfg := l.cfg
 	advanced := int64(-1)
+	if !cfg.CleanupPolicy.Deletes() {
+		return nil, advanced, nil
+	}
 	n := 0 // segments[:n] are to be deleted
 	if cfg.RetentionAge >= 0 {
 		now := l.now()

@@ -1,0 +1,257 @@
+package log
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+)
+
+// This file decodes the records inside a batch. The append and fetch paths never
+// do that (batches are stored and sent verbatim); only compaction and CheckKeyed
+// look inside.
+
+// ErrInvalidRecord marks a well-formed batch whose records the log refuses, such
+// as a record without a key in a compacted log (Kafka's INVALID_RECORD).
+var ErrInvalidRecord = errors.New("log: invalid record")
+
+// Batch attribute bits.
+const (
+	attrCompressionMask = 0x07
+	attrLogAppendTime   = 0x08
+	attrTransactional   = 0x10
+	attrControl         = 0x20
+)
+
+// Compression codecs (attributes bits 0-2).
+const (
+	codecNone   = 0
+	codecGzip   = 1
+	codecSnappy = 2
+	codecLz4    = 3
+	codecZstd   = 4
+)
+
+// MaxDecompressedBatch bounds the decompressed size of one batch's records, so
+// a small compressed batch cannot make the broker allocate without limit.
+const MaxDecompressedBatch = 256 << 20
+
+// xerialPrefix starts snappy data framed by the Java client (xerial snappy-java):
+// the magic, then version and compatible version (4 bytes each), then blocks of
+// a big-endian int32 length and a raw snappy block.
+var xerialPrefix = []byte{130, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
+
+// decompressRecords returns the uncompressed records section of a batch.
+func decompressRecords(codec int16, src []byte) ([]byte, error) {
+	switch codec {
+	case codecNone:
+		return src, nil
+	case codecGzip:
+		zr, err := gzip.NewReader(bytes.NewReader(src))
+		if err != nil {
+			return nil, err
+		}
+		return readBounded(zr)
+	case codecSnappy:
+		if len(src) > 16 && bytes.HasPrefix(src, xerialPrefix) {
+			return xerialDecode(src[16:])
+		}
+		return snappyBlock(nil, src)
+	case codecLz4:
+		return readBounded(lz4.NewReader(bytes.NewReader(src)))
+	case codecZstd:
+		zr, err := zstdDecoder()
+		if err != nil {
+			return nil, err
+		}
+		return zr.DecodeAll(src, nil)
+	}
+	return nil, fmt.Errorf("unknown compression codec %d", codec)
+}
+
+// zstdDecoder is shared: DecodeAll is safe for concurrent use and the decoder
+// is expensive to build.
+var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxMemory(MaxDecompressedBatch))
+})
+
+func readBounded(r io.Reader) ([]byte, error) {
+	var out bytes.Buffer
+	n, err := out.ReadFrom(io.LimitReader(r, MaxDecompressedBatch+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > MaxDecompressedBatch {
+		return nil, fmt.Errorf("decompressed records exceed %d bytes", MaxDecompressedBatch)
+	}
+	return out.Bytes(), nil
+}
+
+func snappyBlock(dst, src []byte) ([]byte, error) {
+	n, err := s2.DecodedLen(src)
+	if err != nil {
+		return nil, err
+	}
+	if n > MaxDecompressedBatch-len(dst) {
+		return nil, fmt.Errorf("decompressed records exceed %d bytes", MaxDecompressedBatch)
+	}
+	out, err := s2.Decode(nil, src)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, out...), nil
+}
+
+func xerialDecode(src []byte) ([]byte, error) {
+	var out []byte
+	for len(src) > 0 {
+		if len(src) < 4 {
+			return nil, errors.New("malformed xerial snappy framing")
+		}
+		n := int64(binary.BigEndian.Uint32(src))
+		src = src[4:]
+		if n > int64(len(src)) {
+			return nil, errors.New("malformed xerial snappy framing")
+		}
+		var err error
+		if out, err = snappyBlock(out, src[:n]); err != nil {
+			return nil, err
+		}
+		src = src[n:]
+	}
+	return out, nil
+}
+
+// record is one decoded record; Key and Value alias the records buffer.
+type record struct {
+	Raw            []byte // the whole record, length prefix included
+	TimestampDelta int64
+	OffsetDelta    int32
+	Key            []byte // nil for a null key
+	Value          []byte
+	NullValue      bool // a tombstone
+}
+
+var errBadRecord = errors.New("malformed record")
+
+// nextRecord decodes the record at the start of b and returns it and the rest.
+// Headers are skipped as part of the record's length, not decoded.
+func nextRecord(b []byte) (record, []byte, error) {
+	length, n := binary.Varint(b)
+	if n <= 0 || length < 1 || length > int64(len(b)-n) {
+		return record{}, nil, errBadRecord
+	}
+	end := n + int(length)
+	r := record{Raw: b[:end]}
+	body := b[n:end]
+	body = body[1:] // attributes (unused)
+	var ok bool
+	var v int64
+	if r.TimestampDelta, body, ok = varint(body); !ok {
+		return record{}, nil, errBadRecord
+	}
+	if v, body, ok = varint(body); !ok || v < 0 || v > 1<<31-1 {
+		return record{}, nil, errBadRecord
+	}
+	r.OffsetDelta = int32(v)
+	if r.Key, body, ok = varbytes(body); !ok {
+		return record{}, nil, errBadRecord
+	}
+	if r.Value, body, ok = varbytes(body); !ok {
+		return record{}, nil, errBadRecord
+	}
+	r.NullValue = r.Value == nil
+	if _, _, ok = varint(body); !ok { // header count; the headers themselves stay in Raw
+		return record{}, nil, errBadRecord
+	}
+	return r, b[end:], nil
+}
+
+func varint(b []byte) (int64, []byte, bool) {
+	v, n := binary.Varint(b)
+	if n <= 0 {
+		return 0, nil, false
+	}
+	return v, b[n:], true
+}
+
+// varbytes decodes a varint length and that many bytes; length -1 is null (nil).
+func varbytes(b []byte) ([]byte, []byte, bool) {
+	n, b, ok := varint(b)
+	if !ok || n < -1 || n > int64(len(b)) {
+		return nil, nil, false
+	}
+	if n < 0 {
+		return nil, b, true
+	}
+	return b[:n:n], b[n:], true
+}
+
+// forEachRecord decodes the records of a validated batch (decompressing them if
+// needed) and calls fn for each, in order. It fails if the records section does
+// not hold exactly NumRecords well-formed records with increasing offset deltas
+// within LastOffsetDelta.
+func forEachRecord(batch []byte, h BatchHeader, fn func(record) error) error {
+	recs, err := decompressRecords(h.Attributes&attrCompressionMask, batch[batchHeaderSize:])
+	if err != nil {
+		return fmt.Errorf("%w: records of batch at %d: %v", ErrCorruptBatch, h.BaseOffset, err)
+	}
+	prev := int64(-1)
+	for i := int32(0); i < h.NumRecords; i++ {
+		var r record
+		if r, recs, err = nextRecord(recs); err != nil {
+			return fmt.Errorf("%w: record %d of batch at %d: %v", ErrCorruptBatch, i, h.BaseOffset, err)
+		}
+		if int64(r.OffsetDelta) <= prev || r.OffsetDelta > h.LastOffsetDelta {
+			return fmt.Errorf("%w: record %d of batch at %d has offset delta %d", ErrCorruptBatch, i, h.BaseOffset, r.OffsetDelta)
+		}
+		prev = int64(r.OffsetDelta)
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	if len(recs) != 0 {
+		return fmt.Errorf("%w: %d bytes after the last record of batch at %d", ErrCorruptBatch, len(recs), h.BaseOffset)
+	}
+	return nil
+}
+
+// recordTimestamp is the timestamp of record r of the batch with header h.
+func recordTimestamp(h BatchHeader, r record) int64 {
+	if h.Attributes&attrLogAppendTime != 0 {
+		return h.MaxTimestamp
+	}
+	return h.FirstTimestamp + r.TimestampDelta
+}
+
+// CheckKeyed validates batch (as ParseBatch does) and checks that every record in
+// it has a key, as a compacted log requires; the produce path of a topic whose
+// cleanup.policy includes compact calls it and answers INVALID_RECORD on
+// ErrInvalidRecord (CORRUPT_MESSAGE on ErrCorruptBatch). Control batches are not
+// checked (their records always carry a key). Compressed batches are
+// decompressed, so this costs a decode per produced batch: compacted topics only.
+func CheckKeyed(batch []byte) error {
+	h, err := ParseBatch(batch)
+	if err != nil {
+		return err
+	}
+	if h.Attributes&attrControl != 0 {
+		return nil
+	}
+	i := 0
+	return forEachRecord(batch, h, func(r record) error {
+		if r.Key == nil {
+			return fmt.Errorf("%w: record %d has no key; compacted topics need a key on every record", ErrInvalidRecord, i)
+		}
+		i++
+		return nil
+	})
+}
