@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Runs the benchmark matrix of BENCHMARKS.md: every case RUNS times against
+# Ferry and, where it applies, against franz-go's in-memory kfake as the
+# baseline, in the same session. Prints one line per case with the median.
+#
+#   scripts/bench.sh            # full matrix (about 15 minutes)
+#   RUNS=5 CASES="p100" scripts/bench.sh
+#
+# Needs: go, python3. Uses ports 19192 (ferry) and 19193 (kfake).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-3}
+CASES=${CASES:-"p100 p1k lat consume parts"}
+OUT=${OUT:-/tmp/ferry-bench}
+FERRY_ADDR=127.0.0.1:19192
+KFAKE_ADDR=127.0.0.1:19193
+mkdir -p "$OUT"
+go build -o "$OUT/ferry" ./cmd/ferry
+go build -o "$OUT/kfakeserve" ./tools/kfakeserve
+FERRY="$OUT/ferry"
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+start_ferry() { # fresh data dir each time
+  rm -rf "$OUT/data"
+  "$FERRY" serve --data-dir "$OUT/data" --kafka-addr "$FERRY_ADDR" --log-level warn "$@" >"$OUT/ferry.log" 2>&1 &
+  FERRY_PID=$!; pids+=("$FERRY_PID")
+  for _ in $(seq 50); do "$FERRY" topic list --brokers "$FERRY_ADDR" >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "ferry did not start"; cat "$OUT/ferry.log"; exit 1
+}
+stop_ferry() { kill "$FERRY_PID"; wait "$FERRY_PID" 2>/dev/null || true; }
+start_kfake() {
+  "$OUT/kfakeserve" --addr "$KFAKE_ADDR" >"$OUT/kfake.log" 2>&1 &
+  KFAKE_PID=$!; pids+=("$KFAKE_PID"); sleep 0.5
+}
+stop_kfake() { kill "$KFAKE_PID"; wait "$KFAKE_PID" 2>/dev/null || true; }
+
+# median FIELD FILE...: median of a JSON field over result files.
+median() {
+  python3 - "$@" <<'PY'
+import json, statistics, sys
+field, files = sys.argv[1], sys.argv[2:]
+vals = []
+for f in files:
+    d = json.load(open(f))
+    for k in field.split('.'):
+        d = d[k]
+    vals.append(d)
+print(f"{statistics.median(vals):.6g}", "runs=" + ",".join(f"{v:.4g}" for v in vals))
+PY
+}
+
+seq_n=0
+# produce ADDR NAME TOPIC_CONFIG ARGS...: RUNS runs, each on a new topic.
+produce() {
+  local addr=$1 name=$2 tcfg=$3; shift 3
+  local files=()
+  for r in $(seq "$RUNS"); do
+    seq_n=$((seq_n+1))
+    local topic="bench-$seq_n"
+    if [ -n "$tcfg" ]; then
+      "$FERRY" topic create "$topic" --brokers "$addr" --partitions "${PARTS:-4}" --config "$tcfg" >/dev/null
+    else
+      "$FERRY" topic create "$topic" --brokers "$addr" --partitions "${PARTS:-4}" >/dev/null
+    fi
+    "$FERRY" bench produce --brokers "$addr" --topic "$topic" --json "$@" 2>/dev/null >"$OUT/$name.$r.json"
+    files+=("$OUT/$name.$r.json")
+  done
+  printf '%-44s rec/s %s | MB/s %s | p50ms %s | p99ms %s\n' "$name" \
+    "$(median records_per_sec "${files[@]}" | cut -d' ' -f1)" "$(median mb_per_sec "${files[@]}" | cut -d' ' -f1)" \
+    "$(median latency_ms.p50 "${files[@]}" | cut -d' ' -f1)" "$(median latency_ms.p99 "${files[@]}" | cut -d' ' -f1)"
+  echo "    records/s per run: $(median records_per_sec "${files[@]}" | cut -d' ' -f2)"
+}
+
+for c in $CASES; do
+  case $c in
+  p100)
+    start_kfake; start_ferry
+    for prods in 1 4; do
+      produce "$KFAKE_ADDR" "kfake 100B acks=all producers=$prods" "" --records 3000000 --record-size 100 --producers $prods
+      for pol in always os; do
+        produce "$FERRY_ADDR" "ferry 100B acks=all $pol producers=$prods" "flush.policy=$pol" --records 3000000 --record-size 100 --producers $prods
+      done
+    done
+    produce "$KFAKE_ADDR" "kfake 100B acks=1 producers=1" "" --records 3000000 --record-size 100 --acks 1
+    produce "$FERRY_ADDR" "ferry 100B acks=1 always producers=1" "flush.policy=always" --records 3000000 --record-size 100 --acks 1
+    stop_ferry; stop_kfake ;;
+  p1k)
+    start_kfake; start_ferry
+    for prods in 1 4; do
+      produce "$KFAKE_ADDR" "kfake 1KiB acks=all producers=$prods" "" --records 600000 --record-size 1024 --producers $prods
+      for pol in always os; do
+        produce "$FERRY_ADDR" "ferry 1KiB acks=all $pol producers=$prods" "flush.policy=$pol" --records 600000 --record-size 1024 --producers $prods
+      done
+    done
+    stop_ferry; stop_kfake ;;
+  lat)
+    start_kfake; start_ferry
+    PARTS=1 produce "$KFAKE_ADDR" "kfake 100B one-at-a-time" "" --records 5000 --one-at-a-time
+    PARTS=1 produce "$FERRY_ADDR" "ferry 100B one-at-a-time always" "flush.policy=always" --records 5000 --one-at-a-time
+    stop_ferry; stop_kfake ;;
+  consume)
+    # A 10-million-record backlog of 100-byte records, read RUNS times.
+    for target in kfake ferry; do
+      if [ $target = kfake ]; then start_kfake; addr=$KFAKE_ADDR; else start_ferry; addr=$FERRY_ADDR; fi
+      "$FERRY" topic create backlog --brokers "$addr" --partitions 4 --config flush.policy=os >/dev/null 2>&1 ||
+        "$FERRY" topic create backlog --brokers "$addr" --partitions 4 >/dev/null
+      "$FERRY" bench produce --brokers "$addr" --topic backlog --records 10000000 --record-size 100 --producers 2 --json >/dev/null 2>&1
+      files=()
+      for r in $(seq "$RUNS"); do
+        "$FERRY" bench consume --brokers "$addr" --topic backlog --records 10000000 --json 2>/dev/null >"$OUT/consume-$target.$r.json"
+        files+=("$OUT/consume-$target.$r.json")
+      done
+      printf '%-44s rec/s %s | MB/s %s\n' "$target consume 10M x 100B backlog" \
+        "$(median records_per_sec "${files[@]}" | cut -d' ' -f1)" "$(median mb_per_sec "${files[@]}" | cut -d' ' -f1)"
+      echo "    records/s per run: $(median records_per_sec "${files[@]}" | cut -d' ' -f2)"
+      if [ $target = kfake ]; then stop_kfake; else stop_ferry; fi
+    done ;;
+  parts)
+    start_ferry
+    PARTS=10 produce "$FERRY_ADDR" "ferry 100B always 10 partitions" "flush.policy=always" --records 3000000
+    PARTS=1000 produce "$FERRY_ADDR" "ferry 100B always 1000 partitions" "flush.policy=always" --records 3000000
+    stop_ferry ;;
+  esac
+done
