@@ -21,10 +21,6 @@ import (
 // commit point.
 const cleanedExt = ".cleaned"
 
-// compactCrashPoint makes cleanSegment stop at a named step as if the process
-// died there (tests only): "written", "indexes-removed" or "renamed".
-var compactCrashPoint string
-
 var errSimulatedCrash = errors.New("log: simulated crash during compaction")
 
 // noDeadline is the tombstone deadline when no tombstone was kept.
@@ -307,7 +303,7 @@ func (l *Log) cleanSegment(s *segment, keys map[string]keyState, cutoff int64, i
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("log: compact: fsync %s: %w", tmpPath, err)
 	}
-	if compactCrashPoint == "written" {
+	if l.compactCrashPoint == "written" {
 		committed = true // leave the files as a crash would
 		return errSimulatedCrash
 	}
@@ -324,7 +320,7 @@ func (l *Log) cleanSegment(s *segment, keys map[string]keyState, cutoff int64, i
 		return err
 	}
 
-	if compactCrashPoint == "indexes-removed" {
+	if l.compactCrashPoint == "indexes-removed" {
 		committed = true
 		return errSimulatedCrash
 	}
@@ -364,7 +360,7 @@ func (l *Log) cleanSegment(s *segment, keys map[string]keyState, cutoff int64, i
 	if err := syncDir(l.dir); err != nil {
 		return err
 	}
-	if compactCrashPoint == "renamed" {
+	if l.compactCrashPoint == "renamed" {
 		return errSimulatedCrash
 	}
 	// The rename is durable; now the indexes. A failure here only costs a

@@ -394,6 +394,7 @@ func TestCompactCompressedBatches(t *testing.T) {
 	codecs := map[string]int{"gzip": codecGzip, "snappy": codecSnappy, "xerial": codecXerial, "lz4": codecLz4, "zstd": codecZstd}
 	for name, codec := range codecs {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			clock := newFakeClock()
 			cfg := compactConfig()
 			cfg.SegmentBytes = 600
@@ -544,6 +545,7 @@ func fillCompactable(tb testing.TB, l *Log, m *model, n int, ts int64) {
 func TestCompactRecovery(t *testing.T) {
 	for _, how := range []string{"clean", "crash", "crash-no-recovery-point", "crash-no-indexes"} {
 		t.Run(how, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			clock := newFakeClock()
 			l := openLog(t, dir, compactConfig(), Options{Now: clock.Now})
@@ -593,6 +595,7 @@ func TestCompactRecovery(t *testing.T) {
 func TestCompactCrashMidSwap(t *testing.T) {
 	for _, point := range []string{"written", "indexes-removed", "renamed"} {
 		t.Run(point, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			clock := newFakeClock()
 			l := openLog(t, dir, compactConfig(), Options{Now: clock.Now})
@@ -601,9 +604,8 @@ func TestCompactCrashMidSwap(t *testing.T) {
 			end := activeBase(l)
 			before, _ := readRecords(t, l)
 
-			compactCrashPoint = point
+			l.compactCrashPoint = point
 			_, err := l.Compact(clock.Now())
-			compactCrashPoint = ""
 			if !errors.Is(err, errSimulatedCrash) {
 				t.Fatalf("Compact: %v", err)
 			}
@@ -642,6 +644,7 @@ func TestCompactCrashMidSwap(t *testing.T) {
 }
 
 func TestCompactConcurrentReadsAndAppends(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	l := openLog(t, t.TempDir(), compactConfig(), Options{Now: clock.Now})
 	defer l.Close()
@@ -692,14 +695,14 @@ func TestCompactConcurrentReadsAndAppends(t *testing.T) {
 	wg.Add(1)
 	go func() { // appends keep flowing
 		defer wg.Done()
-		for i := 0; !stop.Load() && i < 200; i++ {
+		for i := 0; !stop.Load() && i < 100; i++ {
 			if _, err := l.Append(keyedBatch(t, []kv{put(fmt.Sprintf("k%d", i%5), "late")}, clock.Now().UnixMilli(), codecNone, 0)); err != nil {
 				errc <- err
 				return
 			}
 		}
 	}()
-	for range 10 {
+	for range 5 {
 		if _, err := l.Compact(clock.Now()); err != nil {
 			t.Error(err)
 			break
@@ -724,6 +727,7 @@ func TestCompactConcurrentReadsAndAppends(t *testing.T) {
 func TestCompactRandomModel(t *testing.T) {
 	for seed := range uint64(4) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
 			rng := rand.New(rand.NewPCG(seed, 42))
 			dir := t.TempDir()
 			clock := newFakeClock()
@@ -733,7 +737,7 @@ func TestCompactRandomModel(t *testing.T) {
 			l := openLog(t, dir, cfg, Options{Now: clock.Now})
 			defer func() { l.Close() }()
 			table := map[string]string{} // key -> latest value; deleted keys absent
-			for step := range 150 {
+			for step := range 100 {
 				switch op := rng.IntN(20); {
 				case op < 16:
 					var recs []kv

@@ -11,6 +11,7 @@
 //	  00000000000000001200.index
 //	  00000000000000001200.timeindex
 //	  recovery-point                  decimal offset: everything below it was fsynced
+//	  <base>.log.cleaned              compaction's copy of a segment, before its commit
 //	  .clean-shutdown                 present only while the log is cleanly closed
 //
 // A .log file is a plain concatenation of record batches exactly as Kafka sends
@@ -62,8 +63,47 @@
 // is re-validated batch by batch (length bounds, CRC32C, contiguous offsets) and cut
 // at the first torn or corrupt batch; indexes of scanned segments are rebuilt.
 //
+// # Compaction
+//
+// With cleanup.policy compact (Config.CleanupPolicy), Compact rewrites the sealed
+// segments wholly below the high watermark (never the active one) so that only
+// the latest record of each key remains, Kafka-style:
+//
+//   - The key map (key -> latest offset, timestamp, tombstone?) is built over
+//     those segments only; a newer record in the active segment supersedes older
+//     ones in a later pass, after the roll. Keys are held in full in memory.
+//   - A record is dropped when a later record has the same key, when it has no
+//     key (CheckKeyed lets the produce path refuse those; records that got in
+//     before the policy changed are dropped, as Kafka does), or when it is its
+//     key's latest record, a tombstone (null value) and its record timestamp is
+//     older than now-DeleteRetention (simplified from Kafka, which dates
+//     tombstones by the cleaning of their segment).
+//   - Offsets never change. A batch that keeps all its records is copied
+//     verbatim (still compressed). A batch that loses some is re-encoded
+//     uncompressed with the kept records' bytes unchanged (offset and timestamp
+//     deltas, key, value, headers) and the same base offset, leader epoch, last
+//     offset delta, timestamps and producer fields; record count, length and CRC
+//     are recomputed. So NumRecords may be below LastOffsetDelta+1 in a stored
+//     batch. A batch that loses every record is dropped, except the last batch of
+//     the segment, which is kept with no records so that the segment still ends
+//     where the next one begins. Consumers see offset gaps, as in Kafka.
+//   - Transactional and control batches are kept verbatim, and their records do
+//     not enter the key map (aborted data must not supersede committed data).
+//   - Recovery: offsets must be contiguous within the active segment; in sealed
+//     segments batch base offsets must only increase (gaps are compaction's).
+//     Segment-to-segment continuity is still checked.
+//
+// Crash safety: the cleaned copy is written to <base>.log.cleaned and fsynced;
+// the segment's index files are removed (dir fsync); then, under appendMu, the
+// copy is renamed over <base>.log, which is the commit point, and swapped into
+// the segment list; after a dir fsync the new indexes are written atomically. A
+// crash before the rename leaves the old .log (Open deletes *.cleaned); after it,
+// the new one; in both cases missing indexes are rebuilt by scanning. The old
+// file stays open for closeDelay, for readers holding Slices of it.
+//
 // # Concurrency
 //
 // Appends, rolls, retention and Close are serialized; reads and fsyncs run beside
-// them. See the Log type for the lock order.
+// them. Compact runs beside appends and reads and takes appendMu only to swap a
+// cleaned segment in. See the Log type for the lock order.
 package log

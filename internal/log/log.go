@@ -63,6 +63,10 @@ type Log struct {
 	flusherStop chan struct{} // non-nil while the FlushInterval goroutine runs
 	flusherDone chan struct{}
 
+	// compactCrashPoint makes Compact stop at a named step as if the process
+	// died there (tests only): "written", "indexes-removed" or "renamed".
+	compactCrashPoint string
+
 	// Counters for tests.
 	fsyncs          atomic.Int64
 	scannedSegments atomic.Int64

@@ -65,7 +65,10 @@ func decompressRecords(codec int16, src []byte) ([]byte, error) {
 		}
 		return snappyBlock(nil, src)
 	case codecLz4:
-		return readBounded(lz4.NewReader(bytes.NewReader(src)))
+		zr := lz4Readers.Get().(*lz4.Reader)
+		defer lz4Readers.Put(zr)
+		zr.Reset(bytes.NewReader(src))
+		return readBounded(zr)
 	case codecZstd:
 		zr, err := zstdDecoder()
 		if err != nil {
@@ -75,6 +78,9 @@ func decompressRecords(codec int16, src []byte) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("unknown compression codec %d", codec)
 }
+
+// lz4 readers hold large block buffers: reuse them.
+var lz4Readers = sync.Pool{New: func() any { return lz4.NewReader(nil) }}
 
 // zstdDecoder is shared: DecodeAll is safe for concurrent use and the decoder
 // is expensive to build.
