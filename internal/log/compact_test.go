@@ -850,3 +850,35 @@ func FuzzCheckKeyed(f *testing.F) {
 		}
 	})
 }
+
+// Gaps between batches are compaction's and only legal in sealed segments: in
+// the active segment recovery still cuts at the first batch that does not
+// continue the previous one.
+func TestRecoveryGapOnlyInSealedSegments(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, compactConfig(), Options{})
+	for i := range 8 {
+		mustAppend(t, l, keyedBatch(t, []kv{put(fmt.Sprintf("k%d", i), strings.Repeat("x", 150))}, 1000, codecNone, 0))
+	}
+	mustAppend(t, l, keyedBatch(t, []kv{put("a", "1")}, 1000, codecNone, 0))
+	last := mustAppend(t, l, keyedBatch(t, []kv{put("b", "2")}, 1000, codecNone, 0))
+	active := l.segments[len(l.segments)-1]
+	activePath, pos := active.path(logExt), active.size-int64(len(keyedBatch(t, []kv{put("b", "2")}, 1000, codecNone, 0)))
+	crash(l)
+	// Move the last batch's base offset forward: the CRC does not cover it.
+	f, err := os.OpenFile(activePath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(last.BaseOffset+3))
+	if _, err := f.WriteAt(b[:], pos); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	l = openLog(t, dir, compactConfig(), Options{})
+	defer l.Close()
+	if l.EndOffset() != last.BaseOffset {
+		t.Fatalf("end %d, want the gapped batch cut at %d", l.EndOffset(), last.BaseOffset)
+	}
+}
