@@ -1,7 +1,8 @@
 package main
 
 // ferry consume: print a topic's records. Without --follow it reads up to the
-// end offsets that existed when it started, then exits.
+// end offsets that existed when it started, then exits. With --group it is a
+// member of a consumer group and commits what it printed (at-least-once).
 
 import (
 	"bufio"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -27,6 +29,7 @@ func runConsume(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	maxRecords := fs.Int64("max", 0, "stop after this many records (0: no limit)")
 	format := fs.String("format", "value", "output: value (one value per line), kv (key SEP value), or json (one object per line)")
 	keySep := fs.String("key-separator", "\t", "separator between key and value for --format kv")
+	group := fs.String("group", "", "consume as a member of this consumer group, committing offsets after printing; needs --follow or --max")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -53,6 +56,24 @@ func runConsume(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		return fmt.Errorf("--format %q is not valid: use value, kv or json", *format)
 	}
 
+	if *group != "" {
+		if *partition >= 0 {
+			return errors.New("--partition cannot be used with --group: the group assigns partitions to its members; drop one of them")
+		}
+		if !*follow && *maxRecords == 0 {
+			return errors.New("--group needs --follow or --max N: a group member has no fixed end to stop at, since its partitions can move to other members")
+		}
+		reset, err := groupResetOffset(*from)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := interruptContext()
+		defer cancel()
+		out := bufio.NewWriterSize(stdout, 64<<10)
+		return consumeGroup(ctx, cf, *topic, *group, reset, *maxRecords,
+			func(r *kgo.Record) error { return printer(out, r) }, out.Flush, stderr)
+	}
+
 	ctx, cancel := interruptContext()
 	defer cancel()
 	cl, err := cf.newClient(ctx)
@@ -68,6 +89,122 @@ func runConsume(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	return readRecords(ctx, cf, *topic, ranges, *follow, *maxRecords,
 		func(r *kgo.Record) error { return printer(out, r) }, out.Flush)
+}
+
+// groupResetOffset maps --from to where a group member starts reading a
+// partition for which the group has no committed offset.
+func groupResetOffset(from string) (kgo.Offset, error) {
+	switch from {
+	case "earliest", "beginning", "":
+		return kgo.NewOffset().AtStart(), nil
+	case "latest", "end":
+		return kgo.NewOffset().AtEnd(), nil
+	}
+	if off, err := strconv.ParseInt(from, 10, 64); err == nil {
+		if off < 0 {
+			return kgo.Offset{}, fmt.Errorf("--from %d is not valid: offsets start at 0", off)
+		}
+		return kgo.NewOffset().At(off), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, from)
+	if err != nil {
+		return kgo.Offset{}, fmt.Errorf("--from %q is not valid: use earliest, latest, an offset (42) or an RFC3339 time (2024-05-01T12:00:00Z)", from)
+	}
+	return kgo.NewOffset().AfterMilli(t.UnixMilli()), nil
+}
+
+// commitTimeout bounds the commit made on the way out.
+const commitTimeout = 10 * time.Second
+
+// consumeGroup reads topic as a member of group and calls each for every
+// record. After each poll's records are handed to each and flushed, their
+// offsets are committed, so a record is committed only once it was printed
+// (at-least-once). Rebalances wait until the printed records are committed.
+// It returns after maxRecords records (0: never) or on interrupt, leaving
+// the group on the way out.
+func consumeGroup(ctx context.Context, cf *clientFlags, topic, group string, reset kgo.Offset,
+	maxRecords int64, each func(*kgo.Record) error, flush func() error, stderr io.Writer) error {
+	cl, err := cf.newClient(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = topicPartitions(ctx, newAdminClient(cl), topic)
+	cl.Close()
+	if err != nil {
+		return err
+	}
+	cl, err = cf.newClient(ctx,
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(reset),
+		kgo.DisableAutoCommit(),
+		// Revocation waits for AllowRebalance, which follows the commit
+		// of everything printed: no partition moves with printed but
+		// uncommitted records.
+		kgo.BlockRebalanceOnPoll(),
+	)
+	if err != nil {
+		return err
+	}
+	defer cl.Close() // leaves the group
+
+	var count int64
+	for {
+		n := -1
+		if maxRecords > 0 {
+			n = int(maxRecords - count)
+		}
+		fetches := cl.PollRecords(ctx, n)
+		if ctx.Err() != nil {
+			cl.AllowRebalance()
+			return nil // interrupted: what was printed is committed
+		}
+		for _, fe := range fetches.Errors() {
+			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, kgo.ErrClientClosed) {
+				continue
+			}
+			cl.AllowRebalance()
+			if errors.Is(fe.Err, kerr.GroupAuthorizationFailed) {
+				return fmt.Errorf("joining group %q: %w — the broker refused access; check its ACLs", group, fe.Err)
+			}
+			return fmt.Errorf("reading %s partition %d as group %q: %w", fe.Topic, fe.Partition, group, explain(fe.Err, topic))
+		}
+		var printed []*kgo.Record
+		fetches.EachRecord(func(r *kgo.Record) {
+			if err != nil || (maxRecords > 0 && count >= maxRecords) {
+				return
+			}
+			if err = each(r); err != nil {
+				return
+			}
+			printed = append(printed, r)
+			count++
+		})
+		if ferr := flush(); err == nil {
+			err = ferr
+		}
+		if err != nil {
+			cl.AllowRebalance()
+			return err
+		}
+		done := maxRecords > 0 && count >= maxRecords
+		if len(printed) > 0 {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+			cerr := cl.CommitRecords(cctx, printed...)
+			cancel()
+			if cerr != nil {
+				if done {
+					cl.AllowRebalance()
+					return fmt.Errorf("committing offsets of group %q: %w — the records printed last will be delivered again", group, cerr)
+				}
+				fmt.Fprintf(stderr, "ferry consume: warning: committing offsets of group %q: %v; these records will be delivered again\n", group, cerr)
+			}
+		}
+		cl.AllowRebalance()
+		if done {
+			return nil
+		}
+	}
 }
 
 // offsetRange is where reading a partition starts and the end offset it had

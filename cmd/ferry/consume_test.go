@@ -168,7 +168,7 @@ func TestConsumeErrors(t *testing.T) {
 		{[]string{"--topic", topic, "--partition", "1"}, "--partition 1 does not exist"},
 		{[]string{"--topic", topic, "--format", "xml"}, `--format "xml" is not valid`},
 		{[]string{"--topic", topic, "--max", "-1"}, "--max -1 is not valid"},
-		{[]string{"--topic", topic, "--group", "g"}, "flag provided but not defined: -group"},
+		{[]string{"--topic", topic, "--group", "g"}, "--group needs --follow or --max N"},
 	} {
 		_, _, err := runCmd(t, runConsume, "", append(tc.args, b...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -3,6 +3,7 @@
 //	ferry serve                    run a broker (data in ./data, Kafka on 127.0.0.1:9092)
 //	ferry topic create|list|describe|alter|delete
 //	ferry produce | consume        lines in, records out
+//	ferry group list|describe|delete|reset-offsets
 //	ferry bench produce|consume    load generator for any Kafka-protocol broker
 package main
 
@@ -27,6 +28,7 @@ var commands = map[string]command{
 	"topic":   {"create, list, describe, alter or delete topics", runTopic},
 	"produce": {"produce lines from stdin as records", runProduce},
 	"consume": {"print records from a topic", runConsume},
+	"group":   {"list, describe, delete or reset-offsets of consumer groups", runGroup},
 	"bench":   {"measure produce or consume throughput and latency", runBench},
 }
 
