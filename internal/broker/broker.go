@@ -129,7 +129,7 @@ func (b *Broker) Close() error {
 	return errors.Join(errs...)
 }
 
-// retentionLoop deletes expired segments in the background.
+// retentionLoop deletes expired segments and compacts in the background.
 func (b *Broker) retentionLoop() {
 	defer b.wg.Done()
 	t := time.NewTicker(5 * time.Second)
@@ -141,22 +141,46 @@ func (b *Broker) retentionLoop() {
 		case <-t.C:
 		}
 		b.EnforceRetention()
+		b.Compact()
 	}
 }
 
-// EnforceRetention runs one retention pass over every partition.
-func (b *Broker) EnforceRetention() {
+// Compact runs one compaction pass over every compacted partition that has
+// something to clean.
+func (b *Broker) Compact() {
+	for _, p := range b.allPartitions() {
+		if !p.log.NeedsCompaction() {
+			continue
+		}
+		stats, err := p.log.Compact(time.Now())
+		if err != nil {
+			b.log.Error("compaction failed", "topic", p.Topic, "partition", p.Index, "err", err)
+			continue
+		}
+		b.log.Debug("compacted", "topic", p.Topic, "partition", p.Index, "stats", fmt.Sprintf("%+v", stats))
+	}
+}
+
+func (b *Broker) allPartitions() []*Partition {
 	b.mu.RLock()
+	defer b.mu.RUnlock()
 	var all []*Partition
 	for _, parts := range b.partitions {
 		all = append(all, parts...)
 	}
-	b.mu.RUnlock()
-	for _, p := range all {
+	return all
+}
+
+// EnforceRetention runs one retention pass over every partition.
+func (b *Broker) EnforceRetention() {
+	for _, p := range b.allPartitions() {
 		if n, err := p.log.EnforceRetention(); err != nil {
 			b.log.Error("retention failed", "topic", p.Topic, "partition", p.Index, "err", err)
 		} else if n > 0 {
 			b.log.Info("retention deleted segments", "topic", p.Topic, "partition", p.Index, "segments", n)
+			if err := p.txns.index.Prune(p.log.StartOffset()); err != nil {
+				b.log.Error("txn index prune failed", "topic", p.Topic, "partition", p.Index, "err", err)
+			}
 		}
 	}
 }

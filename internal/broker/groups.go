@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"maps"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -15,15 +16,16 @@ const ConsumerOffsetsTopic = "__consumer_offsets"
 
 // consumerOffsetsConfigs are the configs __consumer_offsets is created with.
 // It has one partition: on a single node one log with group commit is
-// enough, and the coordinator reads just one at start-up. Kafka compacts
-// this topic; until cleanup.policy=compact exists it uses delete with
-// unlimited retention, so nothing the coordinator needs is ever removed (it
-// grows until compaction lands). Batches may be as large as a request.
-func consumerOffsetsConfigs(maxRequestBytes int32) map[string]string {
+// enough, and the coordinator reads just one at start-up. As in Kafka it is
+// compacted, so only the latest offset and metadata per key survive and
+// start-up replay stays proportional to the number of groups and partitions,
+// not to the number of commits ever made; segments of
+// --offsets-segment-bytes (100 MiB) let the cleaner reach all but the
+// newest commits. Batches may be as large as a request.
+func consumerOffsetsConfigs(maxRequestBytes, segmentBytes int32) map[string]string {
 	return map[string]string{
-		"cleanup.policy":    "delete",
-		"retention.ms":      "-1",
-		"retention.bytes":   "-1",
+		"cleanup.policy":    "compact",
+		"segment.bytes":     strconv.Itoa(int(segmentBytes)),
 		"max.message.bytes": strconv.Itoa(int(maxRequestBytes)),
 	}
 }
@@ -44,9 +46,20 @@ func (b *Broker) Groups() *group.Coordinator { return b.groups }
 // startGroups creates __consumer_offsets if needed, replays it into a new
 // coordinator and starts the coordinator's timers.
 func (b *Broker) startGroups() error {
-	if _, ok := b.Image().Topic(ConsumerOffsetsTopic); !ok {
-		if _, err := b.CreateTopic(ConsumerOffsetsTopic, 1, consumerOffsetsConfigs(b.cfg.MaxRequestBytes), false); err != nil {
+	want := consumerOffsetsConfigs(b.cfg.MaxRequestBytes, b.cfg.OffsetsSegmentBytes)
+	if t, ok := b.Image().Topic(ConsumerOffsetsTopic); !ok {
+		if _, err := b.CreateTopic(ConsumerOffsetsTopic, 1, want, false); err != nil {
 			return fmt.Errorf("create %s: %w", ConsumerOffsetsTopic, err)
+		}
+	} else if !maps.Equal(t.Configs, want) {
+		// Data dirs made before compaction existed: bring the topic's
+		// configs up to date.
+		var changes []ConfigChange
+		for k, v := range want {
+			changes = append(changes, ConfigChange{Key: k, Value: &v})
+		}
+		if err := b.AlterTopicConfigs(ConsumerOffsetsTopic, changes, true, false); err != nil {
+			return fmt.Errorf("update %s configs: %w", ConsumerOffsetsTopic, err)
 		}
 	}
 	p, err := b.Partition(ConsumerOffsetsTopic, 0)

@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -13,13 +15,15 @@ import (
 // Partition is one partition's log plus what the broker keeps beside it:
 // its config, idempotent-producer state, and fetches waiting for data.
 type Partition struct {
-	Topic string
-	Index int32
-	log   *log.Log
+	Topic  string
+	Index  int32
+	log    *log.Log
+	logger *slog.Logger
 
 	mu        sync.Mutex // serializes appends with their sequence checks
 	config    config.TopicConfig
 	producers map[int64]*producerState
+	txns      partitionTxns // see txn_partition.go
 
 	waitMu  sync.Mutex
 	waiters map[chan struct{}]struct{}
@@ -66,8 +70,21 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 	if max := p.config.MaxMessageBytes; int64(len(batch)) > int64(max) {
 		return AppendResult{}, fmt.Errorf("%w: batch of %d bytes is over max.message.bytes=%d", kerr.MessageTooLarge, len(batch), max)
 	}
+	if p.config.Log.CleanupPolicy.Compacts() {
+		// Compaction keeps the latest record per key, so every record
+		// needs one (Kafka refuses unkeyed records here too).
+		if err := log.CheckKeyed(batch); err != nil {
+			if errors.Is(err, log.ErrInvalidRecord) {
+				return AppendResult{}, fmt.Errorf("%w: %v", kerr.InvalidRecord, err)
+			}
+			return AppendResult{}, fmt.Errorf("%w: %v", kerr.CorruptMessage, err)
+		}
+	}
 	if h.NumRecords == 0 {
 		return AppendResult{}, fmt.Errorf("%w: batch holds no records", kerr.InvalidRecord)
+	}
+	if h.Attributes&attrControl != 0 {
+		return AppendResult{}, fmt.Errorf("%w: control batches are written by the transaction coordinator only", kerr.InvalidRecord)
 	}
 	if h.ProducerID >= 0 {
 		if dup, ok, err := p.checkSequenceLocked(h); err != nil {
@@ -82,6 +99,9 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 	}
 	if h.ProducerID >= 0 {
 		p.recordSequenceLocked(h, res.BaseOffset)
+		if err := p.trackTxnLocked(h, res.BaseOffset, res.LastOffset, log.ControlNone); err != nil {
+			p.logTxnIndexError(err)
+		}
 	}
 	return AppendResult{BaseOffset: res.BaseOffset, LastOffset: res.LastOffset}, nil
 }

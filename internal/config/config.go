@@ -54,6 +54,10 @@ type Config struct {
 	// OffsetsRetentionCheckInterval is how often expired offsets are
 	// looked for (offsets.retention.check.interval.ms).
 	OffsetsRetentionCheckInterval time.Duration
+	// OffsetsSegmentBytes is the segment size of __consumer_offsets
+	// (offsets.topic.segment.bytes); compaction cleans sealed segments
+	// only, so smaller segments compact sooner.
+	OffsetsSegmentBytes int32
 }
 
 // Default returns the configuration a user gets without flags.
@@ -73,6 +77,7 @@ func Default() Config {
 		GroupInitialRebalanceDelay:    3 * time.Second,
 		OffsetsRetention:              7 * 24 * time.Hour,
 		OffsetsRetentionCheckInterval: 10 * time.Minute,
+		OffsetsSegmentBytes:           100 << 20,
 	}
 }
 
@@ -105,6 +110,9 @@ func (c Config) Validate() error {
 	if c.GroupInitialRebalanceDelay < 0 {
 		errs = append(errs, fmt.Errorf("group initial rebalance delay %v must not be negative", c.GroupInitialRebalanceDelay))
 	}
+	if c.OffsetsSegmentBytes < 1024 {
+		errs = append(errs, fmt.Errorf("offsets segment bytes %d must be at least 1024", c.OffsetsSegmentBytes))
+	}
 	if c.OffsetsRetention <= 0 || c.OffsetsRetentionCheckInterval <= 0 {
 		errs = append(errs, fmt.Errorf("offsets retention %v and its check interval %v must be positive", c.OffsetsRetention, c.OffsetsRetentionCheckInterval))
 	}
@@ -135,6 +143,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", envDuration("FERRY_GROUP_INITIAL_REBALANCE_DELAY", c.GroupInitialRebalanceDelay), "wait for more members before the first rebalance of an empty group (group.initial.rebalance.delay.ms; env FERRY_GROUP_INITIAL_REBALANCE_DELAY)")
 	fs.DurationVar(&c.OffsetsRetention, "offsets-retention", envDuration("FERRY_OFFSETS_RETENTION", c.OffsetsRetention), "keep committed offsets of a group without members this long (offsets.retention.minutes; env FERRY_OFFSETS_RETENTION)")
 	fs.DurationVar(&c.OffsetsRetentionCheckInterval, "offsets-retention-check-interval", envDuration("FERRY_OFFSETS_RETENTION_CHECK_INTERVAL", c.OffsetsRetentionCheckInterval), "how often expired offsets are removed (offsets.retention.check.interval.ms; env FERRY_OFFSETS_RETENTION_CHECK_INTERVAL)")
+	envInt32("FERRY_OFFSETS_SEGMENT_BYTES", &c.OffsetsSegmentBytes)
+	fs.Var(int32Value{&c.OffsetsSegmentBytes}, "offsets-segment-bytes", "segment size of __consumer_offsets (offsets.topic.segment.bytes; env FERRY_OFFSETS_SEGMENT_BYTES)")
 	if v := os.Getenv("FERRY_TOPIC_DEFAULTS"); v != "" {
 		_ = topicDefaultsValue{c.TopicDefaults}.Set(v)
 	}

@@ -43,8 +43,9 @@
 // with members are Stable and their members get a full session timeout to
 // heartbeat again.
 //
-// Until log compaction exists the topic keeps cleanup.policy=delete with
-// retention.ms=-1, so it only grows; replay time grows with it.
+// The topic is compacted (cleanup.policy=compact), so replay reads about one
+// record per live key; expired offsets and deleted groups are tombstones,
+// which compaction drops after delete.retention.ms.
 //
 // # Expiry
 //
