@@ -9,9 +9,9 @@ import (
 
 // IncrementalAlterConfigs: v0-1.
 //
-// SET and DELETE on topic configs. APPEND and SUBTRACT apply only to list
-// configs; the one Ferry has, cleanup.policy, accepts a single value, so
-// they are refused with INVALID_CONFIG.
+// SET and DELETE on topic configs. APPEND and SUBTRACT (list configs) are
+// refused with INVALID_CONFIG: set cleanup.policy whole, e.g. to
+// "compact,delete".
 
 func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
 
