@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -69,6 +71,11 @@ func runConsume(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		}
 		ctx, cancel := interruptContext()
 		defer cancel()
+		// kill and service managers send SIGTERM: leave the group on it
+		// too, so the partitions move at once instead of after the
+		// session timeout.
+		ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+		defer stop()
 		out := bufio.NewWriterSize(stdout, 64<<10)
 		return consumeGroup(ctx, cf, *topic, *group, reset, *maxRecords,
 			func(r *kgo.Record) error { return printer(out, r) }, out.Flush, stderr)
