@@ -22,6 +22,7 @@ import (
 	"github.com/ferry-mq/ferry/internal/config"
 	"github.com/ferry-mq/ferry/internal/group"
 	"github.com/ferry-mq/ferry/internal/meta"
+	"github.com/ferry-mq/ferry/internal/txn"
 )
 
 // Broker is one Ferry node: a cluster of one until clustering lands.
@@ -36,6 +37,7 @@ type Broker struct {
 
 	producerIDs producerIDAllocator
 	groups      *group.Coordinator
+	txn         *txn.Coordinator
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -89,6 +91,10 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
+	if err := b.startTxn(); err != nil {
+		b.Close()
+		return nil, err
+	}
 	b.wg.Add(1)
 	go b.retentionLoop()
 	return b, nil
@@ -111,6 +117,10 @@ func (b *Broker) Close() error {
 	close(b.stop)
 	b.wg.Wait()
 	var errs []error
+	if b.txn != nil {
+		// First: it may be writing markers and offsets.
+		errs = append(errs, b.txn.Close())
+	}
 	if b.groups != nil {
 		// Before the logs close: it answers waiting joins and syncs
 		// its last writes.

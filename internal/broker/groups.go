@@ -33,7 +33,9 @@ func consumerOffsetsConfigs(maxRequestBytes, segmentBytes int32) map[string]stri
 // IsInternalTopic reports whether a topic belongs to the broker itself:
 // listed in Metadata as internal, never produced to, deleted or grown by
 // clients.
-func IsInternalTopic(name string) bool { return name == ConsumerOffsetsTopic }
+func IsInternalTopic(name string) bool {
+	return name == ConsumerOffsetsTopic || name == TransactionStateTopic
+}
 
 // errInternalTopic refuses client changes to an internal topic.
 func errInternalTopic(name string) error {

@@ -3,6 +3,7 @@ package broker
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -16,10 +17,11 @@ const recentBatches = 5
 
 // producerState is what a partition remembers of one idempotent producer.
 type producerState struct {
-	epoch  int16
-	recent [recentBatches]sentBatch // ring, newest at (next-1)
-	next   int
-	count  int
+	epoch    int16
+	lastSeen time.Time                // for producer.id.expiration.ms
+	recent   [recentBatches]sentBatch // ring, newest at (next-1)
+	next     int
+	count    int
 }
 
 type sentBatch struct {
@@ -80,6 +82,7 @@ func (p *Partition) recordSequenceLocked(h log.BatchHeader, baseOffset int64) {
 		baseOffset: baseOffset,
 		lastOffset: baseOffset + int64(h.LastOffsetDelta),
 	}
+	st.lastSeen = time.Now()
 	st.next = (st.next + 1) % recentBatches
 	if st.count < recentBatches {
 		st.count++

@@ -244,15 +244,20 @@ func (b *Broker) reconcile(img *meta.Image) error {
 
 func (b *Broker) openPartition(t *meta.Topic, index int32, tc config.TopicConfig) (*Partition, error) {
 	dir := filepath.Join(b.cfg.DataDir, t.Name+"-"+strconv.Itoa(int(index)))
-	p := &Partition{Topic: t.Name, Index: index, config: tc}
+	logger := b.log.With("topic", t.Name, "partition", index)
+	p := &Partition{Topic: t.Name, Index: index, config: tc, logger: logger}
 	l, err := log.Open(dir, tc.Log, log.Options{
-		Logger:    b.log.With("topic", t.Name, "partition", index),
+		Logger:    logger,
 		OnAdvance: p.wakeWaiters,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s-%d: %w", t.Name, index, err)
 	}
 	p.log = l
+	if err := p.rebuildTxnState(dir); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("open partition %s-%d: producer state: %w", t.Name, index, err)
+	}
 	return p, nil
 }
 

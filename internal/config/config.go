@@ -58,6 +58,17 @@ type Config struct {
 	// (offsets.topic.segment.bytes); compaction cleans sealed segments
 	// only, so smaller segments compact sooner.
 	OffsetsSegmentBytes int32
+
+	// TransactionMaxTimeout caps the transaction timeout a producer may
+	// ask for in InitProducerId (transaction.max.timeout.ms).
+	TransactionMaxTimeout time.Duration
+	// TransactionalIDExpiration forgets a transactional id with no
+	// transaction for this long (transactional.id.expiration.ms).
+	TransactionalIDExpiration time.Duration
+	// ProducerIDExpiration forgets a partition's state of an idempotent
+	// producer that has not written to it for this long
+	// (producer.id.expiration.ms).
+	ProducerIDExpiration time.Duration
 }
 
 // Default returns the configuration a user gets without flags.
@@ -77,7 +88,11 @@ func Default() Config {
 		GroupInitialRebalanceDelay:    3 * time.Second,
 		OffsetsRetention:              7 * 24 * time.Hour,
 		OffsetsRetentionCheckInterval: 10 * time.Minute,
-		OffsetsSegmentBytes:           100 << 20,
+
+		TransactionMaxTimeout:     15 * time.Minute,
+		TransactionalIDExpiration: 7 * 24 * time.Hour,
+		ProducerIDExpiration:      24 * time.Hour,
+		OffsetsSegmentBytes:       100 << 20,
 	}
 }
 
@@ -116,6 +131,9 @@ func (c Config) Validate() error {
 	if c.OffsetsRetention <= 0 || c.OffsetsRetentionCheckInterval <= 0 {
 		errs = append(errs, fmt.Errorf("offsets retention %v and its check interval %v must be positive", c.OffsetsRetention, c.OffsetsRetentionCheckInterval))
 	}
+	if c.TransactionMaxTimeout <= 0 || c.TransactionalIDExpiration <= 0 || c.ProducerIDExpiration <= 0 {
+		errs = append(errs, fmt.Errorf("transaction max timeout %v, transactional id expiration %v and producer id expiration %v must be positive", c.TransactionMaxTimeout, c.TransactionalIDExpiration, c.ProducerIDExpiration))
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -143,6 +161,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", envDuration("FERRY_GROUP_INITIAL_REBALANCE_DELAY", c.GroupInitialRebalanceDelay), "wait for more members before the first rebalance of an empty group (group.initial.rebalance.delay.ms; env FERRY_GROUP_INITIAL_REBALANCE_DELAY)")
 	fs.DurationVar(&c.OffsetsRetention, "offsets-retention", envDuration("FERRY_OFFSETS_RETENTION", c.OffsetsRetention), "keep committed offsets of a group without members this long (offsets.retention.minutes; env FERRY_OFFSETS_RETENTION)")
 	fs.DurationVar(&c.OffsetsRetentionCheckInterval, "offsets-retention-check-interval", envDuration("FERRY_OFFSETS_RETENTION_CHECK_INTERVAL", c.OffsetsRetentionCheckInterval), "how often expired offsets are removed (offsets.retention.check.interval.ms; env FERRY_OFFSETS_RETENTION_CHECK_INTERVAL)")
+	fs.DurationVar(&c.TransactionMaxTimeout, "transaction-max-timeout", envDuration("FERRY_TRANSACTION_MAX_TIMEOUT", c.TransactionMaxTimeout), "longest transaction timeout a producer may ask for (transaction.max.timeout.ms; env FERRY_TRANSACTION_MAX_TIMEOUT)")
+	fs.DurationVar(&c.TransactionalIDExpiration, "transactional-id-expiration", envDuration("FERRY_TRANSACTIONAL_ID_EXPIRATION", c.TransactionalIDExpiration), "forget transactional ids idle this long (transactional.id.expiration.ms; env FERRY_TRANSACTIONAL_ID_EXPIRATION)")
+	fs.DurationVar(&c.ProducerIDExpiration, "producer-id-expiration", envDuration("FERRY_PRODUCER_ID_EXPIRATION", c.ProducerIDExpiration), "forget idempotent producers idle this long on a partition (producer.id.expiration.ms; env FERRY_PRODUCER_ID_EXPIRATION)")
 	envInt32("FERRY_OFFSETS_SEGMENT_BYTES", &c.OffsetsSegmentBytes)
 	fs.Var(int32Value{&c.OffsetsSegmentBytes}, "offsets-segment-bytes", "segment size of __consumer_offsets (offsets.topic.segment.bytes; env FERRY_OFFSETS_SEGMENT_BYTES)")
 	if v := os.Getenv("FERRY_TOPIC_DEFAULTS"); v != "" {

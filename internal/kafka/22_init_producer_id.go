@@ -5,12 +5,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// InitProducerId: v0-4, for idempotent producers.
+// InitProducerId: v0-4, for idempotent and transactional producers.
 //
-// Hands out a producer id never used before (blocks of ids are reserved in
-// the metadata log) with epoch 0; partitions then check each producer's
-// sequence numbers. A request carrying a transactional id is refused until
-// the transaction coordinator exists.
+// Without a transactional id: a producer id never used before (blocks of
+// ids are reserved in the metadata log) with epoch 0; partitions then check
+// each producer's sequence numbers. With one, the transaction coordinator
+// answers (internal/txn): the id's producer id with its epoch bumped, which
+// fences the previous instance and aborts its open transaction; the
+// transaction timeout must be within transaction.max.timeout.ms (else
+// INVALID_TRANSACTION_TIMEOUT). PRODUCER_FENCED is INVALID_PRODUCER_EPOCH
+// before v4.
 
 func init() { register(22, 0, 4, handleInitProducerID) }
 
@@ -18,9 +22,16 @@ func handleInitProducerID(c *conn, kreq kmsg.Request) finisher {
 	req := kreq.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	if req.TransactionalID != nil {
-		c.log.Warn("transactional producer refused: transactions are not supported yet", "transactional_id", *req.TransactionalID, "client", c.clientID)
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		return now(resp)
+		return func() reply {
+			pid, epoch, err := c.s.broker.Txn().InitProducerID(*req.TransactionalID, req.TransactionTimeoutMillis, req.ProducerID, req.ProducerEpoch)
+			if err != nil {
+				resp.ErrorCode = fencedCode(err, req.Version, 4)
+				resp.ProducerID, resp.ProducerEpoch = -1, -1
+				return msgReply{resp}
+			}
+			resp.ProducerID, resp.ProducerEpoch = pid, epoch
+			return msgReply{resp}
+		}
 	}
 	id, err := c.s.broker.NewProducerID()
 	if err != nil {

@@ -50,6 +50,14 @@ func (l *Log) segmentFor(offset int64) int {
 // segment's snapshot size never change, and deleted segments' files stay open for
 // closeDelay.
 func (l *Log) Read(offset int64, maxBytes int, minOneBatch bool) (Slice, error) {
+	return l.ReadBelow(offset, maxBytes, minOneBatch, -1)
+}
+
+// ReadBelow is Read with a lower bound than the high watermark: batches at or
+// past limit (a batch boundary, such as the last stable offset) are not
+// returned; an offset in [limit, HighWatermark] gives an empty Slice. A
+// negative limit means the high watermark.
+func (l *Log) ReadBelow(offset int64, maxBytes int, minOneBatch bool, limit int64) (Slice, error) {
 	l.mu.RLock()
 	if l.closed.Load() {
 		l.mu.RUnlock()
@@ -60,24 +68,27 @@ func (l *Log) Read(offset int64, maxBytes int, minOneBatch bool) (Slice, error) 
 		l.mu.RUnlock()
 		return Slice{}, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, start, hw)
 	}
-	if offset == hw {
+	if limit < 0 || limit > hw {
+		limit = hw
+	}
+	if offset >= limit {
 		l.mu.RUnlock()
 		return Slice{}, nil
 	}
 	s := l.segments[l.segmentFor(offset)]
-	f, limit := s.file, s.size
+	f, size := s.file, s.size
 	pos := lookupPos(s.index, offset-s.base)
 	l.mu.RUnlock()
 
 	var buf [batchHeaderSize]byte
-	first, h, err := findBatch(f, pos, limit, offset, &buf)
+	first, h, err := findBatch(f, pos, size, offset, &buf)
 	if err != nil {
 		return Slice{}, fmt.Errorf("log: read offset %d: %w", offset, err)
 	}
 	end := first
 	for {
 		// h is the header of the batch at end.
-		if h.BaseOffset >= hw {
+		if h.BaseOffset >= limit {
 			break
 		}
 		if end+h.Size()-first > int64(maxBytes) {
@@ -87,10 +98,10 @@ func (l *Log) Read(offset int64, maxBytes int, minOneBatch bool) (Slice, error) 
 			break
 		}
 		end += h.Size()
-		if end >= limit {
+		if end >= size {
 			break
 		}
-		if h, err = readHeader(f, end, limit, &buf); err != nil {
+		if h, err = readHeader(f, end, size, &buf); err != nil {
 			return Slice{}, fmt.Errorf("log: read offset %d: %w", offset, err)
 		}
 	}

@@ -1,0 +1,233 @@
+package broker
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-mq/ferry/internal/log"
+)
+
+// Batch attribute bits.
+const (
+	attrTransactional = 0x10
+	attrControl       = 0x20
+)
+
+// partitionTxns is a partition's view of transactions: where each open one
+// begins, ended ones whose markers are not yet below the high watermark,
+// and the aborted-transaction index. Guarded by Partition.mu.
+type partitionTxns struct {
+	ongoing map[int64]int64 // producer id -> first offset
+	ending  []endingTxn     // markers appended, maybe not yet visible
+	index   *log.TxnIndex
+}
+
+type endingTxn struct {
+	firstOffset, markerOffset int64
+}
+
+// trackLocked updates transaction state for an appended batch.
+// REQUIRES: p.mu held.
+func (p *Partition) trackTxnLocked(h log.BatchHeader, base, last int64, control int) error {
+	if h.ProducerID < 0 || h.Attributes&attrTransactional == 0 {
+		return nil
+	}
+	t := &p.txns
+	if h.Attributes&attrControl == 0 {
+		if t.ongoing == nil {
+			t.ongoing = map[int64]int64{}
+		}
+		if _, ok := t.ongoing[h.ProducerID]; !ok {
+			t.ongoing[h.ProducerID] = base
+		}
+		return nil
+	}
+	first, ok := t.ongoing[h.ProducerID]
+	if !ok {
+		return nil // a marker for a transaction with no data here
+	}
+	delete(t.ongoing, h.ProducerID)
+	t.ending = append(t.ending, endingTxn{firstOffset: first, markerOffset: last})
+	if control == log.ControlAbort && t.index != nil && !t.index.Has(last) {
+		return t.index.Add(p.log.SegmentBase(last), log.AbortedTxn{ProducerID: h.ProducerID, FirstOffset: first, LastOffset: last})
+	}
+	return nil
+}
+
+// LastStableOffset is the offset below which every transaction has ended
+// visibly: the first offset of the oldest open transaction (or of an ended
+// one whose marker is not yet below the high watermark), else the high
+// watermark.
+func (p *Partition) LastStableOffset() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastStableLocked()
+}
+
+// REQUIRES: p.mu held.
+func (p *Partition) lastStableLocked() int64 {
+	hw := p.log.HighWatermark()
+	lso := hw
+	for _, first := range p.txns.ongoing {
+		lso = min(lso, first)
+	}
+	keep := p.txns.ending[:0]
+	for _, e := range p.txns.ending {
+		if e.markerOffset >= hw {
+			keep = append(keep, e)
+			lso = min(lso, e.firstOffset)
+		}
+	}
+	clear(p.txns.ending[len(keep):])
+	p.txns.ending = keep
+	return lso
+}
+
+// ReadCommitted reads like Log.Read, but only below the last stable
+// offset, and returns the aborted transactions that may have records in
+// the range read.
+func (p *Partition) ReadCommitted(offset int64, maxBytes int, minOneBatch bool) (log.Slice, int64, []log.AbortedTxn, error) {
+	lso := p.LastStableOffset()
+	s, err := p.log.ReadBelow(offset, maxBytes, minOneBatch, lso)
+	if err != nil || s.Size == 0 || p.txns.index == nil {
+		return s, lso, nil, err
+	}
+	return s, lso, p.txns.index.Aborted(offset, lso), nil
+}
+
+// WriteMarker appends a transaction marker (a control batch) for a
+// producer and waits until it is durable. Only the transaction
+// coordinator calls it; clients may not write control batches.
+func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool) error {
+	batch := controlBatch(producerID, epoch, commit, time.Now())
+	h, err := log.ParseBatch(batch)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if st, ok := p.producers[producerID]; ok && epoch < st.epoch {
+		p.mu.Unlock()
+		return fmt.Errorf("%w: marker epoch %d is older than %d", kerr.InvalidProducerEpoch, epoch, st.epoch)
+	}
+	res, err := p.log.Append(batch)
+	if err != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+	}
+	control := log.ControlAbort
+	if commit {
+		control = log.ControlCommit
+	}
+	// The marker moves the producer to its epoch here: older epochs are
+	// fenced, and the next batch may start a new sequence.
+	if st, ok := p.producers[producerID]; !ok || st.epoch != epoch {
+		if p.producers == nil {
+			p.producers = map[int64]*producerState{}
+		}
+		p.producers[producerID] = &producerState{epoch: epoch, lastSeen: time.Now()}
+	}
+	terr := p.trackTxnLocked(h, res.BaseOffset, res.LastOffset, control)
+	p.mu.Unlock()
+	if terr != nil {
+		p.logTxnIndexError(terr)
+	}
+	return p.Sync(res.LastOffset + 1)
+}
+
+func (p *Partition) logTxnIndexError(err error) {
+	if p.logger != nil {
+		p.logger.Error("txn index write failed; it is rebuilt from the log tail on the next open", "err", err)
+	}
+}
+
+// controlBatch encodes a commit or abort marker: one record whose key is
+// version 0 and the type, and whose value is version 0 and the coordinator
+// epoch (0: one coordinator).
+func controlBatch(producerID int64, epoch int16, commit bool, now time.Time) []byte {
+	typ := int16(log.ControlAbort)
+	if commit {
+		typ = log.ControlCommit
+	}
+	key := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 0), uint16(typ))
+	value := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint16(nil, 0), 0)
+	rec := kmsg.Record{Key: key, Value: value}
+	body := rec.AppendTo(nil)
+	rec.Length = int32(len(body) - 1)
+	ts := now.UnixMilli()
+	b := kmsg.RecordBatch{
+		PartitionLeaderEpoch: -1,
+		Magic:                2,
+		Attributes:           attrTransactional | attrControl,
+		FirstTimestamp:       ts,
+		MaxTimestamp:         ts,
+		ProducerID:           producerID,
+		ProducerEpoch:        epoch,
+		FirstSequence:        -1,
+		NumRecords:           1,
+		Records:              rec.AppendTo(nil),
+	}
+	out := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(out[8:], uint32(len(out)-12))
+	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return out
+}
+
+// producerScanSegments is how many of the last segments are scanned at
+// open to rebuild producer and transaction state.
+const producerScanSegments = 2
+
+// rebuildTxnState rebuilds idempotence and transaction state from the
+// batch headers of the log's last segments, and the aborted-transaction
+// index entries for abort markers found there that the index lacks (a
+// crash between the marker and the index write).
+// REQUIRES: exclusive access (called from openPartition).
+func (p *Partition) rebuildTxnState(dir string) error {
+	idx, err := log.OpenTxnIndex(dir, p.log.EndOffset())
+	if err != nil {
+		return err
+	}
+	p.txns.index = idx
+	now := time.Now()
+	return p.log.ScanTail(producerScanSegments, func(h log.BatchHeader, control int) error {
+		if h.ProducerID < 0 {
+			return nil
+		}
+		if h.Attributes&attrControl == 0 {
+			st, ok := p.producers[h.ProducerID]
+			if ok && h.ProducerEpoch < st.epoch {
+				return nil
+			}
+			p.recordSequenceLocked(h, h.BaseOffset)
+		} else if st, ok := p.producers[h.ProducerID]; !ok || st.epoch != h.ProducerEpoch {
+			if p.producers == nil {
+				p.producers = map[int64]*producerState{}
+			}
+			p.producers[h.ProducerID] = &producerState{epoch: h.ProducerEpoch}
+		}
+		p.producers[h.ProducerID].lastSeen = now
+		return p.trackTxnLocked(h, h.BaseOffset, h.LastOffset(), control)
+	})
+}
+
+// expireProducers forgets producers idle for longer than ttl that have no
+// open transaction here (producer.id.expiration.ms).
+func (p *Partition) expireProducers(now time.Time, ttl time.Duration) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for id, st := range p.producers {
+		if _, open := p.txns.ongoing[id]; open {
+			continue
+		}
+		if now.Sub(st.lastSeen) > ttl {
+			delete(p.producers, id)
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,260 @@
+package log
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+const txnIndexExt = ".txnindex"
+
+// txnEntrySize is the size of one .txnindex entry (see doc.go).
+const txnEntrySize = 28
+
+// AbortedTxn is one aborted transaction of a partition: its producer, the
+// offset of its first batch and the offset of its abort marker.
+type AbortedTxn struct {
+	ProducerID  int64
+	FirstOffset int64
+	LastOffset  int64
+}
+
+// TxnIndex is the aborted-transaction index of a partition: one
+// <base>.txnindex file per segment that holds abort markers, whose entries
+// are kept in memory too, in marker order. The partition's owner writes it
+// (after appending the marker) and reads it for read_committed fetches; it
+// lives beside the segments without being part of their lifecycle, so
+// retention calls Prune.
+type TxnIndex struct {
+	dir string
+
+	mu      sync.Mutex
+	entries []txnEntry // ordered by LastOffset
+}
+
+type txnEntry struct {
+	AbortedTxn
+	base int64 // the file holding it
+}
+
+// OpenTxnIndex loads the index files in dir. Entries at or past end (the
+// log end offset: markers lost in a crash) and torn or corrupt tails are
+// cut off.
+func OpenTxnIndex(dir string, end int64) (*TxnIndex, error) {
+	x := &TxnIndex{dir: dir}
+	names, err := filepath.Glob(filepath.Join(dir, "*"+txnIndexExt))
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		base, ok := parseBase(strings.TrimSuffix(filepath.Base(name), txnIndexExt))
+		if !ok {
+			continue
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		keep := 0
+		for ; keep+txnEntrySize <= len(b); keep += txnEntrySize {
+			e, ok := decodeTxnEntry(b[keep : keep+txnEntrySize])
+			if !ok || e.LastOffset >= end {
+				break
+			}
+			x.entries = append(x.entries, txnEntry{e, base})
+		}
+		if keep != len(b) {
+			if keep == 0 {
+				err = os.Remove(name)
+			} else {
+				err = os.Truncate(name, int64(keep))
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.SliceStable(x.entries, func(i, j int) bool { return x.entries[i].LastOffset < x.entries[j].LastOffset })
+	return x, nil
+}
+
+func decodeTxnEntry(b []byte) (AbortedTxn, bool) {
+	be := binary.BigEndian
+	if crc32.Checksum(b[:24], castagnoli) != be.Uint32(b[24:]) {
+		return AbortedTxn{}, false
+	}
+	e := AbortedTxn{int64(be.Uint64(b)), int64(be.Uint64(b[8:])), int64(be.Uint64(b[16:]))}
+	return e, e.FirstOffset <= e.LastOffset
+}
+
+// Add records an aborted transaction in the file of segment base (the
+// segment holding its marker) and fsyncs it.
+func (x *TxnIndex) Add(base int64, e AbortedTxn) error {
+	var b [txnEntrySize]byte
+	be := binary.BigEndian
+	be.PutUint64(b[0:], uint64(e.ProducerID))
+	be.PutUint64(b[8:], uint64(e.FirstOffset))
+	be.PutUint64(b[16:], uint64(e.LastOffset))
+	be.PutUint32(b[24:], crc32.Checksum(b[:24], castagnoli))
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	f, err := os.OpenFile(segmentPath(x.dir, base, txnIndexExt), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b[:])
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("log: txn index: %w", err)
+	}
+	i := sort.Search(len(x.entries), func(i int) bool { return x.entries[i].LastOffset > e.LastOffset })
+	x.entries = append(x.entries, txnEntry{})
+	copy(x.entries[i+1:], x.entries[i:])
+	x.entries[i] = txnEntry{e, base}
+	return nil
+}
+
+// Has reports whether the abort marker at lastOffset is indexed.
+func (x *TxnIndex) Has(lastOffset int64) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	i := sort.Search(len(x.entries), func(i int) bool { return x.entries[i].LastOffset >= lastOffset })
+	return i < len(x.entries) && x.entries[i].LastOffset == lastOffset
+}
+
+// Aborted returns the aborted transactions that may have records in
+// [from, to): marker at or after from, first batch before to.
+func (x *TxnIndex) Aborted(from, to int64) []AbortedTxn {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var out []AbortedTxn
+	i := sort.Search(len(x.entries), func(i int) bool { return x.entries[i].LastOffset >= from })
+	for _, e := range x.entries[i:] {
+		if e.FirstOffset < to {
+			out = append(out, e.AbortedTxn)
+		}
+	}
+	return out
+}
+
+// Prune forgets transactions whose markers are below start (the log start
+// offset after retention) and removes files left without entries.
+func (x *TxnIndex) Prune(start int64) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	i := sort.Search(len(x.entries), func(i int) bool { return x.entries[i].LastOffset >= start })
+	if i == 0 {
+		return nil
+	}
+	live := map[int64]bool{}
+	for _, e := range x.entries[i:] {
+		live[e.base] = true
+	}
+	var errs []error
+	for _, e := range x.entries[:i] {
+		if !live[e.base] {
+			live[e.base] = true // remove once
+			if err := os.Remove(segmentPath(x.dir, e.base, txnIndexExt)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	x.entries = append([]txnEntry(nil), x.entries[i:]...)
+	return errors.Join(errs...)
+}
+
+// SegmentBase returns the base offset of the segment holding offset.
+func (l *Log) SegmentBase(offset int64) int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	i := max(l.segmentFor(offset), 0)
+	return l.segments[i].base
+}
+
+// Control record types, in a control batch's record key.
+const (
+	ControlAbort  = 0
+	ControlCommit = 1
+	// ControlNone is what ScanTail passes for a batch that is not a
+	// control batch (or whose key it cannot read).
+	ControlNone = -1
+)
+
+// ScanTail calls fn with the header of every batch of the last n segments,
+// in order, reading headers only (and the record key of control batches).
+// The partition's owner uses it at open to rebuild producer and
+// transaction state; appends must not run meanwhile.
+func (l *Log) ScanTail(n int, fn func(h BatchHeader, control int) error) error {
+	l.mu.RLock()
+	segs := append([]*segment(nil), l.segments[max(len(l.segments)-n, 0):]...)
+	sizes := make([]int64, len(segs))
+	for i, s := range segs {
+		sizes[i] = s.size
+	}
+	l.mu.RUnlock()
+	var buf [batchHeaderSize]byte
+	for i, s := range segs {
+		for pos := int64(0); pos < sizes[i]; {
+			h, err := readHeader(s.file, pos, sizes[i], &buf)
+			if err != nil {
+				return err
+			}
+			control := ControlNone
+			if h.Attributes&0x20 != 0 {
+				control = readControlType(s.file, pos, h)
+			}
+			if err := fn(h, control); err != nil {
+				return err
+			}
+			pos += h.Size()
+		}
+	}
+	return nil
+}
+
+// readControlType reads the type from the key of a control batch's first
+// record: length, attributes, timestamp delta and offset delta varints,
+// the key length varint, then key = version int16, type int16.
+func readControlType(f *os.File, pos int64, h BatchHeader) int {
+	n := min(h.Size()-batchHeaderSize, 64)
+	if n <= 0 || h.Attributes&0x07 != 0 {
+		return ControlNone
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, pos+batchHeaderSize); err != nil && !errors.Is(err, io.EOF) {
+		return ControlNone
+	}
+	if _, k := binary.Varint(b); k > 0 { // record length
+		b = b[k:]
+	} else {
+		return ControlNone
+	}
+	if len(b) < 1 {
+		return ControlNone
+	}
+	b = b[1:] // attributes
+	var keyLen int64
+	for range 3 { // timestamp delta, offset delta, key length
+		v, k := binary.Varint(b)
+		if k <= 0 {
+			return ControlNone
+		}
+		b, keyLen = b[k:], v
+	}
+	if keyLen == 4 && len(b) >= 4 {
+		return int(int16(binary.BigEndian.Uint16(b[2:4])))
+	}
+	return ControlNone
+}

@@ -1,0 +1,45 @@
+// Package txn is the transaction coordinator: it hands out producer ids and
+// epochs to transactional producers, tracks which partitions and groups each
+// transaction touches, and ends transactions by writing commit or abort
+// markers to those partitions.
+//
+// # State machine
+//
+// One transactional id is in one of Kafka's states (kmsg.TransactionState):
+//
+//	Empty ──AddPartitions/AddOffsets──▶ Ongoing ──EndTxn(commit)──▶ PrepareCommit ──markers──▶ CompleteCommit
+//	  ▲                                   │  └──EndTxn(abort), timeout,──▶ PrepareAbort ──markers──▶ CompleteAbort
+//	  └───────────── InitProducerId ◀─────┘        InitProducerId (fence)
+//
+// Complete* behave like Empty for the next transaction. While a transaction
+// is in a Prepare state its markers are being written; requests for it get
+// CONCURRENT_TRANSACTIONS and retry. Fencing: every InitProducerId for an
+// existing id bumps the epoch (a new producer id when the epoch would
+// overflow); requests carrying an older epoch get PRODUCER_FENCED (or
+// INVALID_PRODUCER_EPOCH for request versions that predate it), and the
+// markers written with the new epoch fence the old producer on every
+// partition it wrote to. A transaction open longer than its timeout is
+// aborted by Tick with a bumped epoch, so its producer is fenced too.
+//
+// # Persistence
+//
+// State lives in the internal topic __transaction_state (one partition) as
+// Kafka's records: key TxnMetadataKey (version 0, transactional id), value
+// TxnMetadataValue (version 0) or null to forget an expired id. Ferry adds
+// one record type of its own for offsets committed inside a transaction
+// (TxnOffsetCommit), which Kafka keeps in __consumer_offsets as
+// transactional records; Ferry keeps them here until the commit:
+//
+//	key:   int16 version = 100 | string transactional id
+//	value: int16 version = 0   | kmsg.TxnOffsetCommitRequest v3 encoding
+//
+// Every transition is appended and fsynced before it is answered. Load
+// replays the topic; a transaction found in a Prepare state is completed
+// (markers and offsets written again; both are idempotent for readers),
+// an Ongoing one keeps its start time, so its timeout still applies.
+//
+// Markers and the group's offset commit are written with Coordinator.mu
+// released; the Prepare state keeps other requests for the id away meanwhile.
+// Lock order: Coordinator.mu, then whatever Markers or Offsets take is never
+// held together with it.
+package txn

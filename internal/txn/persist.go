@@ -1,0 +1,244 @@
+package txn
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// pendingOffsetsKeyVersion marks Ferry's record of offsets committed inside
+// a transaction; Kafka's TxnMetadataKey is version 0.
+const (
+	pendingOffsetsKeyVersion = 100
+	// pendingOffsetsVersion is the TxnOffsetCommitRequest version the
+	// record's value is encoded with.
+	pendingOffsetsVersion = 3
+)
+
+type kv struct{ key, value []byte }
+
+func txnKey(id string) []byte {
+	k := kmsg.NewTxnMetadataKey()
+	k.TransactionalID = id
+	return k.AppendTo(nil)
+}
+
+func stateRecord(t *txn) kv {
+	v := kmsg.NewTxnMetadataValue()
+	v.ProducerID = t.producerID
+	v.ProducerEpoch = t.epoch
+	v.TimeoutMillis = int32(t.timeout / time.Millisecond)
+	v.State = t.state
+	v.LastUpdateTimestamp = t.updated.UnixMilli()
+	v.StartTimestamp = -1
+	if t.state == stateOngoing || t.state == statePrepareCommit || t.state == statePrepareAbort {
+		v.StartTimestamp = t.started.UnixMilli()
+	}
+	byTopic := map[string]int{}
+	for _, p := range t.sortedPartitions() {
+		i, ok := byTopic[p.topic]
+		if !ok {
+			i = len(v.Topics)
+			byTopic[p.topic] = i
+			vt := kmsg.NewTxnMetadataValueTopic()
+			vt.Topic = p.topic
+			v.Topics = append(v.Topics, vt)
+		}
+		v.Topics[i].Partitions = append(v.Topics[i].Partitions, p.partition)
+	}
+	return kv{key: txnKey(t.id), value: v.AppendTo(nil)}
+}
+
+func pendingRecord(req *kmsg.TxnOffsetCommitRequest) kv {
+	key := kbin.AppendInt16(nil, pendingOffsetsKeyVersion)
+	key = kbin.AppendString(key, req.TransactionalID)
+	value := kbin.AppendInt16(nil, 0)
+	value = req.AppendTo(value)
+	return kv{key: key, value: value}
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// encodeBatch builds one uncompressed v2 record batch; the log assigns its
+// base offset.
+func encodeBatch(recs []kv, now time.Time) []byte {
+	var raw []byte
+	for i, r := range recs {
+		rec := kmsg.Record{OffsetDelta: int32(i), Key: r.key, Value: r.value}
+		body := rec.AppendTo(nil)
+		rec.Length = int32(len(body) - 1)
+		raw = rec.AppendTo(raw)
+	}
+	ts := now.UnixMilli()
+	b := kmsg.RecordBatch{
+		PartitionLeaderEpoch: -1,
+		Magic:                2,
+		LastOffsetDelta:      int32(len(recs) - 1),
+		FirstTimestamp:       ts,
+		MaxTimestamp:         ts,
+		ProducerID:           -1,
+		ProducerEpoch:        -1,
+		FirstSequence:        -1,
+		NumRecords:           int32(len(recs)),
+		Records:              raw,
+	}
+	out := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(out[8:], uint32(len(out)-12))
+	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], castagnoli))
+	return out
+}
+
+// appendLocked writes recs as one batch and returns the log offset after
+// it; the caller syncs.
+// REQUIRES: c.mu held.
+func (c *Coordinator) appendLocked(recs []kv) (int64, error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	return c.log.Append(encodeBatch(recs, c.now()))
+}
+
+const loadBatchBytes = 1 << 20
+
+// Load replays the transaction log into memory; call it once, before
+// serving, then Recover.
+func (c *Coordinator) Load() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var offset int64
+	records := 0
+	for {
+		data, err := c.log.Read(offset, loadBatchBytes)
+		if err != nil {
+			return fmt.Errorf("txn: load __transaction_state at %d: %w", offset, err)
+		}
+		if len(data) == 0 {
+			break
+		}
+		for len(data) > 0 {
+			if len(data) < 12 {
+				return fmt.Errorf("txn: load at %d: truncated batch", offset)
+			}
+			size := 12 + int(int32(binary.BigEndian.Uint32(data[8:])))
+			if size < 61 || size > len(data) {
+				return fmt.Errorf("txn: load at %d: bad batch length", offset)
+			}
+			var b kmsg.RecordBatch
+			if err := b.ReadFrom(data[:size]); err != nil {
+				return fmt.Errorf("txn: load at %d: %w", offset, err)
+			}
+			data = data[size:]
+			if b.Attributes&0x20 == 0 {
+				if b.Attributes&0x7 != 0 {
+					return fmt.Errorf("txn: load at %d: compressed batch; the coordinator writes none", b.FirstOffset)
+				}
+				n, err := c.replayRecords(b.Records, int(b.NumRecords))
+				records += n
+				if err != nil {
+					return fmt.Errorf("txn: load at %d: %w", b.FirstOffset, err)
+				}
+			}
+			offset = b.FirstOffset + int64(b.LastOffsetDelta) + 1
+		}
+	}
+	c.opts.Logger.Info("transactions loaded", "transactional_ids", len(c.txns), "records", records)
+	return nil
+}
+
+// Recover completes the transactions Load found in a Prepare state. Call it
+// once the data partitions are open.
+func (c *Coordinator) Recover() {
+	c.mu.Lock()
+	todo := c.retryLocked()
+	c.mu.Unlock()
+	for _, t := range todo {
+		c.opts.Logger.Info("completing transaction after restart", "transactional_id", t.id, "state", StateName(t.state))
+		c.complete(t)
+	}
+}
+
+func (c *Coordinator) replayRecords(raw []byte, n int) (int, error) {
+	for i := 0; i < n; i++ {
+		length, used := binary.Varint(raw)
+		if used <= 0 || length < 0 || int64(len(raw)-used) < length {
+			return i, errors.New("truncated record")
+		}
+		var rec kmsg.Record
+		if err := rec.ReadFrom(raw[:used+int(length)]); err != nil {
+			return i, err
+		}
+		raw = raw[used+int(length):]
+		if err := c.replay(rec.Key, rec.Value); err != nil {
+			return i, err
+		}
+	}
+	return n, nil
+}
+
+// replay applies one record of __transaction_state.
+// REQUIRES: c.mu held.
+func (c *Coordinator) replay(key, value []byte) error {
+	if len(key) < 2 {
+		return errors.New("record key too short")
+	}
+	switch version := int16(binary.BigEndian.Uint16(key)); version {
+	case 0:
+		var k kmsg.TxnMetadataKey
+		if err := k.ReadFrom(key); err != nil {
+			return err
+		}
+		if value == nil {
+			delete(c.txns, k.TransactionalID)
+			return nil
+		}
+		var v kmsg.TxnMetadataValue
+		if err := v.ReadFrom(value); err != nil {
+			return err
+		}
+		t := c.txns[k.TransactionalID]
+		if t == nil {
+			t = &txn{id: k.TransactionalID}
+			c.txns[k.TransactionalID] = t
+		}
+		t.producerID, t.epoch, t.state = v.ProducerID, v.ProducerEpoch, v.State
+		t.timeout = time.Duration(v.TimeoutMillis) * time.Millisecond
+		t.updated = time.UnixMilli(v.LastUpdateTimestamp)
+		if v.StartTimestamp >= 0 {
+			t.started = time.UnixMilli(v.StartTimestamp)
+		}
+		t.partitions = map[tp]struct{}{}
+		for _, vt := range v.Topics {
+			for _, p := range vt.Partitions {
+				t.partitions[tp{vt.Topic, p}] = struct{}{}
+			}
+		}
+		if idle(t.state) {
+			t.pending = nil
+		}
+		return nil
+	case pendingOffsetsKeyVersion:
+		r := kbin.Reader{Src: key[2:]}
+		id := r.String()
+		if err := r.Complete(); err != nil {
+			return err
+		}
+		t := c.txns[id]
+		if t == nil || len(value) < 2 {
+			return nil // forgotten since
+		}
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.Version = pendingOffsetsVersion
+		if err := req.ReadFrom(value[2:]); err != nil {
+			return err
+		}
+		t.pending = append(t.pending, req)
+		return nil
+	default:
+		return fmt.Errorf("unknown record key version %d", version)
+	}
+}
