@@ -74,8 +74,11 @@ func (b *Broker) startGroups() error {
 	cfg.InitialRebalanceDelay = b.cfg.GroupInitialRebalanceDelay
 	cfg.OffsetsRetention = b.cfg.OffsetsRetention
 	cfg.RetentionCheckInterval = b.cfg.OffsetsRetentionCheckInterval
+	cfg.Consumer.SessionTimeout = b.cfg.GroupConsumerSessionTimeout
+	cfg.Consumer.HeartbeatInterval = b.cfg.GroupConsumerHeartbeatInterval
 	b.groups = group.New(cfg, offsetsLog{p}, group.Options{
 		Logger: b.log.With("component", "group"),
+		Topics: b.groupTopics,
 		PartitionExists: func(topic string, index int32) bool {
 			_, err := b.Partition(topic, index)
 			return err == nil
@@ -107,4 +110,14 @@ func (l offsetsLog) Read(offset int64, maxBytes int) ([]byte, error) {
 		return nil, err
 	}
 	return s.ReadAll()
+}
+
+// groupTopics lists the topics for the KIP-848 consumer group assignors.
+func (b *Broker) groupTopics() []group.TopicInfo {
+	ts := b.Image().Topics()
+	out := make([]group.TopicInfo, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, group.TopicInfo{Name: t.Name, ID: t.ID, Partitions: t.Partitions, Internal: IsInternalTopic(t.Name)})
+	}
+	return out
 }

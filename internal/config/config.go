@@ -48,6 +48,12 @@ type Config struct {
 	// group so that members starting together share one generation
 	// (group.initial.rebalance.delay.ms).
 	GroupInitialRebalanceDelay time.Duration
+	// GroupConsumerSessionTimeout removes a KIP-848 consumer group member
+	// that has not heartbeated for this long, and
+	// GroupConsumerHeartbeatInterval is the interval such members are told
+	// to heartbeat at (group.consumer.session.timeout.ms and
+	// group.consumer.heartbeat.interval.ms).
+	GroupConsumerSessionTimeout, GroupConsumerHeartbeatInterval time.Duration
 	// OffsetsRetention is how long the committed offsets of a group
 	// without members are kept (offsets.retention.minutes).
 	OffsetsRetention time.Duration
@@ -83,11 +89,13 @@ func Default() Config {
 		TopicDefaults:    map[string]string{},
 		LogLevel:         "info",
 
-		GroupMinSessionTimeout:        6 * time.Second,
-		GroupMaxSessionTimeout:        30 * time.Minute,
-		GroupInitialRebalanceDelay:    3 * time.Second,
-		OffsetsRetention:              7 * 24 * time.Hour,
-		OffsetsRetentionCheckInterval: 10 * time.Minute,
+		GroupMinSessionTimeout:         6 * time.Second,
+		GroupMaxSessionTimeout:         30 * time.Minute,
+		GroupInitialRebalanceDelay:     3 * time.Second,
+		GroupConsumerSessionTimeout:    45 * time.Second,
+		GroupConsumerHeartbeatInterval: 5 * time.Second,
+		OffsetsRetention:               7 * 24 * time.Hour,
+		OffsetsRetentionCheckInterval:  10 * time.Minute,
 
 		TransactionMaxTimeout:     15 * time.Minute,
 		TransactionalIDExpiration: 7 * 24 * time.Hour,
@@ -121,6 +129,9 @@ func (c Config) Validate() error {
 	}
 	if c.GroupMinSessionTimeout <= 0 || c.GroupMaxSessionTimeout < c.GroupMinSessionTimeout {
 		errs = append(errs, fmt.Errorf("group session timeouts: min %v must be positive and at most max %v", c.GroupMinSessionTimeout, c.GroupMaxSessionTimeout))
+	}
+	if c.GroupConsumerSessionTimeout <= 0 || c.GroupConsumerHeartbeatInterval <= 0 || c.GroupConsumerHeartbeatInterval >= c.GroupConsumerSessionTimeout {
+		errs = append(errs, fmt.Errorf("consumer group heartbeat interval %v must be positive and below the session timeout %v", c.GroupConsumerHeartbeatInterval, c.GroupConsumerSessionTimeout))
 	}
 	if c.GroupInitialRebalanceDelay < 0 {
 		errs = append(errs, fmt.Errorf("group initial rebalance delay %v must not be negative", c.GroupInitialRebalanceDelay))
@@ -159,6 +170,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.GroupMinSessionTimeout, "group-min-session-timeout", envDuration("FERRY_GROUP_MIN_SESSION_TIMEOUT", c.GroupMinSessionTimeout), "shortest session timeout a group member may ask for (group.min.session.timeout.ms; env FERRY_GROUP_MIN_SESSION_TIMEOUT)")
 	fs.DurationVar(&c.GroupMaxSessionTimeout, "group-max-session-timeout", envDuration("FERRY_GROUP_MAX_SESSION_TIMEOUT", c.GroupMaxSessionTimeout), "longest session timeout a group member may ask for (group.max.session.timeout.ms; env FERRY_GROUP_MAX_SESSION_TIMEOUT)")
 	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", envDuration("FERRY_GROUP_INITIAL_REBALANCE_DELAY", c.GroupInitialRebalanceDelay), "wait for more members before the first rebalance of an empty group (group.initial.rebalance.delay.ms; env FERRY_GROUP_INITIAL_REBALANCE_DELAY)")
+	fs.DurationVar(&c.GroupConsumerSessionTimeout, "group-consumer-session-timeout", envDuration("FERRY_GROUP_CONSUMER_SESSION_TIMEOUT", c.GroupConsumerSessionTimeout), "remove a KIP-848 consumer group member silent this long (group.consumer.session.timeout.ms; env FERRY_GROUP_CONSUMER_SESSION_TIMEOUT)")
+	fs.DurationVar(&c.GroupConsumerHeartbeatInterval, "group-consumer-heartbeat-interval", envDuration("FERRY_GROUP_CONSUMER_HEARTBEAT_INTERVAL", c.GroupConsumerHeartbeatInterval), "heartbeat interval given to KIP-848 consumer group members (group.consumer.heartbeat.interval.ms; env FERRY_GROUP_CONSUMER_HEARTBEAT_INTERVAL)")
 	fs.DurationVar(&c.OffsetsRetention, "offsets-retention", envDuration("FERRY_OFFSETS_RETENTION", c.OffsetsRetention), "keep committed offsets of a group without members this long (offsets.retention.minutes; env FERRY_OFFSETS_RETENTION)")
 	fs.DurationVar(&c.OffsetsRetentionCheckInterval, "offsets-retention-check-interval", envDuration("FERRY_OFFSETS_RETENTION_CHECK_INTERVAL", c.OffsetsRetentionCheckInterval), "how often expired offsets are removed (offsets.retention.check.interval.ms; env FERRY_OFFSETS_RETENTION_CHECK_INTERVAL)")
 	fs.DurationVar(&c.TransactionMaxTimeout, "transaction-max-timeout", envDuration("FERRY_TRANSACTION_MAX_TIMEOUT", c.TransactionMaxTimeout), "longest transaction timeout a producer may ask for (transaction.max.timeout.ms; env FERRY_TRANSACTION_MAX_TIMEOUT)")

@@ -27,11 +27,15 @@ func (c *Coordinator) ListGroups(req *kmsg.ListGroupsRequest) *kmsg.ListGroupsRe
 		return len(filter) == 0 || slices.ContainsFunc(filter, func(f string) bool { return strings.EqualFold(f, v) })
 	}
 	for _, g := range c.groups {
-		if !matches(req.StatesFilter, g.state.String()) || !matches(req.TypesFilter, "classic") {
+		protocolType, state, groupType := g.protocolType, g.state.String(), "classic"
+		if g.consumer != nil {
+			protocolType, state, groupType = g.consumerListView() // KIP-848
+		}
+		if !matches(req.StatesFilter, state) || !matches(req.TypesFilter, groupType) {
 			continue
 		}
 		lg := kmsg.NewListGroupsResponseGroup()
-		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.id, g.protocolType, g.state.String(), "classic"
+		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.id, protocolType, state, groupType
 		resp.Groups = append(resp.Groups, lg)
 	}
 	slices.SortFunc(resp.Groups, func(a, b kmsg.ListGroupsResponseGroup) int { return strings.Compare(a.Group, b.Group) })
@@ -57,6 +61,8 @@ func (c *Coordinator) DescribeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.Desc
 			dg.ErrorCode = kerr.NotCoordinator.Code
 		case !ok:
 			dg.State = Dead.String()
+		case g.consumer != nil:
+			c.describeConsumerAsClassic(g, &dg) // KIP-848
 		default:
 			dg.State = g.state.String()
 			dg.ProtocolType = g.protocolType
@@ -97,7 +103,7 @@ func (c *Coordinator) DeleteGroups(req *kmsg.DeleteGroupsRequest) *kmsg.DeleteGr
 			dg.ErrorCode = kerr.InvalidGroupID.Code
 		case !ok:
 			dg.ErrorCode = kerr.GroupIDNotFound.Code
-		case g.state != Empty || len(g.members) > 0:
+		case g.state != Empty || len(g.members) > 0 || g.hasConsumerMembers():
 			dg.ErrorCode = kerr.NonEmptyGroup.Code
 		default:
 			var recs []kv

@@ -38,6 +38,8 @@ type Config struct {
 	RetentionCheckInterval time.Duration
 	// MaxMetadataBytes bounds commit metadata (offset.metadata.max.bytes).
 	MaxMetadataBytes int
+	// Consumer configures KIP-848 consumer groups (consumer848.go).
+	Consumer ConsumerConfig
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -49,6 +51,7 @@ func DefaultConfig() Config {
 		OffsetsRetention:       7 * 24 * time.Hour,
 		RetentionCheckInterval: 10 * time.Minute,
 		MaxMetadataBytes:       4096,
+		Consumer:               DefaultConsumerConfig(),
 	}
 }
 
@@ -63,6 +66,9 @@ type Options struct {
 	// TickInterval is how often Start's goroutine calls Tick; 0 means
 	// 100ms.
 	TickInterval time.Duration
+	// Topics lists the broker's topics for the KIP-848 assignors; nil
+	// means none.
+	Topics func() []TopicInfo
 }
 
 // Coordinator owns every group. All methods are safe for concurrent use.
@@ -73,6 +79,7 @@ type Coordinator struct {
 	now    func() time.Time
 	exists func(string, int32) bool
 	tick   time.Duration
+	topics func() []TopicInfo
 
 	mu          sync.Mutex
 	groups      map[string]*group
@@ -103,6 +110,12 @@ func New(cfg Config, l Log, opts Options) *Coordinator {
 	if cfg.MaxMetadataBytes <= 0 {
 		cfg.MaxMetadataBytes = DefaultConfig().MaxMetadataBytes
 	}
+	if cfg.Consumer.SessionTimeout <= 0 {
+		cfg.Consumer.SessionTimeout = DefaultConsumerConfig().SessionTimeout
+	}
+	if cfg.Consumer.HeartbeatInterval <= 0 {
+		cfg.Consumer.HeartbeatInterval = DefaultConsumerConfig().HeartbeatInterval
+	}
 	c := &Coordinator{
 		cfg:    cfg,
 		log:    l,
@@ -110,6 +123,7 @@ func New(cfg Config, l Log, opts Options) *Coordinator {
 		now:    opts.Now,
 		exists: opts.PartitionExists,
 		tick:   opts.TickInterval,
+		topics: opts.Topics,
 		groups: map[string]*group{},
 	}
 	c.lastExpiry = c.now()
@@ -184,6 +198,7 @@ func (c *Coordinator) Tick() {
 	}
 	now := c.now()
 	for _, g := range c.groups {
+		c.tickConsumerLocked(g, now) // KIP-848 members
 		c.tickGroupLocked(g, now)
 	}
 	if now.Sub(c.lastExpiry) >= c.cfg.RetentionCheckInterval {

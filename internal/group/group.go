@@ -163,6 +163,10 @@ type group struct {
 
 	offsets   map[topicPartition]committedOffset
 	persisted bool // group metadata has been written at least once
+
+	// consumer is the KIP-848 state of a "consumer" type group; nil for
+	// classic groups (consumer848.go).
+	consumer *consumerGroup
 }
 
 func newGroup(id string, now time.Time) *group {

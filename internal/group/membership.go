@@ -52,6 +52,12 @@ func (c *Coordinator) joinLocked(req *kmsg.JoinGroupRequest, clientID, clientHos
 		g = newGroup(req.Group, now)
 		c.groups[req.Group] = g // dropped by Tick if nothing comes of it
 	}
+	if g.consumer != nil { // KIP-848 group
+		if g.hasConsumerMembers() {
+			return req.MemberID, kerr.InconsistentGroupProtocol
+		}
+		g.consumer = nil // an empty consumer group becomes classic
+	}
 	if !g.supports(req.ProtocolType, req.Protocols) {
 		return req.MemberID, kerr.InconsistentGroupProtocol
 	}

@@ -108,6 +108,9 @@ func (c *Coordinator) commitTargetLocked(req *kmsg.OffsetCommitRequest, now time
 		return nil, kerr.InvalidGroupID
 	}
 	g := c.groups[req.Group]
+	if g != nil && g.consumer != nil {
+		return c.consumerCommitTargetLocked(g, req) // KIP-848 group
+	}
 	if req.Version == 0 || (req.Generation < 0 && req.MemberID == "" && req.InstanceID == nil) {
 		// A commit by a client that manages its own partitions.
 		if g == nil {
@@ -248,7 +251,9 @@ func (c *Coordinator) DeleteOffsets(req *kmsg.OffsetDeleteRequest) *kmsg.OffsetD
 		return resp
 	}
 	var subscribed map[string]bool
-	if len(g.members) > 0 {
+	if g.hasConsumerMembers() {
+		subscribed = c.consumerSubscribedLocked(g)
+	} else if len(g.members) > 0 {
 		if g.protocolType != "consumer" {
 			resp.ErrorCode = kerr.NonEmptyGroup.Code
 			return resp
@@ -304,7 +309,7 @@ func (g *group) subscribedTopics() map[string]bool {
 // REQUIRES: c.mu held.
 func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 	for id, g := range c.groups {
-		if g.state != Empty || len(g.members) > 0 || len(g.pending) > 0 {
+		if g.state != Empty || len(g.members) > 0 || len(g.pending) > 0 || g.hasConsumerMembers() {
 			continue
 		}
 		var recs []kv
