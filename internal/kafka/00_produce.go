@@ -17,8 +17,12 @@ import (
 // so pipelined requests land in order; the wait for durability (fsync under
 // flush.policy=always, whatever acks says, since an ack must never outrun
 // the disk) runs on the write goroutine. acks=0 gets no response.
-// Transactional produce is refused until transactions land, and so is
-// produce to internal topics (__consumer_offsets).
+// Produce to internal topics (__consumer_offsets, __transaction_state) is
+// refused, and so are control batches (only the transaction coordinator
+// writes markers). With a transactional id every batch must be
+// transactional, and its producer must have added the partition to its
+// open transaction (else INVALID_TXN_STATE; a fenced epoch gets
+// INVALID_PRODUCER_EPOCH); without one, no batch may be.
 
 func init() { register(0, 3, 9, handleProduce) }
 
@@ -77,9 +81,6 @@ func handleProduce(c *conn, kreq kmsg.Request) finisher {
 
 func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition) (*broker.Partition, broker.AppendResult, error) {
 	var none broker.AppendResult
-	if req.TransactionID != nil {
-		return nil, none, fmt.Errorf("%w: transactions are not supported yet", kerr.TransactionalIDAuthorizationFailed)
-	}
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		return nil, none, fmt.Errorf("%w: acks must be -1, 0 or 1, got %d", kerr.InvalidRequiredAcks, req.Acks)
 	}
@@ -96,16 +97,24 @@ func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, 
 	if err != nil {
 		return nil, none, err
 	}
-	if err := checkSingleBatch(rp.Records); err != nil {
+	if err := checkSingleBatch(rp.Records, req.TransactionID != nil); err != nil {
 		return nil, none, err
+	}
+	if req.TransactionID != nil {
+		pid := int64(binary.BigEndian.Uint64(rp.Records[43:51]))
+		epoch := int16(binary.BigEndian.Uint16(rp.Records[51:53]))
+		if kerrr := b.Txn().InTransaction(*req.TransactionID, pid, epoch, topic, rp.Partition); kerrr != nil {
+			return nil, none, fmt.Errorf("%w: transactional produce to %s-%d", kerrr, topic, rp.Partition)
+		}
 	}
 	res, err := part.Append(rp.Records)
 	return part, res, err
 }
 
 // checkSingleBatch insists on exactly one record batch, as Kafka does for
-// magic v2, before the log parses it.
-func checkSingleBatch(records []byte) error {
+// magic v2, before the log parses it, and on the transactional bit
+// matching whether the request has a transactional id.
+func checkSingleBatch(records []byte, transactional bool) error {
 	if len(records) < 17 {
 		return fmt.Errorf("%w: %d bytes of records is shorter than a batch header", kerr.CorruptMessage, len(records))
 	}
@@ -116,17 +125,20 @@ func checkSingleBatch(records []byte) error {
 	if length+12 != int64(len(records)) {
 		return fmt.Errorf("%w: batch length field says %d bytes but %d follow (one batch per partition is allowed)", kerr.CorruptMessage, length, len(records)-12)
 	}
-	if len(records) < 23 {
-		return nil // the log refuses a batch this short
+	if len(records) < 61 {
+		return fmt.Errorf("%w: %d bytes of records is shorter than a batch header", kerr.CorruptMessage, len(records))
 	}
 	// Attributes bit 5 marks a control batch, bit 4 a transactional one:
-	// markers only the broker may write, and transactions are refused.
+	// markers only the transaction coordinator may write.
 	attrs := binary.BigEndian.Uint16(records[21:23])
 	if attrs&0x20 != 0 {
 		return fmt.Errorf("%w: clients may not write control batches", kerr.InvalidRecord)
 	}
-	if attrs&0x10 != 0 {
+	if attrs&0x10 != 0 && !transactional {
 		return fmt.Errorf("%w: transactional batch without a transactional id", kerr.InvalidRecord)
+	}
+	if attrs&0x10 == 0 && transactional {
+		return fmt.Errorf("%w: a request with a transactional id must hold transactional batches", kerr.InvalidRecord)
 	}
 	return nil
 }

@@ -20,8 +20,11 @@ import (
 // partitions wakes it or max_wait_ms passes — no polling. Record bytes are
 // sent from the segment files with sendfile. Fetch sessions (KIP-227) are
 // not kept: session id 0 tells clients to send full requests.
-// isolation_level is accepted; until transactions exist, the last stable
-// offset equals the high watermark.
+// With isolation_level=1 (read_committed) records are returned only below
+// the last stable offset (the first offset of the oldest transaction not
+// yet ended), with the aborted transactions that may have records in the
+// range read, so the client can drop them; the LSO is reported in both
+// modes.
 
 func init() { register(1, 4, 12, handleFetch) }
 
@@ -111,11 +114,17 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 			}
 			l := p.Log()
 			fp.highWatermark = l.HighWatermark()
-			fp.lastStable = fp.highWatermark
+			fp.lastStable = p.LastStableOffset()
 			fp.logStart = l.StartOffset()
 			limit := min(int64(rp.PartitionMaxBytes), budget)
 			if limit > 0 || total == 0 {
-				slice, err := l.Read(rp.FetchOffset, int(max(limit, 0)), total == 0)
+				var slice log.Slice
+				var err error
+				if req.IsolationLevel == 1 {
+					slice, fp.lastStable, fp.aborted, err = p.ReadCommitted(rp.FetchOffset, int(max(limit, 0)), total == 0)
+				} else {
+					slice, err = l.Read(rp.FetchOffset, int(max(limit, 0)), total == 0)
+				}
 				switch {
 				case errors.Is(err, log.ErrOffsetOutOfRange):
 					fp.errorCode = kerr.OffsetOutOfRange.Code

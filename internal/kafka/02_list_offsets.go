@@ -8,8 +8,8 @@ import (
 
 // ListOffsets: v1-7.
 //
-// Timestamp -1 is the latest offset (the high watermark, which is also the
-// last stable offset until transactions land), -2 the earliest, -3 the
+// Timestamp -1 is the latest offset: the high watermark, or with
+// isolation_level=1 (read_committed) the last stable offset; -2 the earliest, -3 the
 // batch holding the largest timestamp (KIP-734); any other value finds the
 // first batch whose largest timestamp is at least that. No match gives
 // offset -1, as Kafka does.
@@ -37,6 +37,9 @@ func handleListOffsets(c *conn, kreq kmsg.Request) finisher {
 			switch rp.Timestamp {
 			case -1:
 				sp.Offset = l.HighWatermark()
+				if req.IsolationLevel == 1 {
+					sp.Offset = p.LastStableOffset()
+				}
 			case -2:
 				sp.Offset = l.StartOffset()
 			case -3:

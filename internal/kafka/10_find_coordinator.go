@@ -7,9 +7,8 @@ import (
 
 // FindCoordinator: v0-4 (v4 is the batched form, KIP-699).
 //
-// This node coordinates every group. Transaction coordinators (key type 1)
-// get COORDINATOR_NOT_AVAILABLE until transactions land; other key types
-// are INVALID_REQUEST.
+// This node coordinates every group and every transactional id (key type
+// 1); other key types are INVALID_REQUEST.
 
 func init() { register(10, 0, 4, handleFindCoordinator) }
 
@@ -26,7 +25,10 @@ func handleFindCoordinator(c *conn, kreq kmsg.Request) finisher {
 			}
 			return node, host, port, nil
 		case 1:
-			return -1, "", -1, kerr.CoordinatorNotAvailable
+			if key == "" {
+				return -1, "", -1, kerr.InvalidRequest
+			}
+			return node, host, port, nil
 		default:
 			return -1, "", -1, kerr.InvalidRequest
 		}

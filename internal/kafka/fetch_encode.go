@@ -30,6 +30,7 @@ type fetchPartition struct {
 	highWatermark int64
 	lastStable    int64
 	logStart      int64
+	aborted       []log.AbortedTxn // read_committed only; nil is encoded as null
 	records       log.Slice
 }
 
@@ -66,11 +67,17 @@ func (r *fetchReply) encode(dst []byte) ([]byte, []piece, int64) {
 			if r.version >= 5 {
 				dst = kbin.AppendInt64(dst, p.logStart)
 			}
-			// No aborted transactions until transactions land: null.
 			if flex {
-				dst = kbin.AppendCompactNullableArrayLen(dst, 0, true)
+				dst = kbin.AppendCompactNullableArrayLen(dst, len(p.aborted), p.aborted == nil)
 			} else {
-				dst = kbin.AppendNullableArrayLen(dst, 0, true)
+				dst = kbin.AppendNullableArrayLen(dst, len(p.aborted), p.aborted == nil)
+			}
+			for _, a := range p.aborted {
+				dst = kbin.AppendInt64(dst, a.ProducerID)
+				dst = kbin.AppendInt64(dst, a.FirstOffset)
+				if flex {
+					dst = append(dst, 0) // aborted transaction tags
+				}
 			}
 			if r.version >= 11 {
 				dst = kbin.AppendInt32(dst, -1) // preferred read replica: none

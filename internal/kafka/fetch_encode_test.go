@@ -29,11 +29,12 @@ func TestFetchEnvelopeMatchesKmsg(t *testing.T) {
 	for v := int16(4); v <= 12; v++ {
 		rep := &fetchReply{version: v, throttle: 7, errorCode: 0, sessionID: 0, topics: []fetchTopic{
 			{name: "alpha", partitions: []fetchPartition{
-				{partition: 0, highWatermark: 100, lastStable: 100, logStart: 3, records: log.Slice{File: f, Pos: 2, Size: 10}},
+				{partition: 0, highWatermark: 100, lastStable: 90, logStart: 3, records: log.Slice{File: f, Pos: 2, Size: 10},
+					aborted: []log.AbortedTxn{{ProducerID: 7, FirstOffset: 4, LastOffset: 20}, {ProducerID: 1 << 40, FirstOffset: 50, LastOffset: 51}}},
 				{partition: 1, errorCode: 1, highWatermark: -1, lastStable: -1, logStart: -1},
 			}},
 			{name: "beta", partitions: []fetchPartition{
-				{partition: 5, highWatermark: 9, lastStable: 9, logStart: 0, records: log.Slice{File: f, Pos: 20, Size: 16}},
+				{partition: 5, highWatermark: 9, lastStable: 9, logStart: 0, records: log.Slice{File: f, Pos: 20, Size: 16}, aborted: []log.AbortedTxn{}},
 			}},
 		}}
 		env, pieces, fileBytes := rep.encode(nil)
@@ -60,6 +61,14 @@ func TestFetchEnvelopeMatchesKmsg(t *testing.T) {
 				kp.Partition, kp.ErrorCode = fp.partition, fp.errorCode
 				kp.HighWatermark, kp.LastStableOffset, kp.LogStartOffset = fp.highWatermark, fp.lastStable, fp.logStart
 				kp.RecordBatches = append([]byte{}, content[fp.records.Pos:fp.records.Pos+fp.records.Size]...)
+				if fp.aborted != nil {
+					kp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+				}
+				for _, a := range fp.aborted {
+					ka := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+					ka.ProducerID, ka.FirstOffset = a.ProducerID, a.FirstOffset
+					kp.AbortedTransactions = append(kp.AbortedTransactions, ka)
+				}
 				kt.Partitions = append(kt.Partitions, kp)
 			}
 			want.Topics = append(want.Topics, kt)
@@ -73,6 +82,12 @@ func TestFetchEnvelopeMatchesKmsg(t *testing.T) {
 		back.Version = v
 		if err := back.ReadFrom(got); err != nil {
 			t.Fatalf("v%d: kmsg cannot read our envelope: %v", v, err)
+		}
+		if a := back.Topics[0].Partitions[0].AbortedTransactions; len(a) != 2 || a[1].ProducerID != 1<<40 || a[1].FirstOffset != 50 {
+			t.Fatalf("v%d: aborted transactions read back as %+v", v, a)
+		}
+		if a := back.Topics[0].Partitions[1].AbortedTransactions; a != nil {
+			t.Fatalf("v%d: null aborted transactions read back as %+v", v, a)
 		}
 	}
 }
