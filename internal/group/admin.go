@@ -13,8 +13,8 @@ import (
 // has no ACLs yet.
 const allGroupOperations = 1<<3 | 1<<6 | 1<<8
 
-// ListGroups handles ListGroups; v4 filters by state and v5 by type (every
-// group here is "classic").
+// ListGroups handles ListGroups; v4 filters by state and v5 by type
+// ("classic", or "consumer" for KIP-848 groups).
 func (c *Coordinator) ListGroups(req *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse {
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 	c.mu.Lock()

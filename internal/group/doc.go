@@ -47,6 +47,47 @@
 // record per live key; expired offsets and deleted groups are tombstones,
 // which compaction drops after delete.retention.ms.
 //
+// # Consumer groups (KIP-848)
+//
+// A group is either classic (JoinGroup/SyncGroup, client-side assignment)
+// or of type "consumer": the next-generation protocol of KIP-848, where
+// members only send ConsumerGroupHeartbeat and the coordinator assigns
+// partitions (consumer848*.go). The state hangs off group.consumer; the
+// classic fields of such a group stay Empty. An empty group of either kind
+// turns into the other on the first join of the other protocol; while it
+// has members a JoinGroup gets INCONSISTENT_GROUP_PROTOCOL and a
+// ConsumerGroupHeartbeat GROUP_ID_NOT_FOUND, as in Kafka.
+//
+// Epochs: the group epoch goes up whenever members, subscriptions or the
+// subscribed topics (created, deleted, grown; checked on each heartbeat
+// against Options.Topics) change, and the target assignment is recomputed
+// at once by the chosen assignor ("uniform": even and sticky, the default;
+// "range": per topic, contiguous, by member id), so the assignment epoch
+// always equals the group epoch. Each member reconciles towards its target
+// on its own heartbeats: partitions no longer in its target are revoked
+// first (it keeps its member epoch while revoking); once a full heartbeat
+// no longer lists them they are released, and the member moves to the
+// assignment epoch with those target partitions no other member owns; the
+// rest follow as their owners release them. Ownership (assigned plus
+// revoking) is therefore never shared, and ConsumerGroupDescribe reports
+// exactly it. A member that does not release within its rebalance timeout,
+// or does not heartbeat within group.consumer.session.timeout.ms, is
+// removed and its partitions freed. Static members (instance id) leaving
+// with epoch -2 keep their assignment until their session ends or their
+// instance rejoins under a new member id.
+//
+// OffsetCommit takes the member epoch as generation: a newer one is
+// FENCED_MEMBER_EPOCH, an older one STALE_MEMBER_EPOCH unless every
+// committed partition is still the member's and was given to it at or
+// before that epoch (KIP-1251's relaxation, which franz-go relies on).
+//
+// Membership is kept in memory only. After a restart members heartbeat
+// into an unknown group, get UNKNOWN_MEMBER_ID and join again at epoch 0;
+// committed offsets persist as for classic groups. When a consumer group
+// empties its metadata record (protocol type "consumer", no members) is
+// written so offset expiry counts from then; after a restart such an empty
+// group is listed as classic until a member joins.
+//
 // # Expiry
 //
 // Offsets of a group that has been Empty for longer than the retention

@@ -6,7 +6,8 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 //
 // Every group this node coordinates, including groups that only hold
 // offsets committed from outside a group (empty protocol type). v4 filters
-// by state (case-insensitive), v5 by type: every group is "classic".
+// by state (case-insensitive), v5 by type: "classic", or "consumer" for
+// KIP-848 groups (states Empty, Reconciling, Stable).
 
 func init() { register(16, 0, 5, handleListGroups) }
 
