@@ -119,9 +119,11 @@ for c in $CASES; do
       if [ $target = kfake ]; then stop_kfake; else stop_ferry; fi
     done ;;
   parts)
-    start_ferry
-    PARTS=10 produce "$FERRY_ADDR" "ferry 100B always 10 partitions" "flush.policy=always" --records 3000000
-    PARTS=1000 produce "$FERRY_ADDR" "ferry 100B always 1000 partitions" "flush.policy=always" --records 3000000
-    stop_ferry ;;
+    start_kfake; start_ferry
+    for n in 10 1000; do
+      PARTS=$n produce "$KFAKE_ADDR" "kfake 100B $n partitions" "" --records 3000000
+      PARTS=$n produce "$FERRY_ADDR" "ferry 100B always $n partitions" "flush.policy=always" --records 3000000
+    done
+    stop_ferry; stop_kfake ;;
   esac
 done
