@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
-CASES=${CASES:-"p100 p1k lat consume parts"}
+CASES=${CASES:-"p100 p1k lat consume parts backlog"}
 OUT=${OUT:-/tmp/ferry-bench}
 FERRY_ADDR=127.0.0.1:19192
 KFAKE_ADDR=127.0.0.1:19193
@@ -125,5 +125,23 @@ for c in $CASES; do
       PARTS=$n produce "$FERRY_ADDR" "ferry 100B always $n partitions" "flush.policy=always" --records 3000000
     done
     stop_ferry; stop_kfake ;;
+  backlog)
+    # Produce throughput as the backlog grows from empty to BACKLOG_GB:
+    # median of the per-second rates in the first and the last 10 seconds.
+    start_ferry
+    gb=${BACKLOG_GB:-20}
+    "$FERRY" topic create backlog --brokers "$FERRY_ADDR" --partitions 4 >/dev/null
+    "$FERRY" bench produce --brokers "$FERRY_ADDR" --topic backlog --records $((gb * 1024 * 1024)) --record-size 1024 \
+      --producers 2 2>"$OUT/backlog.progress" >"$OUT/backlog.summary"
+    python3 - "$OUT/backlog.progress" "$gb" <<'PY'
+import re, statistics, sys
+rates = [float(m.group(1)) for m in (re.search(r"s\s+([0-9.]+) records/s", l) for l in open(sys.argv[1])) if m]
+rates = rates[1:-1]  # drop the partial first and last seconds
+first, last = statistics.median(rates[:10]), statistics.median(rates[-10:])
+print(f"ferry 1KiB always, backlog 0 -> {sys.argv[2]} GiB: first 10 s {first:.0f} rec/s, last 10 s {last:.0f} rec/s, last/first {last/first:.2f}")
+PY
+    cat "$OUT/backlog.summary"
+    du -sh "$OUT/data"
+    stop_ferry; rm -rf "$OUT/data" ;;
   esac
 done
