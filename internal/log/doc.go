@@ -13,6 +13,7 @@
 //	  recovery-point                  decimal offset: everything below it was fsynced
 //	  <base>.log.cleaned              compaction's copy of a segment, before its commit
 //	  .clean-shutdown                 present only while the log is cleanly closed
+//	  <base>.txnindex                 aborted transactions whose markers are in segment <base>
 //
 // A .log file is a plain concatenation of record batches exactly as Kafka sends
 // them on the wire (big-endian):
@@ -48,6 +49,21 @@
 //	+--------------------+--------------+
 //	| maxTimestamp i64   | relOffset u32|   batch that raised the max to this value
 //	+--------------------+--------------+
+//
+// A .txnindex file (TxnIndex, written by the partition's owner, not by Append) lists
+// the aborted transactions whose abort markers are in that segment, in marker order,
+// as fixed 28-byte entries:
+//
+//	+----------------+-----------------+----------------+-------------+
+//	| producerId i64 | firstOffset i64 | lastOffset i64 | crc32c u32  |   crc covers the 24 bytes before it
+//	+----------------+-----------------+----------------+-------------+
+//
+// firstOffset is the transaction's first batch in this partition, lastOffset its
+// abort marker. Each entry is fsynced when written. OpenTxnIndex drops a torn or
+// corrupt tail and entries at or past the log end (markers lost in a crash; the
+// coordinator writes them again); entries whose marker is below the log start are
+// pruned after retention. Entries missing after a crash are rebuilt by the owner's
+// header scan of the last segments (ScanTail).
 //
 // Index entries are also kept in memory; the files only serve the next Open.
 // Lookups are by batch: OffsetForTime and MaxTimestamp answer with batch base
