@@ -9,6 +9,10 @@ package main
 // between the producing goroutine and franz-go's callbacks. All records
 // share one read-only value buffer. Latencies go into a fixed-bucket
 // histogram.
+//
+// With --transactional each producer is a transactional client that
+// commits every --txn-records records; with --group the consume side runs
+// --consumers group members, each its own client.
 
 import (
 	"context"
@@ -24,13 +28,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 const benchUsage = `usage: ferry bench <produce|consume> --topic T [flags]
 
   produce  write records as fast as the broker takes them; report throughput and latency
+           (--no-idempotence for plain producers, --transactional --txn-records K for transactions)
   consume  read a topic from the start; report throughput
+           (--group G --consumers N to read it as N members of a consumer group)
 
 run 'ferry bench produce -h' or 'ferry bench consume -h' for flags`
 
@@ -70,7 +78,24 @@ type benchSummary struct {
 	MBPerSec      float64         `json:"mb_per_sec"` // MB = 2^20 bytes
 	Errors        int64           `json:"errors"`
 	Latency       *latencySummary `json:"latency_ms,omitempty"`
-	Config        map[string]any  `json:"config"`
+
+	// Transactional produce: committed transactions (Records counts only
+	// their records) and the time from BeginTransaction until
+	// EndTransaction(commit) returned.
+	Transactions  int64           `json:"transactions,omitempty"`
+	TxnPerSec     float64         `json:"transactions_per_sec,omitempty"`
+	CommitLatency *latencySummary `json:"commit_latency_ms,omitempty"`
+
+	// Group consume: seconds from the start (before the members' clients
+	// were created) until every member had its first fetch with records,
+	// unset if some member never had one (MembersIdle counts those); and
+	// records read more than once (after a partition moved between members
+	// before its offset was committed), not counted in Records.
+	GroupReadySeconds *float64 `json:"group_ready_seconds,omitempty"`
+	MembersIdle       int      `json:"members_idle,omitempty"`
+	Duplicates        int64    `json:"duplicates,omitempty"`
+
+	Config map[string]any `json:"config"`
 }
 
 type latencySummary struct {
@@ -98,6 +123,21 @@ func (s benchSummary) write(w io.Writer, asJSON bool) error {
 		fmtSeconds(s.Seconds), s.RecordsPerSec, s.MBPerSec)
 	if l := s.Latency; l != nil {
 		line += fmt.Sprintf("; latency p50 %s p99 %s p99.9 %s max %s", fmtMs(l.P50), fmtMs(l.P99), fmtMs(l.P999), fmtMs(l.Max))
+	}
+	if s.Transactions > 0 {
+		line += fmt.Sprintf("; %d transactions: %.0f txn/s", s.Transactions, s.TxnPerSec)
+		if l := s.CommitLatency; l != nil {
+			line += fmt.Sprintf(", commit p50 %s p99 %s max %s", fmtMs(l.P50), fmtMs(l.P99), fmtMs(l.Max))
+		}
+	}
+	if s.GroupReadySeconds != nil {
+		line += fmt.Sprintf("; every member fetching after %s", fmtSeconds(*s.GroupReadySeconds))
+	}
+	if s.MembersIdle > 0 {
+		line += fmt.Sprintf("; %d member(s) got no records", s.MembersIdle)
+	}
+	if s.Duplicates > 0 {
+		line += fmt.Sprintf("; %d duplicate(s)", s.Duplicates)
 	}
 	if s.Errors > 0 {
 		line += fmt.Sprintf("; %d errors", s.Errors)
@@ -158,6 +198,9 @@ func benchProduce(args []string, stdout, stderr io.Writer) error {
 	rf := fs.Int("replication-factor", 1, "replication factor when creating the topic")
 	compression := fs.String("compression", "none", "batch compression: none, gzip, snappy, lz4 or zstd")
 	oneAtATime := fs.Bool("one-at-a-time", false, "per producer, send one record and wait for its ack before the next (latency)")
+	noIdempotence := fs.Bool("no-idempotence", false, "plain producers: no producer id, no sequence numbers (idempotence is on by default with --acks all)")
+	transactional := fs.Bool("transactional", false, "each producer is a transactional client committing every --txn-records records")
+	txnRecords := fs.Int64("txn-records", 1000, "records per transaction with --transactional")
 	asJSON := fs.Bool("json", false, "print the summary as a JSON object")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -185,6 +228,14 @@ func benchProduce(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--partitions %d is not valid", *partitions)
 	case *batchMaxBytes < 0:
 		return fmt.Errorf("--batch-max-bytes %d is not valid", *batchMaxBytes)
+	case *txnRecords < 1:
+		return fmt.Errorf("--txn-records %d is not valid: use 1 or more", *txnRecords)
+	case set["txn-records"] && !*transactional:
+		return errors.New("--txn-records needs --transactional")
+	case *transactional && *noIdempotence:
+		return errors.New("--transactional needs the idempotent producer: drop --no-idempotence")
+	case *transactional && *acks != "all" && *acks != "-1":
+		return fmt.Errorf("--transactional needs --acks all, not %s", *acks)
 	}
 	if !set["records"] && !set["duration"] {
 		*records = 1_000_000
@@ -198,6 +249,9 @@ func benchProduce(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts = append(opts, kgo.ProducerBatchCompression(codec), kgo.MaxBufferedRecords(maxSlots))
+	if *noIdempotence {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
 	if *batchMaxBytes > 0 {
 		opts = append(opts, kgo.ProducerBatchMaxBytes(int32(*batchMaxBytes)))
 	}
@@ -213,9 +267,16 @@ func benchProduce(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	// Transactional ids unique to this run and producer, so that runs do
+	// not fence each other.
+	txnIDBase := fmt.Sprintf("ferry-bench-%d", time.Now().UnixNano())
 	clients := make([]*kgo.Client, *producers)
 	for i := range clients {
-		if clients[i], err = cf.newClient(ctx, opts...); err != nil {
+		copts := opts
+		if *transactional {
+			copts = append(opts[:len(opts):len(opts)], kgo.TransactionalID(fmt.Sprintf("%s-%d", txnIDBase, i)))
+		}
+		if clients[i], err = cf.newClient(ctx, copts...); err != nil {
 			for _, cl := range clients[:i] {
 				cl.Close()
 			}
@@ -247,6 +308,9 @@ func benchProduce(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		ps[i] = newBenchProducer(clients[i], *topic, value, slots, quota)
+		if *transactional {
+			ps[i].txnRecords = *txnRecords
+		}
 	}
 
 	stop := make(chan struct{})
@@ -276,11 +340,13 @@ func benchProduce(args []string, stdout, stderr io.Writer) error {
 	close(stop)
 	progressDone.Wait()
 
-	hist := new(histogram)
-	var errs int64
+	hist, commits := new(histogram), new(histogram)
+	var errs, txns int64
 	var firstErr error
 	for _, p := range ps {
 		hist.merge(&p.hist)
+		commits.merge(&p.commitHist)
+		txns += p.txns.Load()
 		errs += p.failed.Load()
 		if firstErr == nil {
 			firstErr = p.firstErr()
@@ -296,9 +362,27 @@ func benchProduce(args []string, stdout, stderr io.Writer) error {
 			Max:  durationMs(hist.max()),
 		}
 	}
+	if *transactional {
+		s.Transactions = txns
+		if secs := elapsed.Seconds(); secs > 0 {
+			s.TxnPerSec = float64(txns) / secs
+		}
+		if commits.count() > 0 {
+			s.CommitLatency = &latencySummary{
+				P50:  durationMs(commits.quantile(0.50)),
+				P99:  durationMs(commits.quantile(0.99)),
+				P999: durationMs(commits.quantile(0.999)),
+				Max:  durationMs(commits.max()),
+			}
+		}
+	}
 	s.Config = map[string]any{
 		"producers": *producers, "record_size": *recordSize, "acks": *acks, "compression": *compression,
 		"one_at_a_time": *oneAtATime, "batch_max_bytes": *batchMaxBytes, "linger": linger.String(),
+		"idempotent": !*noIdempotence && (*acks == "all" || *acks == "-1"), "transactional": *transactional,
+	}
+	if *transactional {
+		s.Config["txn_records"] = *txnRecords
 	}
 	if err := s.write(stdout, *asJSON); err != nil {
 		return err
@@ -353,12 +437,18 @@ type benchProducer struct {
 	free  chan *benchSlot
 	slots []benchSlot
 
-	acked  atomic.Int64
+	// txnRecords > 0 makes every txnRecords records a transaction.
+	txnRecords int64
+
+	acked  atomic.Int64 // in transactions: records of committed ones
 	bytes  atomic.Int64
 	failed atomic.Int64
 	errMu  sync.Mutex
 	err    error
 	hist   histogram
+
+	txns       atomic.Int64 // committed transactions
+	commitHist histogram    // BeginTransaction until EndTransaction(commit) returned
 }
 
 type benchSlot struct {
@@ -379,42 +469,115 @@ func newBenchProducer(cl *kgo.Client, topic string, value []byte, slots int, quo
 }
 
 func (p *benchProducer) run(ctx context.Context, deadline time.Time) {
+	if p.txnRecords > 0 {
+		p.runTxns(ctx, deadline)
+		return
+	}
 	for n := int64(0); p.quota == 0 || n < p.quota; n++ {
-		var s *benchSlot
-		select {
-		case s = <-p.free:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		if !p.produceOne(ctx, ctx, deadline) {
 			break
 		}
-		now := time.Now()
-		if !deadline.IsZero() && now.After(deadline) {
-			p.free <- s
-			break
-		}
-		s.rec = kgo.Record{Topic: p.topic, Value: p.value}
-		s.start = now
-		p.cl.Produce(ctx, &s.rec, s.promise)
 	}
 	// Flush waits for every promise, failed ones included.
 	_ = p.cl.Flush(context.WithoutCancel(ctx))
+}
+
+// produceOne waits for a free slot (until ctx is done) and produces one
+// record from it with recCtx. It returns false, producing nothing, if ctx
+// is done or the deadline passed.
+func (p *benchProducer) produceOne(ctx, recCtx context.Context, deadline time.Time) bool {
+	var s *benchSlot
+	select {
+	case s = <-p.free:
+	case <-ctx.Done():
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	now := time.Now()
+	if !deadline.IsZero() && now.After(deadline) {
+		p.free <- s
+		return false
+	}
+	s.rec = kgo.Record{Topic: p.topic, Value: p.value}
+	s.start = now
+	p.cl.Produce(recCtx, &s.rec, s.promise)
+	return true
+}
+
+// runTxns produces transactions of txnRecords records (the last one
+// smaller if the quota is not a multiple) until the quota is met or the
+// deadline passed. A transaction interrupted by ctx is aborted; the first
+// one that fails ends the producer. Records of transactions that did not
+// commit are taken out of the acked counts again.
+func (p *benchProducer) runTxns(ctx context.Context, deadline time.Time) {
+	bg := context.WithoutCancel(ctx) // EndTransaction must not be cut short
+	for n := int64(0); p.quota == 0 || n < p.quota; {
+		if ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline)) {
+			return
+		}
+		k := p.txnRecords
+		if p.quota > 0 {
+			k = min(k, p.quota-n)
+		}
+		acked0, bytes0, failed0 := p.acked.Load(), p.bytes.Load(), p.failed.Load()
+		start := time.Now()
+		if err := p.cl.BeginTransaction(); err != nil {
+			p.setErr(fmt.Errorf("beginning a transaction: %w", err))
+			p.failed.Add(1)
+			return
+		}
+		var i int64
+		for i < k && p.produceOne(ctx, bg, time.Time{}) {
+			i++
+		}
+		_ = p.cl.Flush(bg)
+		failed := p.failed.Load() > failed0
+		commit := kgo.TryCommit
+		if i < k || failed {
+			commit = kgo.TryAbort
+		}
+		err := p.cl.EndTransaction(bg, commit)
+		if err == nil && commit == kgo.TryCommit {
+			p.commitHist.record(time.Since(start))
+			p.txns.Add(1)
+			n += k
+			continue
+		}
+		// Not committed: none of its records count.
+		lost := p.acked.Load() - acked0
+		p.acked.Add(-lost)
+		p.bytes.Add(-(p.bytes.Load() - bytes0))
+		if commit == kgo.TryCommit { // the commit itself failed
+			p.setErr(fmt.Errorf("committing a transaction: %w", err))
+			_ = p.cl.EndTransaction(bg, kgo.TryAbort)
+			failed = true
+		}
+		if failed {
+			p.failed.Add(lost)
+		}
+		return
+	}
 }
 
 func (p *benchProducer) done(s *benchSlot, err error) {
 	p.hist.record(time.Since(s.start))
 	if err != nil {
 		p.failed.Add(1)
-		p.errMu.Lock()
-		if p.err == nil {
-			p.err = err
-		}
-		p.errMu.Unlock()
+		p.setErr(err)
 	} else {
 		p.acked.Add(1)
 		p.bytes.Add(int64(len(s.rec.Key) + len(s.rec.Value)))
 	}
 	p.free <- s
+}
+
+func (p *benchProducer) setErr(err error) {
+	p.errMu.Lock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.errMu.Unlock()
 }
 
 func (p *benchProducer) ackedRecords() int64 { return p.acked.Load() }
@@ -427,15 +590,19 @@ func (p *benchProducer) firstErr() error {
 }
 
 func benchConsume(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench consume", "ferry bench consume --topic T [--records N] [flags]", stderr)
+	fs := newFlagSet("bench consume", "ferry bench consume --topic T [--records N] [--group G --consumers N] [flags]", stderr)
 	cf := addClientFlags(fs)
 	topic := fs.String("topic", "", "topic to read from the start (required)")
-	records := fs.Int64("records", 0, "records to read, waiting for more if needed (default: all there are now)")
+	records := fs.Int64("records", 0, "records to read, waiting for more if needed (default: all there are now; required with --group)")
+	group := fs.String("group", "", "read as members of this consumer group (a new one: it must have no committed offsets)")
+	consumers := fs.Int("consumers", 1, "group members with --group, each its own client")
 	asJSON := fs.Bool("json", false, "print the summary as a JSON object")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
 	case len(pos) != 0:
 		return fmt.Errorf("unexpected arguments %q", pos)
@@ -444,6 +611,15 @@ func benchConsume(args []string, stdout, stderr io.Writer) error {
 		return errors.New("--topic is required")
 	case *records < 0:
 		return fmt.Errorf("--records %d is not valid: use 1 or more, or 0 for all", *records)
+	case *consumers < 1:
+		return fmt.Errorf("--consumers %d is not valid: use 1 or more", *consumers)
+	case set["consumers"] && *group == "":
+		return errors.New("--consumers needs --group")
+	case *group != "" && *records == 0:
+		return errors.New("--group needs --records N: the members read until together they have N records")
+	}
+	if *group != "" {
+		return benchConsumeGroup(cf, *topic, *group, *consumers, *records, *asJSON, stdout, stderr)
 	}
 
 	ctx, cancel := interruptContext()
@@ -481,6 +657,217 @@ func benchConsume(args []string, stdout, stderr io.Writer) error {
 	s := newSummary("consume", *topic, n.Load(), bytes.Load(), elapsed)
 	s.Config = map[string]any{"records": *records}
 	return s.write(stdout, *asJSON)
+}
+
+// benchConsumeGroup reads topic from the start as consumers members of
+// group until they have read records distinct records together.
+func benchConsumeGroup(cf *clientFlags, topic, group string, consumers int, records int64, asJSON bool, stdout, stderr io.Writer) error {
+	ctx, cancel := interruptContext()
+	defer cancel()
+	adm, cl, err := cf.newAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	partitions, err := topicPartitions(ctx, adm, topic)
+	if err == nil {
+		err = checkFreshGroup(ctx, adm, group, topic)
+	}
+	cl.Close()
+	if err != nil {
+		return err
+	}
+
+	// runCtx ends the members: on interrupt, once the records are read, or
+	// on the first error.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	gc := &groupCount{next: make([]atomic.Int64, partitions), target: records, stopRun: stopRun}
+	members := make([]*benchMember, consumers)
+	for i := range members {
+		members[i] = &benchMember{gc: gc}
+	}
+
+	stop := make(chan struct{})
+	var progressDone sync.WaitGroup
+	progressDone.Add(1)
+	go func() {
+		defer progressDone.Done()
+		progress(stderr, "consume", gc.records.Load, gc.bytes.Load, stop)
+	}()
+	gc.start = time.Now()
+	var wg sync.WaitGroup
+	for i, m := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.run(runCtx, cf, topic, group, i)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Duration(gc.elapsed.Load())
+	if elapsed == 0 { // interrupted or failed before the end
+		elapsed = time.Since(gc.start)
+	}
+	close(stop)
+	progressDone.Wait()
+	// Close (commit, leave the group) outside the measured time, in parallel.
+	for _, m := range members {
+		if m.cl != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m.cl.Close()
+			}()
+		}
+	}
+	wg.Wait()
+
+	var firstErr error
+	ready, idle := time.Duration(0), 0
+	for _, m := range members {
+		if firstErr == nil {
+			firstErr = m.err
+		}
+		if f := m.firstFetch.Load(); f == 0 {
+			idle++
+		} else {
+			ready = max(ready, time.Duration(f))
+		}
+	}
+	if firstErr != nil && ctx.Err() == nil {
+		return firstErr
+	}
+	s := newSummary("consume", topic, gc.records.Load(), gc.bytes.Load(), elapsed)
+	s.Duplicates = gc.duplicates.Load()
+	if s.MembersIdle = idle; idle == 0 {
+		secs := ready.Seconds()
+		s.GroupReadySeconds = &secs
+	}
+	s.Config = map[string]any{"records": records, "group": group, "consumers": consumers}
+	return s.write(stdout, asJSON)
+}
+
+// checkFreshGroup fails if group has committed offsets for topic: its
+// members would not read from the start and might never see --records.
+func checkFreshGroup(ctx context.Context, adm *kadm.Client, group, topic string) error {
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	offs, err := adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking the offsets of group %q: %w", group, err)
+	}
+	if len(offs[topic]) > 0 {
+		return fmt.Errorf("group %q already has committed offsets for %s: use a new group name, since a benchmark reads from the start", group, topic)
+	}
+	return nil
+}
+
+// groupCount adds up what the members read. Per partition it keeps the
+// offset after the highest record counted, so a record read again (by a
+// member that took over the partition before its reader committed) counts
+// as a duplicate, not as a record.
+type groupCount struct {
+	next       []atomic.Int64 // by partition
+	records    atomic.Int64
+	bytes      atomic.Int64
+	duplicates atomic.Int64
+	target     int64
+	start      time.Time
+	elapsed    atomic.Int64 // ns from start until target was reached
+	stopRun    context.CancelFunc
+}
+
+// add counts the records of one fetched partition (in offset order).
+func (g *groupCount) add(fp *kgo.FetchPartition) {
+	rs := fp.Records
+	if len(rs) == 0 {
+		return
+	}
+	from := 0
+	if int(fp.Partition) < len(g.next) {
+		next := &g.next[fp.Partition]
+		for {
+			cur := next.Load()
+			last := rs[len(rs)-1].Offset + 1
+			if last <= cur {
+				from = len(rs)
+				break
+			}
+			from = 0
+			for from < len(rs) && rs[from].Offset < cur {
+				from++
+			}
+			if next.CompareAndSwap(cur, last) {
+				break
+			}
+		}
+	}
+	var b int64
+	for _, r := range rs[from:] {
+		b += int64(len(r.Key) + len(r.Value))
+	}
+	if from > 0 {
+		g.duplicates.Add(int64(from))
+	}
+	g.bytes.Add(b)
+	if n := g.records.Add(int64(len(rs) - from)); n >= g.target && from < len(rs) && n-int64(len(rs)-from) < g.target {
+		g.elapsed.Store(int64(time.Since(g.start)))
+		g.stopRun()
+	}
+}
+
+// benchMember is one group member with its own client.
+type benchMember struct {
+	gc         *groupCount
+	cl         *kgo.Client
+	firstFetch atomic.Int64 // ns from start until its first fetch with records
+	err        error
+}
+
+func (m *benchMember) run(ctx context.Context, cf *clientFlags, topic, group string, i int) {
+	cl, err := cf.newClient(ctx,
+		kgo.ClientID(fmt.Sprintf("ferry-bench-%d", i)),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.err = err
+			m.gc.stopRun()
+		}
+		return
+	}
+	m.cl = cl
+	for {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		for fi := range fetches {
+			for ti := range fetches[fi].Topics {
+				ft := &fetches[fi].Topics[ti]
+				for pi := range ft.Partitions {
+					fp := &ft.Partitions[pi]
+					if fp.Err != nil {
+						if errors.Is(fp.Err, context.Canceled) || errors.Is(fp.Err, kgo.ErrClientClosed) {
+							continue
+						}
+						m.err = fmt.Errorf("reading %s partition %d as group %q: %w", ft.Topic, fp.Partition, group, explain(fp.Err, topic))
+						m.gc.stopRun()
+						return
+					}
+					if len(fp.Records) > 0 && m.firstFetch.Load() == 0 {
+						m.firstFetch.Store(int64(time.Since(m.gc.start)))
+					}
+					m.gc.add(fp)
+				}
+			}
+		}
+	}
 }
 
 // histogram counts durations in log-linear buckets: each power of two is

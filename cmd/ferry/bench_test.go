@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestBenchProduceConsume(t *testing.T) {
@@ -101,6 +104,13 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"produce", "--topic", "t", "--producers", "0"}, "--producers 0 is not valid"},
 		{[]string{"produce", "--topic", "t", "--acks", "x"}, `--acks "x" is not valid`},
 		{[]string{"consume"}, "--topic is required"},
+		{[]string{"consume", "--topic", "t", "--consumers", "2"}, "--consumers needs --group"},
+		{[]string{"consume", "--topic", "t", "--group", "g"}, "--group needs --records"},
+		{[]string{"consume", "--topic", "t", "--group", "g", "--records", "5", "--consumers", "0"}, "--consumers 0 is not valid"},
+		{[]string{"produce", "--topic", "t", "--txn-records", "5"}, "--txn-records needs --transactional"},
+		{[]string{"produce", "--topic", "t", "--transactional", "--txn-records", "0"}, "--txn-records 0 is not valid"},
+		{[]string{"produce", "--topic", "t", "--transactional", "--no-idempotence"}, "drop --no-idempotence"},
+		{[]string{"produce", "--topic", "t", "--transactional", "--acks", "1"}, "--transactional needs --acks all"},
 	} {
 		args := tc.args
 		if len(args) > 0 {
@@ -147,5 +157,164 @@ func TestHistogram(t *testing.T) {
 	m.merge(h)
 	if m.count() != 20000 || m.quantile(0.5) != h.quantile(0.5) {
 		t.Errorf("merge: count %d median %s", m.count(), m.quantile(0.5))
+	}
+}
+
+func benchJSON(t *testing.T, args ...string) benchSummary {
+	t.Helper()
+	out := mustRun(t, runBench, "", append(args, "--json")...)
+	var s benchSummary
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("--json output %q: %v", out, err)
+	}
+	return s
+}
+
+// readTopic reads topic from the start with the given isolation level
+// until it has want records, then a little longer to catch extras.
+func readTopic(t *testing.T, brokers, topic string, want int, iso kgo.IsolationLevel) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(iso), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var got []*kgo.Record
+	deadline := time.Now().Add(15 * time.Second)
+	extra := time.Time{}
+	for time.Now().Before(deadline) && (extra.IsZero() || time.Now().Before(extra)) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		got = append(got, fs.Records()...)
+		if len(got) >= want && extra.IsZero() {
+			extra = time.Now().Add(500 * time.Millisecond)
+		}
+	}
+	return got
+}
+
+func TestBenchConsumeGroup(t *testing.T) {
+	groupBrokers(t, func(t *testing.T, brokers string) {
+		topic := testTopic(t)
+		group := topic + "-g"
+		b := []string{"--brokers", brokers, "--topic", topic}
+		p := benchJSON(t, append([]string{"produce", "--records", "20000", "--record-size", "50", "--partitions", "6"}, b...)...)
+		if p.Records != 20000 || p.Errors != 0 {
+			t.Fatalf("produce: %+v", p)
+		}
+
+		s := benchJSON(t, append([]string{"consume", "--group", group, "--consumers", "2", "--records", "20000"}, b...)...)
+		if s.Op != "consume" || s.Records != 20000 || s.Bytes != 20000*50 || s.RecordsPerSec <= 0 ||
+			s.Config["group"] != group || s.Config["consumers"] != 2.0 {
+			t.Fatalf("unexpected summary: %+v", s)
+		}
+		// Both members normally get partitions; one may finish everything
+		// before the other's first fetch, but not both be idle.
+		if s.MembersIdle > 1 || (s.MembersIdle == 0) != (s.GroupReadySeconds != nil) {
+			t.Fatalf("members idle %d, ready %v", s.MembersIdle, s.GroupReadySeconds)
+		}
+		if r := s.GroupReadySeconds; r != nil && (*r <= 0 || *r > s.Seconds) {
+			t.Fatalf("group ready after %vs of a %vs run", *r, s.Seconds)
+		}
+		// The members committed on the way out: the group is at the end of
+		// every partition.
+		var sum int64
+		for p := range int32(6) {
+			c := committed(t, brokers, group, topic, p)
+			if c < 0 {
+				t.Fatalf("partition %d: nothing committed", p)
+			}
+			sum += c
+		}
+		if sum != 20000 {
+			t.Fatalf("committed offsets add up to %d, want 20000", sum)
+		}
+		// The group is no longer fresh: a second run would not start at
+		// the beginning.
+		if _, _, err := runCmd(t, runBench, "", append([]string{"consume", "--group", group, "--records", "1"}, b...)...); err == nil ||
+			!strings.Contains(err.Error(), "already has committed offsets") {
+			t.Fatalf("reusing the group: want an error, got %v", err)
+		}
+
+		// The text summary: one line.
+		out := mustRun(t, runBench, "", append([]string{"consume", "--group", group + "-2", "--consumers", "3", "--records", "500"}, b...)...)
+		if !regexp.MustCompile(`^consume: [0-9]+ records in [0-9.]+s: [0-9]+ records/s, [0-9.]+ MB/s(; every member fetching after [0-9.]+s)?(; [0-9]+ member\(s\) got no records)?(; [0-9]+ duplicate\(s\))?\n$`).MatchString(out) {
+			t.Fatalf("summary %q", out)
+		}
+	})
+}
+
+func TestBenchProduceTransactional(t *testing.T) {
+	groupBrokers(t, func(t *testing.T, brokers string) {
+		topic := testTopic(t)
+		b := []string{"--brokers", brokers, "--topic", topic}
+		s := benchJSON(t, append([]string{"produce", "--transactional", "--txn-records", "10", "--records", "1000",
+			"--producers", "2", "--record-size", "20", "--partitions", "3"}, b...)...)
+		if s.Records != 1000 || s.Bytes != 20000 || s.Errors != 0 || s.Transactions != 100 || s.TxnPerSec <= 0 ||
+			s.Config["transactional"] != true || s.Config["txn_records"] != 10.0 {
+			t.Fatalf("unexpected summary: %+v", s)
+		}
+		if l := s.CommitLatency; l == nil || l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.Max || l.Max > s.Seconds*1000 {
+			t.Fatalf("commit latency %+v of a %vs run", l, s.Seconds)
+		}
+		// A quota that is not a multiple: the last transaction is smaller.
+		s = benchJSON(t, append([]string{"produce", "--transactional", "--txn-records", "10", "--records", "25", "--record-size", "20"}, b...)...)
+		if s.Records != 25 || s.Transactions != 3 {
+			t.Fatalf("25 records in transactions of 10: %+v", s)
+		}
+
+		// All of it is committed: a read_committed consumer sees every
+		// record, from transactional producers.
+		rs := readTopic(t, brokers, topic, 1025, kgo.ReadCommitted())
+		if len(rs) != 1025 {
+			t.Fatalf("read_committed consumer got %d records, want 1025", len(rs))
+		}
+		ids := map[int64]bool{}
+		for _, r := range rs {
+			if r.ProducerID < 0 || len(r.Value) != 20 {
+				t.Fatalf("record %+v", r)
+			}
+			ids[r.ProducerID] = true
+		}
+		if len(ids) != 3 {
+			t.Fatalf("records from %d producer ids, want 3 (2 + 1 producers)", len(ids))
+		}
+		// bench consume skips the transaction markers.
+		c := benchJSON(t, append([]string{"consume"}, b...)...)
+		if c.Records != 1025 {
+			t.Fatalf("bench consume read %d records, want 1025", c.Records)
+		}
+
+		out := mustRun(t, runBench, "", append([]string{"produce", "--transactional", "--txn-records", "5", "--records", "50"}, b...)...)
+		if !regexp.MustCompile(`^produce: 50 records in [0-9.]+s: [0-9]+ records/s, [0-9.]+ MB/s; latency .*; 10 transactions: [0-9]+ txn/s, commit p50 [0-9.]+ms p99 [0-9.]+ms max [0-9.]+ms\n$`).MatchString(out) {
+			t.Fatalf("summary %q", out)
+		}
+	})
+}
+
+func TestBenchProduceNoIdempotence(t *testing.T) {
+	brokers := startFerry(t)
+	for _, tc := range []struct {
+		flags      []string
+		idempotent bool
+	}{{nil, true}, {[]string{"--no-idempotence"}, false}} {
+		topic := testTopic(t)
+		args := append([]string{"produce", "--brokers", brokers, "--topic", topic, "--partitions", "2", "--records", "3000", "--producers", "2"}, tc.flags...)
+		s := benchJSON(t, args...)
+		if s.Records != 3000 || s.Errors != 0 || s.Config["idempotent"] != tc.idempotent || s.Transactions != 0 || s.CommitLatency != nil {
+			t.Fatalf("%v: unexpected summary %+v", tc.flags, s)
+		}
+		// Plain producers write batches without a producer id.
+		rs := readTopic(t, brokers, topic, 3000, kgo.ReadUncommitted())
+		if len(rs) != 3000 {
+			t.Fatalf("%v: read %d records", tc.flags, len(rs))
+		}
+		for _, r := range rs {
+			if (r.ProducerID >= 0) != tc.idempotent {
+				t.Fatalf("%v: record with producer id %d", tc.flags, r.ProducerID)
+			}
+		}
 	}
 }
