@@ -5,12 +5,14 @@
 #
 #   scripts/bench.sh            # full matrix (about 15 minutes)
 #   RUNS=5 CASES="p100" scripts/bench.sh
+#   RUNS=1 CASES="group txn" GROUP_RECORDS=100000 TXN_PLAIN_RECORDS=100000 \
+#     TXN10_RECORDS=5000 TXN1000_RECORDS=100000 scripts/bench.sh   # a quick smoke run
 #
 # Needs: go, python3. Uses ports 19192 (ferry) and 19193 (kfake).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
-CASES=${CASES:-"p100 p1k lat consume parts backlog"}
+CASES=${CASES:-"p100 p1k lat consume parts backlog group txn"}
 OUT=${OUT:-/tmp/ferry-bench}
 FERRY_ADDR=127.0.0.1:19192
 KFAKE_ADDR=127.0.0.1:19193
@@ -143,5 +145,64 @@ PY
     cat "$OUT/backlog.summary"
     du -sh "$OUT/data"
     stop_ferry; rm -rf "$OUT/data" ;;
+  group)
+    # A 12-partition backlog of GROUP_RECORDS (2M) 100-byte records, read
+    # RUNS times by 1 consumer without a group and by a new group of 4
+    # members (each its own client). A group's records/s covers the whole
+    # run, joining included (the broker's default 3 s initial rebalance
+    # delay); "ready" is when every member had its first fetch, and "rec/s
+    # from ready" the rate from then to the end.
+    n=${GROUP_RECORDS:-2000000}
+    start_ferry
+    "$FERRY" topic create gbacklog --brokers "$FERRY_ADDR" --partitions 12 --config flush.policy=os >/dev/null
+    "$FERRY" bench produce --brokers "$FERRY_ADDR" --topic gbacklog --records "$n" --record-size 100 --producers 2 --json >/dev/null 2>&1
+    for members in 0 4; do
+      files=()
+      for r in $(seq "$RUNS"); do
+        f="$OUT/group-$members.$r.json"
+        if [ $members = 0 ]; then
+          "$FERRY" bench consume --brokers "$FERRY_ADDR" --topic gbacklog --records "$n" --json 2>/dev/null >"$f"
+        else
+          "$FERRY" bench consume --brokers "$FERRY_ADDR" --topic gbacklog --records "$n" --group "bench-g$members-$r" \
+            --consumers $members --json 2>/dev/null >"$f"
+        fi
+        files+=("$f")
+      done
+      if [ $members = 0 ]; then
+        printf '%-44s rec/s %s | MB/s %s\n' "ferry consume 12 parts, 1 consumer" \
+          "$(median records_per_sec "${files[@]}" | cut -d' ' -f1)" "$(median mb_per_sec "${files[@]}" | cut -d' ' -f1)"
+      else
+        printf '%-44s rec/s %s | MB/s %s | ready s %s | rec/s from ready %s\n' "ferry consume 12 parts, group of $members" \
+          "$(median records_per_sec "${files[@]}" | cut -d' ' -f1)" "$(median mb_per_sec "${files[@]}" | cut -d' ' -f1)" \
+          "$(median group_ready_seconds "${files[@]}" | cut -d' ' -f1)" "$(median ready_records_per_sec "${files[@]}" | cut -d' ' -f1)"
+      fi
+      echo "    records/s per run: $(median records_per_sec "${files[@]}" | cut -d' ' -f2)"
+    done
+    stop_ferry ;;
+  txn)
+    # 100-byte records, 1 producer, flush.policy=always: plain (no producer
+    # id) vs idempotent producer, then transactions of 10 and of 1000
+    # records (transactions/s, records/s, and the time from
+    # BeginTransaction until the commit returned).
+    txn_produce() { # NAME ARGS...: like produce, reporting transactions
+      local name=$1; shift
+      local files=()
+      for r in $(seq "$RUNS"); do
+        seq_n=$((seq_n+1))
+        "$FERRY" topic create "bench-$seq_n" --brokers "$FERRY_ADDR" --partitions "${PARTS:-4}" --config flush.policy=always >/dev/null
+        "$FERRY" bench produce --brokers "$FERRY_ADDR" --topic "bench-$seq_n" --json --transactional "$@" 2>/dev/null >"$OUT/$name.$r.json"
+        files+=("$OUT/$name.$r.json")
+      done
+      printf '%-44s rec/s %s | txn/s %s | commit p50ms %s | p99ms %s\n' "$name" \
+        "$(median records_per_sec "${files[@]}" | cut -d' ' -f1)" "$(median transactions_per_sec "${files[@]}" | cut -d' ' -f1)" \
+        "$(median commit_latency_ms.p50 "${files[@]}" | cut -d' ' -f1)" "$(median commit_latency_ms.p99 "${files[@]}" | cut -d' ' -f1)"
+      echo "    transactions/s per run: $(median transactions_per_sec "${files[@]}" | cut -d' ' -f2)"
+    }
+    start_ferry
+    produce "$FERRY_ADDR" "ferry 100B always plain (no idempotence)" "flush.policy=always" --records "${TXN_PLAIN_RECORDS:-3000000}" --no-idempotence
+    produce "$FERRY_ADDR" "ferry 100B always idempotent" "flush.policy=always" --records "${TXN_PLAIN_RECORDS:-3000000}"
+    txn_produce "ferry 100B always txn of 10" --records "${TXN10_RECORDS:-100000}" --txn-records 10
+    txn_produce "ferry 100B always txn of 1000" --records "${TXN1000_RECORDS:-3000000}" --txn-records 1000
+    stop_ferry ;;
   esac
 done

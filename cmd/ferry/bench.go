@@ -91,9 +91,11 @@ type benchSummary struct {
 	// unset if some member never had one (MembersIdle counts those); and
 	// records read more than once (after a partition moved between members
 	// before its offset was committed), not counted in Records.
-	GroupReadySeconds *float64 `json:"group_ready_seconds,omitempty"`
-	MembersIdle       int      `json:"members_idle,omitempty"`
-	Duplicates        int64    `json:"duplicates,omitempty"`
+	// ReadyRecordsPerSec is the rate from that point to the end.
+	GroupReadySeconds  *float64 `json:"group_ready_seconds,omitempty"`
+	ReadyRecordsPerSec float64  `json:"ready_records_per_sec,omitempty"`
+	MembersIdle        int      `json:"members_idle,omitempty"`
+	Duplicates         int64    `json:"duplicates,omitempty"`
 
 	Config map[string]any `json:"config"`
 }
@@ -131,7 +133,7 @@ func (s benchSummary) write(w io.Writer, asJSON bool) error {
 		}
 	}
 	if s.GroupReadySeconds != nil {
-		line += fmt.Sprintf("; every member fetching after %s", fmtSeconds(*s.GroupReadySeconds))
+		line += fmt.Sprintf("; every member fetching after %s, %.0f records/s from then", fmtSeconds(*s.GroupReadySeconds), s.ReadyRecordsPerSec)
 	}
 	if s.MembersIdle > 0 {
 		line += fmt.Sprintf("; %d member(s) got no records", s.MembersIdle)
@@ -681,7 +683,7 @@ func benchConsumeGroup(cf *clientFlags, topic, group string, consumers int, reco
 	// on the first error.
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	gc := &groupCount{next: make([]atomic.Int64, partitions), target: records, stopRun: stopRun}
+	gc := &groupCount{next: make([]atomic.Int64, partitions), target: records, members: int64(consumers), stopRun: stopRun}
 	members := make([]*benchMember, consumers)
 	for i := range members {
 		members[i] = &benchMember{gc: gc}
@@ -742,6 +744,9 @@ func benchConsumeGroup(cf *clientFlags, topic, group string, consumers int, reco
 	if s.MembersIdle = idle; idle == 0 {
 		secs := ready.Seconds()
 		s.GroupReadySeconds = &secs
+		if after := (elapsed - ready).Seconds(); after > 0 {
+			s.ReadyRecordsPerSec = float64(s.Records-gc.readyRecords.Load()) / after
+		}
 	}
 	s.Config = map[string]any{"records": records, "group": group, "consumers": consumers}
 	return s.write(stdout, asJSON)
@@ -778,6 +783,10 @@ type groupCount struct {
 	start      time.Time
 	elapsed    atomic.Int64 // ns from start until target was reached
 	stopRun    context.CancelFunc
+
+	members      int64
+	fetching     atomic.Int64 // members that had their first fetch
+	readyRecords atomic.Int64 // records counted when the last of them did
 }
 
 // add counts the records of one fetched partition (in offset order).
@@ -862,6 +871,9 @@ func (m *benchMember) run(ctx context.Context, cf *clientFlags, topic, group str
 					}
 					if len(fp.Records) > 0 && m.firstFetch.Load() == 0 {
 						m.firstFetch.Store(int64(time.Since(m.gc.start)))
+						if m.gc.fetching.Add(1) == m.gc.members {
+							m.gc.readyRecords.Store(m.gc.records.Load())
+						}
 					}
 					m.gc.add(fp)
 				}

@@ -215,8 +215,8 @@ func TestBenchConsumeGroup(t *testing.T) {
 		if s.MembersIdle > 1 || (s.MembersIdle == 0) != (s.GroupReadySeconds != nil) {
 			t.Fatalf("members idle %d, ready %v", s.MembersIdle, s.GroupReadySeconds)
 		}
-		if r := s.GroupReadySeconds; r != nil && (*r <= 0 || *r > s.Seconds) {
-			t.Fatalf("group ready after %vs of a %vs run", *r, s.Seconds)
+		if r := s.GroupReadySeconds; r != nil && (*r <= 0 || *r > s.Seconds || s.ReadyRecordsPerSec < 0) {
+			t.Fatalf("group ready after %vs of a %vs run, %v records/s from then", *r, s.Seconds, s.ReadyRecordsPerSec)
 		}
 		// The members committed on the way out: the group is at the end of
 		// every partition.
@@ -240,7 +240,7 @@ func TestBenchConsumeGroup(t *testing.T) {
 
 		// The text summary: one line.
 		out := mustRun(t, runBench, "", append([]string{"consume", "--group", group + "-2", "--consumers", "3", "--records", "500"}, b...)...)
-		if !regexp.MustCompile(`^consume: [0-9]+ records in [0-9.]+s: [0-9]+ records/s, [0-9.]+ MB/s(; every member fetching after [0-9.]+s)?(; [0-9]+ member\(s\) got no records)?(; [0-9]+ duplicate\(s\))?\n$`).MatchString(out) {
+		if !regexp.MustCompile(`^consume: [0-9]+ records in [0-9.]+s: [0-9]+ records/s, [0-9.]+ MB/s(; every member fetching after [0-9.]+s, [0-9]+ records/s from then)?(; [0-9]+ member\(s\) got no records)?(; [0-9]+ duplicate\(s\))?\n$`).MatchString(out) {
 			t.Fatalf("summary %q", out)
 		}
 	})
