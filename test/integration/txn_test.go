@@ -3,9 +3,9 @@ package integration
 import (
 	"context"
 	"encoding/binary"
-	"hash/crc32"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"sort"
 	"testing"
 	"time"
