@@ -108,9 +108,9 @@ func (c *Coordinator) DeleteGroups(req *kmsg.DeleteGroupsRequest) *kmsg.DeleteGr
 		default:
 			var recs []kv
 			for tp := range g.offsets {
-				recs = append(recs, kv{key: offsetKey(id, tp)})
+				recs = append(recs, kv{Key: offsetKey(id, tp)})
 			}
-			recs = append(recs, kv{key: groupKey(id)})
+			recs = append(recs, kv{Key: groupKey(id)})
 			next, err := c.appendLocked(recs)
 			if err != nil {
 				c.logger.Error("delete group: write failed", "group", id, "err", err)

@@ -276,7 +276,7 @@ func (c *Coordinator) DeleteOffsets(req *kmsg.OffsetDeleteRequest) *kmsg.OffsetD
 			default:
 				if _, ok := g.offsets[tp]; ok {
 					delete(g.offsets, tp)
-					recs = append(recs, kv{key: offsetKey(g.id, tp)})
+					recs = append(recs, kv{Key: offsetKey(g.id, tp)})
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -320,7 +320,7 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 			}
 			if now.Sub(base) >= c.cfg.OffsetsRetention {
 				delete(g.offsets, tp)
-				recs = append(recs, kv{key: offsetKey(id, tp)})
+				recs = append(recs, kv{Key: offsetKey(id, tp)})
 			}
 		}
 		if len(recs) > 0 {
@@ -328,7 +328,7 @@ func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 		}
 		if len(g.offsets) == 0 {
 			if g.persisted || len(recs) > 0 {
-				recs = append(recs, kv{key: groupKey(id)})
+				recs = append(recs, kv{Key: groupKey(id)})
 			}
 			delete(c.groups, id)
 		}

@@ -4,11 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-mq/ferry/internal/log"
 )
 
 // Record key and value versions written; see doc.go. Readers accept every
@@ -20,11 +21,8 @@ const (
 	groupValueVersion  = 3
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-type kv struct {
-	key, value []byte // nil value: tombstone
-}
+// kv is one record of the coordinator's topic; a nil Value is a tombstone.
+type kv = log.KeyValue
 
 func offsetKey(groupID string, tp topicPartition) []byte {
 	k := kmsg.NewOffsetCommitKey()
@@ -40,7 +38,7 @@ func offsetRecord(groupID string, tp topicPartition, o committedOffset) kv {
 	v.LeaderEpoch = o.leaderEpoch
 	v.Metadata = o.metadata
 	v.CommitTimestamp = o.committed.UnixMilli()
-	return kv{offsetKey(groupID, tp), v.AppendTo(nil)}
+	return kv{Key: offsetKey(groupID, tp), Value: v.AppendTo(nil)}
 }
 
 func groupKey(groupID string) []byte {
@@ -75,37 +73,11 @@ func groupRecord(g *group) kv {
 		vm.Assignment = m.assignment
 		v.Members = append(v.Members, vm)
 	}
-	return kv{groupKey(g.id), v.AppendTo(nil)}
+	return kv{Key: groupKey(g.id), Value: v.AppendTo(nil)}
 }
 
-// encodeBatch builds one uncompressed v2 record batch; the log assigns its
-// base offset.
-func encodeBatch(recs []kv, now time.Time) []byte {
-	var raw []byte
-	for i, r := range recs {
-		rec := kmsg.Record{OffsetDelta: int32(i), Key: r.key, Value: r.value}
-		body := rec.AppendTo(nil) // with Length 0, a one-byte varint
-		rec.Length = int32(len(body) - 1)
-		raw = rec.AppendTo(raw)
-	}
-	ts := now.UnixMilli()
-	b := kmsg.RecordBatch{
-		PartitionLeaderEpoch: -1,
-		Magic:                2,
-		LastOffsetDelta:      int32(len(recs) - 1),
-		FirstTimestamp:       ts,
-		MaxTimestamp:         ts,
-		ProducerID:           -1,
-		ProducerEpoch:        -1,
-		FirstSequence:        -1,
-		NumRecords:           int32(len(recs)),
-		Records:              raw,
-	}
-	out := b.AppendTo(nil)
-	binary.BigEndian.PutUint32(out[8:], uint32(len(out)-12))
-	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], castagnoli))
-	return out
-}
+// encodeBatch builds the batch the log assigns a base offset to.
+func encodeBatch(recs []kv, now time.Time) []byte { return log.NewBatch(recs, now) }
 
 // appendLocked writes recs as one batch and returns the log offset after
 // it. The caller syncs (or leaves the background sync to do it).

@@ -212,7 +212,7 @@ func (c *Coordinator) Tick() {
 		recs = append(recs, stateRecord(t))
 	}
 	for _, id := range tombstones {
-		recs = append(recs, kv{key: txnKey(id)})
+		recs = append(recs, kv{Key: txnKey(id)})
 		delete(c.txns, id)
 		c.opts.Logger.Info("transactional id expired", "transactional_id", id)
 	}

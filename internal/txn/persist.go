@@ -4,11 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-mq/ferry/internal/log"
 )
 
 // pendingOffsetsKeyVersion marks Ferry's record of offsets committed inside
@@ -20,7 +21,8 @@ const (
 	pendingOffsetsVersion = 3
 )
 
-type kv struct{ key, value []byte }
+// kv is one record of the coordinator's topic; a nil Value is a tombstone.
+type kv = log.KeyValue
 
 func txnKey(id string) []byte {
 	k := kmsg.NewTxnMetadataKey()
@@ -51,7 +53,7 @@ func stateRecord(t *txn) kv {
 		}
 		v.Topics[i].Partitions = append(v.Topics[i].Partitions, p.partition)
 	}
-	return kv{key: txnKey(t.id), value: v.AppendTo(nil)}
+	return kv{Key: txnKey(t.id), Value: v.AppendTo(nil)}
 }
 
 func pendingRecord(req *kmsg.TxnOffsetCommitRequest) kv {
@@ -59,39 +61,11 @@ func pendingRecord(req *kmsg.TxnOffsetCommitRequest) kv {
 	key = kbin.AppendString(key, req.TransactionalID)
 	value := kbin.AppendInt16(nil, 0)
 	value = req.AppendTo(value)
-	return kv{key: key, value: value}
+	return kv{Key: key, Value: value}
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// encodeBatch builds one uncompressed v2 record batch; the log assigns its
-// base offset.
-func encodeBatch(recs []kv, now time.Time) []byte {
-	var raw []byte
-	for i, r := range recs {
-		rec := kmsg.Record{OffsetDelta: int32(i), Key: r.key, Value: r.value}
-		body := rec.AppendTo(nil)
-		rec.Length = int32(len(body) - 1)
-		raw = rec.AppendTo(raw)
-	}
-	ts := now.UnixMilli()
-	b := kmsg.RecordBatch{
-		PartitionLeaderEpoch: -1,
-		Magic:                2,
-		LastOffsetDelta:      int32(len(recs) - 1),
-		FirstTimestamp:       ts,
-		MaxTimestamp:         ts,
-		ProducerID:           -1,
-		ProducerEpoch:        -1,
-		FirstSequence:        -1,
-		NumRecords:           int32(len(recs)),
-		Records:              raw,
-	}
-	out := b.AppendTo(nil)
-	binary.BigEndian.PutUint32(out[8:], uint32(len(out)-12))
-	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], castagnoli))
-	return out
-}
+// encodeBatch builds the batch the log assigns a base offset to.
+func encodeBatch(recs []kv, now time.Time) []byte { return log.NewBatch(recs, now) }
 
 // appendLocked writes recs as one batch and returns the log offset after
 // it; the caller syncs.
