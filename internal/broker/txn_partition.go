@@ -184,7 +184,11 @@ const producerScanSegments = 2
 // rebuildTxnState rebuilds idempotence and transaction state from the
 // batch headers of the log's last segments, and the aborted-transaction
 // index entries for abort markers found there that the index lacks (a
-// crash between the marker and the index write).
+// crash between the marker and the index write). A transaction still open
+// whose first batch in those segments has no marker of its producer before
+// it may have begun earlier: older segments are scanned, one at a time,
+// until its start is found, so that the LSO and a later abort's index entry
+// cover all of it.
 // REQUIRES: exclusive access (called from openPartition).
 func (p *Partition) rebuildTxnState(dir string) error {
 	idx, err := log.OpenTxnIndex(dir, p.log.EndOffset())
@@ -193,9 +197,19 @@ func (p *Partition) rebuildTxnState(dir string) error {
 	}
 	p.txns.index = idx
 	now := time.Now()
-	return p.log.ScanTail(producerScanSegments, func(h log.BatchHeader, control int) error {
+	// firstData: producers whose first batch in the scan is transactional
+	// data, and its offset.
+	seen := map[int64]bool{}
+	firstData := map[int64]int64{}
+	err = p.log.ScanTail(producerScanSegments, func(h log.BatchHeader, control int) error {
 		if h.ProducerID < 0 {
 			return nil
+		}
+		if !seen[h.ProducerID] {
+			seen[h.ProducerID] = true
+			if h.Attributes&attrTransactional != 0 && h.Attributes&attrControl == 0 {
+				firstData[h.ProducerID] = h.BaseOffset
+			}
 		}
 		if h.Attributes&attrControl == 0 {
 			st, ok := p.producers[h.ProducerID]
@@ -212,6 +226,53 @@ func (p *Partition) rebuildTxnState(dir string) error {
 		p.producers[h.ProducerID].lastSeen = now
 		return p.trackTxnLocked(h, h.BaseOffset, h.LastOffset(), control)
 	})
+	if err != nil {
+		return err
+	}
+	// Open transactions that may have begun before the scanned segments.
+	unsure := map[int64]bool{}
+	for id, first := range firstData {
+		if p.txns.ongoing[id] == first {
+			unsure[id] = true
+		}
+	}
+	for skip := producerScanSegments; len(unsure) > 0; skip++ {
+		// In this (older) segment: where each unsure producer's last
+		// transaction run begins (-1 after a marker), and whether it
+		// ended there.
+		start := map[int64]int64{}
+		ended := map[int64]bool{}
+		ok, err := p.log.ScanSegmentBefore(skip, func(h log.BatchHeader, _ int) error {
+			if !unsure[h.ProducerID] {
+				return nil
+			}
+			switch {
+			case h.Attributes&attrControl != 0 || h.Attributes&attrTransactional == 0:
+				ended[h.ProducerID] = true
+				start[h.ProducerID] = -1
+			default:
+				if s, ok := start[h.ProducerID]; !ok || s < 0 {
+					start[h.ProducerID] = h.BaseOffset
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break // the log's first segment was scanned
+		}
+		for id, s := range start {
+			if s >= 0 {
+				p.txns.ongoing[id] = s
+			}
+		}
+		for id := range ended {
+			delete(unsure, id)
+		}
+	}
+	return nil
 }
 
 // expireProducers forgets producers idle for longer than ttl that have no

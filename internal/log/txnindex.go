@@ -204,22 +204,46 @@ func (l *Log) ScanTail(n int, fn func(h BatchHeader, control int) error) error {
 		sizes[i] = s.size
 	}
 	l.mu.RUnlock()
-	var buf [batchHeaderSize]byte
 	for i, s := range segs {
-		for pos := int64(0); pos < sizes[i]; {
-			h, err := readHeader(s.file, pos, sizes[i], &buf)
-			if err != nil {
-				return err
-			}
-			control := ControlNone
-			if h.Attributes&0x20 != 0 {
-				control = readControlType(s.file, pos, h)
-			}
-			if err := fn(h, control); err != nil {
-				return err
-			}
-			pos += h.Size()
+		if err := scanSegment(s, sizes[i], fn); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// ScanSegmentBefore is ScanTail for the single segment just before the last
+// skip ones: ScanSegmentBefore(k, fn) after ScanTail(k, fn) continues
+// backward, one segment at a time. It returns false (and calls fn for
+// nothing) when the log has no such segment.
+func (l *Log) ScanSegmentBefore(skip int, fn func(h BatchHeader, control int) error) (bool, error) {
+	l.mu.RLock()
+	i := len(l.segments) - 1 - skip
+	if skip < 0 || i < 0 {
+		l.mu.RUnlock()
+		return false, nil
+	}
+	s := l.segments[i]
+	size := s.size
+	l.mu.RUnlock()
+	return true, scanSegment(s, size, fn)
+}
+
+func scanSegment(s *segment, size int64, fn func(h BatchHeader, control int) error) error {
+	var buf [batchHeaderSize]byte
+	for pos := int64(0); pos < size; {
+		h, err := readHeader(s.file, pos, size, &buf)
+		if err != nil {
+			return err
+		}
+		control := ControlNone
+		if h.Attributes&0x20 != 0 {
+			control = readControlType(s.file, pos, h)
+		}
+		if err := fn(h, control); err != nil {
+			return err
+		}
+		pos += h.Size()
 	}
 	return nil
 }
