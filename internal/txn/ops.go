@@ -420,3 +420,31 @@ func (c *Coordinator) List() []Described {
 	}
 	return out
 }
+
+// PendingOffsets returns the partitions of a group that have offsets
+// committed (TxnOffsetCommit) inside a transaction that has not completed:
+// OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for them.
+func (c *Coordinator) PendingOffsets(group string) map[Partition]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out map[Partition]bool
+	for _, t := range c.txns {
+		if idle(t.state) && !t.completing {
+			continue
+		}
+		for _, req := range t.pending {
+			if req.Group != group {
+				continue
+			}
+			for _, rt := range req.Topics {
+				for _, rp := range rt.Partitions {
+					if out == nil {
+						out = map[Partition]bool{}
+					}
+					out[Partition{rt.Topic, rp.Partition}] = true
+				}
+			}
+		}
+	}
+	return out
+}

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // TestExactlyOnceAcrossBrokerSIGKILL: a franz-go GroupTransactSession
@@ -362,5 +365,125 @@ func TestOpenTxnAcrossSegmentsSurvivesSIGKILL(t *testing.T) {
 	rc = values(consumeAll(t, addr, topic, 1, time.Second, kgo.FetchIsolationLevel(kgo.ReadCommitted())))
 	if fmt.Sprint(rc) != "[c1 c2 c3 c4]" {
 		t.Fatalf("read_committed after a new transaction saw %d records: %.60v", len(rc), rc)
+	}
+}
+
+// TestRequireStableOffsetFetch: while a transaction that committed offsets
+// for a group (TxnOffsetCommit) has not ended, OffsetFetch with
+// require_stable answers UNSTABLE_OFFSET_COMMIT for those partitions (a
+// consumer must not start from the offsets the transaction replaces); after
+// the commit it returns the new offset. Without require_stable the last
+// committed offset is returned at once.
+func TestRequireStableOffsetFetch(t *testing.T) {
+	srv := startBroker(t)
+	topic := topicName(t)
+	createTopic(t, newAdmin(t, srv.Addr()), topic, 2)
+	cl := newClient(t, srv.Addr())
+	ctx := testCtx(t, 30*time.Second)
+	id, group := topic+"-txn", topic+"-g"
+
+	initReq := kmsg.NewPtrInitProducerIDRequest()
+	initReq.TransactionalID = &id
+	initReq.TransactionTimeoutMillis = 20000
+	initResp, err := initReq.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(initResp.ErrorCode)
+	}
+	if err != nil {
+		t.Fatalf("init producer id: %v", err)
+	}
+	pid, epoch := initResp.ProducerID, initResp.ProducerEpoch
+
+	addReq := kmsg.NewPtrAddOffsetsToTxnRequest()
+	addReq.TransactionalID, addReq.ProducerID, addReq.ProducerEpoch, addReq.Group = id, pid, epoch, group
+	addResp, err := addReq.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(addResp.ErrorCode)
+	}
+	if err != nil {
+		t.Fatalf("add offsets to txn: %v", err)
+	}
+
+	commitReq := kmsg.NewPtrTxnOffsetCommitRequest()
+	commitReq.TransactionalID, commitReq.Group, commitReq.ProducerID, commitReq.ProducerEpoch = id, group, pid, epoch
+	commitReq.Generation = -1
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset = 0, 5
+	rt.Partitions = append(rt.Partitions, rp)
+	commitReq.Topics = append(commitReq.Topics, rt)
+	commitResp, err := commitReq.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(commitResp.Topics[0].Partitions[0].ErrorCode)
+	}
+	if err != nil {
+		t.Fatalf("txn offset commit: %v", err)
+	}
+
+	// fetch returns partition 0's and 1's (offset, error) with OffsetFetch
+	// at version v.
+	fetch := func(v int16, stable bool) [2]string {
+		t.Helper()
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Version = v
+		req.RequireStable = stable
+		if v >= 8 {
+			g := kmsg.NewOffsetFetchRequestGroup()
+			g.Group = group
+			gt := kmsg.NewOffsetFetchRequestGroupTopic()
+			gt.Topic, gt.Partitions = topic, []int32{0, 1}
+			g.Topics = append(g.Topics, gt)
+			req.Groups = append(req.Groups, g)
+		} else {
+			req.Group = group
+			rt := kmsg.NewOffsetFetchRequestTopic()
+			rt.Topic, rt.Partitions = topic, []int32{0, 1}
+			req.Topics = append(req.Topics, rt)
+		}
+		vs := kversion.Stable()
+		vs.SetMaxKeyVersion(req.Key(), v)
+		fcl := newClient(t, srv.Addr(), kgo.MaxVersions(vs))
+		defer fcl.Close()
+		resp, err := fcl.Request(ctx, req)
+		if err != nil {
+			t.Fatalf("offset fetch v%d: %v", v, err)
+		}
+		var out [2]string
+		r := resp.(*kmsg.OffsetFetchResponse)
+		if v >= 8 {
+			for _, p := range r.Groups[0].Topics[0].Partitions {
+				out[p.Partition] = fmt.Sprintf("%d/%v", p.Offset, kerr.ErrorForCode(p.ErrorCode))
+			}
+		} else {
+			for _, p := range r.Topics[0].Partitions {
+				out[p.Partition] = fmt.Sprintf("%d/%v", p.Offset, kerr.ErrorForCode(p.ErrorCode))
+			}
+		}
+		return out
+	}
+	unstable := fmt.Sprintf("-1/%v", kerr.UnstableOffsetCommit)
+	for _, v := range []int16{7, 8} {
+		if got := fetch(v, true); got != [2]string{unstable, "-1/<nil>"} {
+			t.Fatalf("v%d require_stable during the transaction: %v", v, got)
+		}
+		if got := fetch(v, false); got != [2]string{"-1/<nil>", "-1/<nil>"} {
+			t.Fatalf("v%d without require_stable during the transaction: %v", v, got)
+		}
+	}
+
+	endReq := kmsg.NewPtrEndTxnRequest()
+	endReq.TransactionalID, endReq.ProducerID, endReq.ProducerEpoch, endReq.Commit = id, pid, epoch, true
+	endResp, err := endReq.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(endResp.ErrorCode)
+	}
+	if err != nil {
+		t.Fatalf("end txn: %v", err)
+	}
+	for _, v := range []int16{7, 8} {
+		if got := fetch(v, true); got != [2]string{"5/<nil>", "-1/<nil>"} {
+			t.Fatalf("v%d require_stable after the commit: %v", v, got)
+		}
 	}
 }
