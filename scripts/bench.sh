@@ -128,21 +128,28 @@ for c in $CASES; do
     done
     stop_ferry; stop_kfake ;;
   backlog)
-    # Produce throughput as the backlog grows from empty to BACKLOG_GB:
-    # median of the per-second rates in the first and the last 10 seconds.
+    # Produce throughput on an empty topic, then again after the same topic
+    # holds BACKLOG_GB of older data: RUNS runs each, medians, ratio.
     start_ferry
     gb=${BACKLOG_GB:-20}
     "$FERRY" topic create backlog --brokers "$FERRY_ADDR" --partitions 4 >/dev/null
+    measure() {
+      local files=()
+      for r in $(seq "$RUNS"); do
+        "$FERRY" bench produce --brokers "$FERRY_ADDR" --topic backlog --records 1000000 --record-size 1024 --json 2>/dev/null >"$OUT/backlog-$1.$r.json"
+        files+=("$OUT/backlog-$1.$r.json")
+      done
+      median records_per_sec "${files[@]}"
+    }
+    empty=$(measure empty)
     "$FERRY" bench produce --brokers "$FERRY_ADDR" --topic backlog --records $((gb * 1024 * 1024)) --record-size 1024 \
       --producers 2 2>"$OUT/backlog.progress" >"$OUT/backlog.summary"
-    python3 - "$OUT/backlog.progress" "$gb" <<'PY'
-import re, statistics, sys
-rates = [float(m.group(1)) for m in (re.search(r"s\s+([0-9.]+) records/s", l) for l in open(sys.argv[1])) if m]
-rates = rates[1:-1]  # drop the partial first and last seconds
-first, last = statistics.median(rates[:10]), statistics.median(rates[-10:])
-print(f"ferry 1KiB always, backlog 0 -> {sys.argv[2]} GiB: first 10 s {first:.0f} rec/s, last 10 s {last:.0f} rec/s, last/first {last/first:.2f}")
-PY
-    cat "$OUT/backlog.summary"
+    sleep 10 # let the disk settle after the fill
+    full=$(measure full)
+    echo "ferry 1KiB always, 1M records: empty topic ${empty}"
+    echo "ferry 1KiB always, 1M records: after ${gb} GiB backlog ${full}"
+    python3 -c "import sys; print(f'    backlog/empty ratio {float(sys.argv[2])/float(sys.argv[1]):.2f}')" "${empty%% *}" "${full%% *}"
+    echo "    fill: $(cat "$OUT/backlog.summary")"
     du -sh "$OUT/data"
     stop_ferry; rm -rf "$OUT/data" ;;
   group)
