@@ -1,7 +1,6 @@
 package group
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -133,31 +132,12 @@ func (c *Coordinator) Load() error {
 		if len(data) == 0 {
 			break
 		}
-		for len(data) > 0 {
-			if len(data) < 12 {
-				return fmt.Errorf("group: load at %d: truncated batch", offset)
-			}
-			size := 12 + int(int32(binary.BigEndian.Uint32(data[8:])))
-			if size < 61 || size > len(data) {
-				return fmt.Errorf("group: load at %d: bad batch length", offset)
-			}
-			var b kmsg.RecordBatch
-			if err := b.ReadFrom(data[:size]); err != nil {
-				return fmt.Errorf("group: load at %d: %w", offset, err)
-			}
-			data = data[size:]
-			end := b.FirstOffset + int64(b.LastOffsetDelta) + 1
-			if b.Attributes&0x20 == 0 { // not a control batch
-				if b.Attributes&0x7 != 0 {
-					return fmt.Errorf("group: load at %d: compressed batch; the coordinator writes none", b.FirstOffset)
-				}
-				n, err := c.replayRecords(b.Records, int(b.NumRecords), end, now)
-				if err != nil {
-					return fmt.Errorf("group: load at %d: %w", b.FirstOffset, err)
-				}
-				records += n
-			}
-			offset = end
+		offset, err = log.EachRecord(offset, data, func(h log.BatchHeader, key, value []byte) error {
+			records++
+			return c.replay(key, value, h.LastOffset()+1, now)
+		})
+		if err != nil {
+			return fmt.Errorf("group: load %w", err)
 		}
 	}
 	c.nextOffset = offset
@@ -168,24 +148,6 @@ func (c *Coordinator) Load() error {
 	}
 	c.logger.Info("consumer groups loaded", "groups", len(c.groups), "records", records, "log_end", offset)
 	return nil
-}
-
-func (c *Coordinator) replayRecords(raw []byte, n int, logEnd int64, now time.Time) (int, error) {
-	for i := 0; i < n; i++ {
-		length, used := binary.Varint(raw)
-		if used <= 0 || length < 0 || int64(len(raw)-used) < length {
-			return i, errors.New("truncated record")
-		}
-		var rec kmsg.Record
-		if err := rec.ReadFrom(raw[:used+int(length)]); err != nil {
-			return i, err
-		}
-		raw = raw[used+int(length):]
-		if err := c.replay(rec.Key, rec.Value, logEnd, now); err != nil {
-			return i, err
-		}
-	}
-	return n, nil
 }
 
 // replay applies one record of __consumer_offsets.

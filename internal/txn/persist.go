@@ -94,30 +94,12 @@ func (c *Coordinator) Load() error {
 		if len(data) == 0 {
 			break
 		}
-		for len(data) > 0 {
-			if len(data) < 12 {
-				return fmt.Errorf("txn: load at %d: truncated batch", offset)
-			}
-			size := 12 + int(int32(binary.BigEndian.Uint32(data[8:])))
-			if size < 61 || size > len(data) {
-				return fmt.Errorf("txn: load at %d: bad batch length", offset)
-			}
-			var b kmsg.RecordBatch
-			if err := b.ReadFrom(data[:size]); err != nil {
-				return fmt.Errorf("txn: load at %d: %w", offset, err)
-			}
-			data = data[size:]
-			if b.Attributes&0x20 == 0 {
-				if b.Attributes&0x7 != 0 {
-					return fmt.Errorf("txn: load at %d: compressed batch; the coordinator writes none", b.FirstOffset)
-				}
-				n, err := c.replayRecords(b.Records, int(b.NumRecords))
-				records += n
-				if err != nil {
-					return fmt.Errorf("txn: load at %d: %w", b.FirstOffset, err)
-				}
-			}
-			offset = b.FirstOffset + int64(b.LastOffsetDelta) + 1
+		offset, err = log.EachRecord(offset, data, func(_ log.BatchHeader, key, value []byte) error {
+			records++
+			return c.replay(key, value)
+		})
+		if err != nil {
+			return fmt.Errorf("txn: load %w", err)
 		}
 	}
 	c.opts.Logger.Info("transactions loaded", "transactional_ids", len(c.txns), "records", records)
@@ -134,24 +116,6 @@ func (c *Coordinator) Recover() {
 		c.opts.Logger.Info("completing transaction after restart", "transactional_id", t.id, "state", StateName(t.state))
 		c.complete(t)
 	}
-}
-
-func (c *Coordinator) replayRecords(raw []byte, n int) (int, error) {
-	for i := 0; i < n; i++ {
-		length, used := binary.Varint(raw)
-		if used <= 0 || length < 0 || int64(len(raw)-used) < length {
-			return i, errors.New("truncated record")
-		}
-		var rec kmsg.Record
-		if err := rec.ReadFrom(raw[:used+int(length)]); err != nil {
-			return i, err
-		}
-		raw = raw[used+int(length):]
-		if err := c.replay(rec.Key, rec.Value); err != nil {
-			return i, err
-		}
-	}
-	return n, nil
 }
 
 // replay applies one record of __transaction_state.
