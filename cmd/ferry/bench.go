@@ -50,21 +50,10 @@ const mebibyte = 1 << 20
 const maxSlots = 50000
 
 func runBench(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, benchUsage)
-		return errors.New("missing mode: use produce or consume")
-	}
-	switch args[0] {
-	case "produce":
-		return benchProduce(args[1:], stdout, stderr)
-	case "consume":
-		return benchConsume(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stderr, benchUsage)
-		return flag.ErrHelp
-	}
-	fmt.Fprintln(stderr, benchUsage)
-	return fmt.Errorf("unknown mode %q: use produce or consume", args[0])
+	return runAction(args, benchUsage, "mode", "produce or consume", map[string]func([]string) error{
+		"produce": func(args []string) error { return benchProduce(args, stdout, stderr) },
+		"consume": func(args []string) error { return benchConsume(args, stdout, stderr) },
+	}, stderr)
 }
 
 // benchSummary is the result of a run; --json prints it as is.
@@ -242,15 +231,11 @@ func benchProduce(args []string, stdout, stderr io.Writer) error {
 	if !set["records"] && !set["duration"] {
 		*records = 1_000_000
 	}
-	opts, err := parseAcks(*acks)
+	opts, err := producerOpts(*acks, *compression)
 	if err != nil {
 		return err
 	}
-	codec, err := parseCompression(*compression)
-	if err != nil {
-		return err
-	}
-	opts = append(opts, kgo.ProducerBatchCompression(codec), kgo.MaxBufferedRecords(maxSlots))
+	opts = append(opts, kgo.MaxBufferedRecords(maxSlots))
 	if *noIdempotence {
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}

@@ -202,6 +202,19 @@ func (l *keyValueList) Set(s string) error {
 	return nil
 }
 
+// producerOpts maps --acks and --compression to kgo options.
+func producerOpts(acks, compression string) ([]kgo.Opt, error) {
+	opts, err := parseAcks(acks)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := parseCompression(compression)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, kgo.ProducerBatchCompression(codec)), nil
+}
+
 // parseAcks maps --acks to kgo options. Acks other than all need the
 // idempotent producer off, since idempotence requires acks=all.
 func parseAcks(s string) ([]kgo.Opt, error) {

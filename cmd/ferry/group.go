@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -32,27 +31,16 @@ actions:
 run 'ferry group <action> -h' for an action's flags`
 
 func runGroup(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, groupUsage)
-		return errors.New("missing action: use list, describe, delete or reset-offsets")
-	}
 	ctx, cancel := interruptContext()
 	defer cancel()
-	switch args[0] {
-	case "list", "ls":
-		return groupList(ctx, args[1:], stdout, stderr)
-	case "describe":
-		return groupDescribe(ctx, args[1:], stdout, stderr)
-	case "delete":
-		return groupDelete(ctx, args[1:], stdout, stderr)
-	case "reset-offsets":
-		return groupResetOffsets(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stderr, groupUsage)
-		return flag.ErrHelp
-	}
-	fmt.Fprintln(stderr, groupUsage)
-	return fmt.Errorf("unknown action %q: use list, describe, delete or reset-offsets", args[0])
+	list := func(args []string) error { return groupList(ctx, args, stdout, stderr) }
+	return runAction(args, groupUsage, "action", "list, describe, delete or reset-offsets", map[string]func([]string) error{
+		"list":          list,
+		"ls":            list,
+		"describe":      func(args []string) error { return groupDescribe(ctx, args, stdout, stderr) },
+		"delete":        func(args []string) error { return groupDelete(ctx, args, stdout, stderr) },
+		"reset-offsets": func(args []string) error { return groupResetOffsets(ctx, args, stdout, stderr) },
+	}, stderr)
 }
 
 // groupStates are the classic group states, as Kafka spells them.
@@ -97,8 +85,7 @@ func groupList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			members[name] = len(d.Members)
 		}
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL-TYPE\tMEMBERS")
+	tw := newTable(stdout, "GROUP\tSTATE\tPROTOCOL-TYPE\tMEMBERS")
 	for _, g := range listed.Sorted() {
 		// A broker that ignores the filter must not widen it.
 		if len(states) > 0 && g.State != "" && g.State != states[0] {
@@ -132,15 +119,10 @@ func errNoGroup(group string) error {
 func groupDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("group describe", "ferry group describe GROUP [flags]", stderr)
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
+	group, err := parseName(fs, args, "group")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("want exactly one group name, got %d", len(pos))
-	}
-	group := pos[0]
 	adm, cl, err := cf.newAdmin(ctx)
 	if err != nil {
 		return err
@@ -168,10 +150,9 @@ func groupDescribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	fmt.Fprintf(stdout, "Group: %s  State: %s  Protocol: %s  Members: %d\n", group, l.State, protocol, len(l.Members))
 
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	if len(l.Members) > 0 {
 		fmt.Fprintln(stdout)
-		fmt.Fprintln(tw, "MEMBER\tINSTANCE\tCLIENT-ID\tHOST\tPARTITIONS")
+		tw := newTable(stdout, "MEMBER\tINSTANCE\tCLIENT-ID\tHOST\tPARTITIONS")
 		for _, m := range l.Members {
 			inst := "-"
 			if m.InstanceID != nil {
@@ -190,7 +171,7 @@ func groupDescribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return nil
 	}
 	fmt.Fprintln(stdout)
-	fmt.Fprintln(tw, "TOPIC\tPARTITION\tCOMMITTED\tLOG-END\tLAG\tMEMBER")
+	tw := newTable(stdout, "TOPIC\tPARTITION\tCOMMITTED\tLOG-END\tLAG\tMEMBER")
 	for _, r := range rows {
 		committed, end, lag := "-", "-", "-"
 		if r.Commit.At >= 0 {
@@ -232,13 +213,9 @@ func assignedString(m kadm.DescribedGroupMember) string {
 func groupDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("group delete", "ferry group delete GROUP... [flags]", stderr)
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
+	names, err := parseNames(fs, args, "group")
 	if err != nil {
 		return err
-	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return errors.New("want at least one group name")
 	}
 	adm, cl, err := cf.newAdmin(ctx)
 	if err != nil {
@@ -246,30 +223,24 @@ func groupDelete(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer cl.Close()
 
-	rs, err := adm.DeleteGroups(ctx, pos...)
+	rs, err := adm.DeleteGroups(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("cannot delete groups: %w", err)
 	}
-	var failed []string
-	for _, name := range pos {
+	return reportDeleted(stdout, "group", names, func(name string) string {
 		r, ok := rs[name]
 		switch {
 		case !ok:
-			failed = append(failed, fmt.Sprintf("%s: missing from the broker's answer", name))
+			return "missing from the broker's answer"
 		case errors.Is(r.Err, kerr.GroupIDNotFound):
-			failed = append(failed, fmt.Sprintf("%s: no such group", name))
+			return "no such group"
 		case errors.Is(r.Err, kerr.NonEmptyGroup):
-			failed = append(failed, fmt.Sprintf("%s: the group has active members; stop its consumers first", name))
+			return "the group has active members; stop its consumers first"
 		case r.Err != nil:
-			failed = append(failed, fmt.Sprintf("%s: %v%s", name, r.Err, errMessage(r.ErrMessage)))
-		default:
-			fmt.Fprintf(stdout, "deleted group %s\n", name)
+			return fmt.Sprintf("%v%s", r.Err, errMessage(r.ErrMessage))
 		}
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("could not delete %d of %d group(s): %s (see `ferry group list`)", len(failed), len(pos), strings.Join(failed, "; "))
-	}
-	return nil
+		return ""
+	})
 }
 
 func groupResetOffsets(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -283,15 +254,10 @@ func groupResetOffsets(ctx context.Context, args []string, stdout, stderr io.Wri
 	toTime := fs.String("to-time", "", "reset to the first record at or after this RFC3339 time (2024-05-01T12:00:00Z)")
 	toOffset := fs.Int64("to-offset", -1, "reset to this offset (clamped into what the log holds)")
 	execute := fs.Bool("execute", false, "commit the new offsets (without it, only print the plan)")
-	pos, err := parseArgs(fs, args)
+	group, err := parseName(fs, args, "group")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("want exactly one group name, got %d", len(pos))
-	}
-	group := pos[0]
 	if *topic == "" {
 		fs.Usage()
 		return errors.New("--topic is required")
@@ -385,8 +351,7 @@ func groupResetOffsets(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 
 	plan := make(kadm.Offsets)
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PARTITION\tCURRENT\tNEW")
+	tw := newTable(stdout, "PARTITION\tCURRENT\tNEW")
 	for p := range int32(n) {
 		if *partition >= 0 && p != int32(*partition) {
 			continue

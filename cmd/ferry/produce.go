@@ -36,15 +36,11 @@ func runProduce(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return errors.New("--topic is required")
 	}
-	opts, err := parseAcks(*acks)
+	opts, err := producerOpts(*acks, *compression)
 	if err != nil {
 		return err
 	}
-	codec, err := parseCompression(*compression)
-	if err != nil {
-		return err
-	}
-	opts = append(opts, kgo.ProducerBatchCompression(codec), kgo.DefaultProduceTopic(*topic))
+	opts = append(opts, kgo.DefaultProduceTopic(*topic))
 	if *partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}

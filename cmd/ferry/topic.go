@@ -7,12 +7,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -30,29 +28,17 @@ actions:
 run 'ferry topic <action> -h' for an action's flags`
 
 func runTopic(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, topicUsage)
-		return errors.New("missing action: use create, list, describe, alter or delete")
-	}
 	ctx, cancel := interruptContext()
 	defer cancel()
-	switch args[0] {
-	case "create":
-		return topicCreate(ctx, args[1:], stdout, stderr)
-	case "list", "ls":
-		return topicList(ctx, args[1:], stdout, stderr)
-	case "describe":
-		return topicDescribe(ctx, args[1:], stdout, stderr)
-	case "alter":
-		return topicAlter(ctx, args[1:], stdout, stderr)
-	case "delete":
-		return topicDelete(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stderr, topicUsage)
-		return flag.ErrHelp
-	}
-	fmt.Fprintln(stderr, topicUsage)
-	return fmt.Errorf("unknown action %q: use create, list, describe, alter or delete", args[0])
+	list := func(args []string) error { return topicList(ctx, args, stdout, stderr) }
+	return runAction(args, topicUsage, "action", "create, list, describe, alter or delete", map[string]func([]string) error{
+		"create":   func(args []string) error { return topicCreate(ctx, args, stdout, stderr) },
+		"list":     list,
+		"ls":       list,
+		"describe": func(args []string) error { return topicDescribe(ctx, args, stdout, stderr) },
+		"alter":    func(args []string) error { return topicAlter(ctx, args, stdout, stderr) },
+		"delete":   func(args []string) error { return topicDelete(ctx, args, stdout, stderr) },
+	}, stderr)
 }
 
 func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,13 +48,9 @@ func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	rf := fs.Int("replication-factor", 1, "copies of each partition")
 	var configs keyValueList
 	fs.Var(&configs, "config", "topic config `key=value` (repeatable), e.g. retention.ms=86400000")
-	pos, err := parseArgs(fs, args)
+	name, err := parseName(fs, args, "topic")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("want exactly one topic name, got %d", len(pos))
 	}
 	if *partitions < 1 {
 		return fmt.Errorf("--partitions %d is not valid: a topic needs at least 1 partition", *partitions)
@@ -76,7 +58,6 @@ func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *rf < 1 || *rf > 32767 {
 		return fmt.Errorf("--replication-factor %d is not valid: use 1 or more (at most the number of brokers)", *rf)
 	}
-	name := pos[0]
 	adm, cl, err := cf.newAdmin(ctx)
 	if err != nil {
 		return err
@@ -120,8 +101,7 @@ func topicList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("cannot list topics: %w", err)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tREPLICATION")
+	tw := newTable(stdout, "TOPIC\tPARTITIONS\tREPLICATION")
 	for _, td := range tds.Sorted() {
 		fmt.Fprintf(tw, "%s\t%d\t%d\n", td.Topic, len(td.Partitions), replicationOf(td))
 	}
@@ -139,15 +119,10 @@ func replicationOf(td kadm.TopicDetail) int {
 func topicDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("topic describe", "ferry topic describe NAME [flags]", stderr)
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
+	name, err := parseName(fs, args, "topic")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("want exactly one topic name, got %d", len(pos))
-	}
-	name := pos[0]
 	adm, cl, err := cf.newAdmin(ctx)
 	if err != nil {
 		return err
@@ -181,8 +156,7 @@ func topicDescribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	fmt.Fprintln(stdout)
 
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PARTITION\tLEADER\tREPLICAS\tISR\tSTART\tEND")
+	tw := newTable(stdout, "PARTITION\tLEADER\tREPLICAS\tISR\tSTART\tEND")
 	for _, p := range td.Partitions.Sorted() {
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", p.Partition, p.Leader,
 			joinInt32(p.Replicas), joinInt32(p.ISR),
@@ -211,8 +185,7 @@ func topicDescribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return nil
 	}
 	fmt.Fprintln(stdout, "Configs set on the topic:")
-	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tVALUE")
+	tw = newTable(stdout, "KEY\tVALUE")
 	for _, c := range set {
 		v := c.MaybeValue()
 		if c.Sensitive {
@@ -250,18 +223,13 @@ func topicAlter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&configs, "config", "set topic config `key=value` (repeatable)")
 	var deletes stringList
 	fs.Var(&deletes, "delete-config", "remove a topic config `key`, back to the default (repeatable)")
-	pos, err := parseArgs(fs, args)
+	name, err := parseName(fs, args, "topic")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("want exactly one topic name, got %d", len(pos))
 	}
 	if *partitions == 0 && len(configs) == 0 && len(deletes) == 0 {
 		return errors.New("nothing to alter: give --partitions, --config or --delete-config")
 	}
-	name := pos[0]
 	adm, cl, err := cf.newAdmin(ctx)
 	if err != nil {
 		return err
@@ -326,13 +294,9 @@ func topicAlter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func topicDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("topic delete", "ferry topic delete NAME... [flags]", stderr)
 	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
+	names, err := parseNames(fs, args, "topic")
 	if err != nil {
 		return err
-	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return errors.New("want at least one topic name")
 	}
 	adm, cl, err := cf.newAdmin(ctx)
 	if err != nil {
@@ -340,32 +304,18 @@ func topicDelete(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer cl.Close()
 
-	rs, err := adm.DeleteTopics(ctx, pos...)
+	rs, err := adm.DeleteTopics(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("cannot delete topics: %w", err)
 	}
-	var failed []string
-	for _, name := range pos {
+	return reportDeleted(stdout, "topic", names, func(name string) string {
 		r, ok := rs[name]
 		switch {
 		case !ok:
-			failed = append(failed, fmt.Sprintf("%s: missing from the broker's answer", name))
+			return "missing from the broker's answer"
 		case r.Err != nil:
-			failed = append(failed, fmt.Sprintf("%s: %v%s", name, r.Err, errMessage(r.ErrMessage)))
-		default:
-			fmt.Fprintf(stdout, "deleted topic %s\n", name)
+			return fmt.Sprintf("%v%s", r.Err, errMessage(r.ErrMessage))
 		}
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("could not delete %d of %d topic(s): %s (see `ferry topic list`)", len(failed), len(pos), strings.Join(failed, "; "))
-	}
-	return nil
-}
-
-// errMessage formats a broker's optional error message as a suffix.
-func errMessage(m string) string {
-	if m == "" {
 		return ""
-	}
-	return ": " + m
+	})
 }
