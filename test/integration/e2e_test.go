@@ -387,24 +387,7 @@ func TestProduceToUnknownTopicOrPartition(t *testing.T) {
 
 	// Raw produce request to a partition that does not exist.
 	cl := newClient(t, srv.Addr())
-	req := kmsg.NewPtrProduceRequest()
-	req.Acks = -1
-	req.TimeoutMillis = 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition = 7
-	rp.Records = nil
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(testCtx(t, 10*time.Second), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-		t.Fatalf("produce response shape: %+v", resp)
-	}
-	if ec := resp.Topics[0].Partitions[0].ErrorCode; !errors.Is(kerr.ErrorForCode(ec), kerr.UnknownTopicOrPartition) {
+	if ec := rawProduceTo(t, cl, topic, 7, nil).ErrorCode; !errors.Is(kerr.ErrorForCode(ec), kerr.UnknownTopicOrPartition) {
 		t.Fatalf("produce to partition 7 of 1: error %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(ec))
 	}
 

@@ -23,15 +23,7 @@ func start848Broker(t *testing.T) *server.Server {
 	cfg := groupBrokerConfig(t.TempDir())
 	cfg.GroupConsumerSessionTimeout = 3 * time.Second
 	cfg.GroupConsumerHeartbeatInterval = 300 * time.Millisecond
-	srv, err := server.Start(cfg, nil)
-	if err != nil {
-		t.Fatalf("start broker: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("close broker: %v", err)
-		}
-	})
+	srv, _ := startServer(t, cfg)
 	return srv
 }
 
@@ -184,19 +176,7 @@ func TestGroup848FranzRebalanceAndResume(t *testing.T) {
 
 	// The last member commits as it leaves: the group's offsets are the log end.
 	c.close()
-	eventually(t, 20*time.Second, "committed offsets reach the log end", func() (bool, string) {
-		committed, err := adm.FetchOffsets(testCtx(t, 5*time.Second), groupID)
-		if err != nil {
-			return false, err.Error()
-		}
-		for part, e := range end {
-			o, ok := committed.Lookup(topic, part)
-			if !ok || o.At != e {
-				return false, fmt.Sprintf("partition %d committed %v, end %d", part, o.At, e)
-			}
-		}
-		return true, ""
-	})
+	waitCommitted(t, adm, groupID, topic, end)
 
 	// Restarted members resume from the committed offsets.
 	produceRound(t, producer, topic, parts, 5, 4)
@@ -205,28 +185,7 @@ func TestGroup848FranzRebalanceAndResume(t *testing.T) {
 		start848Member(t, addr, groupID, topic, name, after)
 	}
 	wait848Assignment(t, watcher, groupID, map[string]int{"a2": 4, "b2": 4, "c2": 4})
-	newEnd := endOffsets(t, adm, topic)
-	eventually(t, 30*time.Second, "round 4 processed after restart", func() (bool, string) {
-		after.mu.Lock()
-		defer after.mu.Unlock()
-		for part, e := range newEnd {
-			for o := end[part]; o < e; o++ {
-				if after.seen[part][o] == 0 {
-					return false, fmt.Sprintf("partition %d offset %d", part, o)
-				}
-			}
-		}
-		return true, ""
-	})
-	after.mu.Lock()
-	for part, offs := range after.seen {
-		for o := range offs {
-			if o < end[part] {
-				t.Errorf("partition %d offset %d processed again after restart (committed %d)", part, o, end[part])
-			}
-		}
-	}
-	after.mu.Unlock()
+	waitResumed(t, after, adm, topic, end)
 	if n := p.missing(end); n != 0 {
 		t.Fatalf("%d records never processed", n)
 	}

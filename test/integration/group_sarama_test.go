@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -101,46 +100,13 @@ func TestGroupSarama(t *testing.T) {
 			end := waitProcessed(t, p, adm, topic)
 			b.close()
 
-			eventually(t, 20*time.Second, "committed offsets reach the log end", func() (bool, string) {
-				committed, err := adm.FetchOffsets(testCtx(t, 5*time.Second), groupID)
-				if err != nil {
-					return false, err.Error()
-				}
-				for part, e := range end {
-					o, ok := committed.Lookup(topic, part)
-					if !ok || o.At != e {
-						return false, fmt.Sprintf("partition %d committed %v, end %d", part, o.At, e)
-					}
-				}
-				return true, ""
-			})
+			waitCommitted(t, adm, groupID, topic, end)
 
 			// A new member resumes where the group left off.
 			produceRound(t, producer, topic, parts, 5, 3)
 			after := newProcessed()
 			startSaramaMember(t, addr, groupID, topic, "c", v.v, after)
-			newEnd := endOffsets(t, adm, topic)
-			eventually(t, 30*time.Second, "round 3 processed", func() (bool, string) {
-				after.mu.Lock()
-				defer after.mu.Unlock()
-				for part, e := range newEnd {
-					for o := end[part]; o < e; o++ {
-						if after.seen[part][o] == 0 {
-							return false, fmt.Sprintf("partition %d offset %d", part, o)
-						}
-					}
-				}
-				return true, ""
-			})
-			after.mu.Lock()
-			defer after.mu.Unlock()
-			for part, offs := range after.seen {
-				for o := range offs {
-					if o < end[part] {
-						t.Errorf("partition %d offset %d processed again (committed %d)", part, o, end[part])
-					}
-				}
-			}
+			waitResumed(t, after, adm, topic, end)
 		})
 	}
 }

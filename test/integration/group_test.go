@@ -36,20 +36,7 @@ func groupBrokerConfig(dir string) config.Config {
 // function (also run at cleanup, once).
 func startGroupBroker(t testing.TB, dir string) (*server.Server, func()) {
 	t.Helper()
-	srv, err := server.Start(groupBrokerConfig(dir), nil)
-	if err != nil {
-		t.Fatalf("start broker: %v", err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			if err := srv.Close(); err != nil {
-				t.Errorf("close broker: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return srv, stop
+	return startServer(t, groupBrokerConfig(dir))
 }
 
 // processed records, at least once, every record any member consumed.
@@ -76,12 +63,16 @@ func (p *processed) add(member string, partition int32, offset int64) {
 }
 
 // missing counts offsets below end that nobody processed.
-func (p *processed) missing(end map[int32]int64) int {
+func (p *processed) missing(end map[int32]int64) int { return p.missingFrom(nil, end) }
+
+// missingFrom counts offsets from start (0 where it has no entry) to end
+// that nobody processed.
+func (p *processed) missingFrom(start, end map[int32]int64) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
 	for part, e := range end {
-		for o := int64(0); o < e; o++ {
+		for o := start[part]; o < e; o++ {
 			if p.seen[part][o] == 0 {
 				n++
 			}
@@ -262,6 +253,45 @@ func waitProcessed(t *testing.T, p *processed, adm *kadm.Client, topic string) m
 	return end
 }
 
+// waitCommitted waits until groupID's committed offsets on topic are end.
+func waitCommitted(t *testing.T, adm *kadm.Client, groupID, topic string, end map[int32]int64) {
+	t.Helper()
+	eventually(t, 20*time.Second, "committed offsets reach the log end", func() (bool, string) {
+		committed, err := adm.FetchOffsets(testCtx(t, 5*time.Second), groupID)
+		if err != nil {
+			return false, err.Error()
+		}
+		for part, e := range end {
+			o, ok := committed.Lookup(topic, part)
+			if !ok || o.At != e {
+				return false, fmt.Sprintf("partition %d committed %v, end %d", part, o.At, e)
+			}
+		}
+		return true, ""
+	})
+}
+
+// waitResumed waits until after, the members that replaced a group which
+// committed end, has processed every record from end to the log end, and
+// fails the test for each record below end they processed again.
+func waitResumed(t *testing.T, after *processed, adm *kadm.Client, topic string, end map[int32]int64) {
+	t.Helper()
+	newEnd := endOffsets(t, adm, topic)
+	eventually(t, 30*time.Second, "records after the committed offsets processed", func() (bool, string) {
+		n := after.missingFrom(end, newEnd)
+		return n == 0, fmt.Sprintf("%d missing", n)
+	})
+	after.mu.Lock()
+	defer after.mu.Unlock()
+	for part, offs := range after.seen {
+		for o := range offs {
+			if o < end[part] {
+				t.Errorf("partition %d offset %d processed again after restart (committed %d)", part, o, end[part])
+			}
+		}
+	}
+}
+
 func TestGroupFranzRebalanceAndResume(t *testing.T) {
 	t.Parallel()
 	srv, _ := startGroupBroker(t, t.TempDir())
@@ -295,19 +325,7 @@ func TestGroupFranzRebalanceAndResume(t *testing.T) {
 
 	// The last member commits as it leaves: the group's offsets are the log end.
 	c.close()
-	eventually(t, 20*time.Second, "committed offsets reach the log end", func() (bool, string) {
-		committed, err := adm.FetchOffsets(testCtx(t, 5*time.Second), groupID)
-		if err != nil {
-			return false, err.Error()
-		}
-		for part, e := range end {
-			o, ok := committed.Lookup(topic, part)
-			if !ok || o.At != e {
-				return false, fmt.Sprintf("partition %d committed %v, end %d", part, o.At, e)
-			}
-		}
-		return true, ""
-	})
+	waitCommitted(t, adm, groupID, topic, end)
 
 	// Lag is visible while nobody consumes.
 	produceRound(t, producer, topic, parts, 5, 4)
@@ -329,28 +347,7 @@ func TestGroupFranzRebalanceAndResume(t *testing.T) {
 		startFranzMember(t, addr, groupID, topic, name, after)
 	}
 	waitAssignment(t, adm, groupID, map[string]int{"a2": 4, "b2": 4, "c2": 4})
-	newEnd := endOffsets(t, adm, topic)
-	eventually(t, 30*time.Second, "round 4 processed after restart", func() (bool, string) {
-		after.mu.Lock()
-		defer after.mu.Unlock()
-		for part, e := range newEnd {
-			for o := end[part]; o < e; o++ {
-				if after.seen[part][o] == 0 {
-					return false, fmt.Sprintf("partition %d offset %d", part, o)
-				}
-			}
-		}
-		return true, ""
-	})
-	after.mu.Lock()
-	for part, offs := range after.seen {
-		for o := range offs {
-			if o < end[part] {
-				t.Errorf("partition %d offset %d processed again after restart (committed %d)", part, o, end[part])
-			}
-		}
-	}
-	after.mu.Unlock()
+	waitResumed(t, after, adm, topic, end)
 	if n := p.missing(end); n != 0 {
 		t.Fatalf("%d records never processed", n)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,16 +33,28 @@ func startBroker(t testing.TB, topicDefaults ...string) *server.Server {
 		}
 		cfg.TopicDefaults[k] = v
 	}
+	srv, _ := startServer(t, cfg)
+	return srv
+}
+
+// startServer starts a broker with cfg; stop it with the returned function
+// (also run at cleanup, once).
+func startServer(t testing.TB, cfg config.Config) (*server.Server, func()) {
+	t.Helper()
 	srv, err := server.Start(cfg, nil)
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("close broker: %v", err)
-		}
-	})
-	return srv
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			if err := srv.Close(); err != nil {
+				t.Errorf("close broker: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return srv, stop
 }
 
 var topicSeq atomic.Int64
@@ -230,4 +243,42 @@ func startOffsets(t testing.TB, adm *kadm.Client, topic string) map[int32]int64 
 		m[p] = o.Offset
 	}
 	return m
+}
+
+// eosSessionOpts are the options of a read-process-write session, as group,
+// from topic in: read_committed, stable offsets, small fetches.
+func eosSessionOpts(addr, group, in string) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(addr),
+		kgo.TransactionalID(group + "-txn"),
+		kgo.TransactionTimeout(20 * time.Second),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(in),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.FetchMaxWait(200 * time.Millisecond),
+		kgo.FetchMaxPartitionBytes(4 << 10),
+	}
+}
+
+// produceOut produces each record of fs to topic out, its value prefixed
+// "out-", in sess's open transaction, and returns once all are acknowledged
+// with the last produce error.
+func produceOut(ctx context.Context, sess *kgo.GroupTransactSession, out string, fs kgo.Fetches) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var perr error
+	fs.EachRecord(func(r *kgo.Record) {
+		wg.Add(1)
+		sess.Produce(ctx, &kgo.Record{Topic: out, Key: r.Key, Value: append([]byte("out-"), r.Value...)}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				perr = err
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	})
+	wg.Wait()
+	return perr
 }

@@ -48,13 +48,19 @@ func rawBatch(pid int64, epoch int16, seq int32, values ...string) []byte {
 // partition response.
 func rawProduce(t testing.TB, cl *kgo.Client, topic string, batch []byte) kmsg.ProduceResponseTopicPartition {
 	t.Helper()
+	return rawProduceTo(t, cl, topic, 0, batch)
+}
+
+// rawProduceTo is rawProduce to any partition.
+func rawProduceTo(t testing.TB, cl *kgo.Client, topic string, partition int32, batch []byte) kmsg.ProduceResponseTopicPartition {
+	t.Helper()
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = -1
 	req.TimeoutMillis = 5000
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic
 	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition = 0
+	rp.Partition = partition
 	rp.Records = batch
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)

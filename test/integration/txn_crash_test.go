@@ -61,16 +61,7 @@ func TestExactlyOnceAcrossBrokerSIGKILL(t *testing.T) {
 	group := in + "-g"
 	newSession := func() *kgo.GroupTransactSession {
 		t.Helper()
-		sess, err := kgo.NewGroupTransactSession(
-			kgo.SeedBrokers(addr),
-			kgo.TransactionalID(group+"-txn"),
-			kgo.TransactionTimeout(20*time.Second),
-			kgo.ConsumerGroup(group),
-			kgo.ConsumeTopics(in),
-			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-			kgo.RequireStableFetchOffsets(),
-			kgo.FetchMaxWait(200*time.Millisecond),
-			kgo.FetchMaxPartitionBytes(4<<10),
+		sess, err := kgo.NewGroupTransactSession(append(eosSessionOpts(addr, group, in),
 			kgo.SessionTimeout(3*time.Second),
 			kgo.HeartbeatInterval(300*time.Millisecond),
 			kgo.RebalanceTimeout(5*time.Second),
@@ -79,7 +70,7 @@ func TestExactlyOnceAcrossBrokerSIGKILL(t *testing.T) {
 			kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
 			kgo.RequestRetries(100),
 			kgo.RetryTimeout(30*time.Second),
-		)
+		)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,21 +139,7 @@ func TestExactlyOnceAcrossBrokerSIGKILL(t *testing.T) {
 			t.Fatalf("begin: %v", err)
 		}
 		ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var perr error
-		fs.EachRecord(func(r *kgo.Record) {
-			wg.Add(1)
-			sess.Produce(ctx, &kgo.Record{Topic: out, Key: r.Key, Value: append([]byte("out-"), r.Value...)}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					mu.Lock()
-					perr = err
-					mu.Unlock()
-				}
-				wg.Done()
-			})
-		})
-		wg.Wait()
+		perr := produceOut(ctx, sess, out, fs)
 
 		var committed bool
 		var err error

@@ -144,17 +144,7 @@ func TestGroupTransactSessionExactlyOnce(t *testing.T) {
 	// run processes until stop records were produced in committed
 	// transactions (or the input is exhausted), then closes the client.
 	run := func(stop int) int {
-		sess, err := kgo.NewGroupTransactSession(
-			kgo.SeedBrokers(srv.Addr()),
-			kgo.TransactionalID(group+"-txn"),
-			kgo.TransactionTimeout(20*time.Second),
-			kgo.ConsumerGroup(group),
-			kgo.ConsumeTopics(in),
-			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-			kgo.RequireStableFetchOffsets(),
-			kgo.FetchMaxWait(200*time.Millisecond),
-			kgo.FetchMaxPartitionBytes(4<<10),
-		)
+		sess, err := kgo.NewGroupTransactSession(eosSessionOpts(srv.Addr(), group, in)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,21 +164,7 @@ func TestGroupTransactSessionExactlyOnce(t *testing.T) {
 				t.Fatalf("begin: %v", err)
 			}
 			ctx = testCtx(t, 20*time.Second)
-			var wg sync.WaitGroup
-			var perr error
-			var mu sync.Mutex
-			fs.EachRecord(func(r *kgo.Record) {
-				wg.Add(1)
-				sess.Produce(ctx, &kgo.Record{Topic: out, Key: r.Key, Value: append([]byte("out-"), r.Value...)}, func(_ *kgo.Record, err error) {
-					if err != nil {
-						mu.Lock()
-						perr = err
-						mu.Unlock()
-					}
-					wg.Done()
-				})
-			})
-			wg.Wait()
+			perr := produceOut(ctx, sess, out, fs)
 			committed, err := sess.End(ctx, kgo.TransactionEndTry(perr == nil))
 			if err != nil {
 				t.Fatalf("end: %v", err)
