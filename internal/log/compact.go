@@ -296,6 +296,7 @@ func (l *Log) cleanSegment(s *segment, keys map[string]keyState, cutoff int64, i
 		return fmt.Errorf("log: compact: write %s: %w", tmpPath, err)
 	}
 	ns.addTimeEntry()
+	ns.alloc = wpos // written sequentially, never preallocated
 	if ns.next != s.next || ns.size != wpos {
 		// Cannot happen: the last batch is always kept.
 		return fmt.Errorf("log: compact %s: cleaned copy ends at %d, want %d", s.file.Name(), ns.next, s.next)

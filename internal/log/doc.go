@@ -79,6 +79,27 @@
 // is re-validated batch by batch (length bounds, CRC32C, contiguous offsets) and cut
 // at the first torn or corrupt batch; indexes of scanned segments are rebuilt.
 //
+// # Preallocation
+//
+// On Linux the active segment's file is extended with fallocate(2) (mode 0) in
+// chunks of 4 MiB (never past SegmentBytes) ahead of the write position, so
+// appends write inside the file's size and the group-commit fsync need not
+// commit a new file size (on ext4 it took the median fsync after a 200-byte
+// append from 175 to 101 µs). The file may therefore be longer than its data,
+// the tail reading as zeros: a segment's size (Size, retention, reads, indexes)
+// is always its data end, never the file size. Readers never go past the high
+// watermark, so the zeros are never served. A roll truncates the segment to its
+// data end before the fsync that seals it, and Close truncates the active one
+// before it writes .clean-shutdown, so sealed segments and cleanly closed logs
+// hold exactly their batches, as without preallocation. After a crash the
+// active segment usually ends in zeros; the recovery scan stops at the first
+// invalid batch anyway, and a tail of zeros is the expected end (truncated,
+// logged at info, not as corruption). A clean-shutdown segment with a zero tail
+// (Close trims, so only a copied or tampered directory) is scanned too. If
+// fallocate fails (unsupported file system, no space) the log stops
+// preallocating and appends extend the file as before; other OSes never
+// preallocate.
+//
 // # Compaction
 //
 // With cleanup.policy compact (Config.CleanupPolicy), Compact rewrites the sealed

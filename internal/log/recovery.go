@@ -89,6 +89,10 @@ func (l *Log) recover() error {
 		if i < firstScan {
 			if err := l.loadSegment(s, nextBase); err == nil {
 				continue
+			} else if errors.Is(err, errZeroTail) {
+				// Close trims preallocated space, so a clean segment should
+				// not have it; be defensive and scan.
+				l.logger.Info("segment has a zero-filled tail; scanning it", "segment", s.base, "err", err)
 			} else {
 				l.logger.Warn("segment index unusable; rebuilding it", "segment", s.base, "err", err)
 			}
@@ -190,7 +194,13 @@ func parseBase(stem string) (int64, bool) {
 // loadSegment restores s from its index files without reading its batches, except
 // for the headers after the last index entry of the active segment (nextBase < 0),
 // which give its end offset. An error means the files cannot be trusted.
+//
+// The data end is taken to be the file size: sealed segments are trimmed to it
+// before they are fsynced, and Close trims the active one before it writes the
+// clean-shutdown marker. A zero-filled tail (preallocated space) in the active
+// segment gives errZeroTail, and the caller scans the segment.
 func (l *Log) loadSegment(s *segment, nextBase int64) error {
+	s.size = s.alloc
 	maxRel := int64(-1)
 	if nextBase >= 0 {
 		if s.size == 0 || nextBase <= s.base {
@@ -236,6 +246,9 @@ func (l *Log) loadSegment(s *segment, nextBase int64) error {
 	for pos := lastPos; pos < s.size; {
 		h, err := readHeader(s.file, pos, s.size, &buf)
 		if err != nil {
+			if zero, zerr := zeroTail(s.file, pos, s.size); zerr == nil && zero {
+				return fmt.Errorf("%w at position %d", errZeroTail, pos)
+			}
 			return err
 		}
 		if h.BaseOffset != s.next {
@@ -326,12 +339,24 @@ func (l *Log) scanSegment(s *segment, active bool) error {
 		pos += h.Size()
 	}
 	if pos < fileSize {
-		l.logger.Warn("truncating log segment at first invalid batch",
-			"segment", s.base, "position", pos, "bytesRemoved", fileSize-pos, "reason", reason)
+		zero, err := zeroTail(s.file, pos, fileSize)
+		if err != nil {
+			return fmt.Errorf("log: recover %s: %w", s.file.Name(), err)
+		}
+		if zero {
+			// Preallocated space past the data (see "Preallocation" in
+			// doc.go): the normal end of an active segment after a crash.
+			l.logger.Info("truncating zero-filled tail of log segment",
+				"segment", s.base, "position", pos, "bytesRemoved", fileSize-pos)
+		} else {
+			l.logger.Warn("truncating log segment at first invalid batch",
+				"segment", s.base, "position", pos, "bytesRemoved", fileSize-pos, "reason", reason)
+		}
 		if err := s.file.Truncate(pos); err != nil {
 			return fmt.Errorf("log: truncate %s: %w", s.file.Name(), err)
 		}
 	}
+	s.alloc = pos
 	s.rollBase = l.loadedRollBase(s)
 	if err := s.rewriteIndexes(true); err != nil {
 		return err
@@ -346,6 +371,28 @@ func (l *Log) scanSegment(s *segment, active bool) error {
 		return s.closeIndexFiles()
 	}
 	return nil
+}
+
+// errZeroTail reports that the data of a segment is followed by zeros: space
+// preallocated with fallocate that was not trimmed (a crash, or a failed trim).
+var errZeroTail = errors.New("zero-filled tail after the last batch")
+
+// zeroTail reports whether bytes [pos, end) of f are all zero.
+func zeroTail(f *os.File, pos, end int64) (bool, error) {
+	buf := make([]byte, min(end-pos, 64<<10))
+	for pos < end {
+		n := min(int64(len(buf)), end-pos)
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			return false, err
+		}
+		for _, c := range buf[:n] {
+			if c != 0 {
+				return false, nil
+			}
+		}
+		pos += n
+	}
+	return true, nil
 }
 
 // dropSegmentsFrom deletes segments i.. from disk and from l.segments.

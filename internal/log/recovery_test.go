@@ -19,21 +19,31 @@ func buildLog(t testing.TB, dir string, cfg Config, n int) (*Log, [][]byte) {
 }
 
 func TestRecoveryTornTail(t *testing.T) {
-	corrupt := map[string]func(t *testing.T, path string, lastLen int){
-		"truncated mid-batch": func(t *testing.T, path string, lastLen int) {
-			st, _ := os.Stat(path)
-			if err := os.Truncate(path, st.Size()-int64(lastLen)/2); err != nil {
+	// end is the data end: the file may be longer (preallocated, zero-filled).
+	corrupt := map[string]func(t *testing.T, path string, end int64, lastLen int){
+		"truncated mid-batch": func(t *testing.T, path string, end int64, lastLen int) {
+			if err := os.Truncate(path, end-int64(lastLen)/2); err != nil {
 				t.Fatal(err)
 			}
 		},
-		"flipped byte": func(t *testing.T, path string, lastLen int) {
+		"flipped byte": func(t *testing.T, path string, end int64, lastLen int) {
 			b, _ := os.ReadFile(path)
-			b[len(b)-5] ^= 1
+			b[end-5] ^= 1
 			os.WriteFile(path, b, 0o644)
 		},
-		"torn header": func(t *testing.T, path string, lastLen int) {
-			st, _ := os.Stat(path)
-			os.Truncate(path, st.Size()-int64(lastLen)+7)
+		"flipped byte, zero tail kept": func(t *testing.T, path string, end int64, lastLen int) {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			var b [1]byte
+			f.ReadAt(b[:], end-5)
+			b[0] ^= 1
+			f.WriteAt(b[:], end-5)
+		},
+		"torn header": func(t *testing.T, path string, end int64, lastLen int) {
+			os.Truncate(path, end-int64(lastLen)+7)
 		},
 	}
 	for name, damage := range corrupt {
@@ -41,8 +51,9 @@ func TestRecoveryTornTail(t *testing.T) {
 			dir := t.TempDir()
 			cfg := testConfig()
 			l, batches := buildLog(t, dir, cfg, 10)
+			end := l.Size()
 			crash(l)
-			damage(t, segmentPath(dir, 0, logExt), len(batches[9]))
+			damage(t, segmentPath(dir, 0, logExt), end, len(batches[9]))
 
 			l = openLog(t, dir, cfg, Options{})
 			defer l.Close()
@@ -76,19 +87,20 @@ func TestRecoveryGarbageTail(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig()
 	l, batches := buildLog(t, dir, cfg, 5)
+	end := l.Size()
 	crash(l)
 	path := segmentPath(dir, 0, logExt)
-	st, _ := os.Stat(path)
-	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	f.Write(bytes.Repeat([]byte{0xAB}, 100))
+	// Garbage right after the data, inside the preallocated space if any.
+	f, _ := os.OpenFile(path, os.O_WRONLY, 0)
+	f.WriteAt(bytes.Repeat([]byte{0xAB}, 100), end)
 	f.Close()
 
 	l = openLog(t, dir, cfg, Options{})
 	if l.EndOffset() != 10 || len(readBatches(t, l)) != 5 {
 		t.Fatalf("end %d after garbage tail", l.EndOffset())
 	}
-	if st2, _ := os.Stat(path); st2.Size() != st.Size() {
-		t.Fatalf("garbage not truncated: %d vs %d", st2.Size(), st.Size())
+	if st2, _ := os.Stat(path); st2.Size() != end {
+		t.Fatalf("garbage not truncated: %d vs %d", st2.Size(), end)
 	}
 	mustAppend(t, l, batchN(t, 1, 1))
 	if err := l.Close(); err != nil {
@@ -209,23 +221,34 @@ func TestRecoveryBadIndexRebuilt(t *testing.T) {
 
 func FuzzRecovery(f *testing.F) {
 	good := batchN(f, 2, 7)
-	f.Add([]byte{})
-	f.Add(good)
-	f.Add(good[:40])
-	f.Add(flip(good, 61))
-	f.Add(append(clone(good), bytes.Repeat([]byte{0}, 20)...))
-	f.Add(set32(good, 8, 0x7fffffff))
-	f.Fuzz(func(t *testing.T, tail []byte) {
+	for _, trim := range []bool{false, true} {
+		f.Add([]byte{}, trim)
+		f.Add(good, trim)
+		f.Add(good[:40], trim)
+		f.Add(flip(good, 61), trim)
+		f.Add(append(clone(good), bytes.Repeat([]byte{0}, 20)...), trim)
+		f.Add(set32(good, 8, 0x7fffffff), trim)
+	}
+	// tail is written right after the data; the preallocated zeros after it
+	// stay unless trim (the file then ends with tail, as without preallocation).
+	f.Fuzz(func(t *testing.T, tail []byte, trim bool) {
 		dir := t.TempDir()
 		cfg := testConfig()
 		cfg.IndexIntervalBytes = 100
 		l, batches := buildLog(t, dir, cfg, 3)
+		end := l.Size()
 		crash(l)
-		fh, err := os.OpenFile(segmentPath(dir, 0, logExt), os.O_WRONLY|os.O_APPEND, 0)
+		path := segmentPath(dir, 0, logExt)
+		if trim {
+			if err := os.Truncate(path, end); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fh, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fh.Write(tail)
+		fh.WriteAt(tail, end)
 		fh.Close()
 
 		l, err = Open(dir, cfg, Options{})
@@ -242,9 +265,12 @@ func FuzzRecovery(f *testing.F) {
 				t.Fatalf("batch %d changed", i)
 			}
 		}
-		end := l.EndOffset()
-		if res := mustAppend(t, l, batchN(t, 1, 1)); res.BaseOffset != end {
-			t.Fatalf("append at %d, want %d", res.BaseOffset, end)
+		if st, err := os.Stat(path); err != nil || st.Size() != l.Size() {
+			t.Fatalf("after recovery the file is not its data: %v, Size %d", err, l.Size())
+		}
+		next := l.EndOffset()
+		if res := mustAppend(t, l, batchN(t, 1, 1)); res.BaseOffset != next {
+			t.Fatalf("append at %d, want %d", res.BaseOffset, next)
 		}
 	})
 }

@@ -16,6 +16,15 @@ const (
 	timeIndexExt = ".timeindex"
 )
 
+// preallocChunk is how far ahead of the write position the active segment's
+// file is extended with fallocate (never past SegmentBytes). See
+// "Preallocation" in doc.go. A variable for tests.
+var preallocChunk int64 = 4 << 20
+
+// fallocateFunc is fallocate, replaceable by tests to simulate a file system
+// without it.
+var fallocateFunc = fallocate
+
 // closeDelay is how long a deleted segment's file stays open, so that a reader that
 // took a Slice just before retention removed the segment can still send it.
 var closeDelay = time.Minute
@@ -29,7 +38,7 @@ type segment struct {
 	file *os.File
 
 	// Written by the appender holding Log.appendMu and Log.mu; read under either.
-	size            int64 // bytes of whole batches in the file
+	size            int64 // bytes of whole batches in the file: the data end, never the file size
 	next            int64 // offset after the last batch; base when empty
 	maxTs           int64 // largest batch MaxTimestamp; -1 when unknown
 	maxTsOffset     int64 // base offset of the batch holding maxTs
@@ -37,6 +46,10 @@ type segment struct {
 	times           []timeEntry
 	bytesSinceIndex int64
 	rollBase        time.Time // SegmentAge is measured from here
+
+	// The file's size: size, or more while the active segment is preallocated
+	// (see Log.preallocate). REQUIRES: Log.appendMu held.
+	alloc int64
 
 	// Active segment only; REQUIRES: Log.appendMu held.
 	indexFile, timeFile       *os.File
@@ -64,7 +77,8 @@ func createSegment(dir string, base int64, now time.Time) (*segment, error) {
 	return s, nil
 }
 
-// openSegment opens an existing .log file; the caller loads or rebuilds its state.
+// openSegment opens an existing .log file; the caller loads or rebuilds its state
+// (loadSegment or scanSegment set size, the data end). alloc is the file size.
 func openSegment(dir string, base int64) (*segment, error) {
 	f, err := os.OpenFile(segmentPath(dir, base, logExt), os.O_RDWR, 0)
 	if err != nil {
@@ -75,7 +89,21 @@ func openSegment(dir string, base int64) (*segment, error) {
 		f.Close()
 		return nil, err
 	}
-	return &segment{base: base, dir: dir, file: f, size: st.Size(), next: base, maxTs: -1, maxTsOffset: -1}, nil
+	return &segment{base: base, dir: dir, file: f, alloc: st.Size(), next: base, maxTs: -1, maxTsOffset: -1}, nil
+}
+
+// trim cuts the file back to the data end, dropping preallocated space, so that
+// sealed segments and cleanly closed logs hold exactly their batches.
+// REQUIRES: Log.appendMu held.
+func (s *segment) trim() error {
+	if s.alloc == s.size {
+		return nil
+	}
+	if err := s.file.Truncate(s.size); err != nil {
+		return fmt.Errorf("log: truncate %s to its data end: %w", s.file.Name(), err)
+	}
+	s.alloc = s.size
+	return nil
 }
 
 // openIndexFiles opens the index files for appending; truncate rewrites them empty.
