@@ -18,8 +18,10 @@ const (
 
 // preallocChunk is how far ahead of the write position the active segment's
 // file is extended with fallocate (never past SegmentBytes). See
-// "Preallocation" in doc.go. A variable for tests.
-var preallocChunk int64 = 4 << 20
+// "Preallocation" in doc.go. 1 MiB keeps what every partition reserves ahead
+// of its data small while the file-size update is paid once per MiB written.
+// A variable for tests.
+var preallocChunk int64 = 1 << 20
 
 // fallocateFunc is fallocate, replaceable by tests to simulate a file system
 // without it.
