@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os/exec"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +122,73 @@ func TestKcatConsumesFranzRecords(t *testing.T) {
 	meta := runKcat(t, "", "-b", srv.Addr(), "-L", "-t", topic)
 	if !strings.Contains(meta, fmt.Sprintf("topic %q with 3 partitions", topic)) {
 		t.Fatalf("kcat -L did not list the topic with 3 partitions:\n%s", meta)
+	}
+}
+
+// TestKcatGroupResumesFromCommit consumes with librdkafka's balanced group
+// consumer (kcat -G): it reads everything once, commits, a second member of
+// the same group finds nothing new, and a third run reads exactly the
+// records produced since.
+func TestKcatGroupResumesFromCommit(t *testing.T) {
+	kcatPath(t)
+	srv, _ := startGroupBroker(t, t.TempDir())
+	topic := topicName(t)
+	cl := newClient(t, srv.Addr(), kgo.DefaultProduceTopic(topic))
+	adm := kadm.NewClient(cl)
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	produce := func(from, to int) {
+		var recs []*kgo.Record
+		for i := from; i < to; i++ {
+			recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(fmt.Sprintf("v%03d", i))})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readGroup := func() []string {
+		out := runKcat(t, "", "-b", srv.Addr(), "-G", "kcat-group", "-X", "auto.offset.reset=earliest", "-e", "-q", "-f", "%s\n", topic)
+		var vs []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if l != "" {
+				vs = append(vs, l)
+			}
+		}
+		sort.Strings(vs)
+		return vs
+	}
+	want := func(from, to int) []string {
+		var vs []string
+		for i := from; i < to; i++ {
+			vs = append(vs, fmt.Sprintf("v%03d", i))
+		}
+		return vs
+	}
+
+	produce(0, 60)
+	if got := readGroup(); !slices.Equal(got, want(0, 60)) {
+		t.Fatalf("first kcat -G run read %d records, want 60: %v", len(got), got)
+	}
+	committed, err := adm.FetchOffsets(ctx, "kcat-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(e kadm.ListedOffset) {
+		if c, ok := committed.Lookup(topic, e.Partition); e.Offset > 0 && (!ok || c.At != e.Offset) {
+			t.Fatalf("partition %d: committed %+v, log end %d", e.Partition, c, e.Offset)
+		}
+	})
+	if got := readGroup(); len(got) != 0 {
+		t.Fatalf("second run re-read %d committed records: %v", len(got), got)
+	}
+	produce(60, 70)
+	if got := readGroup(); !slices.Equal(got, want(60, 70)) {
+		t.Fatalf("third run read %v, want v060..v069", got)
 	}
 }
