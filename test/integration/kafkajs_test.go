@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -207,7 +206,7 @@ func TestKafkajsProduceConsumeGroup(t *testing.T) {
 	// producer ID, the plain producer's none.
 	ends := endOffsets(t, adm, topic)
 	for _, r := range consumeN(t, srv.Addr(), allFrom(3, kgo.NewOffset().AtStart()), topic, len(want)) {
-		idempotent := strings.HasSuffix(string(r.Headers[len(r.Headers)-1].Value), "idempotent")
+		idempotent := string(r.Headers[len(r.Headers)-1].Value) == "idempotent"
 		if idempotent != (r.ProducerID >= 0) {
 			t.Fatalf("record %q at %d/%d: producer ID %d", r.Key, r.Partition, r.Offset, r.ProducerID)
 		}
