@@ -51,6 +51,9 @@ func (b *Broker) CreateTopic(name string, partitions int32, configs map[string]s
 		if _, ok := img.Topic(name); ok {
 			return nil, fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, name)
 		}
+		if err := b.checkTotalPartitions(img, partitions); err != nil {
+			return nil, err
+		}
 		if validateOnly {
 			return nil, meta.ErrNoChange
 		}
@@ -68,6 +71,20 @@ func (b *Broker) CreateTopic(name string, partitions int32, configs map[string]s
 	t, _ := img.Topic(name)
 	b.log.Info("topic created", "topic", name, "partitions", partitions)
 	return t, nil
+}
+
+// checkTotalPartitions refuses growth past --max-partitions: every partition
+// holds open files (log, indexes), so the broker-wide count is bounded
+// rather than left to the file-descriptor limit.
+func (b *Broker) checkTotalPartitions(img *meta.Image, adding int32) error {
+	var total int64
+	for _, t := range img.Topics() {
+		total += int64(t.Partitions)
+	}
+	if limit := int64(b.cfg.MaxPartitions); total+int64(adding) > limit {
+		return fmt.Errorf("%w: the broker holds %d partitions and allows %d in all (--max-partitions); %d more do not fit", kerr.PolicyViolation, total, limit, adding)
+	}
+	return nil
 }
 
 // EnsureTopic returns the topic, creating it with defaults when automatic
@@ -121,6 +138,9 @@ func (b *Broker) CreatePartitions(name string, count int32, validateOnly bool) e
 		}
 		if count <= t.Partitions {
 			return nil, fmt.Errorf("%w: topic %q has %d partitions; the new count must be larger", kerr.InvalidPartitions, name, t.Partitions)
+		}
+		if err := b.checkTotalPartitions(img, count-t.Partitions); err != nil {
+			return nil, err
 		}
 		if validateOnly {
 			return nil, meta.ErrNoChange

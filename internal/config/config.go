@@ -34,6 +34,9 @@ type Config struct {
 	NumPartitions int32
 	// MaxRequestBytes bounds one request frame (socket.request.max.bytes).
 	MaxRequestBytes int32
+	// MaxPartitions bounds the partitions of all topics together; each
+	// holds open files.
+	MaxPartitions int32
 	// TopicDefaults are the broker-wide defaults of topic configs, keyed
 	// by Kafka's topic config names (see topic.go).
 	TopicDefaults map[string]string
@@ -86,6 +89,7 @@ func Default() Config {
 		AutoCreateTopics: true,
 		NumPartitions:    1,
 		MaxRequestBytes:  100 << 20,
+		MaxPartitions:    50000,
 		TopicDefaults:    map[string]string{},
 		LogLevel:         "info",
 
@@ -120,6 +124,9 @@ func (c Config) Validate() error {
 	}
 	if c.NumPartitions < 1 {
 		errs = append(errs, fmt.Errorf("num partitions %d must be at least 1", c.NumPartitions))
+	}
+	if c.MaxPartitions < 1 {
+		errs = append(errs, fmt.Errorf("max partitions %d must be at least 1", c.MaxPartitions))
 	}
 	if c.MaxRequestBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("max request bytes %d must be at least 1 MiB", c.MaxRequestBytes))
@@ -164,6 +171,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AutoCreateTopics, "auto-create-topics", envBool("FERRY_AUTO_CREATE_TOPICS", c.AutoCreateTopics), "create unknown topics on metadata and produce (env FERRY_AUTO_CREATE_TOPICS)")
 	envInt32("FERRY_NUM_PARTITIONS", &c.NumPartitions)
 	fs.Var(int32Value{&c.NumPartitions}, "num-partitions", "partitions of auto-created topics (env FERRY_NUM_PARTITIONS)")
+	envInt32("FERRY_MAX_PARTITIONS", &c.MaxPartitions)
+	fs.Var(int32Value{&c.MaxPartitions}, "max-partitions", "most partitions of all topics together (env FERRY_MAX_PARTITIONS)")
 	envInt32("FERRY_MAX_REQUEST_BYTES", &c.MaxRequestBytes)
 	fs.Var(int32Value{&c.MaxRequestBytes}, "max-request-bytes", "largest request frame accepted (env FERRY_MAX_REQUEST_BYTES)")
 	fs.StringVar(&c.LogLevel, "log-level", env("FERRY_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (env FERRY_LOG_LEVEL)")
