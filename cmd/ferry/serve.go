@@ -26,6 +26,9 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: ferry serve [flags]\n\nRuns a broker. Every flag also reads a FERRY_* environment variable.")
 		fs.PrintDefaults()
 	}
+	if err := config.ApplyEnv(fs); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

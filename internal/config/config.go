@@ -160,71 +160,58 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Flags registers every field on fs, with FERRY_* environment variables
-// as the defaults so that flags win over the environment.
+// Flags registers every field on fs. Call ApplyEnv before fs.Parse so the
+// FERRY_* environment sets them and command-line flags win over it.
 func (c *Config) Flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.DataDir, "data-dir", env("FERRY_DATA_DIR", c.DataDir), "directory for all data (env FERRY_DATA_DIR)")
-	fs.StringVar(&c.KafkaAddr, "kafka-addr", env("FERRY_KAFKA_ADDR", c.KafkaAddr), "Kafka protocol listen address (env FERRY_KAFKA_ADDR)")
-	fs.StringVar(&c.AdvertisedAddr, "advertised-addr", env("FERRY_ADVERTISED_ADDR", c.AdvertisedAddr), "address given to clients; default the listen address (env FERRY_ADVERTISED_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for all data (env FERRY_DATA_DIR)")
+	fs.StringVar(&c.KafkaAddr, "kafka-addr", c.KafkaAddr, "Kafka protocol listen address (env FERRY_KAFKA_ADDR)")
+	fs.StringVar(&c.AdvertisedAddr, "advertised-addr", c.AdvertisedAddr, "address given to clients; default the listen address (env FERRY_ADVERTISED_ADDR)")
 	fs.Var(int32Value{&c.NodeID}, "node-id", "broker node id (env FERRY_NODE_ID)")
-	envInt32("FERRY_NODE_ID", &c.NodeID)
-	fs.BoolVar(&c.AutoCreateTopics, "auto-create-topics", envBool("FERRY_AUTO_CREATE_TOPICS", c.AutoCreateTopics), "create unknown topics on metadata and produce (env FERRY_AUTO_CREATE_TOPICS)")
-	envInt32("FERRY_NUM_PARTITIONS", &c.NumPartitions)
+	fs.BoolVar(&c.AutoCreateTopics, "auto-create-topics", c.AutoCreateTopics, "create unknown topics on metadata and produce (env FERRY_AUTO_CREATE_TOPICS)")
 	fs.Var(int32Value{&c.NumPartitions}, "num-partitions", "partitions of auto-created topics (env FERRY_NUM_PARTITIONS)")
-	envInt32("FERRY_MAX_PARTITIONS", &c.MaxPartitions)
 	fs.Var(int32Value{&c.MaxPartitions}, "max-partitions", "most partitions of all topics together (env FERRY_MAX_PARTITIONS)")
-	envInt32("FERRY_MAX_REQUEST_BYTES", &c.MaxRequestBytes)
 	fs.Var(int32Value{&c.MaxRequestBytes}, "max-request-bytes", "largest request frame accepted (env FERRY_MAX_REQUEST_BYTES)")
-	fs.StringVar(&c.LogLevel, "log-level", env("FERRY_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (env FERRY_LOG_LEVEL)")
-	fs.DurationVar(&c.GroupMinSessionTimeout, "group-min-session-timeout", envDuration("FERRY_GROUP_MIN_SESSION_TIMEOUT", c.GroupMinSessionTimeout), "shortest session timeout a group member may ask for (group.min.session.timeout.ms; env FERRY_GROUP_MIN_SESSION_TIMEOUT)")
-	fs.DurationVar(&c.GroupMaxSessionTimeout, "group-max-session-timeout", envDuration("FERRY_GROUP_MAX_SESSION_TIMEOUT", c.GroupMaxSessionTimeout), "longest session timeout a group member may ask for (group.max.session.timeout.ms; env FERRY_GROUP_MAX_SESSION_TIMEOUT)")
-	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", envDuration("FERRY_GROUP_INITIAL_REBALANCE_DELAY", c.GroupInitialRebalanceDelay), "wait for more members before the first rebalance of an empty group (group.initial.rebalance.delay.ms; env FERRY_GROUP_INITIAL_REBALANCE_DELAY)")
-	fs.DurationVar(&c.GroupConsumerSessionTimeout, "group-consumer-session-timeout", envDuration("FERRY_GROUP_CONSUMER_SESSION_TIMEOUT", c.GroupConsumerSessionTimeout), "remove a KIP-848 consumer group member silent this long (group.consumer.session.timeout.ms; env FERRY_GROUP_CONSUMER_SESSION_TIMEOUT)")
-	fs.DurationVar(&c.GroupConsumerHeartbeatInterval, "group-consumer-heartbeat-interval", envDuration("FERRY_GROUP_CONSUMER_HEARTBEAT_INTERVAL", c.GroupConsumerHeartbeatInterval), "heartbeat interval given to KIP-848 consumer group members (group.consumer.heartbeat.interval.ms; env FERRY_GROUP_CONSUMER_HEARTBEAT_INTERVAL)")
-	fs.DurationVar(&c.OffsetsRetention, "offsets-retention", envDuration("FERRY_OFFSETS_RETENTION", c.OffsetsRetention), "keep committed offsets of a group without members this long (offsets.retention.minutes; env FERRY_OFFSETS_RETENTION)")
-	fs.DurationVar(&c.OffsetsRetentionCheckInterval, "offsets-retention-check-interval", envDuration("FERRY_OFFSETS_RETENTION_CHECK_INTERVAL", c.OffsetsRetentionCheckInterval), "how often expired offsets are removed (offsets.retention.check.interval.ms; env FERRY_OFFSETS_RETENTION_CHECK_INTERVAL)")
-	fs.DurationVar(&c.TransactionMaxTimeout, "transaction-max-timeout", envDuration("FERRY_TRANSACTION_MAX_TIMEOUT", c.TransactionMaxTimeout), "longest transaction timeout a producer may ask for (transaction.max.timeout.ms; env FERRY_TRANSACTION_MAX_TIMEOUT)")
-	fs.DurationVar(&c.TransactionalIDExpiration, "transactional-id-expiration", envDuration("FERRY_TRANSACTIONAL_ID_EXPIRATION", c.TransactionalIDExpiration), "forget transactional ids idle this long (transactional.id.expiration.ms; env FERRY_TRANSACTIONAL_ID_EXPIRATION)")
-	fs.DurationVar(&c.ProducerIDExpiration, "producer-id-expiration", envDuration("FERRY_PRODUCER_ID_EXPIRATION", c.ProducerIDExpiration), "forget idempotent producers idle this long on a partition (producer.id.expiration.ms; env FERRY_PRODUCER_ID_EXPIRATION)")
-	envInt32("FERRY_OFFSETS_SEGMENT_BYTES", &c.OffsetsSegmentBytes)
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env FERRY_LOG_LEVEL)")
+	fs.DurationVar(&c.GroupMinSessionTimeout, "group-min-session-timeout", c.GroupMinSessionTimeout, "shortest session timeout a group member may ask for (group.min.session.timeout.ms; env FERRY_GROUP_MIN_SESSION_TIMEOUT)")
+	fs.DurationVar(&c.GroupMaxSessionTimeout, "group-max-session-timeout", c.GroupMaxSessionTimeout, "longest session timeout a group member may ask for (group.max.session.timeout.ms; env FERRY_GROUP_MAX_SESSION_TIMEOUT)")
+	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", c.GroupInitialRebalanceDelay, "wait for more members before the first rebalance of an empty group (group.initial.rebalance.delay.ms; env FERRY_GROUP_INITIAL_REBALANCE_DELAY)")
+	fs.DurationVar(&c.GroupConsumerSessionTimeout, "group-consumer-session-timeout", c.GroupConsumerSessionTimeout, "remove a KIP-848 consumer group member silent this long (group.consumer.session.timeout.ms; env FERRY_GROUP_CONSUMER_SESSION_TIMEOUT)")
+	fs.DurationVar(&c.GroupConsumerHeartbeatInterval, "group-consumer-heartbeat-interval", c.GroupConsumerHeartbeatInterval, "heartbeat interval given to KIP-848 consumer group members (group.consumer.heartbeat.interval.ms; env FERRY_GROUP_CONSUMER_HEARTBEAT_INTERVAL)")
+	fs.DurationVar(&c.OffsetsRetention, "offsets-retention", c.OffsetsRetention, "keep committed offsets of a group without members this long (offsets.retention.minutes; env FERRY_OFFSETS_RETENTION)")
+	fs.DurationVar(&c.OffsetsRetentionCheckInterval, "offsets-retention-check-interval", c.OffsetsRetentionCheckInterval, "how often expired offsets are removed (offsets.retention.check.interval.ms; env FERRY_OFFSETS_RETENTION_CHECK_INTERVAL)")
+	fs.DurationVar(&c.TransactionMaxTimeout, "transaction-max-timeout", c.TransactionMaxTimeout, "longest transaction timeout a producer may ask for (transaction.max.timeout.ms; env FERRY_TRANSACTION_MAX_TIMEOUT)")
+	fs.DurationVar(&c.TransactionalIDExpiration, "transactional-id-expiration", c.TransactionalIDExpiration, "forget transactional ids idle this long (transactional.id.expiration.ms; env FERRY_TRANSACTIONAL_ID_EXPIRATION)")
+	fs.DurationVar(&c.ProducerIDExpiration, "producer-id-expiration", c.ProducerIDExpiration, "forget idempotent producers idle this long on a partition (producer.id.expiration.ms; env FERRY_PRODUCER_ID_EXPIRATION)")
 	fs.Var(int32Value{&c.OffsetsSegmentBytes}, "offsets-segment-bytes", "segment size of __consumer_offsets (offsets.topic.segment.bytes; env FERRY_OFFSETS_SEGMENT_BYTES)")
-	if v := os.Getenv("FERRY_TOPIC_DEFAULTS"); v != "" {
-		_ = topicDefaultsValue{c.TopicDefaults}.Set(v)
-	}
 	fs.Var(topicDefaultsValue{c.TopicDefaults}, "topic-default", "broker default of a topic config, key=value, repeatable, e.g. flush.policy=os (env FERRY_TOPIC_DEFAULTS, comma-separated)")
 }
 
-func env(key, def string) string {
-	if v, ok := os.LookupEnv(key); ok {
-		return v
+// EnvName is the environment variable of a flag: FERRY_ and the flag name
+// in capitals with '_' for '-' (the repeatable --topic-default reads the
+// comma-separated FERRY_TOPIC_DEFAULTS).
+func EnvName(flagName string) string {
+	if flagName == "topic-default" {
+		return "FERRY_TOPIC_DEFAULTS"
 	}
-	return def
+	return "FERRY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func envBool(key string, def bool) bool {
-	if v, ok := os.LookupEnv(key); ok {
-		if b, err := strconv.ParseBool(v); err == nil {
-			return b
+// ApplyEnv sets every flag of fs whose FERRY_* variable is set and not
+// empty, with the flag's own parser, so a bad value is refused with the same
+// message a bad flag gets, naming the variable.
+func ApplyEnv(fs *flag.FlagSet) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := EnvName(f.Name)
+		v, ok := os.LookupEnv(name)
+		if !ok || v == "" {
+			return
 		}
-	}
-	return def
-}
-
-func envDuration(key string, def time.Duration) time.Duration {
-	if v, ok := os.LookupEnv(key); ok {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("environment %s=%q: %v", name, v, err))
 		}
-	}
-	return def
-}
-
-func envInt32(key string, dst *int32) {
-	if v, ok := os.LookupEnv(key); ok {
-		if n, err := strconv.ParseInt(v, 10, 32); err == nil {
-			*dst = int32(n)
-		}
-	}
+	})
+	return errors.Join(errs...)
 }
 
 type int32Value struct{ p *int32 }

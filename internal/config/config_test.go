@@ -1,0 +1,78 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newFlags(c *Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.Flags(fs)
+	return fs
+}
+
+// TestEnvSetsFlagsAndFlagsWin: FERRY_* variables set the config through
+// each flag's parser, and a command-line flag overrides its variable.
+func TestEnvSetsFlagsAndFlagsWin(t *testing.T) {
+	t.Setenv("FERRY_DATA_DIR", "/tmp/from-env")
+	t.Setenv("FERRY_NUM_PARTITIONS", "6")
+	t.Setenv("FERRY_GROUP_MIN_SESSION_TIMEOUT", "2s")
+	t.Setenv("FERRY_AUTO_CREATE_TOPICS", "false")
+	t.Setenv("FERRY_TOPIC_DEFAULTS", "flush.policy=os,retention.ms=1000")
+	t.Setenv("FERRY_KAFKA_ADDR", "") // empty: left at the default
+	c := Default()
+	fs := newFlags(&c)
+	if err := ApplyEnv(fs); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Parse([]string{"--num-partitions", "3"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/tmp/from-env" || c.NumPartitions != 3 || c.GroupMinSessionTimeout != 2*time.Second || c.AutoCreateTopics || c.KafkaAddr != "127.0.0.1:9092" {
+		t.Fatalf("config = %+v", c)
+	}
+	if c.TopicDefaults["flush.policy"] != "os" || c.TopicDefaults["retention.ms"] != "1000" {
+		t.Fatalf("topic defaults = %v", c.TopicDefaults)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEnvBadValuesAreRefused: a variable that does not parse is an error
+// naming the variable, never silently ignored.
+func TestEnvBadValuesAreRefused(t *testing.T) {
+	for _, kv := range [][2]string{
+		{"FERRY_NUM_PARTITIONS", "lots"},
+		{"FERRY_AUTO_CREATE_TOPICS", "maybe"},
+		{"FERRY_GROUP_MIN_SESSION_TIMEOUT", "6"},
+		{"FERRY_TOPIC_DEFAULTS", "flush.policy"},
+	} {
+		t.Run(kv[0], func(t *testing.T) {
+			t.Setenv(kv[0], kv[1])
+			c := Default()
+			err := ApplyEnv(newFlags(&c))
+			if err == nil || !strings.Contains(err.Error(), kv[0]) {
+				t.Fatalf("%s=%q: err = %v, want an error naming the variable", kv[0], kv[1], err)
+			}
+		})
+	}
+}
+
+func TestValidateRefusesBadValues(t *testing.T) {
+	c := Default()
+	c.NumPartitions = 0
+	c.KafkaAddr = "nohost"
+	c.LogLevel = "loud"
+	c.TopicDefaults["flush.policy"] = "sometimes"
+	err := c.Validate()
+	for _, want := range []string{"num partitions", "nohost", "loud", "flush.policy"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Validate() = %v, want it to mention %q", err, want)
+		}
+	}
+}
