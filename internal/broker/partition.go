@@ -93,7 +93,7 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 			return dup, nil
 		}
 	}
-	res, err := p.log.Append(batch)
+	res, err := p.log.AppendParsed(batch, h)
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 	}

@@ -114,7 +114,7 @@ func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool) erro
 		p.mu.Unlock()
 		return fmt.Errorf("%w: marker epoch %d is older than %d", kerr.InvalidProducerEpoch, epoch, st.epoch)
 	}
-	res, err := p.log.Append(batch)
+	res, err := p.log.AppendParsed(batch, h)
 	if err != nil {
 		p.mu.Unlock()
 		return fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)

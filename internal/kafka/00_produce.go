@@ -43,11 +43,17 @@ func handleProduce(c *conn, kreq kmsg.Request) finisher {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		topicErr := checkProduceTopic(b, req, rt.Topic)
 		for i, rp := range rt.Partitions {
 			sp := &st.Partitions[i]
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
-			part, res, err := producePartition(b, req, rt.Topic, rp)
+			var part *broker.Partition
+			var res broker.AppendResult
+			err := topicErr
+			if err == nil {
+				part, res, err = producePartition(b, req, rt.Topic, rp)
+			}
 			if err != nil {
 				sp.ErrorCode = broker.ErrorCode(err)
 				msg := err.Error()
@@ -96,20 +102,24 @@ func syncAll(c *conn, parts []producedPartition) {
 	wg.Wait()
 }
 
-func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition) (*broker.Partition, broker.AppendResult, error) {
-	var none broker.AppendResult
+// checkProduceTopic applies the checks that hold for a whole topic of a
+// produce request, once per topic rather than once per partition.
+func checkProduceTopic(b *broker.Broker, req *kmsg.ProduceRequest, topic string) error {
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
-		return nil, none, fmt.Errorf("%w: acks must be -1, 0 or 1, got %d", kerr.InvalidRequiredAcks, req.Acks)
+		return fmt.Errorf("%w: acks must be -1, 0 or 1, got %d", kerr.InvalidRequiredAcks, req.Acks)
 	}
 	if err := broker.ValidateTopicName(topic); err != nil {
-		return nil, none, err
+		return err
 	}
 	if broker.IsInternalTopic(topic) {
-		return nil, none, fmt.Errorf("%w: %s is internal; only the broker writes to it", kerr.InvalidTopicException, topic)
+		return fmt.Errorf("%w: %s is internal; only the broker writes to it", kerr.InvalidTopicException, topic)
 	}
-	if _, err := b.EnsureTopic(topic); err != nil {
-		return nil, none, err
-	}
+	_, err := b.EnsureTopic(topic)
+	return err
+}
+
+func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition) (*broker.Partition, broker.AppendResult, error) {
+	var none broker.AppendResult
 	part, err := b.Partition(topic, rp.Partition)
 	if err != nil {
 		return nil, none, err
@@ -145,12 +155,9 @@ func checkSingleBatch(records []byte, transactional bool) error {
 	if len(records) < 61 {
 		return fmt.Errorf("%w: %d bytes of records is shorter than a batch header", kerr.CorruptMessage, len(records))
 	}
-	// Attributes bit 5 marks a control batch, bit 4 a transactional one:
-	// markers only the transaction coordinator may write.
+	// Attributes bit 4 marks a transactional batch; it must match the
+	// request. (Control batches, bit 5, are refused by the partition.)
 	attrs := binary.BigEndian.Uint16(records[21:23])
-	if attrs&0x20 != 0 {
-		return fmt.Errorf("%w: clients may not write control batches", kerr.InvalidRecord)
-	}
 	if attrs&0x10 != 0 && !transactional {
 		return fmt.Errorf("%w: transactional batch without a transactional id", kerr.InvalidRecord)
 	}

@@ -143,6 +143,13 @@ func (l *Log) Append(batch []byte) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, err
 	}
+	return l.AppendParsed(batch, h)
+}
+
+// AppendParsed is Append for a caller that has already validated batch:
+// h must be what ParseBatch(batch) returned, so the CRC is not computed
+// twice on the produce path.
+func (l *Log) AppendParsed(batch []byte, h BatchHeader) (AppendResult, error) {
 	l.appendMu.Lock()
 	res, advanced, err := l.appendLocked(batch, h)
 	l.appendMu.Unlock()
