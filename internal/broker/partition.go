@@ -32,26 +32,17 @@ type Partition struct {
 // Log exposes the partition's log for reads.
 func (p *Partition) Log() *log.Log { return p.log }
 
-// Config returns the partition's topic config.
-func (p *Partition) Config() config.TopicConfig {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.config
-}
-
 func (p *Partition) setConfig(tc config.TopicConfig) {
 	p.mu.Lock()
 	p.config = tc
 	p.mu.Unlock()
 }
 
-// AppendResult says where a produced batch landed.
+// AppendResult says where a produced batch landed; for a batch an
+// idempotent producer re-sent, where the original landed.
 type AppendResult struct {
 	BaseOffset int64
 	LastOffset int64
-	// Duplicate is set when an idempotent producer re-sent a batch that
-	// is already in the log; BaseOffset is the original's.
-	Duplicate bool
 }
 
 // Append validates one record batch and appends it. It returns once the

@@ -56,7 +56,7 @@ func (p *Partition) checkSequenceLocked(h log.BatchHeader) (AppendResult, bool, 
 	for i := 0; i < st.count; i++ {
 		sb := st.recent[i]
 		if sb.firstSeq == h.BaseSequence && sb.lastSeq == lastSeq {
-			return AppendResult{BaseOffset: sb.baseOffset, LastOffset: sb.lastOffset, Duplicate: true}, true, nil
+			return AppendResult{BaseOffset: sb.baseOffset, LastOffset: sb.lastOffset}, true, nil
 		}
 	}
 	if want := st.newest().lastSeq + 1; h.BaseSequence != want && !(want < 0 && h.BaseSequence == 0) {
