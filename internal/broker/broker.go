@@ -5,8 +5,8 @@
 // Lock order: group.Coordinator's mutex, then Broker.mu, then Partition.mu,
 // then whatever the log takes.
 // Metadata changes go through meta.Store.Update, which is called without
-// Broker.mu held; the broker then reconciles its partitions with the new
-// image under Broker.mu.
+// Broker.mu held; the broker then reconciles its partitions with the newest
+// image (reconcileMu, then Broker.mu only for the map updates).
 package broker
 
 import (
@@ -32,8 +32,11 @@ type Broker struct {
 	meta *meta.Store
 	lock *os.File // flock on the data dir, held while open
 
+	reconcileMu sync.Mutex // serializes reconcile; taken before mu
+
 	mu         sync.RWMutex
 	partitions map[string][]*Partition // topic name -> partitions by index
+	topicIDs   map[string][16]byte     // topic name -> id of the open partitions
 
 	producerIDs producerIDAllocator
 	groups      *group.Coordinator
@@ -69,6 +72,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 		meta:       store,
 		lock:       lock,
 		partitions: map[string][]*Partition{},
+		topicIDs:   map[string][16]byte{},
 		stop:       make(chan struct{}),
 	}
 	b.producerIDs.b = b
@@ -82,7 +86,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 		}
 	}
 	start := time.Now()
-	if err := b.reconcile(b.meta.Image()); err != nil {
+	if err := b.reconcile(); err != nil {
 		b.Close()
 		return nil, err
 	}

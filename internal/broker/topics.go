@@ -65,7 +65,7 @@ func (b *Broker) CreateTopic(name string, partitions int32, configs map[string]s
 	if validateOnly {
 		return &meta.Topic{Name: name, Partitions: partitions, Configs: configs}, nil
 	}
-	if err := b.reconcile(img); err != nil {
+	if err := b.reconcile(); err != nil {
 		return nil, err
 	}
 	t, _ := img.Topic(name)
@@ -110,7 +110,7 @@ func (b *Broker) DeleteTopic(name string) error {
 	if IsInternalTopic(name) {
 		return errInternalTopic(name)
 	}
-	img, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
+	_, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
 		if _, ok := img.Topic(name); !ok {
 			return nil, kerr.UnknownTopicOrPartition
 		}
@@ -120,7 +120,7 @@ func (b *Broker) DeleteTopic(name string) error {
 		return err
 	}
 	b.log.Info("topic deleted", "topic", name)
-	return b.reconcile(img)
+	return b.reconcile()
 }
 
 // CreatePartitions raises a topic's partition count.
@@ -131,7 +131,7 @@ func (b *Broker) CreatePartitions(name string, count int32, validateOnly bool) e
 	if count > MaxPartitions {
 		return fmt.Errorf("%w: %d partitions is over the limit of %d", kerr.InvalidPartitions, count, MaxPartitions)
 	}
-	img, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
+	_, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
 		t, ok := img.Topic(name)
 		if !ok {
 			return nil, kerr.UnknownTopicOrPartition
@@ -150,7 +150,7 @@ func (b *Broker) CreatePartitions(name string, count int32, validateOnly bool) e
 	if err != nil || validateOnly {
 		return err
 	}
-	return b.reconcile(img)
+	return b.reconcile()
 }
 
 // ConfigChange is one requested change of a topic config; a nil Value
@@ -163,7 +163,7 @@ type ConfigChange struct {
 // AlterTopicConfigs applies changes to a topic's configs. With replace,
 // keys not named are removed (the legacy AlterConfigs semantics).
 func (b *Broker) AlterTopicConfigs(name string, changes []ConfigChange, replace, validateOnly bool) error {
-	img, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
+	_, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
 		t, ok := img.Topic(name)
 		if !ok {
 			return nil, kerr.UnknownTopicOrPartition
@@ -210,7 +210,7 @@ func (b *Broker) AlterTopicConfigs(name string, changes []ConfigChange, replace,
 	if err != nil || validateOnly {
 		return err
 	}
-	return b.reconcile(img)
+	return b.reconcile()
 }
 
 // TopicConfig returns a topic's effective configuration.
@@ -223,26 +223,46 @@ func (b *Broker) TopicConfig(t *meta.Topic) config.TopicConfig {
 	return tc
 }
 
-// reconcile opens logs for partitions the image has and the broker does
-// not, applies config changes, and deletes logs of removed topics.
-func (b *Broker) reconcile(img *meta.Image) error {
+// reconcile brings the open partitions in line with the latest metadata
+// image: it deletes the logs of removed topics (and of a topic whose name was
+// reused, told apart by its id), applies config changes, and opens new
+// partitions. Calls are serialized by reconcileMu and always read the newest
+// image, so concurrent metadata changes converge whatever order their
+// reconciles run in. File work (deleting directories, opening and recovering
+// logs) runs without Broker.mu, so produce and fetch on other partitions never
+// wait for it.
+func (b *Broker) reconcile() error {
+	b.reconcileMu.Lock()
+	defer b.reconcileMu.Unlock()
+	img := b.meta.Image()
+
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	var removed []*Partition
 	for name, parts := range b.partitions {
-		if _, ok := img.Topic(name); ok {
+		if t, ok := img.Topic(name); ok && t.ID == b.topicIDs[name] {
 			continue
 		}
-		for _, p := range parts {
-			if err := p.log.Delete(); err != nil {
-				b.log.Error("delete partition data", "topic", name, "partition", p.Index, "err", err)
-			}
-		}
+		removed = append(removed, parts...)
 		delete(b.partitions, name)
+		delete(b.topicIDs, name)
+	}
+	current := make(map[string]int, len(b.partitions))
+	for name, parts := range b.partitions {
+		current[name] = len(parts)
+	}
+	b.mu.Unlock()
+
+	for _, p := range removed {
+		if err := p.log.Delete(); err != nil {
+			b.log.Error("delete partition data", "topic", p.Topic, "partition", p.Index, "err", err)
+		}
 	}
 	for _, t := range img.Topics() {
 		tc := b.TopicConfig(t)
-		parts := b.partitions[t.Name]
-		for _, p := range parts {
+		b.mu.RLock()
+		existing := b.partitions[t.Name]
+		b.mu.RUnlock()
+		for _, p := range existing {
 			if p.config != tc {
 				if err := p.log.SetConfig(tc.Log); err != nil {
 					return err
@@ -250,14 +270,20 @@ func (b *Broker) reconcile(img *meta.Image) error {
 				p.setConfig(tc)
 			}
 		}
-		for i := int32(len(parts)); i < t.Partitions; i++ {
+		var opened []*Partition
+		for i := int32(current[t.Name]); i < t.Partitions; i++ {
 			p, err := b.openPartition(t, i, tc)
 			if err != nil {
 				return err
 			}
-			parts = append(parts, p)
+			opened = append(opened, p)
 		}
-		b.partitions[t.Name] = parts
+		if len(opened) > 0 || current[t.Name] == 0 {
+			b.mu.Lock()
+			b.partitions[t.Name] = append(b.partitions[t.Name], opened...)
+			b.topicIDs[t.Name] = t.ID
+			b.mu.Unlock()
+		}
 	}
 	return nil
 }
