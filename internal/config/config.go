@@ -37,6 +37,30 @@ type Config struct {
 	// MaxPartitions bounds the partitions of all topics together; each
 	// holds open files.
 	MaxPartitions int32
+
+	// Connection and request memory limits: what one client, or many, can
+	// make the broker hold.
+	//
+	// MaxConnections bounds open client connections broker-wide
+	// (max.connections); MaxConnectionsPerIP bounds those from one client
+	// address, 0 for no limit of its own (max.connections.per.ip).
+	// Connections over a limit are closed at once.
+	MaxConnections, MaxConnectionsPerIP int
+	// QueuedMaxRequestBytes bounds the bytes of all requests read but not
+	// yet handled, broker-wide (queued.max.request.bytes). A connection
+	// waits for room before it reads more, and a request larger than the
+	// whole budget is refused. Request memory stays under twice this: one
+	// request caught half-read when the budget ran out may finish over it.
+	QueuedMaxRequestBytes int64
+	// ConnectionsMaxIdle closes a connection that sends nothing for this
+	// long while none of its requests is in flight, or whose replies go
+	// unread for this long (connections.max.idle.ms).
+	ConnectionsMaxIdle time.Duration
+	// RequestReadTimeout closes a connection whose request is not complete
+	// this long after its size arrived, so a stalled sender holds its
+	// bytes of the budget only briefly (time spent waiting for the budget
+	// does not count).
+	RequestReadTimeout time.Duration
 	// TopicDefaults are the broker-wide defaults of topic configs, keyed
 	// by Kafka's topic config names (see topic.go).
 	TopicDefaults map[string]string
@@ -93,6 +117,12 @@ func Default() Config {
 		TopicDefaults:    map[string]string{},
 		LogLevel:         "info",
 
+		MaxConnections:        10000,
+		MaxConnectionsPerIP:   0,
+		QueuedMaxRequestBytes: 100 << 20,
+		ConnectionsMaxIdle:    10 * time.Minute,
+		RequestReadTimeout:    30 * time.Second,
+
 		GroupMinSessionTimeout:         6 * time.Second,
 		GroupMaxSessionTimeout:         30 * time.Minute,
 		GroupInitialRebalanceDelay:     3 * time.Second,
@@ -130,6 +160,15 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRequestBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("max request bytes %d must be at least 1 MiB", c.MaxRequestBytes))
+	}
+	if c.MaxConnections < 1 || c.MaxConnectionsPerIP < 0 {
+		errs = append(errs, fmt.Errorf("max connections %d must be at least 1 and max connections per ip %d not negative (0: no per-address limit)", c.MaxConnections, c.MaxConnectionsPerIP))
+	}
+	if c.QueuedMaxRequestBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("queued max request bytes %d must be at least 1 MiB", c.QueuedMaxRequestBytes))
+	}
+	if c.ConnectionsMaxIdle <= 0 || c.RequestReadTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("connections max idle %v and request read timeout %v must be positive", c.ConnectionsMaxIdle, c.RequestReadTimeout))
 	}
 	if _, err := ParseTopicConfigs(c.TopicDefaults, nil); err != nil {
 		errs = append(errs, fmt.Errorf("topic default: %w", err))
@@ -171,6 +210,11 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Var(int32Value{&c.NumPartitions}, "num-partitions", "partitions of auto-created topics (env FERRY_NUM_PARTITIONS)")
 	fs.Var(int32Value{&c.MaxPartitions}, "max-partitions", "most partitions of all topics together (env FERRY_MAX_PARTITIONS)")
 	fs.Var(int32Value{&c.MaxRequestBytes}, "max-request-bytes", "largest request frame accepted (env FERRY_MAX_REQUEST_BYTES)")
+	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "most open client connections; more are closed at once (max.connections; env FERRY_MAX_CONNECTIONS)")
+	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", c.MaxConnectionsPerIP, "most open connections from one client address, 0 for no limit of its own (max.connections.per.ip; env FERRY_MAX_CONNECTIONS_PER_IP)")
+	fs.Int64Var(&c.QueuedMaxRequestBytes, "queued-max-request-bytes", c.QueuedMaxRequestBytes, "bytes of requests read but not yet handled, all connections together; readers wait for room (queued.max.request.bytes; env FERRY_QUEUED_MAX_REQUEST_BYTES)")
+	fs.DurationVar(&c.ConnectionsMaxIdle, "connections-max-idle", c.ConnectionsMaxIdle, "close a connection idle this long (connections.max.idle.ms; env FERRY_CONNECTIONS_MAX_IDLE)")
+	fs.DurationVar(&c.RequestReadTimeout, "request-read-timeout", c.RequestReadTimeout, "close a connection whose request is not complete this long after its size arrived (env FERRY_REQUEST_READ_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env FERRY_LOG_LEVEL)")
 	fs.DurationVar(&c.GroupMinSessionTimeout, "group-min-session-timeout", c.GroupMinSessionTimeout, "shortest session timeout a group member may ask for (group.min.session.timeout.ms; env FERRY_GROUP_MIN_SESSION_TIMEOUT)")
 	fs.DurationVar(&c.GroupMaxSessionTimeout, "group-max-session-timeout", c.GroupMaxSessionTimeout, "longest session timeout a group member may ask for (group.max.session.timeout.ms; env FERRY_GROUP_MAX_SESSION_TIMEOUT)")

@@ -23,7 +23,8 @@ import (
 // writes markers). With a transactional id every batch must be
 // transactional, and its producer must have added the partition to its
 // open transaction (else INVALID_TXN_STATE; a fenced epoch gets
-// INVALID_PRODUCER_EPOCH); without one, no batch may be.
+// INVALID_PRODUCER_EPOCH); without one, no batch may be. The request's
+// bytes go back to the request budget once its batches are appended.
 
 func init() { register(0, 3, 9, handleProduce) }
 
@@ -71,9 +72,14 @@ func handleProduce(c *conn, kreq kmsg.Request) finisher {
 		resp.Topics = append(resp.Topics, st)
 	}
 
+	// The batches are in the log: the request's bytes are done with, so
+	// the reply waiting for its fsync (behind up to maxInFlight others)
+	// holds neither them nor their share of the request budget.
+	acks := req.Acks
+	c.releaseRequestBytes()
 	return func() reply {
 		syncAll(c, toSync)
-		if req.Acks == 0 {
+		if acks == 0 {
 			return nil
 		}
 		return msgReply{resp}

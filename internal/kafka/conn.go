@@ -2,14 +2,17 @@ package kafka
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
-	"slices"
+	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -18,6 +21,17 @@ import (
 // connection; clients pipeline up to five produces.
 const maxInFlight = 32
 
+// readBufferSize is each connection's read buffer: room for a few small
+// pipelined requests per system call. Larger requests are read straight
+// into their own buffers, so a quiet connection costs little memory.
+const readBufferSize = 4 << 10
+
+// firstFrameChunk is the most a request's buffer holds before any of its
+// bytes arrive. The buffer then doubles as it fills, so it is never more
+// than twice the bytes received (plus this), whatever size the client
+// announced.
+const firstFrameChunk = 4 << 10
+
 // conn serves one client connection with two goroutines: serve reads and
 // runs each request's first phase in order; writeLoop runs second phases
 // and writes responses in the same order.
@@ -25,26 +39,42 @@ type conn struct {
 	s   *Server
 	nc  net.Conn
 	log *slog.Logger
+	// ctx ends with the connection: a reader waiting for the request
+	// budget stops waiting.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// idle is --connections-max-idle; readTimeout --request-read-timeout.
+	idle, readTimeout time.Duration
 
-	clientID string // of the request being handled; read goroutine only
+	clientID string        // of the request being handled; read goroutine only
+	reqBytes *requestBytes // of the request being handled; read goroutine only
 	pending  chan pendingReply
+	inFlight atomic.Int32 // requests read whose replies are not yet written
 }
 
 type pendingReply struct {
 	header requestHeader
 	finish finisher
+	bytes  *requestBytes // released once finish has run
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(s.ctx)
+	cfg := s.broker.Config()
 	return &conn{
-		s:       s,
-		nc:      nc,
-		log:     s.log.With("remote", nc.RemoteAddr().String()),
-		pending: make(chan pendingReply, maxInFlight),
+		s:           s,
+		nc:          nc,
+		log:         s.log.With("remote", nc.RemoteAddr().String()),
+		ctx:         ctx,
+		cancel:      cancel,
+		idle:        cfg.ConnectionsMaxIdle,
+		readTimeout: cfg.RequestReadTimeout,
+		pending:     make(chan pendingReply, maxInFlight),
 	}
 }
 
 func (c *conn) serve() {
+	defer c.cancel()
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -52,7 +82,7 @@ func (c *conn) serve() {
 	}()
 	err := c.readLoop()
 	close(c.pending)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
 		c.log.Info("closing connection", "reason", err)
 	}
 	<-writerDone
@@ -60,60 +90,119 @@ func (c *conn) serve() {
 }
 
 func (c *conn) readLoop() error {
-	r := bufio.NewReaderSize(c.nc, 64<<10)
-	var sizeBuf [4]byte
+	r := bufio.NewReaderSize(c.nc, readBufferSize)
 	maxFrame := c.s.broker.Config().MaxRequestBytes
 	for {
-		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+		size, err := c.readSize(r)
+		if err != nil {
 			return err
 		}
-		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
 		if size < 0 || size > maxFrame {
 			return fmt.Errorf("request of %d bytes is over the %d-byte limit (--max-request-bytes)", size, maxFrame)
 		}
-		frame, err := readFrame(r, int(size))
+		if limit := c.s.budget.limit; int64(size) > limit {
+			// Waiting could never make room for it.
+			return fmt.Errorf("request of %d bytes is larger than the whole %d-byte request budget (--queued-max-request-bytes)", size, limit)
+		}
+		rb := c.s.budget.newRequest()
+		frame, err := c.readFrame(r, int(size), rb)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF // mid-request: worth logging
-			}
-			return fmt.Errorf("reading %d-byte request: %w", size, err)
+			rb.release()
+			return err
 		}
 		h, req, err := parseRequest(frame)
 		if err != nil {
+			rb.release()
 			var uv errUnsupportedVersion
 			if errors.As(err, &uv) && h.key == apiVersionsKey {
 				// Answered, not fatal: the client retries with a version
 				// the answer says we support (KIP-511).
-				c.pending <- pendingReply{h, now(unsupportedApiVersions(h.version))}
+				c.push(pendingReply{header: h, finish: now(unsupportedApiVersions(h.version))})
 				continue
 			}
 			return fmt.Errorf("bad request (key %d, version %d, client %q): %w", h.key, h.version, h.clientID, err)
 		}
 		c.clientID = h.clientID
+		c.reqBytes = rb
 		fin, err := c.handle(h, req)
+		c.reqBytes = nil
 		if err != nil {
+			rb.release()
 			return err
 		}
-		c.pending <- pendingReply{h, fin}
+		c.push(pendingReply{header: h, finish: fin, bytes: rb})
 	}
 }
 
-// frameChunk is the most a frame's buffer grows ahead of the bytes read.
-const frameChunk = 1 << 20
+func (c *conn) push(p pendingReply) {
+	c.inFlight.Add(1)
+	c.pending <- p
+}
 
-// readFrame reads a size-byte frame. A large frame's buffer grows as its
-// bytes arrive, so a client cannot make the broker allocate up to
-// --max-request-bytes per connection by sending a 4-byte size.
-func readFrame(r io.Reader, size int) ([]byte, error) {
-	frame := make([]byte, 0, min(size, frameChunk))
+// releaseRequestBytes gives the budget back the bytes of the request being
+// handled, before its reply is due. A handler calls it once nothing it
+// keeps refers to the request's bytes (produce, once its batches are
+// appended), so replies waiting in the pipeline do not hold the budget.
+func (c *conn) releaseRequestBytes() { c.reqBytes.release() }
+
+// readSize reads the next request's size. A connection may be quiet for
+// --connections-max-idle between requests, and longer while a request of
+// its own is in flight (a long poll, a rebalance): then the client waits
+// for us.
+func (c *conn) readSize(r io.Reader) (int32, error) {
+	var buf [4]byte
+	got := 0
+	for got < len(buf) {
+		c.nc.SetReadDeadline(time.Now().Add(c.idle))
+		n, err := io.ReadFull(r, buf[got:])
+		got += n
+		switch {
+		case err == nil:
+		case !errors.Is(err, os.ErrDeadlineExceeded):
+			return 0, err
+		case n > 0 || c.inFlight.Load() > 0:
+			// Not idle: try again with a new deadline.
+		default:
+			return 0, fmt.Errorf("idle for %v (--connections-max-idle)", c.idle)
+		}
+	}
+	return int32(binary.BigEndian.Uint32(buf[:])), nil
+}
+
+// readFrame reads a size-byte request. Its buffer grows as the bytes
+// arrive, each growth taken from the request budget first, so announcing a
+// size costs nothing and memory follows the bytes received. The whole
+// request must arrive within --request-read-timeout of its size, not
+// counting time spent waiting for the budget.
+func (c *conn) readFrame(r io.Reader, size int, rb *requestBytes) ([]byte, error) {
+	deadline := time.Now().Add(c.readTimeout)
+	var frame []byte
 	for len(frame) < size {
 		if len(frame) == cap(frame) {
-			frame = slices.Grow(frame, min(size-len(frame), len(frame)))
+			grow := min(size, max(firstFrameChunk, 2*len(frame))) - len(frame)
+			start := time.Now()
+			waited, err := rb.grow(c.ctx, int64(grow))
+			if err != nil {
+				return nil, err
+			}
+			if waited {
+				deadline = deadline.Add(time.Since(start))
+			}
+			bigger := make([]byte, len(frame), len(frame)+grow)
+			copy(bigger, frame)
+			frame = bigger
 		}
-		n, err := io.ReadFull(r, frame[len(frame):min(cap(frame), size)])
+		c.nc.SetReadDeadline(deadline)
+		n, err := io.ReadFull(r, frame[len(frame):cap(frame)])
 		frame = frame[:len(frame)+n]
-		if err != nil {
-			return nil, err
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, fmt.Errorf("%d-byte request incomplete %v after its size arrived, %d bytes came (--request-read-timeout)", size, c.readTimeout, len(frame))
+		case errors.Is(err, io.EOF):
+			return nil, fmt.Errorf("reading %d-byte request: %w", size, io.ErrUnexpectedEOF) // mid-request: worth logging
+		default:
+			return nil, fmt.Errorf("reading %d-byte request: %w", size, err)
 		}
 	}
 	return frame, nil
@@ -132,29 +221,42 @@ func (c *conn) handle(h requestHeader, req kmsg.Request) (fin finisher, err erro
 }
 
 func (c *conn) writeLoop() {
-	w := &replyWriter{conn: c.nc, bw: bufio.NewWriterSize(c.nc, 64<<10)}
+	w := &replyWriter{conn: c.nc}
 	failed := false
 	for p := range c.pending {
 		if failed {
+			p.bytes.release()
+			c.inFlight.Add(-1)
 			continue // drain so the reader never blocks
 		}
 		rep, err := c.finish(p)
+		p.bytes.release()
 		if err == nil && rep != nil {
+			w.takeBuffers()
+			c.nc.SetWriteDeadline(time.Now().Add(c.idle))
 			err = rep.write(w, p.header)
 		}
-		if err == nil && len(c.pending) == 0 {
+		if err == nil && len(c.pending) == 0 && w.bw != nil {
 			err = w.bw.Flush()
+			w.returnBuffers() // nothing more to write for now
 		}
+		c.inFlight.Add(-1)
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				err = fmt.Errorf("replies unread for %v (--connections-max-idle)", c.idle)
+			}
 			if !errors.Is(err, net.ErrClosed) {
 				c.log.Info("closing connection", "reason", err)
 			}
 			failed = true
+			w.returnBuffers()
 			c.nc.Close() // unblocks the reader
+			c.cancel()   // and ends its wait for the budget
 		}
 	}
-	if !failed {
+	if !failed && w.bw != nil {
 		w.bw.Flush()
+		w.returnBuffers()
 	}
 }
 

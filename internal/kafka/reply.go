@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"net"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -13,11 +14,41 @@ type reply interface {
 	write(w *replyWriter, h requestHeader) error
 }
 
-// replyWriter buffers small writes and sends file sections directly.
+// replyWriter buffers small writes and sends file sections directly. Its
+// buffers come from a pool while there are replies to write, so a quiet
+// connection holds none.
 type replyWriter struct {
 	conn    net.Conn
+	bw      *bufio.Writer // nil between bursts of replies
+	scratch []byte
+}
+
+type replyBuffers struct {
 	bw      *bufio.Writer
 	scratch []byte
+}
+
+var replyBufferPool = sync.Pool{New: func() any {
+	return &replyBuffers{bw: bufio.NewWriterSize(nil, 64<<10)}
+}}
+
+func (w *replyWriter) takeBuffers() {
+	if w.bw != nil {
+		return
+	}
+	b := replyBufferPool.Get().(*replyBuffers)
+	w.bw, w.scratch = b.bw, b.scratch
+	w.bw.Reset(w.conn)
+}
+
+// returnBuffers puts the buffers back; anything not flushed is dropped.
+func (w *replyWriter) returnBuffers() {
+	if w.bw == nil {
+		return
+	}
+	w.bw.Reset(nil)
+	replyBufferPool.Put(&replyBuffers{bw: w.bw, scratch: w.scratch[:0]})
+	w.bw, w.scratch = nil, nil
 }
 
 // header appends the response header: size, correlation id, and the empty

@@ -33,6 +33,10 @@ type Server struct {
 	ctx    context.Context // cancelled by Close: ends long polls
 	cancel context.CancelFunc
 
+	budget  *requestBudget // request bytes read and not yet handled
+	limits  *connLimits
+	refused logThrottle // log lines of connections over a limit
+
 	mu    sync.Mutex
 	lis   net.Listener
 	conns map[net.Conn]struct{}
@@ -46,7 +50,13 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 		logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{broker: b, log: logger, advertised: advertised, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
+	cfg := b.Config()
+	return &Server{
+		broker: b, log: logger, advertised: advertised, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
+		budget:  newRequestBudget(cfg.QueuedMaxRequestBytes),
+		limits:  newConnLimits(cfg.MaxConnections, cfg.MaxConnectionsPerIP),
+		refused: logThrottle{every: 10 * time.Second},
+	}
 }
 
 // Serve accepts connections on lis until Close.
@@ -80,6 +90,13 @@ func (s *Server) Serve(lis net.Listener) error {
 			return err
 		}
 		backoff = 0
+		if err := s.limits.admit(c.RemoteAddr()); err != nil {
+			c.Close()
+			if ok, held := s.refused.allow(time.Now()); ok {
+				s.log.Warn("refused connection", "remote", c.RemoteAddr().String(), "reason", err, "refused_since_last_line", held)
+			}
+			continue
+		}
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
@@ -87,6 +104,7 @@ func (s *Server) Serve(lis net.Listener) error {
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
 			c.Close()
+			s.limits.leave(c.RemoteAddr())
 			return nil
 		}
 		s.conns[c] = struct{}{}
@@ -98,6 +116,7 @@ func (s *Server) Serve(lis net.Listener) error {
 			s.mu.Lock()
 			delete(s.conns, c)
 			s.mu.Unlock()
+			s.limits.leave(c.RemoteAddr())
 		}()
 	}
 }
