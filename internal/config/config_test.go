@@ -76,3 +76,32 @@ func TestValidateRefusesBadValues(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionLimitsConfig: the connection and request-memory limits
+// read their FERRY_* variables and refuse values that would disable them.
+func TestConnectionLimitsConfig(t *testing.T) {
+	t.Setenv("FERRY_MAX_CONNECTIONS", "500")
+	t.Setenv("FERRY_MAX_CONNECTIONS_PER_IP", "50")
+	t.Setenv("FERRY_QUEUED_MAX_REQUEST_BYTES", "268435456")
+	t.Setenv("FERRY_CONNECTIONS_MAX_IDLE", "2m")
+	t.Setenv("FERRY_REQUEST_READ_TIMEOUT", "5s")
+	c := Default()
+	if err := ApplyEnv(newFlags(&c)); err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxConnections != 500 || c.MaxConnectionsPerIP != 50 || c.QueuedMaxRequestBytes != 256<<20 || c.ConnectionsMaxIdle != 2*time.Minute || c.RequestReadTimeout != 5*time.Second {
+		t.Fatalf("config = %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.MaxConnections = 0
+	c.QueuedMaxRequestBytes = 1000
+	c.ConnectionsMaxIdle = 0
+	err := c.Validate()
+	for _, want := range []string{"max connections 0", "queued max request bytes 1000", "connections max idle 0s"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Validate() = %v, want it to mention %q", err, want)
+		}
+	}
+}

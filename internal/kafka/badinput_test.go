@@ -78,15 +78,20 @@ func (c *logCapture) contains(sub string) bool {
 type testBroker struct {
 	addr string
 	logs *logCapture
+	srv  *server.Server
 }
 
 // startBroker runs an in-process broker for one test and fails the test if
 // anything panicked (handlers recover, but log it) by the time it closes.
-func startBroker(t *testing.T) *testBroker {
+// Each of configure changes the default configuration first.
+func startBroker(t *testing.T, configure ...func(*config.Config)) *testBroker {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.KafkaAddr = "127.0.0.1:0"
+	for _, f := range configure {
+		f(&cfg)
+	}
 	logs := &logCapture{}
 	srv, err := server.Start(cfg, slog.New(captureHandler{c: logs}))
 	if err != nil {
@@ -102,7 +107,7 @@ func startBroker(t *testing.T) *testBroker {
 			logs.mu.Unlock()
 		}
 	})
-	return &testBroker{addr: srv.Addr(), logs: logs}
+	return &testBroker{addr: srv.Addr(), logs: logs, srv: srv}
 }
 
 // rawClient speaks the wire protocol by hand.

@@ -21,21 +21,30 @@ func newConnLimits(max, maxPerIP int) *connLimits {
 	return &connLimits{max: max, maxPerIP: maxPerIP, perIP: map[string]int{}}
 }
 
-// admit counts a new connection from addr, or says which limit it is over.
-// Every admitted connection must be left exactly once.
-func (l *connLimits) admit(addr net.Addr) error {
+// limitKind names a connection limit.
+type limitKind int
+
+const (
+	limitBrokerWide limitKind = iota
+	limitPerIP
+	numLimitKinds
+)
+
+// admit counts a new connection from addr, or says which limit it is over
+// and why. Every admitted connection must be left exactly once.
+func (l *connLimits) admit(addr net.Addr) (limitKind, error) {
 	ip := hostOf(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.total >= l.max {
-		return fmt.Errorf("%d connections are open, the broker-wide limit (--max-connections)", l.total)
+		return limitBrokerWide, fmt.Errorf("%d connections are open, the broker-wide limit (--max-connections)", l.total)
 	}
 	if l.maxPerIP > 0 && l.perIP[ip] >= l.maxPerIP {
-		return fmt.Errorf("%d connections from %s are open, the per-address limit (--max-connections-per-ip)", l.perIP[ip], ip)
+		return limitPerIP, fmt.Errorf("%d connections from %s are open, the per-address limit (--max-connections-per-ip)", l.perIP[ip], ip)
 	}
 	l.total++
 	l.perIP[ip]++
-	return nil
+	return 0, nil
 }
 
 func (l *connLimits) leave(addr net.Addr) {

@@ -35,7 +35,7 @@ type Server struct {
 
 	budget  *requestBudget // request bytes read and not yet handled
 	limits  *connLimits
-	refused logThrottle // log lines of connections over a limit
+	refused [numLimitKinds]logThrottle // log lines of connections over each limit
 
 	mu    sync.Mutex
 	lis   net.Listener
@@ -51,12 +51,15 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := b.Config()
-	return &Server{
+	s := &Server{
 		broker: b, log: logger, advertised: advertised, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
-		budget:  newRequestBudget(cfg.QueuedMaxRequestBytes),
-		limits:  newConnLimits(cfg.MaxConnections, cfg.MaxConnectionsPerIP),
-		refused: logThrottle{every: 10 * time.Second},
+		budget: newRequestBudget(cfg.QueuedMaxRequestBytes),
+		limits: newConnLimits(cfg.MaxConnections, cfg.MaxConnectionsPerIP),
 	}
+	for i := range s.refused {
+		s.refused[i].every = 10 * time.Second
+	}
+	return s
 }
 
 // Serve accepts connections on lis until Close.
@@ -90,11 +93,11 @@ func (s *Server) Serve(lis net.Listener) error {
 			return err
 		}
 		backoff = 0
-		if err := s.limits.admit(c.RemoteAddr()); err != nil {
-			c.Close()
-			if ok, held := s.refused.allow(time.Now()); ok {
+		if kind, err := s.limits.admit(c.RemoteAddr()); err != nil {
+			if ok, held := s.refused[kind].allow(time.Now()); ok {
 				s.log.Warn("refused connection", "remote", c.RemoteAddr().String(), "reason", err, "refused_since_last_line", held)
 			}
+			c.Close()
 			continue
 		}
 		if tc, ok := c.(*net.TCPConn); ok {
@@ -142,4 +145,21 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	return nil
+}
+
+// Stats is a snapshot of what the server's clients hold.
+type Stats struct {
+	// Connections is the number of open client connections.
+	Connections int
+	// RequestBytesInUse is the part of --queued-max-request-bytes held by
+	// requests read and not yet handled.
+	RequestBytesInUse int64
+}
+
+// Stats returns the server's current counts, for metrics and tests.
+func (s *Server) Stats() Stats {
+	s.limits.mu.Lock()
+	n := s.limits.total
+	s.limits.mu.Unlock()
+	return Stats{Connections: n, RequestBytesInUse: s.budget.inUse()}
 }

@@ -47,6 +47,9 @@ func Start(cfg config.Config, logger *slog.Logger) (*Server, error) {
 // Addr is the bound Kafka listener address.
 func (s *Server) Addr() string { return s.lis.Addr().String() }
 
+// KafkaStats returns the Kafka listener's connection and request counts.
+func (s *Server) KafkaStats() kafka.Stats { return s.kafka.Stats() }
+
 // Done reports the listener's end.
 func (s *Server) Done() <-chan error { return s.done }
 
