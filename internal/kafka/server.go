@@ -9,6 +9,12 @@
 // registers its handler and supported versions in init, and ApiVersions
 // answers from that registry, so no client is told of an API that does not
 // work.
+//
+// What clients can make the broker hold is bounded: a request's buffer
+// grows as its bytes arrive, from a broker-wide budget of request bytes
+// (budget.go) that readers wait on; connections are capped in number, per
+// address too, and closed when idle or stalled mid-request (limits.go,
+// conn.go).
 package kafka
 
 import (
