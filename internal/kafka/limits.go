@@ -57,6 +57,13 @@ func (l *connLimits) leave(addr net.Addr) {
 	}
 }
 
+// open returns the number of connections admitted and not yet left.
+func (l *connLimits) open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
+
 func hostOf(addr net.Addr) string {
 	if ta, ok := addr.(*net.TCPAddr); ok {
 		return ta.IP.String()

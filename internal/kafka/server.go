@@ -164,8 +164,5 @@ type Stats struct {
 
 // Stats returns the server's current counts, for metrics and tests.
 func (s *Server) Stats() Stats {
-	s.limits.mu.Lock()
-	n := s.limits.total
-	s.limits.mu.Unlock()
-	return Stats{Connections: n, RequestBytesInUse: s.budget.inUse()}
+	return Stats{Connections: s.limits.open(), RequestBytesInUse: s.budget.inUse()}
 }
