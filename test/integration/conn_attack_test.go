@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +52,10 @@ func TestSizeClaimAttackMemoryBounded(t *testing.T) {
 		waves     = 3
 		rssBound  = 300 << 20 // generous: the announced sizes add up to 200 GB
 	)
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < attackers+1000 {
+		t.Skipf("needs %d file descriptors, the limit is %d", attackers+1000, lim.Cur)
+	}
 	p := startFerry(t, t.TempDir())
 	pid := p.cmd.Process.Pid
 	topic := topicName(t)
