@@ -27,6 +27,8 @@ type Partition struct {
 
 	waitMu  sync.Mutex
 	waiters map[chan struct{}]struct{}
+
+	storageErrs storageErrorLog // failed appends and fsyncs, rate-limited
 }
 
 // Log exposes the partition's log for reads.
@@ -86,7 +88,7 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 	}
 	res, err := p.log.AppendParsed(batch, h)
 	if err != nil {
-		return AppendResult{}, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+		return AppendResult{}, p.storageError("append", err)
 	}
 	if h.ProducerID >= 0 {
 		p.recordSequenceLocked(h, res.BaseOffset)
@@ -101,7 +103,7 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 // flush policy.
 func (p *Partition) Sync(upTo int64) error {
 	if err := p.log.Sync(upTo); err != nil {
-		return fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+		return p.storageError("sync", err)
 	}
 	return nil
 }

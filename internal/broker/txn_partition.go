@@ -117,7 +117,7 @@ func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool) erro
 	res, err := p.log.AppendParsed(batch, h)
 	if err != nil {
 		p.mu.Unlock()
-		return fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+		return p.storageError("append transaction marker", err)
 	}
 	control := log.ControlAbort
 	if commit {
