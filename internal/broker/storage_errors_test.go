@@ -29,7 +29,7 @@ type captureHandler struct {
 }
 
 func (h captureHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h captureHandler) WithGroup(string) slog.Handler             { return h }
+func (h captureHandler) WithGroup(string) slog.Handler            { return h }
 func (h captureHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return captureHandler{h.c, append(append([]slog.Attr(nil), h.attrs...), as...)}
 }
