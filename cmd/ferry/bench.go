@@ -28,7 +28,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -739,8 +738,8 @@ func benchConsumeGroup(cf *clientFlags, topic, group string, consumers int, reco
 
 // checkFreshGroup fails if group has committed offsets for topic: its
 // members would not read from the start and might never see --records.
-func checkFreshGroup(ctx context.Context, adm *kadm.Client, group, topic string) error {
-	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+func checkFreshGroup(ctx context.Context, adm admin, group, topic string) error {
+	ctx, cancel := adm.requestContext(ctx)
 	defer cancel()
 	offs, err := adm.FetchOffsets(ctx, group)
 	if errors.Is(err, kerr.GroupIDNotFound) {

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -23,28 +24,41 @@ import (
 const (
 	defaultBrokers = "127.0.0.1:9092"
 	brokersEnv     = "FERRY_BROKERS"
+	defaultTimeout = 30 * time.Second
+	timeoutEnv     = "FERRY_TIMEOUT"
 
 	// pingTimeout bounds the first contact with the cluster so that a wrong
 	// address fails in seconds instead of after the client's retry budget.
 	pingTimeout = 10 * time.Second
-	// adminTimeout bounds each admin request (create, describe, ...).
-	adminTimeout = 30 * time.Second
 )
 
 // clientFlags are the connection flags every client subcommand shares.
 type clientFlags struct {
 	brokers string
+	// timeout bounds every wait for the broker: each admin request, and
+	// the acknowledgement of each produced record (retries included).
+	timeout time.Duration
+	envErr  error // a bad FERRY_TIMEOUT, reported when a client is built
 }
 
-// addClientFlags registers --brokers on fs. Its default comes from
-// FERRY_BROKERS, else 127.0.0.1:9092.
+// addClientFlags registers --brokers and --timeout on fs. Their defaults
+// come from FERRY_BROKERS and FERRY_TIMEOUT, else 127.0.0.1:9092 and 30s.
 func addClientFlags(fs *flag.FlagSet) *clientFlags {
-	c := &clientFlags{}
+	c := &clientFlags{timeout: defaultTimeout}
 	def := os.Getenv(brokersEnv)
 	if def == "" {
 		def = defaultBrokers
 	}
+	if v := os.Getenv(timeoutEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			c.envErr = fmt.Errorf("environment %s=%q is not a positive duration such as 30s or 2m", timeoutEnv, v)
+		} else {
+			c.timeout = d
+		}
+	}
 	fs.StringVar(&c.brokers, "brokers", def, "comma-separated broker addresses host:port (env "+brokersEnv+")")
+	fs.DurationVar(&c.timeout, "timeout", c.timeout, "give up when the broker has not answered a request or acknowledged a record for this long (env "+timeoutEnv+")")
 	return c
 }
 
@@ -62,6 +76,12 @@ func (c *clientFlags) seeds() []string {
 // newClient builds a kgo client for the brokers and checks that at least one
 // of them answers, so that a wrong address gives one clear error.
 func (c *clientFlags) newClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, error) {
+	if c.envErr != nil {
+		return nil, c.envErr
+	}
+	if c.timeout <= 0 {
+		return nil, fmt.Errorf("--timeout %v is not valid: use a positive duration such as 30s or 2m", c.timeout)
+	}
 	seeds := c.seeds()
 	if len(seeds) == 0 {
 		return nil, errors.New("no broker address given: set --brokers host:port or " + brokersEnv)
@@ -69,13 +89,22 @@ func (c *clientFlags) newClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Clie
 	base := []kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("ferry-cli"),
-		kgo.DialTimeout(5 * time.Second),
+		kgo.DialTimeout(min(5*time.Second, c.timeout)),
+		// Retriable errors (KAFKA_STORAGE_ERROR, NOT_LEADER_OR_FOLLOWER)
+		// are retried, but no longer than --timeout.
+		kgo.RetryTimeout(c.timeout),
+		kgo.RecordDeliveryTimeout(c.timeout),
+		// The delivery timeout is checked before each retry, and a
+		// produce retry waits for a metadata refresh: refreshes at most
+		// 1s apart (franz-go's default is 5s) keep giving up close to
+		// --timeout.
+		kgo.MetadataMinAge(min(time.Second, c.timeout/4)),
 	}
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("invalid client settings: %w", err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	pctx, cancel := context.WithTimeout(ctx, min(pingTimeout, c.timeout))
 	defer cancel()
 	if err := cl.Ping(pctx); err != nil {
 		cl.Close()
@@ -87,21 +116,33 @@ func (c *clientFlags) newClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Clie
 	return cl, nil
 }
 
-// newAdmin builds a kgo client and a kadm client on top of it. Close the
+// newAdmin builds a kgo client and an admin client on top of it. Close the
 // returned kgo client when done.
-func (c *clientFlags) newAdmin(ctx context.Context) (*kadm.Client, *kgo.Client, error) {
+func (c *clientFlags) newAdmin(ctx context.Context) (admin, *kgo.Client, error) {
 	cl, err := c.newClient(ctx)
 	if err != nil {
-		return nil, nil, err
+		return admin{}, nil, err
 	}
-	return newAdminClient(cl), cl, nil
+	return c.adminFor(cl), cl, nil
 }
 
-// newAdminClient wraps cl for admin requests; closing cl closes it.
-func newAdminClient(cl *kgo.Client) *kadm.Client {
+// admin is a kadm client that knows the command's --timeout.
+type admin struct {
+	*kadm.Client
+	timeout time.Duration
+}
+
+// adminFor wraps cl for admin requests; closing cl closes it.
+func (c *clientFlags) adminFor(cl *kgo.Client) admin {
 	adm := kadm.NewClient(cl)
-	adm.SetTimeoutMillis(int32(adminTimeout / time.Millisecond))
-	return adm
+	adm.SetTimeoutMillis(int32(min(c.timeout, time.Duration(math.MaxInt32)*time.Millisecond) / time.Millisecond))
+	return admin{adm, c.timeout}
+}
+
+// requestContext bounds one admin request (or a few that belong together)
+// by --timeout.
+func (a admin) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, a.timeout)
 }
 
 func (c *clientFlags) unreachable(err error) error {
@@ -110,8 +151,8 @@ func (c *clientFlags) unreachable(err error) error {
 
 // topicPartitions returns the partition count of topic, or an error telling
 // the user to create it.
-func topicPartitions(ctx context.Context, adm *kadm.Client, topic string) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+func topicPartitions(ctx context.Context, adm admin, topic string) (int, error) {
+	ctx, cancel := adm.requestContext(ctx)
 	defer cancel()
 	tds, err := adm.ListTopics(ctx, topic)
 	if err != nil {

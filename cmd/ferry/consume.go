@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -87,7 +86,7 @@ func runConsume(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	ranges, err := planRead(ctx, newAdminClient(cl), *topic, int32(*partition), *from)
+	ranges, err := planRead(ctx, cf.adminFor(cl), *topic, int32(*partition), *from)
 	cl.Close()
 	if err != nil {
 		return err
@@ -135,7 +134,7 @@ func consumeGroup(ctx context.Context, cf *clientFlags, topic, group string, res
 	if err != nil {
 		return err
 	}
-	_, err = topicPartitions(ctx, newAdminClient(cl), topic)
+	_, err = topicPartitions(ctx, cf.adminFor(cl), topic)
 	cl.Close()
 	if err != nil {
 		return err
@@ -220,8 +219,8 @@ type offsetRange struct{ start, end int64 }
 
 // planRead resolves --from into a start offset per partition (all of them
 // when partition is -1), paired with the partition's current end offset.
-func planRead(ctx context.Context, adm *kadm.Client, topic string, partition int32, from string) (map[int32]offsetRange, error) {
-	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+func planRead(ctx context.Context, adm admin, topic string, partition int32, from string) (map[int32]offsetRange, error) {
+	ctx, cancel := adm.requestContext(ctx)
 	defer cancel()
 	n, err := topicPartitions(ctx, adm, topic)
 	if err != nil {
@@ -383,7 +382,7 @@ func readRecords(ctx context.Context, cf *clientFlags, topic string, ranges map[
 			return nil
 		}
 		if stalled && fetches.NumRecords() == 0 {
-			if err := recheckEnds(ctx, newAdminClient(cl), topic, pending, next); err != nil {
+			if err := recheckEnds(ctx, cf.adminFor(cl), topic, pending, next); err != nil {
 				return err
 			}
 		}
@@ -393,8 +392,8 @@ func readRecords(ctx context.Context, cf *clientFlags, topic string, ranges map[
 
 // recheckEnds lowers the pending end offsets to the partitions' current
 // ones and drops partitions already read up to them.
-func recheckEnds(ctx context.Context, adm *kadm.Client, topic string, pending, next map[int32]int64) error {
-	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+func recheckEnds(ctx context.Context, adm admin, topic string, pending, next map[int32]int64) error {
+	ctx, cancel := adm.requestContext(ctx)
 	defer cancel()
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {

@@ -70,6 +70,8 @@ func groupList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer cl.Close()
+	ctx, cancel := adm.requestContext(ctx)
+	defer cancel()
 
 	listed, err := adm.ListGroups(ctx, states...)
 	if err != nil {
@@ -128,6 +130,8 @@ func groupDescribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer cl.Close()
+	ctx, cancel := adm.requestContext(ctx)
+	defer cancel()
 
 	lags, err := adm.Lag(ctx, group)
 	if err != nil {
@@ -222,6 +226,8 @@ func groupDelete(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer cl.Close()
+	ctx, cancel := adm.requestContext(ctx)
+	defer cancel()
 
 	rs, err := adm.DeleteGroups(ctx, names...)
 	if err != nil {
@@ -295,6 +301,8 @@ func groupResetOffsets(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer cl.Close()
+	ctx, cancel := adm.requestContext(ctx)
+	defer cancel()
 
 	n, err := topicPartitions(ctx, adm, *topic)
 	if err != nil {

@@ -40,7 +40,8 @@ func runProduce(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	opts = append(opts, kgo.DefaultProduceTopic(*topic))
+	retries := &retryWatcher{w: stderr, timeout: cf.timeout.String()}
+	opts = append(opts, kgo.DefaultProduceTopic(*topic), kgo.WithLogger(retries))
 	if *partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
@@ -52,7 +53,7 @@ func runProduce(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer cl.Close()
-	n, err := topicPartitions(ctx, newAdminClient(cl), *topic)
+	n, err := topicPartitions(ctx, cf.adminFor(cl), *topic)
 	if err != nil {
 		return err
 	}
@@ -120,6 +121,13 @@ func runProduce(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 
 	fmt.Fprintf(stderr, "produced %d record(s) to %s\n", acked.Load(), *topic)
 	if n := failed.Load(); n > 0 {
+		if errors.Is(firstErr, kgo.ErrRecordTimeout) {
+			if ke := retries.seen(); ke != nil {
+				// Its text was printed when it first came.
+				return fmt.Errorf("%d of %d record(s) failed: not acknowledged within --timeout %s; the broker kept answering %s (see the broker's log)", n, sent, cf.timeout, ke.Message)
+			}
+			return fmt.Errorf("%d of %d record(s) failed: not acknowledged within --timeout %s", n, sent, cf.timeout)
+		}
 		return fmt.Errorf("%d of %d record(s) failed: %w", n, sent, explain(firstErr, *topic))
 	}
 	if readErr != nil {

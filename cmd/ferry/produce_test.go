@@ -4,6 +4,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestProduceConsumeRoundTrip(t *testing.T) {
@@ -131,5 +136,70 @@ func TestProduceFailureExitsNonZero(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "of 2 record(s) failed") {
 		t.Errorf("error does not count failures: %v", err)
+	}
+}
+
+// TestProduceReportsStorageErrorAndGivesUp: a broker that answers every
+// produce with KAFKA_STORAGE_ERROR (its disk is full) makes `ferry produce`
+// print that error once and fail once --timeout has passed, instead of
+// retrying silently forever.
+func TestProduceReportsStorageErrorAndGivesUp(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	topic := testTopic(t)
+	createTopic(t, brokers, topic, 1)
+	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kreq.(*kmsg.ProduceRequest)
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.KafkaStorageError.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+
+	// Before --timeout existed the command retried forever; a minute is
+	// a hang detector, not a timing assertion.
+	type result struct {
+		errOut string
+		err    error
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		_, errOut, err := runCmd(t, runProduce, "a\nb\n", "--topic", topic, "--brokers", brokers, "--timeout", "2s")
+		done <- result{errOut, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+		t.Logf("gave up after %v", time.Since(start).Round(time.Millisecond))
+	case <-time.After(time.Minute):
+		t.Fatal("produce to a broker refusing every append still retrying after a minute with --timeout 2s")
+	}
+	errOut, err := res.errOut, res.err
+	if err == nil {
+		t.Fatalf("produce to a broker refusing every append succeeded; stderr %q", errOut)
+	}
+	want := kerr.KafkaStorageError.Error() // name and description
+	if n := strings.Count(errOut+err.Error(), want); n != 1 {
+		t.Errorf("the broker's error %q is printed %d times, want once:\nstderr: %s\nerr: %v", want, n, errOut, err)
+	}
+	for _, part := range []string{"2 of 2 record(s) failed", "--timeout 2s", "KAFKA_STORAGE_ERROR"} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error lacks %q: %v", part, err)
+		}
 	}
 }

@@ -63,6 +63,8 @@ func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer cl.Close()
+	ctx, cancel := adm.requestContext(ctx)
+	defer cancel()
 
 	cfg := make(map[string]*string, len(configs))
 	for _, kv := range configs {
@@ -92,6 +94,8 @@ func topicList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer cl.Close()
+	ctx, cancel := adm.requestContext(ctx)
+	defer cancel()
 
 	list := adm.ListTopics
 	if *internal {
@@ -128,6 +132,8 @@ func topicDescribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer cl.Close()
+	ctx, cancel := adm.requestContext(ctx)
+	defer cancel()
 
 	if _, err := topicPartitions(ctx, adm, name); err != nil {
 		return err
@@ -235,6 +241,8 @@ func topicAlter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer cl.Close()
+	ctx, cancel := adm.requestContext(ctx)
+	defer cancel()
 
 	have, err := topicPartitions(ctx, adm, name)
 	if err != nil {
@@ -303,6 +311,8 @@ func topicDelete(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer cl.Close()
+	ctx, cancel := adm.requestContext(ctx)
+	defer cancel()
 
 	rs, err := adm.DeleteTopics(ctx, names...)
 	if err != nil {
