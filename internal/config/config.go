@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -227,7 +228,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TransactionalIDExpiration, "transactional-id-expiration", c.TransactionalIDExpiration, "forget transactional ids idle this long (transactional.id.expiration.ms; env FERRY_TRANSACTIONAL_ID_EXPIRATION)")
 	fs.DurationVar(&c.ProducerIDExpiration, "producer-id-expiration", c.ProducerIDExpiration, "forget idempotent producers idle this long on a partition (producer.id.expiration.ms; env FERRY_PRODUCER_ID_EXPIRATION)")
 	fs.Var(int32Value{&c.OffsetsSegmentBytes}, "offsets-segment-bytes", "segment size of __consumer_offsets (offsets.topic.segment.bytes; env FERRY_OFFSETS_SEGMENT_BYTES)")
-	fs.Var(topicDefaultsValue{c.TopicDefaults}, "topic-default", "broker default of a topic config, key=value, repeatable, e.g. flush.policy=os (env FERRY_TOPIC_DEFAULTS, comma-separated)")
+	fs.Var(topicDefaultsValue{c.TopicDefaults}, "topic-default", "broker default of a topic config, `key=value`, repeatable, e.g. flush.policy=os; a value may hold commas (cleanup.policy=compact,delete): a comma starts a new pair only when key= follows it (env FERRY_TOPIC_DEFAULTS, pairs comma-separated)")
 }
 
 // EnvName is the environment variable of a flag: FERRY_ and the flag name
@@ -281,12 +282,36 @@ type topicDefaultsValue struct{ m map[string]string }
 func (v topicDefaultsValue) String() string { return "" }
 
 func (v topicDefaultsValue) Set(s string) error {
-	for _, kv := range strings.Split(s, ",") {
-		k, val, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("%q is not key=value", kv)
-		}
+	pairs, err := SplitKeyValues(s)
+	if err != nil {
+		return err
+	}
+	for _, kv := range pairs {
+		k, val, _ := strings.Cut(kv, "=")
 		v.m[strings.TrimSpace(k)] = strings.TrimSpace(val)
 	}
 	return nil
+}
+
+// configKeyStart matches the start of a "key=value" pair: a config name
+// such as retention.ms, then '='.
+var configKeyStart = regexp.MustCompile(`^\s*[A-Za-z0-9_.-]+=`)
+
+// SplitKeyValues splits "k1=v1,k2=v2" into its pairs. A comma separates
+// two pairs only when what follows it starts with "key=": a list value
+// stays whole, so "cleanup.policy=compact,delete,retention.ms=1000" is two
+// pairs, cleanup.policy=compact,delete and retention.ms=1000.
+func SplitKeyValues(s string) ([]string, error) {
+	var pairs []string
+	for _, part := range strings.Split(s, ",") {
+		if configKeyStart.MatchString(part) {
+			pairs = append(pairs, part)
+			continue
+		}
+		if len(pairs) == 0 {
+			return nil, fmt.Errorf("%q is not key=value", part)
+		}
+		pairs[len(pairs)-1] += "," + part
+	}
+	return pairs, nil
 }

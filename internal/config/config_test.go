@@ -105,3 +105,35 @@ func TestConnectionLimitsConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicDefaultListValuesStayWhole: a list value such as
+// cleanup.policy=compact,delete is not split at its comma, from a repeated
+// flag or from the comma-separated variable.
+func TestTopicDefaultListValuesStayWhole(t *testing.T) {
+	c := Default()
+	fs := newFlags(&c)
+	if err := fs.Parse([]string{"--topic-default", "cleanup.policy=compact,delete", "--topic-default", "retention.ms=1000"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.TopicDefaults["cleanup.policy"] != "compact,delete" || c.TopicDefaults["retention.ms"] != "1000" {
+		t.Fatalf("topic defaults from flags = %v", c.TopicDefaults)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Setenv("FERRY_TOPIC_DEFAULTS", "cleanup.policy=delete, compact,flush.policy=os")
+	c = Default()
+	if err := ApplyEnv(newFlags(&c)); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TopicDefaults) != 2 || c.TopicDefaults["cleanup.policy"] != "delete, compact" || c.TopicDefaults["flush.policy"] != "os" {
+		t.Fatalf("topic defaults from the environment = %v", c.TopicDefaults)
+	}
+
+	for _, bad := range []string{"compact,delete", "", "=x"} {
+		if _, err := SplitKeyValues(bad); err == nil {
+			t.Errorf("SplitKeyValues(%q) accepted", bad)
+		}
+	}
+}

@@ -91,8 +91,8 @@ var TopicKeys = []TopicKey{
 	}},
 	{"segment.bytes", "1073741824", "INT", "roll to a new segment file at this size", func(v string, tc *TopicConfig) error {
 		n, err := strconv.ParseInt(v, 10, 32)
-		if err != nil || n < 14 {
-			return fmt.Errorf("must be an integer of at least 14")
+		if err != nil || n < log.MinSegmentBytes {
+			return fmt.Errorf("must be an integer of at least %d (one batch header)", log.MinSegmentBytes)
 		}
 		tc.Log.SegmentBytes = n
 		return nil

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,5 +71,20 @@ func TestDeleteRetention(t *testing.T) {
 	}
 	if _, err := ParseTopicConfigs(map[string]string{"delete.retention.ms": "-1"}, nil); err == nil {
 		t.Fatal("negative delete.retention.ms accepted")
+	}
+}
+
+// TestSegmentBytesMinimumIsTheOneEnforced: the minimum the error states is
+// the one enforced, one below it is refused with that message.
+func TestSegmentBytesMinimumIsTheOneEnforced(t *testing.T) {
+	min := log.MinSegmentBytes
+	if _, err := ParseTopicConfigs(map[string]string{"segment.bytes": strconv.Itoa(min)}, nil); err != nil {
+		t.Fatalf("segment.bytes=%d refused: %v", min, err)
+	}
+	for _, v := range []int{14, min - 1} {
+		_, err := ParseTopicConfigs(map[string]string{"segment.bytes": strconv.Itoa(v)}, nil)
+		if want := fmt.Sprintf("at least %d", min); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("segment.bytes=%d: err = %v, want it to say %q", v, err, want)
+		}
 	}
 }

@@ -65,6 +65,9 @@ func DefaultConfig() Config {
 	}
 }
 
+// MinSegmentBytes is the smallest SegmentBytes: one batch header.
+const MinSegmentBytes = batchHeaderSize
+
 // Validate checks every field and the combinations between them.
 func (c Config) Validate() error {
 	// Index entries hold 32-bit positions, so a segment must stay below 4 GiB;
