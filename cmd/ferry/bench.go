@@ -52,7 +52,7 @@ func runBench(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return runAction(args, benchUsage, "mode", "produce or consume", map[string]func([]string) error{
 		"produce": func(args []string) error { return benchProduce(args, stdout, stderr) },
 		"consume": func(args []string) error { return benchConsume(args, stdout, stderr) },
-	}, stderr)
+	}, stdout, stderr)
 }
 
 // benchSummary is the result of a run; --json prints it as is.
@@ -174,7 +174,7 @@ func progress(w io.Writer, op string, records, bytes func() int64, stop <-chan s
 }
 
 func benchProduce(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench produce", "ferry bench produce --topic T [--records N | --duration D] [flags]", stderr)
+	fs := newFlagSet("bench produce", "ferry bench produce --topic T [--records N | --duration D] [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
 	topic := fs.String("topic", "", "topic to write to (required)")
 	records := fs.Int64("records", 0, "records to produce in total (default 1000000 unless --duration)")
@@ -576,7 +576,7 @@ func (p *benchProducer) firstErr() error {
 }
 
 func benchConsume(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench consume", "ferry bench consume --topic T [--records N] [--group G --consumers N] [flags]", stderr)
+	fs := newFlagSet("bench consume", "ferry bench consume --topic T [--records N] [--group G --consumers N] [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
 	topic := fs.String("topic", "", "topic to read from the start (required)")
 	records := fs.Int64("records", 0, "records to read, waiting for more if needed (default: all there are now; required with --group)")

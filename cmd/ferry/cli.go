@@ -13,10 +13,10 @@ import (
 )
 
 // runAction runs the action args[0] names with the rest of args. It prints
-// usage for help (then returns flag.ErrHelp) and for a missing or unknown
-// action, which are errors; kind is what the command calls its actions and
-// choices lists them for those errors.
-func runAction(args []string, usage, kind, choices string, actions map[string]func(args []string) error, stderr io.Writer) error {
+// usage to stdout for help (then returns flag.ErrHelp), and to stderr for a
+// missing or unknown action, which are errors; kind is what the command
+// calls its actions and choices lists them for those errors.
+func runAction(args []string, usage, kind, choices string, actions map[string]func(args []string) error, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("missing %s: use %s", kind, choices)
@@ -24,11 +24,12 @@ func runAction(args []string, usage, kind, choices string, actions map[string]fu
 	if run, ok := actions[args[0]]; ok {
 		return run(args[1:])
 	}
-	fmt.Fprintln(stderr, usage)
 	switch args[0] {
-	case "-h", "--help", "help":
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, usage)
 		return flag.ErrHelp
 	}
+	fmt.Fprintln(stderr, usage)
 	return fmt.Errorf("unknown %s %q: use %s", kind, args[0], choices)
 }
 

@@ -172,21 +172,24 @@ func errNoTopic(topic string) error {
 	return fmt.Errorf("topic %q does not exist — create it with `ferry topic create %s` (see `ferry topic list`)", topic, topic)
 }
 
-// newFlagSet returns a flag set that reports errors instead of exiting and
-// writes its usage to stderr.
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+// newFlagSet returns a flag set that reports errors, with its usage, to
+// stderr instead of exiting; -h and -help print the usage to stdout (see
+// parseArgs).
+func newFlagSet(name, synopsis string, stdout, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: %s\n\nflags:\n", synopsis)
+		fmt.Fprintf(fs.Output(), "usage: %s\n\nflags:\n", synopsis)
 		fs.PrintDefaults()
 	}
+	addHelpFlags(fs, stdout)
 	return fs
 }
 
 // parseArgs parses flags that may appear before, between or after
 // positional arguments ("topic create NAME --partitions 3") and returns the
-// positional ones. Everything after "--" is positional.
+// positional ones. Everything after "--" is positional. For -h or -help it
+// prints the usage to stdout and returns flag.ErrHelp.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
@@ -195,14 +198,19 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		rest := fs.Args()
 		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			return append(pos, rest...), nil
+			pos = append(pos, rest...)
+			break
 		}
 		if len(rest) == 0 {
-			return pos, nil
+			break
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+	if showHelp(fs) {
+		return nil, flag.ErrHelp
+	}
+	return pos, nil
 }
 
 // interruptContext is cancelled on Ctrl-C, so long-running commands can stop

@@ -94,7 +94,7 @@ func TestUnreachableBroker(t *testing.T) {
 }
 
 func TestParseArgsInterspersed(t *testing.T) {
-	fs := newFlagSet("x", "x", io.Discard)
+	fs := newFlagSet("x", "x", io.Discard, io.Discard)
 	n := fs.Int("n", 0, "")
 	pos, err := parseArgs(fs, []string{"a", "-n", "3", "b", "--", "-n"})
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 )
 
 func runConsume(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("consume", "ferry consume --topic T [flags]", stderr)
+	fs := newFlagSet("consume", "ferry consume --topic T [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
 	topic := fs.String("topic", "", "topic to read (required)")
 	from := fs.String("from", "earliest", "where to start: earliest, latest, an OFFSET, or an RFC3339 time (2024-05-01T12:00:00Z)")

@@ -40,14 +40,14 @@ func runGroup(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		"describe":      func(args []string) error { return groupDescribe(ctx, args, stdout, stderr) },
 		"delete":        func(args []string) error { return groupDelete(ctx, args, stdout, stderr) },
 		"reset-offsets": func(args []string) error { return groupResetOffsets(ctx, args, stdout, stderr) },
-	}, stderr)
+	}, stdout, stderr)
 }
 
 // groupStates are the classic group states, as Kafka spells them.
 var groupStates = []string{"Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead"}
 
 func groupList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("group list", "ferry group list [flags]", stderr)
+	fs := newFlagSet("group list", "ferry group list [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
 	state := fs.String("state", "", "only groups in this state: "+strings.Join(groupStates, ", "))
 	pos, err := parseArgs(fs, args)
@@ -119,7 +119,7 @@ func errNoGroup(group string) error {
 }
 
 func groupDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("group describe", "ferry group describe GROUP [flags]", stderr)
+	fs := newFlagSet("group describe", "ferry group describe GROUP [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
 	group, err := parseName(fs, args, "group")
 	if err != nil {
@@ -215,7 +215,7 @@ func assignedString(m kadm.DescribedGroupMember) string {
 }
 
 func groupDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("group delete", "ferry group delete GROUP... [flags]", stderr)
+	fs := newFlagSet("group delete", "ferry group delete GROUP... [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
 	names, err := parseNames(fs, args, "group")
 	if err != nil {
@@ -251,7 +251,7 @@ func groupDelete(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 func groupResetOffsets(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("group reset-offsets",
-		"ferry group reset-offsets GROUP --topic T [--partition N] (--to-earliest | --to-latest | --to-time T | --to-offset N) [--execute]", stderr)
+		"ferry group reset-offsets GROUP --topic T [--partition N] (--to-earliest | --to-latest | --to-time T | --to-offset N) [--execute]", stdout, stderr)
 	cf := addClientFlags(fs)
 	topic := fs.String("topic", "", "topic whose offsets to reset (required)")
 	partition := fs.Int("partition", -1, "reset only this partition; -1 resets all")

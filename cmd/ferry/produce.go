@@ -16,7 +16,7 @@ import (
 )
 
 func runProduce(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("produce", "ferry produce --topic T [flags] < lines", stderr)
+	fs := newFlagSet("produce", "ferry produce --topic T [flags] < lines", stdout, stderr)
 	cf := addClientFlags(fs)
 	topic := fs.String("topic", "", "topic to produce to (required)")
 	keySep := fs.String("key-separator", "", "if set, the part of each line before the first `SEP` is the record key")

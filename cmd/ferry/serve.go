@@ -18,19 +18,21 @@ import (
 
 func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg := config.Default()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.Flags(fs)
-	pprofAddr := fs.String("pprof-addr", "", "serve Go's /debug/pprof on this host:port (for profiling; off by default)")
+	fs := newFlagSet("serve", "ferry serve [flags]", stdout, stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ferry serve [flags]\n\nRuns a broker. Every flag also reads a FERRY_* environment variable.")
+		fmt.Fprintln(fs.Output(), "usage: ferry serve [flags]\n\nRuns a broker. Every flag also reads a FERRY_* environment variable (shown with each flag).\n\nflags:")
 		fs.PrintDefaults()
 	}
+	cfg.Flags(fs)
+	pprofAddr := fs.String("pprof-addr", "", "serve Go's /debug/pprof on this host:port, for profiling; off by default (env FERRY_PPROF_ADDR)")
 	if err := config.ApplyEnv(fs); err != nil {
 		return err
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if showHelp(fs) {
+		return flag.ErrHelp
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; flags start with --", fs.Arg(0))

@@ -38,11 +38,11 @@ func runTopic(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		"describe": func(args []string) error { return topicDescribe(ctx, args, stdout, stderr) },
 		"alter":    func(args []string) error { return topicAlter(ctx, args, stdout, stderr) },
 		"delete":   func(args []string) error { return topicDelete(ctx, args, stdout, stderr) },
-	}, stderr)
+	}, stdout, stderr)
 }
 
 func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("topic create", "ferry topic create NAME [flags]", stderr)
+	fs := newFlagSet("topic create", "ferry topic create NAME [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
 	partitions := fs.Int("partitions", 1, "number of partitions")
 	rf := fs.Int("replication-factor", 1, "copies of each partition")
@@ -79,7 +79,7 @@ func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func topicList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("topic list", "ferry topic list [flags]", stderr)
+	fs := newFlagSet("topic list", "ferry topic list [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
 	internal := fs.Bool("internal", false, "include internal topics such as __consumer_offsets")
 	pos, err := parseArgs(fs, args)
@@ -121,7 +121,7 @@ func replicationOf(td kadm.TopicDetail) int {
 }
 
 func topicDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("topic describe", "ferry topic describe NAME [flags]", stderr)
+	fs := newFlagSet("topic describe", "ferry topic describe NAME [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
 	name, err := parseName(fs, args, "topic")
 	if err != nil {
@@ -222,7 +222,7 @@ func joinInt32(xs []int32) string {
 }
 
 func topicAlter(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("topic alter", "ferry topic alter NAME [flags]", stderr)
+	fs := newFlagSet("topic alter", "ferry topic alter NAME [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
 	partitions := fs.Int("partitions", 0, "new total number of partitions (can only grow)")
 	var configs keyValueList
@@ -300,7 +300,7 @@ func topicAlter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func topicDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("topic delete", "ferry topic delete NAME... [flags]", stderr)
+	fs := newFlagSet("topic delete", "ferry topic delete NAME... [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
 	names, err := parseNames(fs, args, "topic")
 	if err != nil {

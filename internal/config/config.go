@@ -247,6 +247,9 @@ func EnvName(flagName string) string {
 func ApplyEnv(fs *flag.FlagSet) error {
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "h" || f.Name == "help" {
+			return
+		}
 		name := EnvName(f.Name)
 		v, ok := os.LookupEnv(name)
 		if !ok || v == "" {
