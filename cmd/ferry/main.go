@@ -5,6 +5,7 @@
 //	ferry produce | consume        lines in, records out
 //	ferry group list|describe|delete|reset-offsets
 //	ferry bench produce|consume    load generator for any Kafka-protocol broker
+//	ferry version                  module version, VCS revision and Go version
 package main
 
 import (
@@ -30,6 +31,7 @@ var commands = map[string]command{
 	"consume": {"print records from a topic", runConsume},
 	"group":   {"list, describe, delete or reset-offsets of consumer groups", runGroup},
 	"bench":   {"measure produce or consume throughput and latency", runBench},
+	"version": {"print the version of this binary", runVersion},
 }
 
 func main() {

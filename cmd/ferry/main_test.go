@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -43,5 +46,38 @@ func TestHelpGoesToStdout(t *testing.T) {
 		if code == 0 || out != "" || !strings.Contains(errOut, "usage:") {
 			t.Errorf("ferry %q: exit %d, stdout %q, stderr %q; want usage on stderr and a non-zero exit", args, code, out, errOut)
 		}
+	}
+}
+
+// TestVersion: `ferry version` prints the module version and Go version.
+func TestVersion(t *testing.T) {
+	code, out, errOut := runMain("version")
+	if code != 0 || !strings.HasPrefix(out, "ferry ") || !strings.Contains(out, runtime.Version()) {
+		t.Fatalf("ferry version: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	v := buildVersion{Module: "v1.2.3", Revision: "0123456789abcdef0123", Time: "2026-01-02T03:04:05Z", Modified: true, Go: "go1.99"}
+	if got, want := v.String(), "ferry v1.2.3 rev 0123456789ab (modified) 2026-01-02T03:04:05Z go1.99"; got != want {
+		t.Fatalf("String() = %q, want %q", got, want)
+	}
+}
+
+// TestServeStartupLogsVersionAndUnknownEnv: serve logs its version first
+// and warns about a FERRY_* variable no setting reads, naming the closest
+// one; a bad address then stops it before the data dir is made.
+func TestServeStartupLogsVersionAndUnknownEnv(t *testing.T) {
+	t.Setenv("FERRY_DATADIR", "/tmp/typo")
+	dir := filepath.Join(t.TempDir(), "data")
+	code, _, errOut := runMain("serve", "--data-dir", dir, "--kafka-addr", "127.0.0.1:99999")
+	if code == 0 {
+		t.Fatal("serve with port 99999 exited 0")
+	}
+	for _, want := range []string{"ferry starting", "version=", "go=" + runtime.Version(),
+		"level=WARN", "var=FERRY_DATADIR", "did_you_mean=FERRY_DATA_DIR", "not a number from 0 to 65535"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("serve's stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("data dir exists after a bad address (stat: %v)", err)
 	}
 }

@@ -37,10 +37,15 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; flags start with --", fs.Arg(0))
 	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: levelOf(cfg.LogLevel)}))
+	logger.Info("ferry starting", readBuildVersion().logAttrs()...)
+	// The CLI's variables may well be set in the same shell.
+	for _, v := range config.UnknownEnv(fs, os.Environ(), brokersEnv, timeoutEnv) {
+		logger.Warn("ignoring environment variable that is no ferry serve setting (misspelled?)", "var", v.Name, "did_you_mean", v.DidYouMean)
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: levelOf(cfg.LogLevel)}))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -145,12 +145,12 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data dir is empty: pass --data-dir DIR"))
 	}
-	if _, _, err := net.SplitHostPort(c.KafkaAddr); err != nil {
-		errs = append(errs, fmt.Errorf("kafka addr %q is not host:port: %v", c.KafkaAddr, err))
+	if err := checkHostPort(c.KafkaAddr); err != nil {
+		errs = append(errs, fmt.Errorf("kafka addr %q %v: use --kafka-addr host:port, such as 127.0.0.1:9092 or 0.0.0.0:9092 for every interface", c.KafkaAddr, err))
 	}
 	if c.AdvertisedAddr != "" {
-		if _, _, err := net.SplitHostPort(c.AdvertisedAddr); err != nil {
-			errs = append(errs, fmt.Errorf("advertised addr %q is not host:port: %v", c.AdvertisedAddr, err))
+		if err := checkHostPort(c.AdvertisedAddr); err != nil {
+			errs = append(errs, fmt.Errorf("advertised addr %q %v: use --advertised-addr host:port, the address clients reach this broker at", c.AdvertisedAddr, err))
 		}
 	}
 	if c.NumPartitions < 1 {
@@ -198,6 +198,18 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log level %q: use debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// checkHostPort says what is wrong with a host:port address, if anything.
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("is not host:port (%v)", err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("has port %q, which is not a number from 0 to 65535", port)
+	}
+	return nil
 }
 
 // Flags registers every field on fs. Call ApplyEnv before fs.Parse so the

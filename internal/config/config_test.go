@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -135,5 +136,29 @@ func TestTopicDefaultListValuesStayWhole(t *testing.T) {
 		if _, err := SplitKeyValues(bad); err == nil {
 			t.Errorf("SplitKeyValues(%q) accepted", bad)
 		}
+	}
+}
+
+// TestUnknownEnvIsReported: a misspelled FERRY_* variable is reported with
+// the name it most likely meant; known ones and other variables are not.
+func TestUnknownEnvIsReported(t *testing.T) {
+	c := Default()
+	fs := newFlags(&c)
+	got := UnknownEnv(fs, []string{
+		"FERRY_DATA_DIR=/x",        // known
+		"FERRY_DATADIR=/x",         // misspelled
+		"FERRY_KAFKA_ADR=:9092",    // misspelled
+		"FERRY_BROKERS=b:9092",     // read by the CLI
+		"FERRY_SOMETHING_ELSE=1",   // nothing close
+		"PATH=/bin",                // not ours
+		"FERRY_TOPIC_DEFAULTS=a=b", // known (the repeatable flag's variable)
+	}, "FERRY_BROKERS")
+	want := []UnknownVar{
+		{"FERRY_DATADIR", "FERRY_DATA_DIR"},
+		{"FERRY_KAFKA_ADR", "FERRY_KAFKA_ADDR"},
+		{"FERRY_SOMETHING_ELSE", ""},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("UnknownEnv = %v, want %v", got, want)
 	}
 }

@@ -4,9 +4,11 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"syscall"
 
 	"github.com/ferry-mq/ferry/internal/broker"
 	"github.com/ferry-mq/ferry/internal/config"
@@ -21,19 +23,23 @@ type Server struct {
 	done   chan error
 }
 
-// Start opens the data directory, binds the Kafka listener and serves.
+// Start binds the Kafka listener, opens the data directory and serves. It
+// binds first so that a wrong address fails before anything is written.
 func Start(cfg config.Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	b, err := broker.New(cfg, logger)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lis, err := listen(cfg.KafkaAddr)
 	if err != nil {
 		return nil, err
 	}
-	lis, err := net.Listen("tcp", cfg.KafkaAddr)
+	b, err := broker.New(cfg, logger)
 	if err != nil {
-		b.Close()
-		return nil, fmt.Errorf("listen on %s: %w (is another broker running? pick another --kafka-addr)", cfg.KafkaAddr, err)
+		lis.Close()
+		return nil, err
 	}
 	advertised := cfg.AdvertisedAddr
 	if advertised == "" {
@@ -57,4 +63,26 @@ func (s *Server) Done() <-chan error { return s.done }
 func (s *Server) Close() error {
 	s.kafka.Close()
 	return s.Broker.Close()
+}
+
+// listen binds addr and says how to fix a failure: the hint about another
+// broker only where the port is taken.
+func listen(addr string) (net.Listener, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err == nil {
+		return lis, nil
+	}
+	var dnsErr *net.DNSError
+	hint := "check --kafka-addr: it is host:port, such as 127.0.0.1:9092 or 0.0.0.0:9092 for every interface"
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		hint = "another process holds the port, maybe another broker: stop it or pick another port with --kafka-addr"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		hint = "the host is no address of this machine: use one of its addresses, 127.0.0.1, or 0.0.0.0 for every interface in --kafka-addr"
+	case errors.Is(err, syscall.EACCES):
+		hint = "ports below 1024 need privileges: pick a port above 1023 with --kafka-addr"
+	case errors.As(err, &dnsErr):
+		hint = "the host name does not resolve: check the host in --kafka-addr or give an IP address"
+	}
+	return nil, fmt.Errorf("listen on %s: %w (%s)", addr, err, hint)
 }
