@@ -5,11 +5,14 @@ package main
 // tables and per-name results.
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // runAction runs the action args[0] names with the rest of args. It prints
@@ -86,8 +89,20 @@ func reportDeleted(stdout io.Writer, kind string, names []string, failure func(n
 	return nil
 }
 
-// errMessage formats a broker's optional error message as a suffix.
-func errMessage(m string) string {
+// errMessage formats the broker's optional message about err as a suffix.
+// A message that starts with err's own text (Ferry's do: "INVALID_CONFIG:
+// The configuration is invalid.: config ...") loses that part, so the
+// error's name and text are printed once.
+func errMessage(err error, m string) string {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		for _, prefix := range []string{ke.Error(), ke.Message} {
+			if rest, ok := strings.CutPrefix(m, prefix); ok {
+				m = strings.TrimLeft(rest, ": ")
+				break
+			}
+		}
+	}
 	if m == "" {
 		return ""
 	}

@@ -243,7 +243,7 @@ func groupDelete(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		case errors.Is(r.Err, kerr.NonEmptyGroup):
 			return "the group has active members; stop its consumers first"
 		case r.Err != nil:
-			return fmt.Sprintf("%v%s", r.Err, errMessage(r.ErrMessage))
+			return fmt.Sprintf("%v%s", r.Err, errMessage(r.Err, r.ErrMessage))
 		}
 		return ""
 	})

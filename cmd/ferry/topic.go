@@ -72,7 +72,7 @@ func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	resp, err := adm.CreateTopic(ctx, int32(*partitions), int16(*rf), cfg, name)
 	if err != nil {
-		return fmt.Errorf("cannot create topic %q: %w%s", name, err, errMessage(resp.ErrMessage))
+		return fmt.Errorf("cannot create topic %q: %w%s", name, err, errMessage(err, resp.ErrMessage))
 	}
 	fmt.Fprintf(stdout, "created topic %s with %d partition(s), replication factor %d\n", name, *partitions, *rf)
 	return nil
@@ -176,7 +176,7 @@ func topicDescribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var set []kadm.Config
 	for _, rc := range rcs {
 		if rc.Err != nil {
-			return fmt.Errorf("cannot describe configs of %q: %w%s", name, rc.Err, errMessage(rc.ErrMessage))
+			return fmt.Errorf("cannot describe configs of %q: %w%s", name, rc.Err, errMessage(rc.Err, rc.ErrMessage))
 		}
 		for _, c := range rc.Configs {
 			if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
@@ -260,7 +260,7 @@ func topicAlter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				var r kadm.CreatePartitionsResponse
 				r, err = rs.On(name, nil)
 				if err == nil && r.Err != nil {
-					err = fmt.Errorf("%w%s", r.Err, errMessage(r.ErrMessage))
+					err = fmt.Errorf("%w%s", r.Err, errMessage(r.Err, r.ErrMessage))
 				}
 			}
 			if err != nil {
@@ -283,7 +283,7 @@ func topicAlter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			var r kadm.AlterConfigsResponse
 			r, err = rs.On(name, nil)
 			if err == nil && r.Err != nil {
-				err = fmt.Errorf("%w%s", r.Err, errMessage(r.ErrMessage))
+				err = fmt.Errorf("%w%s", r.Err, errMessage(r.Err, r.ErrMessage))
 			}
 		}
 		if err != nil {
@@ -324,7 +324,7 @@ func topicDelete(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		case !ok:
 			return "missing from the broker's answer"
 		case r.Err != nil:
-			return fmt.Sprintf("%v%s", r.Err, errMessage(r.ErrMessage))
+			return fmt.Sprintf("%v%s", r.Err, errMessage(r.Err, r.ErrMessage))
 		}
 		return ""
 	})
