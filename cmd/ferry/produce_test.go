@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -201,5 +202,40 @@ func TestProduceReportsStorageErrorAndGivesUp(t *testing.T) {
 		if !strings.Contains(err.Error(), part) {
 			t.Errorf("error lacks %q: %v", part, err)
 		}
+	}
+}
+
+// TestProduceToFerryWithFailingDiskRecovers: against a real broker whose
+// file writes fail (RLIMIT_FSIZE: EFBIG, as a full disk gives ENOSPC),
+// `ferry produce` reports KAFKA_STORAGE_ERROR and gives up at --timeout;
+// once writes work again the same broker takes records, without a restart.
+func TestProduceToFerryWithFailingDiskRecovers(t *testing.T) {
+	brokers := startFerry(t)
+	topic := testTopic(t)
+	b := []string{"--topic", topic, "--brokers", brokers, "--acks", "1", "--timeout", "2s"}
+	mustRun(t, runTopic, "", "create", topic, "--brokers", brokers)
+	mustRun(t, runProduce, "before\n", b...)
+
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Skipf("getrlimit: %v", err)
+	}
+	lim := old
+	lim.Cur = 1 // any write past a file's first byte fails, in the whole process: no test here runs in parallel
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		t.Skipf("setrlimit: %v", err)
+	}
+	_, errOut, err := runCmd(t, runProduce, "during\n", b...)
+	if rerr := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); rerr != nil {
+		t.Fatalf("restoring RLIMIT_FSIZE: %v", rerr)
+	}
+	if err == nil || !strings.Contains(err.Error(), "KAFKA_STORAGE_ERROR") || strings.Count(errOut, kerr.KafkaStorageError.Error()) != 1 {
+		t.Fatalf("produce while writes fail: err %v, stderr %q; want KAFKA_STORAGE_ERROR printed once and a failure", err, errOut)
+	}
+
+	mustRun(t, runProduce, "after\n", b...)
+	out := mustRun(t, runConsume, "", "--topic", topic, "--brokers", brokers)
+	if out != "before\nafter\n" {
+		t.Fatalf("consumed %q, want the records produced before and after the failure", out)
 	}
 }

@@ -62,6 +62,7 @@ func (c *logCapture) errorLines() []string {
 // failWrites makes every write past the first byte of any file fail with
 // EFBIG (RLIMIT_FSIZE; Go ignores SIGXFSZ) until the returned func runs:
 // a real OS error from the real append path, with no root and no FS seam.
+// The limit holds for the whole process: no test here runs in parallel.
 func failWrites(t *testing.T) (restore func()) {
 	t.Helper()
 	var old syscall.Rlimit
