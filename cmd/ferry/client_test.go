@@ -104,3 +104,26 @@ func TestParseArgsInterspersed(t *testing.T) {
 		t.Fatalf("n=%d pos=%q", *n, pos)
 	}
 }
+
+// TestBrokersAndTimeoutFromEnvironment: FERRY_BROKERS points every command
+// at a broker without --brokers, FERRY_TIMEOUT sets --timeout, and a bad
+// FERRY_TIMEOUT is an error naming the variable.
+func TestBrokersAndTimeoutFromEnvironment(t *testing.T) {
+	brokers := startTestCluster(t)
+	topic := testTopic(t)
+	createTopic(t, brokers, topic, 1)
+	t.Setenv(brokersEnv, brokers)
+	t.Setenv(timeoutEnv, "7s")
+	fs := newFlagSet("x", "x", io.Discard, io.Discard)
+	if cf := addClientFlags(fs); cf.brokers != brokers || cf.timeout != 7*time.Second {
+		t.Fatalf("from the environment: brokers %q timeout %v", cf.brokers, cf.timeout)
+	}
+	if out := mustRun(t, runTopic, "", "list"); !strings.Contains(out, topic) {
+		t.Fatalf("topic list with %s=%s does not show %s:\n%s", brokersEnv, brokers, topic, out)
+	}
+	t.Setenv(timeoutEnv, "soon")
+	_, _, err := runCmd(t, runTopic, "", "list")
+	if err == nil || !strings.Contains(err.Error(), timeoutEnv) {
+		t.Fatalf("topic list with %s=soon: err = %v, want an error naming the variable", timeoutEnv, err)
+	}
+}
