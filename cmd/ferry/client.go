@@ -35,8 +35,9 @@ const (
 // clientFlags are the connection flags every client subcommand shares.
 type clientFlags struct {
 	brokers string
-	// timeout bounds every wait for the broker: each admin request, and
-	// the acknowledgement of each produced record (retries included).
+	// timeout bounds every wait for the broker: an admin command (each
+	// request of a client command), and the acknowledgement of each
+	// produced record, retries included.
 	timeout time.Duration
 	envErr  error // a bad FERRY_TIMEOUT, reported when a client is built
 }
@@ -58,7 +59,7 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 		}
 	}
 	fs.StringVar(&c.brokers, "brokers", def, "comma-separated broker addresses host:port (env "+brokersEnv+")")
-	fs.DurationVar(&c.timeout, "timeout", c.timeout, "give up when the broker has not answered a request or acknowledged a record for this long (env "+timeoutEnv+")")
+	fs.DurationVar(&c.timeout, "timeout", c.timeout, "give up waiting for the broker after this long: for an admin command, or for a produced record's acknowledgement, retries included (env "+timeoutEnv+")")
 	return c
 }
 
