@@ -148,11 +148,13 @@ func consumeGroup(ctx context.Context, cf *clientFlags, topic, group string, res
 		// of everything printed: no partition moves with printed but
 		// uncommitted records.
 		kgo.BlockRebalanceOnPoll(),
+		kgo.KeepRetryableFetchErrors(),
 	)
 	if err != nil {
 		return err
 	}
 	defer cl.Close() // leaves the group
+	retries := newFetchRetries(cf.timeout)
 
 	var count int64
 	for {
@@ -169,14 +171,19 @@ func consumeGroup(ctx context.Context, cf *clientFlags, topic, group string, res
 			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, kgo.ErrClientClosed) {
 				continue
 			}
-			cl.AllowRebalance()
-			if errors.Is(fe.Err, kerr.GroupAuthorizationFailed) {
-				return fmt.Errorf("joining group %q: %w — the broker refused access; check its ACLs", group, fe.Err)
+			ferr := retries.failed(fe)
+			if ferr == nil {
+				continue
 			}
-			return fmt.Errorf("reading %s partition %d as group %q: %w", fe.Topic, fe.Partition, group, explain(fe.Err, topic))
+			cl.AllowRebalance()
+			if errors.Is(ferr, kerr.GroupAuthorizationFailed) {
+				return fmt.Errorf("joining group %q: %w — the broker refused access; check its ACLs", group, ferr)
+			}
+			return fmt.Errorf("reading %s partition %d as group %q: %w", fe.Topic, fe.Partition, group, explain(ferr, topic))
 		}
 		var printed []*kgo.Record
 		fetches.EachRecord(func(r *kgo.Record) {
+			retries.progressed(r.Partition)
 			if err != nil || (maxRecords > 0 && count >= maxRecords) {
 				return
 			}
@@ -324,12 +331,14 @@ func readRecords(ctx context.Context, cf *clientFlags, topic string, ranges map[
 		// Control records (transaction markers) can be the last offsets
 		// before the end; seeing them is how we know we got there.
 		kgo.KeepControlRecords(),
+		kgo.KeepRetryableFetchErrors(),
 	)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 
+	retries := newFetchRetries(cf.timeout)
 	var count int64
 	for follow || len(pending) > 0 {
 		pollCtx, cancelPoll := ctx, context.CancelFunc(func() {})
@@ -346,10 +355,15 @@ func readRecords(ctx context.Context, cf *clientFlags, topic string, ranges map[
 			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
 				continue
 			}
-			return fmt.Errorf("reading %s partition %d: %w", fe.Topic, fe.Partition, explain(fe.Err, topic))
+			if err := retries.failed(fe); err != nil {
+				return fmt.Errorf("reading %s partition %d: %w", fe.Topic, fe.Partition, explain(err, topic))
+			}
 		}
 		var stop bool
 		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+			if len(ftp.Records) > 0 {
+				retries.progressed(ftp.Partition)
+			}
 			end, waiting := pending[ftp.Partition]
 			for _, r := range ftp.Records {
 				if stop || err != nil {

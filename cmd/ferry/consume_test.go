@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -233,5 +234,51 @@ func TestConsumeEndMovesBack(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("consume kept waiting for offsets that do not exist")
+	}
+}
+
+// TestConsumeGivesUpOnStorageError: a broker whose fetches keep failing
+// with KAFKA_STORAGE_ERROR (franz-go retries it silently) ends `ferry
+// consume` with that error once --timeout has passed.
+func TestConsumeGivesUpOnStorageError(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	topic := testTopic(t)
+	createTopic(t, brokers, topic, 1)
+	mustRun(t, runProduce, "one\n", "--topic", topic, "--brokers", brokers)
+	c.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kreq.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.KafkaStorageError.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runCmd(t, runConsume, "", "--topic", topic, "--brokers", brokers, "--timeout", "2s")
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute): // a hang detector, not a timing assertion
+		t.Fatal("consume from a broker failing every fetch still waiting after a minute with --timeout 2s")
+	}
+	if err == nil || !strings.Contains(err.Error(), "KAFKA_STORAGE_ERROR") || !strings.Contains(err.Error(), "--timeout 2s") {
+		t.Fatalf("consume: err = %v, want KAFKA_STORAGE_ERROR after --timeout 2s", err)
 	}
 }
