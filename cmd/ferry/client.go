@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 const (
@@ -93,7 +94,7 @@ func (c *clientFlags) newClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Clie
 		kgo.DialTimeout(min(5*time.Second, c.timeout)),
 		// Retriable errors (KAFKA_STORAGE_ERROR, NOT_LEADER_OR_FOLLOWER)
 		// are retried, but no longer than --timeout.
-		kgo.RetryTimeout(c.timeout),
+		kgo.RetryTimeoutFn(c.retryTimeout),
 		kgo.RecordDeliveryTimeout(c.timeout),
 		// The delivery timeout is checked before each retry, and a
 		// produce retry waits for a metadata refresh: refreshes at most
@@ -115,6 +116,21 @@ func (c *clientFlags) newClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Clie
 		return nil, c.unreachable(err)
 	}
 	return cl, nil
+}
+
+// groupSessionTimeout is franz-go's default session timeout, which it also
+// allows for retrying group membership requests.
+const groupSessionTimeout = 45 * time.Second
+
+// retryTimeout bounds the retries of a request by --timeout, except that
+// joining a group and staying in it get at least the session timeout: a
+// rebalance can take that long without anything being wrong.
+func (c *clientFlags) retryTimeout(key int16) time.Duration {
+	switch kmsg.Key(key) {
+	case kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.ConsumerGroupHeartbeat:
+		return max(c.timeout, groupSessionTimeout)
+	}
+	return c.timeout
 }
 
 // newAdmin builds a kgo client and an admin client on top of it. Close the

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // startTestCluster returns the address of a broker for one test. By default
@@ -125,5 +126,20 @@ func TestBrokersAndTimeoutFromEnvironment(t *testing.T) {
 	_, _, err := runCmd(t, runTopic, "", "list")
 	if err == nil || !strings.Contains(err.Error(), timeoutEnv) {
 		t.Fatalf("topic list with %s=soon: err = %v, want an error naming the variable", timeoutEnv, err)
+	}
+}
+
+// TestRetryTimeoutKeepsGroupRequestsAlive: a short --timeout bounds the
+// retries of ordinary requests, but not below the session timeout for
+// joining and staying in a group, where a rebalance may take that long.
+func TestRetryTimeoutKeepsGroupRequestsAlive(t *testing.T) {
+	c := &clientFlags{timeout: 2 * time.Second}
+	if got := c.retryTimeout(int16(kmsg.Metadata)); got != 2*time.Second {
+		t.Errorf("Metadata retry timeout %v, want --timeout 2s", got)
+	}
+	for _, k := range []kmsg.Key{kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.ConsumerGroupHeartbeat} {
+		if got := c.retryTimeout(int16(k)); got != groupSessionTimeout {
+			t.Errorf("%s retry timeout %v, want %v", k.Name(), got, groupSessionTimeout)
+		}
 	}
 }
