@@ -14,8 +14,18 @@
 //
 // big-endian, the CRC (Castagnoli) covering the payload. The payload is one
 // JSON-encoded Record. Every Update appends its records as frames and
-// fsyncs before the new Image is published. At Open the frames are replayed
-// in order; a torn or corrupt tail (short frame, bad CRC, undecodable
-// payload) is truncated away and logged, since an Update that did not
-// complete its fsync was never acknowledged.
+// fsyncs before the new Image is published. Close writes an empty file
+// DIR/clean-shutdown; Open removes it once the log replayed whole.
+//
+// At Open the frames are replayed in order. A bad frame (short, bad CRC,
+// undecodable payload) is cut off only when it is a torn tail: the last
+// Close was not clean and no valid frame can be found at any later byte
+// (an Update that did not complete its fsync was never acknowledged). The
+// cut bytes are kept in DIR/metadata.log.torn-at-<position> and the cut is
+// logged at ERROR. Any other bad frame, damage in the middle of the log or
+// at the end of a cleanly closed one, makes Open fail with ErrCorrupt
+// naming the file and position: replaying past it could apply records out
+// of order, and dropping what follows would lose topics silently (and let
+// start-up remove their data), so the operator decides. There is no
+// snapshot: the log is small and replays in milliseconds.
 package meta

@@ -17,20 +17,33 @@ const (
 	fileName      = "metadata.log"
 	frameHeader   = 8
 	maxFrameBytes = 16 << 20
+	// cleanFile marks a clean Close: the log's last frame was fsynced, so a
+	// bad frame at its end is damage, not a write the crash interrupted.
+	cleanFile = "clean-shutdown"
+	// tailCopyPrefix names the file a truncated tail's bytes are kept in.
+	tailCopyPrefix = fileName + ".torn-at-"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrCorrupt is wrapped by the error Open returns when metadata.log holds a
+// bad frame it must not truncate: valid frames follow it, or the broker
+// stopped cleanly before. Replaying past it or dropping what follows would
+// silently lose topics, so the broker refuses to start.
+var ErrCorrupt = errors.New("metadata log is corrupt")
 
 // Store is the durable metadata log and its current image.
 type Store struct {
 	mu    sync.Mutex // serializes Update; guards f
 	f     *os.File
+	dir   string
 	image atomicImage
 	log   *slog.Logger
 }
 
-// Open replays DIR/metadata.log, truncating a torn tail, and returns the
-// store positioned to append.
+// Open replays DIR/metadata.log and returns the store positioned to append.
+// A bad frame is cut off only when it is a torn tail: nothing valid follows
+// it and the last Close was not clean. Otherwise Open fails with ErrCorrupt.
 func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -38,44 +51,83 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create metadata dir: %w", err)
 	}
+	clean, err := fileExists(filepath.Join(dir, cleanFile))
+	if err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, fileName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open metadata log: %w", err)
 	}
-	img, good, err := replay(f)
+	s := &Store{f: f, dir: dir, log: logger}
+	good, err := s.load(path, clean)
+	if err == nil && clean {
+		// Only now, with the log found whole: a refusal above leaves the
+		// mark, so a retry refuses again instead of truncating.
+		err = removeCleanMarker(dir)
+	}
 	if err != nil {
 		f.Close()
 		return nil, err
-	}
-	if st, err := f.Stat(); err == nil && st.Size() > good {
-		logger.Warn("truncating torn metadata log tail", "path", path, "valid_bytes", good, "file_bytes", st.Size())
-		if err := f.Truncate(good); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("truncate metadata log: %w", err)
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("sync metadata log: %w", err)
-		}
 	}
 	if _, err := f.Seek(good, io.SeekStart); err != nil {
 		f.Close()
 		return nil, err
 	}
-	s := &Store{f: f, log: logger}
-	s.image.store(img)
 	return s, nil
 }
 
-// replay applies every valid frame and returns the image and the length
-// of the valid prefix.
-func replay(f *os.File) (*Image, int64, error) {
-	img := &Image{topics: map[string]*Topic{}}
-	data, err := io.ReadAll(f)
+// load replays the log into s.image, truncates a torn tail, and returns the
+// length of the valid prefix.
+func (s *Store) load(path string, clean bool) (int64, error) {
+	data, err := io.ReadAll(s.f)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read metadata log: %w", err)
+		return 0, fmt.Errorf("read metadata log: %w", err)
 	}
+	img, good, err := replay(data)
+	if err != nil {
+		return 0, err
+	}
+	s.image.store(img)
+	if good == int64(len(data)) {
+		return good, nil
+	}
+	if next := nextValidFrame(data, good+1); next >= 0 || clean {
+		why := fmt.Sprintf("a valid frame follows at byte %d", next)
+		if next < 0 {
+			why = "the broker was stopped cleanly, so no write was interrupted"
+		}
+		err := fmt.Errorf("%w: %s: bad frame at byte %d of %d (%s); refusing to start rather than lose the metadata records after it. "+
+			"Restore %s from a backup copy; or, accepting the loss of every record from byte %d on (topics created or changed since), "+
+			"cut it with `truncate -s %d %s` and start again",
+			ErrCorrupt, path, good, len(data), why, fileName, good, good, path)
+		s.log.Error("metadata log is corrupt", "path", path, "position", good, "file_bytes", len(data), "reason", why)
+		return 0, err
+	}
+	// A torn tail: an Update whose fsync did not complete was never
+	// acknowledged. Keep its bytes beside the log all the same, since
+	// damage to the last acknowledged frame looks the same after a crash.
+	torn := data[good:]
+	keep := filepath.Join(s.dir, fmt.Sprintf("%s%d", tailCopyPrefix, good))
+	if err := writeSynced(keep, torn); err != nil {
+		return 0, fmt.Errorf("keep torn metadata log tail: %w", err)
+	}
+	s.log.Error("truncating torn metadata log tail after an unclean shutdown; its bytes are kept in a copy",
+		"path", path, "position", good, "bytes_removed", len(torn), "copy", keep)
+	if err := s.f.Truncate(good); err != nil {
+		return 0, fmt.Errorf("truncate metadata log: %w", err)
+	}
+	if err := s.f.Sync(); err != nil {
+		return 0, fmt.Errorf("sync metadata log: %w", err)
+	}
+	return good, nil
+}
+
+// replay applies every frame of the valid prefix of data and returns the
+// image and the length of that prefix.
+func replay(data []byte) (*Image, int64, error) {
+	img := &Image{topics: map[string]*Topic{}}
 	var pos int64
 	for {
 		rec, n, ok := decodeFrame(data[pos:])
@@ -91,6 +143,20 @@ func replay(f *os.File) (*Image, int64, error) {
 		img = next
 		pos += int64(n)
 	}
+}
+
+// nextValidFrame returns the first position at or after from where a whole
+// valid frame starts, or -1. A torn write leaves nothing valid after the
+// frame it tore; damage in the middle of the log does. The length bound
+// rejects most positions before any CRC is computed (JSON bytes read as a
+// length are far above maxFrameBytes).
+func nextValidFrame(data []byte, from int64) int64 {
+	for pos := from; pos+frameHeader <= int64(len(data)); pos++ {
+		if _, _, ok := decodeFrame(data[pos:]); ok {
+			return pos
+		}
+	}
+	return -1
 }
 
 func decodeFrame(b []byte) (Record, int, bool) {
@@ -185,5 +251,56 @@ func (s *Store) Close() error {
 	}
 	err := s.f.Close()
 	s.f = nil
-	return err
+	if err != nil {
+		return err
+	}
+	// Every Update fsynced its frames; from here a bad frame at the end of
+	// the log can only be damage.
+	return writeSynced(filepath.Join(s.dir, cleanFile), nil)
+}
+
+func fileExists(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// removeCleanMarker removes the clean-shutdown mark durably before the log
+// is written again, so a crash from then on counts as unclean.
+func removeCleanMarker(dir string) error {
+	if err := os.Remove(filepath.Join(dir, cleanFile)); err != nil {
+		return fmt.Errorf("remove metadata clean-shutdown marker: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// writeSynced creates path with data, fsyncs it and its directory.
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
