@@ -81,7 +81,6 @@ func TestCorruptionMatrix(t *testing.T) {
 const (
 	needsIndexCheck = "index entries checked against the batches they name, so a damaged .index is rebuilt rather than trusted (log recovery work, helper logrec)"
 	needsNoTailCut  = "a bad batch followed by valid ones in the active segment kept as damage, not cut as a torn tail (log recovery work, helper logrec)"
-	needsTxnRebuild = "a damaged .txnindex entry rebuilt from the segments rather than dropped with the entries after it"
 )
 
 func corruptRows() []corruptRow {
@@ -98,7 +97,8 @@ func corruptRows() []corruptRow {
 			// The low byte of a position: the entry still looks sane.
 			corruptRow{kind: "index", place: "middle", kill: kill, flip: flipIndex(".index", middleSegment, 8, 7), needs: needsIndexCheck},
 			corruptRow{kind: "timeindex", place: "middle", kill: kill, flip: flipIndex(".timeindex", middleSegment, 12, 7)},
-			corruptRow{kind: "txnindex", place: "middle", kill: kill, flip: flipIndex(".txnindex", middleSegment, 28, 15), needs: needsTxnRebuild},
+			corruptRow{kind: "txnindex", place: "middle", kill: kill, flip: flipIndex(".txnindex", middleSegment, 28, 15),
+				wantLog: regexp.MustCompile(`level=ERROR.*aborted-transaction index damaged.*txnindex`)},
 			corruptRow{kind: "metadata.log", place: "middle", kill: kill, flip: flipMetadata(false), refuses: true,
 				wantLog: regexp.MustCompile(`level=ERROR.*metadata log is corrupt`)},
 			corruptRow{kind: "consumer_offsets", place: "middle", kill: kill, flip: flipCoordinator("__consumer_offsets", middleSegment, middleBatch),
