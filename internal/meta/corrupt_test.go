@@ -165,3 +165,66 @@ func TestStoreTruncatesDamagedLastFrameAfterCrash(t *testing.T) {
 		t.Fatalf("torn tail not kept: %v", err)
 	}
 }
+
+// Damage inside what the backup copy (taken at the last Open) covers is
+// repaired from it: every topic survives, the damaged bytes are kept aside.
+// Damage in frames written since is still refused.
+func TestStoreRepairsFromBackup(t *testing.T) {
+	dir := t.TempDir()
+	path, starts := threeTopics(t, dir, true) // a, b, c
+	s, err := Open(dir, nil)                  // the backup now holds a, b, c
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"d", "e"} {
+		if _, err := s.Update(createTopic(name, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	whole, _ := os.ReadFile(path)
+	dStart := int64(len(mustRead(t, filepath.Join(dir, backupFile))))
+
+	t.Run("inside the backup", func(t *testing.T) {
+		flipByte(t, path, starts[1]+frameHeader+5)
+		var logs bytes.Buffer
+		s, err := Open(dir, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer s.Close()
+		if n := len(s.Image().Topics()); n != 5 {
+			t.Fatalf("%d topics after the repair, want 5", n)
+		}
+		if !bytes.Equal(mustRead(t, path), whole) {
+			t.Fatal("repaired log differs from the original")
+		}
+		if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "repaired it from its backup") {
+			t.Fatalf("repair not logged at ERROR:\n%s", logs.String())
+		}
+		if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("%s%d", damagedCopyPrefix, starts[1]))); err != nil {
+			t.Fatalf("damaged bytes not kept: %v", err)
+		}
+	})
+	t.Run("past the backup", func(t *testing.T) {
+		// Open above refreshed the backup to all five frames; take it
+		// back to three so d is past it.
+		if err := os.WriteFile(filepath.Join(dir, backupFile), whole[:dStart], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		flipByte(t, path, dStart+frameHeader+5)
+		_, err := Open(dir, nil)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), backupFile) {
+			t.Fatalf("Open = %v, want ErrCorrupt naming the backup", err)
+		}
+	})
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -42,8 +42,9 @@ type Store struct {
 }
 
 // Open replays DIR/metadata.log and returns the store positioned to append.
-// A bad frame is cut off only when it is a torn tail: nothing valid follows
-// it and the last Close was not clean. Otherwise Open fails with ErrCorrupt.
+// A bad frame is repaired from the backup copy when the copy covers it, and
+// otherwise cut off only when it is a torn tail: nothing valid follows it
+// and the last Close was not clean. Otherwise Open fails with ErrCorrupt.
 func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -56,54 +57,73 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, fileName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open metadata log: %w", err)
-	}
-	s := &Store{f: f, dir: dir, log: logger}
-	good, err := s.load(path, clean)
+	s := &Store{dir: dir, log: logger}
+	valid, err := s.load(path, clean)
 	if err == nil && clean {
 		// Only now, with the log found whole: a refusal above leaves the
 		// mark, so a retry refuses again instead of truncating.
 		err = removeCleanMarker(dir)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := refreshBackup(dir, valid); err != nil {
+		// The log itself is fine; only a later repair would miss it.
+		logger.Warn("cannot refresh the metadata log backup", "path", filepath.Join(dir, backupFile), "err", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open metadata log: %w", err)
+	}
+	if _, err := f.Seek(int64(len(valid)), io.SeekStart); err != nil {
 		f.Close()
 		return nil, err
 	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		f.Close()
-		return nil, err
-	}
+	s.f = f
 	return s, nil
 }
 
-// load replays the log into s.image, truncates a torn tail, and returns the
-// length of the valid prefix.
-func (s *Store) load(path string, clean bool) (int64, error) {
-	data, err := io.ReadAll(s.f)
-	if err != nil {
-		return 0, fmt.Errorf("read metadata log: %w", err)
+// load replays the log into s.image, repairs it from the backup or
+// truncates a torn tail, and returns the valid bytes.
+func (s *Store) load(path string, clean bool) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read metadata log: %w", err)
 	}
 	img, good, err := replay(data)
 	if err != nil {
-		return 0, err
+		return nil, err
+	}
+	if good < int64(len(data)) {
+		if fixed, ok := repairFromBackup(s.dir, data, good); ok {
+			keep, err := repair(s.dir, path, data, fixed, good)
+			if err != nil {
+				return nil, err
+			}
+			s.log.Error("metadata log was damaged; repaired it from its backup copy, no record lost",
+				"path", path, "position", good, "backup", filepath.Join(s.dir, backupFile), "damaged_copy", keep)
+			data = fixed
+			if img, good, err = replay(data); err != nil {
+				return nil, err
+			}
+		}
 	}
 	s.image.store(img)
 	if good == int64(len(data)) {
-		return good, nil
+		return data, nil
 	}
 	if next := nextValidFrame(data, good+1); next >= 0 || clean {
 		why := fmt.Sprintf("a valid frame follows at byte %d", next)
 		if next < 0 {
 			why = "the broker was stopped cleanly, so no write was interrupted"
 		}
-		err := fmt.Errorf("%w: %s: bad frame at byte %d of %d (%s); refusing to start rather than lose the metadata records after it. "+
-			"Restore %s from a backup copy; or, accepting the loss of every record from byte %d on (topics created or changed since), "+
+		err := fmt.Errorf("%w: %s: bad frame at byte %d of %d (%s), past what its backup %s covers; "+
+			"refusing to start rather than lose the metadata records after it. "+
+			"Restore %s from a backup copy of your own; or, accepting the loss of every record from byte %d on (topics created or changed since), "+
 			"cut it with `truncate -s %d %s` and start again",
-			ErrCorrupt, path, good, len(data), why, fileName, good, good, path)
+			ErrCorrupt, path, good, len(data), why, backupFile, fileName, good, good, path)
 		s.log.Error("metadata log is corrupt", "path", path, "position", good, "file_bytes", len(data), "reason", why)
-		return 0, err
+		return nil, err
 	}
 	// A torn tail: an Update whose fsync did not complete was never
 	// acknowledged. Keep its bytes beside the log all the same, since
@@ -111,17 +131,29 @@ func (s *Store) load(path string, clean bool) (int64, error) {
 	torn := data[good:]
 	keep := filepath.Join(s.dir, fmt.Sprintf("%s%d", tailCopyPrefix, good))
 	if err := writeSynced(keep, torn); err != nil {
-		return 0, fmt.Errorf("keep torn metadata log tail: %w", err)
+		return nil, fmt.Errorf("keep torn metadata log tail: %w", err)
 	}
 	s.log.Error("truncating torn metadata log tail after an unclean shutdown; its bytes are kept in a copy",
 		"path", path, "position", good, "bytes_removed", len(torn), "copy", keep)
-	if err := s.f.Truncate(good); err != nil {
-		return 0, fmt.Errorf("truncate metadata log: %w", err)
+	if err := truncateSynced(path, good); err != nil {
+		return nil, err
 	}
-	if err := s.f.Sync(); err != nil {
-		return 0, fmt.Errorf("sync metadata log: %w", err)
+	return data[:good], nil
+}
+
+func truncateSynced(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("truncate metadata log: %w", err)
 	}
-	return good, nil
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("truncate metadata log: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync metadata log: %w", err)
+	}
+	return nil
 }
 
 // replay applies every frame of the valid prefix of data and returns the

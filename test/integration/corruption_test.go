@@ -41,17 +41,22 @@ type damage struct {
 type corruptRow struct {
 	kind, place string
 	kill        bool
+	stop        string // how the row says it stopped, if not by kill
 	flip        func(t *testing.T, dir string) damage
 	refuses     bool           // the broker must refuse to start
 	wantLog     *regexp.Regexp // a WARN or ERROR line the broker must log (nil: none required)
 	tailCut     bool           // the damaged data batch is cut as a torn tail rather than served with an error
 	needs       string         // unmerged work the row depends on: skipped until it lands
+	lostTopic   string         // a topic whose creation the damage cost
 }
 
 func (r corruptRow) name() string {
 	stop := "sigterm"
 	if r.kill {
 		stop = "sigkill"
+	}
+	if r.stop != "" {
+		stop = r.stop
 	}
 	return fmt.Sprintf("%s/%s/%s", r.kind, r.place, stop)
 }
@@ -79,7 +84,7 @@ func TestCorruptionMatrix(t *testing.T) {
 
 // Work these rows wait for (see issue 7, defect 1).
 const (
-	needsIndexCheck = "index entries checked against the batches they name, so a damaged .index is rebuilt rather than trusted (log recovery work, helper logrec)"
+	needsIndexCheck = "index entries checked against the batches they name (or checksummed), so a damaged .index or .timeindex is rebuilt rather than trusted (log recovery work, helper logrec)"
 	needsNoTailCut  = "a bad batch followed by valid ones in the active segment kept as damage, not cut as a torn tail (log recovery work, helper logrec)"
 )
 
@@ -96,11 +101,16 @@ func corruptRows() []corruptRow {
 			corruptRow{kind: "log", place: "middle", kill: kill, flip: flipDataLog(middleSegment, middleBatch)},
 			// The low byte of a position: the entry still looks sane.
 			corruptRow{kind: "index", place: "middle", kill: kill, flip: flipIndex(".index", middleSegment, 8, 7), needs: needsIndexCheck},
-			corruptRow{kind: "timeindex", place: "middle", kill: kill, flip: flipIndex(".timeindex", middleSegment, 12, 7)},
+			// The low byte of a timestamp: the entry may still look sane
+			// and send ListOffsets by time to a later batch.
+			corruptRow{kind: "timeindex", place: "middle", kill: kill, flip: flipIndex(".timeindex", middleSegment, 12, 7), needs: needsIndexCheck},
 			corruptRow{kind: "txnindex", place: "middle", kill: kill, flip: flipIndex(".txnindex", middleSegment, 28, 15),
 				wantLog: regexp.MustCompile(`level=ERROR.*aborted-transaction index damaged.*txnindex`)},
-			corruptRow{kind: "metadata.log", place: "middle", kill: kill, flip: flipMetadata(false), refuses: true,
-				wantLog: regexp.MustCompile(`level=ERROR.*metadata log is corrupt`)},
+			// The fixture's backup of metadata.log: empty for the
+			// SIGTERM copy (taken at its first start), the whole log
+			// for the SIGKILL copy (taken at its restart).
+			corruptRow{kind: "metadata.log", place: "middle", kill: kill, flip: flipMetadata(false), refuses: !kill,
+				wantLog: metadataLogLine(kill)},
 			corruptRow{kind: "consumer_offsets", place: "middle", kill: kill, flip: flipCoordinator("__consumer_offsets", middleSegment, middleBatch),
 				wantLog: regexp.MustCompile(`level=ERROR.*__consumer_offsets-0`)},
 			corruptRow{kind: "transaction_state", place: "middle", kill: kill, flip: flipCoordinator("__transaction_state", lastSegment, middleBatch),
@@ -113,19 +123,39 @@ func corruptRows() []corruptRow {
 		corruptRow{kind: "index", place: "tail", flip: flipIndex(".index", lastSegment, 8, -1)},
 		corruptRow{kind: "timeindex", place: "tail", flip: flipIndex(".timeindex", lastSegment, 12, -1)},
 		corruptRow{kind: "metadata.log", place: "tail", flip: flipMetadata(true), refuses: true,
-			wantLog: regexp.MustCompile(`level=ERROR.*metadata log is corrupt`)},
+			wantLog: metadataLogLine(false)},
+		corruptRow{kind: "metadata.log", place: "tail", kill: true, flip: flipMetadata(true),
+			wantLog: metadataLogLine(true)},
 		corruptRow{kind: "consumer_offsets", place: "tail", flip: flipCoordinator("__consumer_offsets", lastSegment, lastBatch),
 			wantLog: regexp.MustCompile(`level=ERROR.*__consumer_offsets-0`)},
 		// After a crash a bad last batch or frame is a torn write: cut.
 		corruptRow{kind: "log", place: "tail", kill: true, flip: flipDataLog(lastSegment, lastBatch), tailCut: true,
 			wantLog: regexp.MustCompile(`(?i)level=(WARN|ERROR).*truncat`)},
 		corruptRow{kind: "txnindex", place: "tail", kill: true, flip: flipIndex(".txnindex", lastTxnIndex, 28, -1)},
-		corruptRow{kind: "metadata.log", place: "tail", kill: true, flip: flipMetadata(true),
-			wantLog: regexp.MustCompile(`level=ERROR.*truncating torn metadata log tail`)},
+		// A crash right after the last metadata write (the SIGTERM copy
+		// without its clean-shutdown mark): its frame is past the backup.
+		corruptRow{kind: "metadata.log", place: "tail", stop: "crash-after-write", flip: flipUnsyncedMetadataTail,
+			wantLog: regexp.MustCompile(`level=ERROR.*truncating torn metadata log tail`), lostTopic: corruptLast},
 		corruptRow{kind: "transaction_state", place: "tail", kill: true, flip: flipCoordinator("__transaction_state", lastSegment, lastBatch),
 			wantLog: regexp.MustCompile(`(?i)level=(WARN|ERROR).*truncat`)},
 	)
 	return rows
+}
+
+// metadataLogLine is what the broker logs for a damaged metadata.log that
+// its backup covers (repaired) or does not (refused).
+func metadataLogLine(inBackup bool) *regexp.Regexp {
+	if inBackup {
+		return regexp.MustCompile(`level=ERROR.*repaired it from its backup copy`)
+	}
+	return regexp.MustCompile(`level=ERROR.*metadata log is corrupt`)
+}
+
+func flipUnsyncedMetadataTail(t *testing.T, dir string) damage {
+	if err := os.Remove(filepath.Join(dir, "__meta", "clean-shutdown")); err != nil {
+		t.Fatal(err)
+	}
+	return flipMetadata(true)(t, dir)
 }
 
 // Places in a list of segments or batches.
@@ -280,6 +310,7 @@ func runCorruptRow(t *testing.T, fx *corruptFixture, row corruptRow) string {
 		t.Fatalf("broker did not start: %v", err)
 	}
 	read, readErr := checkDataTopic(t, proc.addr, fx, d, row.tailCut)
+	checkTopics(t, proc.addr, row.lostTopic)
 	checkGroups(t, proc.addr, fx, d)
 	checkTxns(t, proc.addr, fx, d)
 	if strings.HasSuffix(d.file, ".timeindex") {
@@ -436,6 +467,20 @@ func readTopic(t *testing.T, addr string, from, last int64, wantErr bool) ([]*kg
 		return got, fmt.Errorf("no record at offset %d within 15s (read %d)", last, len(got))
 	}
 	return got, ferr
+}
+
+// checkTopics checks the topics the fixture created are all there, but lost.
+func checkTopics(t *testing.T, addr, lost string) {
+	t.Helper()
+	tds, err := newAdmin(t, addr).ListTopics(testCtx(t, 15*time.Second))
+	if err != nil {
+		t.Fatalf("list topics: %v", err)
+	}
+	for _, name := range []string{corruptTopic, corruptLast} {
+		if has := tds.Has(name); has != (name != lost) {
+			t.Errorf("topic %s listed: %v", name, has)
+		}
+	}
 }
 
 // checkGroups checks every group's committed offset: the last one committed
