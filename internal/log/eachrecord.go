@@ -142,6 +142,10 @@ func skipDamage(read ReadFunc, from int64) (int64, error) {
 		if !bad {
 			break
 		}
+		if step > 1<<40 {
+			// Past any real log: every read claims damage.
+			return 0, fmt.Errorf("at %d: %w: no readable batch after it", from, ErrCorruptBatch)
+		}
 		lo, step = hi, step*2
 		hi = from + step
 	}

@@ -20,7 +20,7 @@ const damagedCopyPrefix = fileName + ".damaged-at-"
 // whole, unless it already does (the log has not grown since).
 func refreshBackup(dir string, valid []byte) error {
 	path := filepath.Join(dir, backupFile)
-	if st, err := os.Stat(path); err == nil && st.Size() == int64(len(valid)) {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, valid) {
 		return nil
 	}
 	return writeAtomic(path, valid)
