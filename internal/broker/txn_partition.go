@@ -196,12 +196,23 @@ func (p *Partition) rebuildTxnState(dir string) error {
 		return err
 	}
 	p.txns.index = idx
+	scan := producerScanSegments
+	for _, d := range idx.Damaged() {
+		// The aborted transactions whose entries were lost must be
+		// found again, or read_committed consumers would see their
+		// records: scan from the segment before the damaged one, where
+		// such a transaction may have begun.
+		n := p.log.SegmentsFrom(d.Base) + 1
+		p.logger.Error("aborted-transaction index damaged; rebuilding its entries from the log",
+			"file", d.File, "bad_entry_positions", d.Positions, "segments_scanned", n)
+		scan = max(scan, n)
+	}
 	now := time.Now()
 	// firstData: producers whose first batch in the scan is transactional
 	// data, and its offset.
 	seen := map[int64]bool{}
 	firstData := map[int64]int64{}
-	err = p.log.ScanTail(producerScanSegments, func(h log.BatchHeader, control int) error {
+	err = p.log.ScanTail(scan, func(h log.BatchHeader, control int) error {
 		if h.ProducerID < 0 {
 			return nil
 		}
@@ -236,7 +247,7 @@ func (p *Partition) rebuildTxnState(dir string) error {
 			unsure[id] = true
 		}
 	}
-	for skip := producerScanSegments; len(unsure) > 0; skip++ {
+	for skip := scan; len(unsure) > 0; skip++ {
 		// In this (older) segment: where each unsure producer's last
 		// transaction run begins (-1 after a marker), and whether it
 		// ended there.

@@ -122,23 +122,16 @@ func (c *Coordinator) Load() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	var offset int64
-	records := 0
-	for {
-		data, err := c.log.Read(offset, loadBatchBytes)
-		if err != nil {
-			return fmt.Errorf("group: load __consumer_offsets at %d: %w", offset, err)
-		}
-		if len(data) == 0 {
-			break
-		}
-		offset, err = log.EachRecord(offset, data, func(h log.BatchHeader, key, value []byte) error {
-			records++
-			return c.replay(key, value, h.LastOffset()+1, now)
-		})
-		if err != nil {
-			return fmt.Errorf("group: load %w", err)
-		}
+	offset, records, err := log.Replay(c.log.Read, loadBatchBytes, func(h log.BatchHeader, key, value []byte) error {
+		return c.replay(key, value, h.LastOffset()+1, now)
+	}, func(d log.Damage) {
+		// The groups whose records were there keep what the rest of
+		// the log holds for them: older commits, or nothing.
+		c.logger.Error("skipping damaged records of __consumer_offsets; offsets committed there are lost",
+			"partition", "__consumer_offsets-0", "from", d.From, "to", d.To, "err", d.Err)
+	})
+	if err != nil {
+		return fmt.Errorf("group: load __consumer_offsets at %d: %w", offset, err)
 	}
 	c.nextOffset = offset
 	for id, g := range c.groups {

@@ -59,11 +59,13 @@
 //	+----------------+-----------------+----------------+-------------+
 //
 // firstOffset is the transaction's first batch in this partition, lastOffset its
-// abort marker. Each entry is fsynced when written. OpenTxnIndex drops a torn or
-// corrupt tail and entries at or past the log end (markers lost in a crash; the
+// abort marker. Each entry is fsynced when written. OpenTxnIndex drops a torn
+// partial entry and entries at or past the log end (markers lost in a crash; the
 // coordinator writes them again); entries whose marker is below the log start are
 // pruned after retention. Entries missing after a crash are rebuilt by the owner's
-// header scan of the last segments (ScanTail).
+// header scan of the last segments (ScanTail). An entry that fails its CRC is
+// dropped without the valid ones after it and reported (Damaged); the owner logs
+// an ERROR and scans from the segment before the damaged file's to rebuild it.
 //
 // Index entries are also kept in memory; the files only serve the next Open.
 // Lookups are by batch: OffsetForTime and MaxTimestamp answer with batch base

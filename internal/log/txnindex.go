@@ -37,6 +37,16 @@ type TxnIndex struct {
 
 	mu      sync.Mutex
 	entries []txnEntry // ordered by LastOffset
+
+	damaged []TxnIndexDamage // found by OpenTxnIndex; read-only after it
+}
+
+// TxnIndexDamage is a .txnindex file that held entries failing their CRC
+// (or naming a first offset past their marker) when it was opened.
+type TxnIndexDamage struct {
+	File      string
+	Base      int64   // the segment the file belongs to
+	Positions []int64 // byte positions of the bad entries
 }
 
 type txnEntry struct {
@@ -45,8 +55,12 @@ type txnEntry struct {
 }
 
 // OpenTxnIndex loads the index files in dir. Entries at or past end (the
-// log end offset: markers lost in a crash) and torn or corrupt tails are
-// cut off.
+// log end offset: markers lost in a crash) and a torn partial entry at the
+// end of a file are cut off. An entry that fails its CRC is dropped, but not
+// the valid entries after it, and is reported by Damaged: the transaction
+// it described is aborted all the same, so the owner must rebuild the entry
+// from the segments (every file changed here is rewritten atomically first,
+// so a rebuilt entry is not lost behind a bad one).
 func OpenTxnIndex(dir string, end int64) (*TxnIndex, error) {
 	x := &TxnIndex{dir: dir}
 	names, err := filepath.Glob(filepath.Join(dir, "*"+txnIndexExt))
@@ -62,28 +76,43 @@ func OpenTxnIndex(dir string, end int64) (*TxnIndex, error) {
 		if err != nil {
 			return nil, err
 		}
-		keep := 0
-		for ; keep+txnEntrySize <= len(b); keep += txnEntrySize {
-			e, ok := decodeTxnEntry(b[keep : keep+txnEntrySize])
-			if !ok || e.LastOffset >= end {
-				break
+		var keep []byte
+		var bad []int64
+		for pos := 0; pos+txnEntrySize <= len(b); pos += txnEntrySize {
+			raw := b[pos : pos+txnEntrySize]
+			e, ok := decodeTxnEntry(raw)
+			if !ok {
+				bad = append(bad, int64(pos))
+				continue
+			}
+			if e.LastOffset >= end {
+				continue
 			}
 			x.entries = append(x.entries, txnEntry{e, base})
+			keep = append(keep, raw...)
 		}
-		if keep != len(b) {
-			if keep == 0 {
-				err = os.Remove(name)
-			} else {
-				err = os.Truncate(name, int64(keep))
-			}
-			if err != nil {
-				return nil, err
-			}
+		if len(bad) > 0 {
+			x.damaged = append(x.damaged, TxnIndexDamage{File: name, Base: base, Positions: bad})
+		}
+		if len(keep) == len(b) {
+			continue
+		}
+		if len(keep) == 0 {
+			err = os.Remove(name)
+		} else {
+			err = writeFileAtomic(dir, filepath.Base(name), keep)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	sort.SliceStable(x.entries, func(i, j int) bool { return x.entries[i].LastOffset < x.entries[j].LastOffset })
 	return x, nil
 }
+
+// Damaged lists the files in which OpenTxnIndex found bad entries, in no
+// particular order.
+func (x *TxnIndex) Damaged() []TxnIndexDamage { return x.damaged }
 
 func decodeTxnEntry(b []byte) (AbortedTxn, bool) {
 	be := binary.BigEndian
@@ -210,6 +239,14 @@ func (l *Log) ScanTail(n int, fn func(h BatchHeader, control int) error) error {
 		}
 	}
 	return nil
+}
+
+// SegmentsFrom returns how many segments hold offsets at or after the start
+// of the segment with base offset base: the n for ScanTail to cover it.
+func (l *Log) SegmentsFrom(base int64) int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.segments) - max(l.segmentFor(base), 0)
 }
 
 // ScanSegmentBefore is ScanTail for the single segment just before the last

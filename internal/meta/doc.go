@@ -14,8 +14,28 @@
 //
 // big-endian, the CRC (Castagnoli) covering the payload. The payload is one
 // JSON-encoded Record. Every Update appends its records as frames and
-// fsyncs before the new Image is published. At Open the frames are replayed
-// in order; a torn or corrupt tail (short frame, bad CRC, undecodable
-// payload) is truncated away and logged, since an Update that did not
-// complete its fsync was never acknowledged.
+// fsyncs before the new Image is published. Close writes an empty file
+// DIR/clean-shutdown; Open removes it once the log replayed whole.
+//
+// Each Open that finds the log whole copies it to DIR/metadata.log.bak (when
+// it grew since the last copy). The log only grows at its end, so the copy
+// is a prefix of it, byte for byte.
+//
+// At Open the frames are replayed in order. A bad frame (short, bad CRC,
+// undecodable payload) inside the range the backup covers is repaired from
+// it: the backup's bytes replace the log's prefix when the two agree up to
+// the bad frame, the backup replays whole and the result replays past the
+// damage; the damaged file is kept as DIR/metadata.log.damaged-at-<position>
+// and the repair logged at ERROR. Past the backup, a bad frame is cut off
+// only when it is a torn tail: the last
+// Close was not clean and no valid frame can be found at any later byte
+// (an Update that did not complete its fsync was never acknowledged). The
+// cut bytes are kept in DIR/metadata.log.torn-at-<position> and the cut is
+// logged at ERROR. Any other bad frame, damage in the middle of the log or
+// at the end of a cleanly closed one, makes Open fail with ErrCorrupt
+// naming the file and position: replaying past it could apply records out
+// of order, and dropping what follows would lose topics silently (and let
+// start-up remove their data), so the operator decides. There is no
+// snapshot: the log is small and replays in milliseconds; the backup is
+// refreshed at start-up only, so a start costs one copy of the log at most.
 package meta

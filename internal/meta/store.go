@@ -17,20 +17,34 @@ const (
 	fileName      = "metadata.log"
 	frameHeader   = 8
 	maxFrameBytes = 16 << 20
+	// cleanFile marks a clean Close: the log's last frame was fsynced, so a
+	// bad frame at its end is damage, not a write the crash interrupted.
+	cleanFile = "clean-shutdown"
+	// tailCopyPrefix names the file a truncated tail's bytes are kept in.
+	tailCopyPrefix = fileName + ".torn-at-"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrCorrupt is wrapped by the error Open returns when metadata.log holds a
+// bad frame it must not truncate: valid frames follow it, or the broker
+// stopped cleanly before. Replaying past it or dropping what follows would
+// silently lose topics, so the broker refuses to start.
+var ErrCorrupt = errors.New("metadata log is corrupt")
 
 // Store is the durable metadata log and its current image.
 type Store struct {
 	mu    sync.Mutex // serializes Update; guards f
 	f     *os.File
+	dir   string
 	image atomicImage
 	log   *slog.Logger
 }
 
-// Open replays DIR/metadata.log, truncating a torn tail, and returns the
-// store positioned to append.
+// Open replays DIR/metadata.log and returns the store positioned to append.
+// A bad frame is repaired from the backup copy when the copy covers it, and
+// otherwise cut off only when it is a torn tail: nothing valid follows it
+// and the last Close was not clean. Otherwise Open fails with ErrCorrupt.
 func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -38,44 +52,114 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create metadata dir: %w", err)
 	}
+	clean, err := fileExists(filepath.Join(dir, cleanFile))
+	if err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, fileName)
+	s := &Store{dir: dir, log: logger}
+	valid, err := s.load(path, clean)
+	if err == nil && clean {
+		// Only now, with the log found whole: a refusal above leaves the
+		// mark, so a retry refuses again instead of truncating.
+		err = removeCleanMarker(dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := refreshBackup(dir, valid); err != nil {
+		// The log itself is fine; only a later repair would miss it.
+		logger.Warn("cannot refresh the metadata log backup", "path", filepath.Join(dir, backupFile), "err", err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open metadata log: %w", err)
 	}
-	img, good, err := replay(f)
-	if err != nil {
+	if _, err := f.Seek(int64(len(valid)), io.SeekStart); err != nil {
 		f.Close()
 		return nil, err
 	}
-	if st, err := f.Stat(); err == nil && st.Size() > good {
-		logger.Warn("truncating torn metadata log tail", "path", path, "valid_bytes", good, "file_bytes", st.Size())
-		if err := f.Truncate(good); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("truncate metadata log: %w", err)
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("sync metadata log: %w", err)
-		}
-	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		f.Close()
-		return nil, err
-	}
-	s := &Store{f: f, log: logger}
-	s.image.store(img)
+	s.f = f
 	return s, nil
 }
 
-// replay applies every valid frame and returns the image and the length
-// of the valid prefix.
-func replay(f *os.File) (*Image, int64, error) {
-	img := &Image{topics: map[string]*Topic{}}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, 0, fmt.Errorf("read metadata log: %w", err)
+// load replays the log into s.image, repairs it from the backup or
+// truncates a torn tail, and returns the valid bytes.
+func (s *Store) load(path string, clean bool) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read metadata log: %w", err)
 	}
+	img, good, err := replay(data)
+	if err != nil {
+		return nil, err
+	}
+	if good < int64(len(data)) {
+		if fixed, ok := repairFromBackup(s.dir, data, good); ok {
+			keep, err := repair(s.dir, path, data, fixed, good)
+			if err != nil {
+				return nil, err
+			}
+			s.log.Error("metadata log was damaged; repaired it from its backup copy, no record lost",
+				"path", path, "position", good, "backup", filepath.Join(s.dir, backupFile), "damaged_copy", keep)
+			data = fixed
+			if img, good, err = replay(data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	s.image.store(img)
+	if good == int64(len(data)) {
+		return data, nil
+	}
+	if next := nextValidFrame(data, good+1); next >= 0 || clean {
+		why := fmt.Sprintf("a valid frame follows at byte %d", next)
+		if next < 0 {
+			why = "the broker was stopped cleanly, so no write was interrupted"
+		}
+		err := fmt.Errorf("%w: %s: bad frame at byte %d of %d (%s), past what its backup %s covers; "+
+			"refusing to start rather than lose the metadata records after it. "+
+			"Restore %s from a backup copy of your own; or, accepting the loss of every record from byte %d on (topics created or changed since), "+
+			"cut it with `truncate -s %d %s` and start again",
+			ErrCorrupt, path, good, len(data), why, backupFile, fileName, good, good, path)
+		s.log.Error("metadata log is corrupt", "path", path, "position", good, "file_bytes", len(data), "reason", why)
+		return nil, err
+	}
+	// A torn tail: an Update whose fsync did not complete was never
+	// acknowledged. Keep its bytes beside the log all the same, since
+	// damage to the last acknowledged frame looks the same after a crash.
+	torn := data[good:]
+	keep := filepath.Join(s.dir, fmt.Sprintf("%s%d", tailCopyPrefix, good))
+	if err := writeSynced(keep, torn); err != nil {
+		return nil, fmt.Errorf("keep torn metadata log tail: %w", err)
+	}
+	s.log.Error("truncating torn metadata log tail after an unclean shutdown; its bytes are kept in a copy",
+		"path", path, "position", good, "bytes_removed", len(torn), "copy", keep)
+	if err := truncateSynced(path, good); err != nil {
+		return nil, err
+	}
+	return data[:good], nil
+}
+
+func truncateSynced(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("truncate metadata log: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("truncate metadata log: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync metadata log: %w", err)
+	}
+	return nil
+}
+
+// replay applies every frame of the valid prefix of data and returns the
+// image and the length of that prefix.
+func replay(data []byte) (*Image, int64, error) {
+	img := &Image{topics: map[string]*Topic{}}
 	var pos int64
 	for {
 		rec, n, ok := decodeFrame(data[pos:])
@@ -91,6 +175,20 @@ func replay(f *os.File) (*Image, int64, error) {
 		img = next
 		pos += int64(n)
 	}
+}
+
+// nextValidFrame returns the first position at or after from where a whole
+// valid frame starts, or -1. A torn write leaves nothing valid after the
+// frame it tore; damage in the middle of the log does. The length bound
+// rejects most positions before any CRC is computed (JSON bytes read as a
+// length are far above maxFrameBytes).
+func nextValidFrame(data []byte, from int64) int64 {
+	for pos := from; pos+frameHeader <= int64(len(data)); pos++ {
+		if _, _, ok := decodeFrame(data[pos:]); ok {
+			return pos
+		}
+	}
+	return -1
 }
 
 func decodeFrame(b []byte) (Record, int, bool) {
@@ -185,5 +283,56 @@ func (s *Store) Close() error {
 	}
 	err := s.f.Close()
 	s.f = nil
-	return err
+	if err != nil {
+		return err
+	}
+	// Every Update fsynced its frames; from here a bad frame at the end of
+	// the log can only be damage.
+	return writeSynced(filepath.Join(s.dir, cleanFile), nil)
+}
+
+func fileExists(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// removeCleanMarker removes the clean-shutdown mark durably before the log
+// is written again, so a crash from then on counts as unclean.
+func removeCleanMarker(dir string) error {
+	if err := os.Remove(filepath.Join(dir, cleanFile)); err != nil {
+		return fmt.Errorf("remove metadata clean-shutdown marker: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// writeSynced creates path with data, fsyncs it and its directory.
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -1,8 +1,11 @@
 package meta
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -82,16 +85,24 @@ func TestStoreTruncatesTornTail(t *testing.T) {
 	}
 	s.Update(createTopic("a", 1))
 	s.Update(createTopic("bb", 1))
-	s.Close()
+	crash(s)
 	path := filepath.Join(dir, fileName)
 	st, _ := os.Stat(path)
 	// Cut the last frame in half and add garbage after a good prefix.
 	if err := os.Truncate(path, st.Size()-3); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(dir, nil)
+	var logs bytes.Buffer
+	s, err = Open(dir, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "truncating torn metadata log tail") {
+		t.Fatalf("truncation not logged at ERROR:\n%s", logs.String())
+	}
+	copies, _ := filepath.Glob(filepath.Join(dir, tailCopyPrefix+"*"))
+	if len(copies) != 1 {
+		t.Fatalf("copies of the torn tail: %v", copies)
 	}
 	if _, ok := s.Image().Topic("bb"); ok {
 		t.Fatal("torn record applied")

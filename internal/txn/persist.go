@@ -84,23 +84,16 @@ const loadBatchBytes = 1 << 20
 func (c *Coordinator) Load() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var offset int64
-	records := 0
-	for {
-		data, err := c.log.Read(offset, loadBatchBytes)
-		if err != nil {
-			return fmt.Errorf("txn: load __transaction_state at %d: %w", offset, err)
-		}
-		if len(data) == 0 {
-			break
-		}
-		offset, err = log.EachRecord(offset, data, func(_ log.BatchHeader, key, value []byte) error {
-			records++
-			return c.replay(key, value)
-		})
-		if err != nil {
-			return fmt.Errorf("txn: load %w", err)
-		}
+	offset, records, err := log.Replay(c.log.Read, loadBatchBytes, func(_ log.BatchHeader, key, value []byte) error {
+		return c.replay(key, value)
+	}, func(d log.Damage) {
+		// A transaction whose records were there keeps its state from
+		// the records before; Recover then completes or times it out.
+		c.opts.Logger.Error("skipping damaged records of __transaction_state",
+			"partition", "__transaction_state-0", "from", d.From, "to", d.To, "err", d.Err)
+	})
+	if err != nil {
+		return fmt.Errorf("txn: load __transaction_state at %d: %w", offset, err)
 	}
 	c.opts.Logger.Info("transactions loaded", "transactional_ids", len(c.txns), "records", records)
 	return nil

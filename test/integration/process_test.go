@@ -87,6 +87,17 @@ var servingRE = regexp.MustCompile(`msg="ferry is serving".* kafka=(\S+)`)
 // until it accepts connections.
 func startFerry(t testing.TB, dataDir string, extra ...string) *ferryProc {
 	t.Helper()
+	p, err := tryStartFerry(t, dataDir, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tryStartFerry is startFerry for a start that may fail: the error says
+// why and holds the process's log.
+func tryStartFerry(t testing.TB, dataDir string, extra ...string) (*ferryProc, error) {
+	t.Helper()
 	bin := ferryBinary(t)
 	args := append([]string{"serve",
 		"--data-dir", dataDir,
@@ -99,11 +110,11 @@ func startFerry(t testing.TB, dataDir string, extra ...string) *ferryProc {
 	p.cmd.Env = append(os.Environ(), "FERRY_TOPIC_DEFAULTS=")
 	pr, err := p.cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	p.cmd.Stdout = io.Discard
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start ferry: %v", err)
+		return nil, fmt.Errorf("start ferry: %v", err)
 	}
 	// Kill only this process, by its pid, whatever happens to the test.
 	t.Cleanup(p.kill)
@@ -130,9 +141,9 @@ func startFerry(t testing.TB, dataDir string, extra ...string) *ferryProc {
 	select {
 	case p.addr = <-addrc:
 	case <-p.exited:
-		t.Fatalf("ferry exited before serving: %v\n%s", p.waitErr, p.log())
+		return nil, fmt.Errorf("ferry exited before serving: %v\n%s", p.waitErr, p.log())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("ferry did not report its address within 30s\n%s", p.log())
+		return nil, fmt.Errorf("ferry did not report its address within 30s\n%s", p.log())
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -142,11 +153,11 @@ func startFerry(t testing.TB, dataDir string, extra ...string) *ferryProc {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("ferry at %s does not accept connections: %v\n%s", p.addr, err, p.log())
+			return nil, fmt.Errorf("ferry at %s does not accept connections: %v\n%s", p.addr, err, p.log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return p
+	return p, nil
 }
 
 func (p *ferryProc) log() string {
