@@ -57,7 +57,7 @@ func handleProduce(c *conn, kreq kmsg.Request) finisher {
 			}
 			if err != nil {
 				sp.ErrorCode = broker.ErrorCode(err)
-				msg := err.Error()
+				msg := broker.ErrorMessage(err)
 				sp.ErrorMessage = &msg
 				if sp.ErrorCode == kerr.CorruptMessage.Code || sp.ErrorCode == kerr.InvalidRecord.Code {
 					c.log.Warn("refused produce", "topic", rt.Topic, "partition", rp.Partition, "client", c.clientID, "err", err)

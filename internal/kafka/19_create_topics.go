@@ -31,7 +31,7 @@ func handleCreateTopics(c *conn, kreq kmsg.Request) finisher {
 		err := createTopic(c, req, rt, seen[rt.Topic] > 1, &st)
 		if err != nil {
 			st.ErrorCode = broker.ErrorCode(err)
-			msg := err.Error()
+			msg := broker.ErrorMessage(err)
 			st.ErrorMessage = &msg
 			st.NumPartitions, st.ReplicationFactor = -1, -1
 		}

@@ -52,7 +52,7 @@ func handleDeleteTopics(c *conn, kreq kmsg.Request) finisher {
 		}
 		if err := b.DeleteTopic(name); err != nil {
 			st.ErrorCode = broker.ErrorCode(err)
-			msg := err.Error()
+			msg := broker.ErrorMessage(err)
 			st.ErrorMessage = &msg
 		}
 		resp.Topics = append(resp.Topics, st)

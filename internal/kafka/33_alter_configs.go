@@ -32,7 +32,7 @@ func handleAlterConfigs(c *conn, kreq kmsg.Request) finisher {
 		}
 		if err := c.s.broker.AlterTopicConfigs(rr.ResourceName, changes, true, req.ValidateOnly); err != nil {
 			sr.ErrorCode = broker.ErrorCode(err)
-			sr.ErrorMessage = ptr(err.Error())
+			sr.ErrorMessage = ptr(broker.ErrorMessage(err))
 		}
 		resp.Resources = append(resp.Resources, sr)
 	}

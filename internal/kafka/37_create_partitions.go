@@ -35,7 +35,7 @@ func handleCreatePartitions(c *conn, kreq kmsg.Request) finisher {
 		}
 		if err != nil {
 			st.ErrorCode = broker.ErrorCode(err)
-			msg := err.Error()
+			msg := broker.ErrorMessage(err)
 			st.ErrorMessage = &msg
 		}
 		resp.Topics = append(resp.Topics, st)

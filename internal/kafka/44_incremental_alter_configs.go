@@ -45,7 +45,7 @@ func handleIncrementalAlterConfigs(c *conn, kreq kmsg.Request) finisher {
 		}
 		if err := c.s.broker.AlterTopicConfigs(rr.ResourceName, changes, false, req.ValidateOnly); err != nil {
 			last.ErrorCode = broker.ErrorCode(err)
-			last.ErrorMessage = ptr(err.Error())
+			last.ErrorMessage = ptr(broker.ErrorMessage(err))
 		}
 	}
 	return now(resp)
