@@ -48,31 +48,31 @@ type AppendResult struct {
 }
 
 // Append validates one record batch and appends it. It returns once the
-// batch is in the page cache; call Sync for durability.
+// batch is in the page cache; call Sync for durability. The batch's records
+// are checked (decompressed if needed) before the partition lock is taken,
+// so a slow check does not hold up other producers' sequence checks.
 func (p *Partition) Append(batch []byte) (AppendResult, error) {
-	h, err := log.ParseBatch(batch)
-	if err != nil {
-		return AppendResult{}, fmt.Errorf("%w: %v", kerr.CorruptMessage, err)
+	p.mu.Lock()
+	maxBytes, compacted := p.config.MaxMessageBytes, p.config.Log.CleanupPolicy.Compacts()
+	p.mu.Unlock()
+	if int64(len(batch)) > int64(maxBytes) {
+		return AppendResult{}, fmt.Errorf("%w: batch of %d bytes is over max.message.bytes=%d", kerr.MessageTooLarge, len(batch), maxBytes)
 	}
-	if codec := h.Attributes & 0x07; codec > 4 {
-		// No consumer could read it: refuse it before it reaches the log.
-		return AppendResult{}, fmt.Errorf("%w: unknown compression codec %d", kerr.CorruptMessage, codec)
+	parse := log.ParseBatch
+	if compacted {
+		// Compaction keeps the latest record per key, so every record
+		// needs one (Kafka refuses unkeyed records here too).
+		parse = log.ParseKeyedBatch
+	}
+	h, err := parse(batch)
+	if err != nil {
+		if errors.Is(err, log.ErrInvalidRecord) {
+			return AppendResult{}, fmt.Errorf("%w: %v", kerr.InvalidRecord, err)
+		}
+		return AppendResult{}, fmt.Errorf("%w: %v", kerr.CorruptMessage, err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if max := p.config.MaxMessageBytes; int64(len(batch)) > int64(max) {
-		return AppendResult{}, fmt.Errorf("%w: batch of %d bytes is over max.message.bytes=%d", kerr.MessageTooLarge, len(batch), max)
-	}
-	if p.config.Log.CleanupPolicy.Compacts() {
-		// Compaction keeps the latest record per key, so every record
-		// needs one (Kafka refuses unkeyed records here too).
-		if err := log.CheckKeyed(batch); err != nil {
-			if errors.Is(err, log.ErrInvalidRecord) {
-				return AppendResult{}, fmt.Errorf("%w: %v", kerr.InvalidRecord, err)
-			}
-			return AppendResult{}, fmt.Errorf("%w: %v", kerr.CorruptMessage, err)
-		}
-	}
 	if h.NumRecords == 0 {
 		return AppendResult{}, fmt.Errorf("%w: batch holds no records", kerr.InvalidRecord)
 	}

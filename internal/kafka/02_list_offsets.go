@@ -11,8 +11,9 @@ import (
 // Timestamp -1 is the latest offset: the high watermark, or with
 // isolation_level=1 (read_committed) the last stable offset; -2 the earliest, -3 the
 // batch holding the largest timestamp (KIP-734); any other value finds the
-// first batch whose largest timestamp is at least that. No match gives
-// offset -1, as Kafka does.
+// first record, in offset order, whose timestamp is at least that, and
+// answers with its offset and its own timestamp (the log looks inside the
+// batch). No match gives offset -1, as Kafka does.
 
 func init() { register(2, 1, 7, handleListOffsets) }
 

@@ -108,11 +108,28 @@ func checkHeader(h BatchHeader, size int, stored bool) error {
 	return nil
 }
 
-// ParseBatch decodes and validates b, which must be exactly one complete v2 batch:
-// length field, magic, record count against last offset delta, and the CRC32C over
-// attributes..end. The base offset and leader epoch are not covered by the CRC, so
-// the log may overwrite them after validation.
-func ParseBatch(b []byte) (BatchHeader, error) { return parseBatch(b, false) }
+// ParseBatch decodes and validates b, a batch as a client produces it, which
+// must be exactly one complete v2 batch: length field, magic, record count
+// against last offset delta, the CRC32C over attributes..end, and then the
+// records themselves (checkRecords: exactly NumRecords well-formed records
+// numbered 0..n-1, decompressed if needed). Header and CRC failures wrap
+// ErrCorruptBatch, record failures ErrInvalidRecord. The base offset and
+// leader epoch are not covered by the CRC, so the log may overwrite them after
+// validation.
+func ParseBatch(b []byte) (BatchHeader, error) { return parseProduced(b, false) }
+
+// ParseKeyedBatch is ParseBatch for a topic whose cleanup.policy includes
+// compact: every record of a data batch must also have a key, as compaction
+// needs (ErrInvalidRecord otherwise, Kafka's INVALID_RECORD).
+func ParseKeyedBatch(b []byte) (BatchHeader, error) { return parseProduced(b, true) }
+
+func parseProduced(b []byte, needKeys bool) (BatchHeader, error) {
+	h, err := parseBatch(b, false)
+	if err != nil {
+		return h, err
+	}
+	return h, checkRecords(b, h, needKeys)
+}
 
 // parseStoredBatch is ParseBatch for a batch read back from a segment, which may
 // have been compacted: it accepts fewer records than the offset range holds.

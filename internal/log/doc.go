@@ -68,8 +68,9 @@
 // an ERROR and scans from the segment before the damaged file's to rebuild it.
 //
 // Index entries are also kept in memory; the files only serve the next Open.
-// Lookups are by batch: OffsetForTime and MaxTimestamp answer with batch base
-// offsets and batch max timestamps.
+// MaxTimestamp answers with a batch base offset and batch max timestamp;
+// OffsetForTime finds the batch through the time index, then decodes it to
+// answer with the first record at or after the target and its own timestamp.
 //
 // # Durability and recovery
 //
@@ -112,7 +113,7 @@
 //     those segments only; a newer record in the active segment supersedes older
 //     ones in a later pass, after the roll. Keys are held in full in memory.
 //   - A record is dropped when a later record has the same key, when it has no
-//     key (CheckKeyed lets the produce path refuse those; records that got in
+//     key (ParseKeyedBatch lets the produce path refuse those; records that got in
 //     before the policy changed are dropped, as Kafka does), or when it is its
 //     key's latest record, a tombstone (null value) and its record timestamp is
 //     older than now-DeleteRetention (simplified from Kafka, which dates

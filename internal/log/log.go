@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -168,7 +169,7 @@ func (l *Log) appendLocked(batch []byte, h BatchHeader) (AppendResult, int64, er
 	}
 	advanced := int64(-1)
 	s := l.segments[len(l.segments)-1]
-	if l.shouldRoll(s, int64(len(batch))) {
+	if l.shouldRoll(s, int64(len(batch)), h.LastOffsetDelta) {
 		hw, err := l.rollLocked()
 		if err != nil {
 			return AppendResult{}, -1, err
@@ -215,12 +216,19 @@ func (l *Log) appendLocked(batch []byte, h BatchHeader) (AppendResult, int64, er
 	return AppendResult{BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(), MaxTimestamp: h.MaxTimestamp}, advanced, nil
 }
 
-// shouldRoll reports whether a batch of n bytes must go to a new segment. An empty
-// segment is never rolled, so a batch larger than SegmentBytes still fits somewhere.
+// shouldRoll reports whether a batch of n bytes spanning lastDelta+1 offsets must
+// go to a new segment. An empty segment is never rolled, so a batch larger than
+// SegmentBytes still fits somewhere. Index entries hold offsets relative to the
+// segment base in 32 bits, so a batch whose last offset would be more than
+// MaxInt32 past the base starts a new segment (Kafka rolls on the same test); a
+// single batch spans at most MaxInt32+1 offsets, so it always fits an empty one.
 // REQUIRES: appendMu held.
-func (l *Log) shouldRoll(s *segment, n int64) bool {
+func (l *Log) shouldRoll(s *segment, n int64, lastDelta int32) bool {
 	if s.size == 0 {
 		return false
+	}
+	if s.next+int64(lastDelta)-s.base > math.MaxInt32 {
+		return true
 	}
 	if s.size+n > l.cfg.SegmentBytes {
 		return true

@@ -271,8 +271,8 @@ func TestOffsetForTimeAndMaxTimestamp(t *testing.T) {
 	if _, _, found := l.OffsetForTime(0); found {
 		t.Fatal("found a time in an empty log")
 	}
-	type info struct{ base, maxTs int64 }
-	var batches []info
+	type rec struct{ offset, ts int64 }
+	var recs []rec
 	// Timestamps mostly grow, with some going backwards.
 	for i := range 40 {
 		ts := int64(1000 + i*10)
@@ -280,16 +280,17 @@ func TestOffsetForTimeAndMaxTimestamp(t *testing.T) {
 			ts -= 200
 		}
 		res := mustAppend(t, l, batchN(t, 2, ts))
-		batches = append(batches, info{res.BaseOffset, res.MaxTimestamp})
+		recs = append(recs, rec{res.BaseOffset, ts}, rec{res.BaseOffset + 1, ts + 1})
 	}
 	if len(l.segments) < 3 {
 		t.Fatalf("want several segments, got %d", len(l.segments))
 	}
 	for ts := int64(700); ts <= 1500; ts++ {
+		// Kafka's answer: the first record in offset order at or after ts.
 		wantOff, wantTs, wantFound := int64(-1), int64(-1), false
-		for _, b := range batches {
-			if b.maxTs >= ts {
-				wantOff, wantTs, wantFound = b.base, b.maxTs, true
+		for _, r := range recs {
+			if r.ts >= ts {
+				wantOff, wantTs, wantFound = r.offset, r.ts, true
 				break
 			}
 		}

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -108,43 +109,60 @@ func (l *Log) ReadBelow(offset int64, maxBytes int, minOneBatch bool, limit int6
 	return Slice{File: f, Pos: first, Size: end - first}, nil
 }
 
-// OffsetForTime returns the first batch, in offset order, whose max timestamp is
-// >= ts: its base offset and max timestamp. Granularity is the batch: the offset is
-// that of the batch's first record even if an earlier record of the batch has a
-// smaller timestamp (consumers skip records below the offset they asked for, and
-// Kafka clients filter by timestamp themselves). Batches at or past the high
-// watermark are not considered.
+// OffsetForTime returns the first record, in offset order, whose timestamp is
+// >= ts: its offset and its own timestamp, as Kafka answers ListOffsets by time.
+// Records of a batch need not be in timestamp order, so the batch holding the
+// answer (the first whose max timestamp is >= ts, found through the time index
+// and a header scan) is decoded, decompressed if need be: this is a rare
+// request, and the fetch path never does it. A batch none of whose records
+// reaches its header's max timestamp (the client's claim, which the log keeps)
+// is passed over. Batches at or past the high watermark are not considered.
 func (l *Log) OffsetForTime(ts int64) (offset int64, timestamp int64, found bool) {
-	l.mu.RLock()
 	hw := l.hw.Load()
-	var s *segment
-	for _, seg := range l.segments {
-		if seg.maxTs >= ts {
-			s = seg
-			break
+	for after := int64(-1); ; {
+		l.mu.RLock()
+		var s *segment
+		for _, seg := range l.segments {
+			if seg.base > after && seg.maxTs >= ts {
+				s = seg
+				break
+			}
 		}
-	}
-	if s == nil {
+		if s == nil || s.base >= hw {
+			l.mu.RUnlock()
+			return -1, -1, false
+		}
+		f, limit, base := s.file, s.size, s.base
+		rel, fromStart := timeScanStart(s.times, ts)
+		pos, target := int64(0), base
+		if !fromStart {
+			pos, target = lookupPos(s.index, int64(rel)), base+int64(rel)
+		}
 		l.mu.RUnlock()
-		return -1, -1, false
-	}
-	f, limit, base := s.file, s.size, s.base
-	rel, fromStart := timeScanStart(s.times, ts)
-	pos := int64(0)
-	if !fromStart {
-		pos = lookupPos(s.index, int64(rel))
-	}
-	l.mu.RUnlock()
 
-	var buf [batchHeaderSize]byte
-	target := base + int64(rel)
-	if fromStart {
-		target = base
+		offset, timestamp, found, err := scanForTime(f, pos, limit, target, hw, ts)
+		if err != nil {
+			l.logger.Error("offset for time: scan failed", "segment", base, "err", err)
+			return -1, -1, false
+		}
+		if found {
+			return offset, timestamp, true
+		}
+		after = base
 	}
+}
+
+// scanForTime scans the batches of a segment file from pos (a batch boundary
+// at or before the batch holding offset target) up to limit and hw for the
+// first record whose timestamp is >= ts.
+func scanForTime(f *os.File, pos, limit, target, hw, ts int64) (offset, timestamp int64, found bool, err error) {
+	var buf [batchHeaderSize]byte
 	pos, h, err := findBatch(f, pos, limit, target, &buf)
 	for err == nil && h.BaseOffset < hw {
 		if h.MaxTimestamp >= ts {
-			return h.BaseOffset, h.MaxTimestamp, true
+			if offset, timestamp, found, err = firstRecordAtOrAfter(f, pos, h, ts); err != nil || found {
+				return offset, timestamp, found, err
+			}
 		}
 		pos += h.Size()
 		if pos >= limit {
@@ -152,10 +170,33 @@ func (l *Log) OffsetForTime(ts int64) (offset int64, timestamp int64, found bool
 		}
 		h, err = readHeader(f, pos, limit, &buf)
 	}
-	if err != nil {
-		l.logger.Error("offset for time: scan failed", "segment", base, "err", err)
+	return -1, -1, false, err
+}
+
+// errStop ends a forEachRecord walk early.
+var errStop = errors.New("stop")
+
+// firstRecordAtOrAfter decodes the batch with header h at pos and returns the
+// first of its records whose timestamp is >= ts.
+func firstRecordAtOrAfter(f *os.File, pos int64, h BatchHeader, ts int64) (offset, timestamp int64, found bool, err error) {
+	batch := make([]byte, h.Size())
+	if _, err := f.ReadAt(batch, pos); err != nil {
+		return -1, -1, false, fmt.Errorf("read batch at %d: %w", h.BaseOffset, err)
 	}
-	return -1, -1, false
+	if h, err = parseStoredBatch(batch); err != nil {
+		return -1, -1, false, err
+	}
+	err = forEachRecord(batch, h, func(r record) error {
+		if t := recordTimestamp(h, r); t >= ts {
+			offset, timestamp, found = h.BaseOffset+int64(r.OffsetDelta), t, true
+			return errStop
+		}
+		return nil
+	})
+	if err == errStop {
+		err = nil
+	}
+	return offset, timestamp, found, err
 }
 
 // MaxTimestamp returns the largest batch max timestamp in the log and the base

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/s2"
@@ -14,12 +15,14 @@ import (
 	"github.com/pierrec/lz4/v4"
 )
 
-// This file decodes the records inside a batch. The append and fetch paths never
-// do that (batches are stored and sent verbatim); only compaction and CheckKeyed
-// look inside.
+// This file decodes the records inside a batch, for compaction, OffsetForTime
+// and EachRecord. The fetch path never does (batches are sent verbatim); the
+// produce path only checks them (validate.go).
 
-// ErrInvalidRecord marks a well-formed batch whose records the log refuses, such
-// as a record without a key in a compacted log (Kafka's INVALID_RECORD).
+// ErrInvalidRecord marks a batch with a good header and CRC whose records the
+// log refuses: records that do not decompress, do not match the header's count
+// or are malformed, or a record without a key in a compacted log (Kafka's
+// INVALID_RECORD).
 var ErrInvalidRecord = errors.New("log: invalid record")
 
 // Batch attribute bits.
@@ -61,7 +64,7 @@ func decompressRecords(codec int16, src []byte) ([]byte, error) {
 		return readBounded(zr)
 	case codecSnappy:
 		if len(src) > 16 && bytes.HasPrefix(src, xerialPrefix) {
-			return xerialDecode(src[16:])
+			return xerialDecodeTo(nil, src[16:])
 		}
 		return snappyBlock(nil, src)
 	case codecLz4:
@@ -101,6 +104,7 @@ func readBounded(r io.Reader) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// snappyBlock decodes one raw snappy block and appends it to dst.
 func snappyBlock(dst, src []byte) ([]byte, error) {
 	n, err := s2.DecodedLen(src)
 	if err != nil {
@@ -109,31 +113,12 @@ func snappyBlock(dst, src []byte) ([]byte, error) {
 	if n > MaxDecompressedBatch-len(dst) {
 		return nil, fmt.Errorf("decompressed records exceed %d bytes", MaxDecompressedBatch)
 	}
-	out, err := s2.Decode(nil, src)
+	out := slices.Grow(dst, n)[:len(dst)+n]
+	dec, err := s2.Decode(out[len(dst):], src)
 	if err != nil {
 		return nil, err
 	}
-	return append(dst, out...), nil
-}
-
-func xerialDecode(src []byte) ([]byte, error) {
-	var out []byte
-	for len(src) > 0 {
-		if len(src) < 4 {
-			return nil, errors.New("malformed xerial snappy framing")
-		}
-		n := int64(binary.BigEndian.Uint32(src))
-		src = src[4:]
-		if n > int64(len(src)) {
-			return nil, errors.New("malformed xerial snappy framing")
-		}
-		var err error
-		if out, err = snappyBlock(out, src[:n]); err != nil {
-			return nil, err
-		}
-		src = src[n:]
-	}
-	return out, nil
+	return out[:len(dst)+len(dec)], nil
 }
 
 // record is one decoded record; Key and Value alias the records buffer.
@@ -236,28 +221,4 @@ func recordTimestamp(h BatchHeader, r record) int64 {
 		return h.MaxTimestamp
 	}
 	return h.FirstTimestamp + r.TimestampDelta
-}
-
-// CheckKeyed validates batch (as ParseBatch does) and checks that every record in
-// it has a key, as a compacted log requires; the produce path of a topic whose
-// cleanup.policy includes compact calls it and answers INVALID_RECORD on
-// ErrInvalidRecord (CORRUPT_MESSAGE on ErrCorruptBatch). Control batches are not
-// checked (their records always carry a key). Compressed batches are
-// decompressed, so this costs a decode per produced batch: compacted topics only.
-func CheckKeyed(batch []byte) error {
-	h, err := ParseBatch(batch)
-	if err != nil {
-		return err
-	}
-	if h.Attributes&attrControl != 0 {
-		return nil
-	}
-	i := 0
-	return forEachRecord(batch, h, func(r record) error {
-		if r.Key == nil {
-			return fmt.Errorf("%w: record %d has no key; compacted topics need a key on every record", ErrInvalidRecord, i)
-		}
-		i++
-		return nil
-	})
 }
