@@ -104,6 +104,9 @@ func readBounded(r io.Reader) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// maxSnappyRatio bounds how much a snappy block can expand (64/3, rounded up).
+const maxSnappyRatio = 22
+
 // snappyBlock decodes one raw snappy block and appends it to dst.
 func snappyBlock(dst, src []byte) ([]byte, error) {
 	n, err := s2.DecodedLen(src)
@@ -112,6 +115,11 @@ func snappyBlock(dst, src []byte) ([]byte, error) {
 	}
 	if n > MaxDecompressedBatch-len(dst) {
 		return nil, fmt.Errorf("decompressed records exceed %d bytes", MaxDecompressedBatch)
+	}
+	// The length is allocated before decoding, so a block may not claim more
+	// than snappy can expand to (a 3-byte copy makes at most 64 bytes).
+	if n > maxSnappyRatio*len(src) {
+		return nil, fmt.Errorf("snappy block of %d bytes claims %d decoded bytes", len(src), n)
 	}
 	out := slices.Grow(dst, n)[:len(dst)+n]
 	dec, err := s2.Decode(out[len(dst):], src)

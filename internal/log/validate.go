@@ -49,6 +49,14 @@ import (
 // up to this size are checked in the reader's buffer without a copy.
 const streamBufferSize = 64 << 10
 
+// maxZstdWindow bounds the window a zstd frame may declare. The streaming
+// decoder allocates the whole window up front, so without a bound a frame of
+// a few bytes could make the broker allocate hundreds of MiB. 8 MiB is the
+// window the zstd format asks every decoder to support; franz-go and
+// librdkafka compress whole batches (window <= batch size) and the Java
+// client's streaming compressor stays within it up to level 19.
+const maxZstdWindow = 8 << 20
+
 // decompressLimit is MaxDecompressedBatch, lowered by tests.
 var decompressLimit int64 = MaxDecompressedBatch
 
@@ -226,10 +234,9 @@ func (st *streamState) decoder(codec int16, src []byte) (io.Reader, error) {
 	case codecZstd:
 		if st.zs == nil {
 			// Concurrency 1 decodes synchronously (no goroutines), so a
-			// decoder the pool drops leaks nothing. The window is bounded
-			// like the output.
+			// decoder the pool drops leaks nothing.
 			d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-				zstd.WithDecoderMaxWindow(MaxDecompressedBatch), zstd.WithDecoderMaxMemory(MaxDecompressedBatch))
+				zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(MaxDecompressedBatch))
 			if err != nil {
 				return nil, err
 			}

@@ -125,3 +125,30 @@ func TestParseBatchBoundsDecompressedSize(t *testing.T) {
 		}
 	}
 }
+
+// A compressed section may not make the broker allocate far more than it
+// sent: a zstd frame may not declare a window over maxZstdWindow, and a snappy
+// block may not claim more than snappy can expand to.
+func TestParseBatchBoundsDecoderMemory(t *testing.T) {
+	recs := framed(testRecord(0, nil, []byte("v")))
+	// A zstd frame by hand: magic, a descriptor with no content size (so the
+	// window descriptor counts), a 16 MiB window, and one raw last block.
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, (24 - 10) << 3}
+	bh := uint32(len(recs))<<3 | 1
+	frame = append(frame, byte(bh), byte(bh>>8), byte(bh>>16))
+	frame = append(frame, recs...)
+	if 1<<24 <= maxZstdWindow {
+		t.Fatal("test frame's window is within the limit")
+	}
+	if _, err := ParseBatch(rawBatch(codecZstd, 0, 1, frame)); !errors.Is(err, ErrInvalidRecord) {
+		t.Errorf("zstd frame with a 16 MiB window: %v, want ErrInvalidRecord", err)
+	}
+	frame[5] = (20 - 10) << 3 // the same with a 1 MiB window is fine
+	if _, err := ParseBatch(rawBatch(codecZstd, 0, 1, frame)); err != nil {
+		t.Errorf("zstd frame with a 1 MiB window: %v", err)
+	}
+	claim := append(binary.AppendUvarint(nil, 200<<20), 0, 'x') // "200 MiB follow", then a 1-byte literal
+	if _, err := ParseBatch(rawBatch(codecSnappy, 0, 1, claim)); !errors.Is(err, ErrInvalidRecord) || !strings.Contains(err.Error(), "claims") {
+		t.Errorf("snappy block claiming 200 MiB: %v, want ErrInvalidRecord", err)
+	}
+}
