@@ -846,6 +846,8 @@ func FuzzCheckKeyed(f *testing.F) {
 	f.Add(keyedBatch(f, []kv{put("a", "1"), tomb("b")}, 1, codecGzip, 0))
 	f.Add(keyedBatch(f, []kv{put("a", "1")}, 1, codecXerial, 0))
 	f.Add(keyedBatch(f, []kv{put("a", "1")}, 1, codecZstd, 0))
+	f.Add(keyedBatch(f, []kv{put("a", "1"), put("b", "2")}, 1, codecLz4, 0))
+	f.Add(keyedBatch(f, []kv{put("a", "1")}, 1, codecSnappy, 0))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) >= batchHeaderSize {
 			// Make the CRC right so the fuzzer reaches the record decoder.

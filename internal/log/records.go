@@ -43,7 +43,13 @@ const (
 )
 
 // MaxDecompressedBatch bounds the decompressed size of one batch's records, so
-// a small compressed batch cannot make the broker allocate without limit.
+// a small compressed batch cannot make the broker work or allocate without
+// limit. The produce path refuses batches over it (validate.go), so whatever
+// the log holds, compaction and OffsetForTime can decode. It is a fixed cap,
+// not a multiple of max.message.bytes: 256 times the default 1 MiB limit, far
+// above what real data compresses by (text and JSON 3-10x), and since the
+// produce check streams, a batch near the cap costs CPU (about a second of
+// one core for gzip), not memory.
 const MaxDecompressedBatch = 256 << 20
 
 // xerialPrefix starts snappy data framed by the Java client (xerial snappy-java):
@@ -175,6 +181,11 @@ func nextRecord(b []byte) (record, []byte, error) {
 }
 
 func varint(b []byte) (int64, []byte, bool) {
+	if len(b) > 0 && b[0] < 0x80 {
+		// One byte, the common case for deltas and short lengths (zigzag).
+		x := int64(b[0])
+		return x>>1 ^ -(x & 1), b[1:], true
+	}
 	v, n := binary.Varint(b)
 	if n <= 0 {
 		return 0, nil, false
