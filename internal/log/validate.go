@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -276,10 +275,13 @@ func walkRecordStream(br *bufio.Reader, n int32, needKeys bool) error {
 				return streamErr(err, i, n)
 			}
 		} else {
-			scratch = slices.Grow(scratch[:0], int(length))[:length]
-			if _, err = io.ReadFull(br, scratch); err != nil {
+			// Grown as the bytes arrive, never to the length the record
+			// claims: a few compressed bytes may claim hundreds of MiB.
+			sb := bytes.NewBuffer(scratch[:0])
+			if _, err = io.CopyN(sb, br, length); err != nil {
 				return streamErr(err, i, n)
 			}
+			scratch = sb.Bytes()
 			body = scratch
 		}
 		if err := checkRecord(body, i, needKeys); err != nil {

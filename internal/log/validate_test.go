@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -150,5 +151,25 @@ func TestParseBatchBoundsDecoderMemory(t *testing.T) {
 	claim := append(binary.AppendUvarint(nil, 200<<20), 0, 'x') // "200 MiB follow", then a 1-byte literal
 	if _, err := ParseBatch(rawBatch(codecSnappy, 0, 1, claim)); !errors.Is(err, ErrInvalidRecord) || !strings.Contains(err.Error(), "claims") {
 		t.Errorf("snappy block claiming 200 MiB: %v, want ErrInvalidRecord", err)
+	}
+}
+
+// A record length is a claim too: a compressed record claiming 200 MiB but
+// holding a few bytes must not make the check allocate 200 MiB.
+func TestParseBatchDoesNotAllocateClaimedLengths(t *testing.T) {
+	recs := append(binary.AppendVarint(nil, 200<<20), "only a few bytes"...)
+	for _, codec := range []int{codecGzip, codecLz4, codecZstd} {
+		b := rawBatch(attrFor(codec), 0, 1, compressForTest(t, codec, recs))
+		ParseBatch(b) // warm the pools
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := ParseBatch(b)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrInvalidRecord) {
+			t.Errorf("codec %d: %v, want ErrInvalidRecord", codec, err)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
+			t.Errorf("codec %d: checking a record that claims 200 MiB allocated %d bytes", codec, n)
+		}
 	}
 }
