@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"hash/fnv"
+	"iter"
 	"maps"
 	"regexp"
 	"slices"
@@ -699,11 +700,7 @@ func (m *cmember) owns() map[tpID]int32 {
 // ---- offsets ----
 
 // consumerCommitTargetLocked applies the KIP-848 checks to an OffsetCommit
-// for a consumer group: the generation is the member epoch. A commit at an
-// older epoch is accepted when every partition in it is still owned by the
-// member and was given to it at or before that epoch (KIP-1251), so a
-// commit racing an epoch bump that did not touch its partitions succeeds;
-// otherwise it is STALE_MEMBER_EPOCH. A newer epoch is FENCED_MEMBER_EPOCH.
+// for a consumer group (see checkCommitter).
 func (c *Coordinator) consumerCommitTargetLocked(g *group, req *kmsg.OffsetCommitRequest) (*group, *kerr.Error) {
 	cg := g.consumer
 	if req.Version == 0 || (req.Generation < 0 && req.MemberID == "" && req.InstanceID == nil) {
@@ -712,32 +709,51 @@ func (c *Coordinator) consumerCommitTargetLocked(g *group, req *kmsg.OffsetCommi
 		}
 		return g, nil
 	}
-	m := cg.members[req.MemberID]
-	if m == nil {
-		return nil, kerr.UnknownMemberID
-	}
-	if req.InstanceID != nil && (m.instanceID == nil || *m.instanceID != *req.InstanceID) {
-		return nil, kerr.FencedInstanceID
-	}
-	switch {
-	case req.Generation > m.epoch:
-		return nil, kerr.FencedMemberEpoch
-	case req.Generation < m.epoch:
-		owns := m.owns()
+	parts := func(yield func(string, int32) bool) {
 		for _, t := range req.Topics {
-			id, ok := cg.ids[t.Topic]
-			if !ok {
-				return nil, kerr.StaleMemberEpoch
-			}
 			for _, p := range t.Partitions {
-				e, ok := owns[tpID{id, p.Partition}]
-				if !ok || e > req.Generation {
-					return nil, kerr.StaleMemberEpoch
+				if !yield(t.Topic, p.Partition) {
+					return
 				}
 			}
 		}
 	}
+	if err := cg.checkCommitter(req.MemberID, req.InstanceID, req.Generation, parts); err != nil {
+		return nil, err
+	}
 	return g, nil
+}
+
+// checkCommitter applies the KIP-848 member checks shared by OffsetCommit
+// and TxnOffsetCommit: the generation is the member epoch. A commit at an
+// older epoch is accepted when every partition in it is still owned by the
+// member and was given to it at or before that epoch (KIP-1251), so a
+// commit racing an epoch bump that did not touch its partitions succeeds;
+// otherwise it is STALE_MEMBER_EPOCH. A newer epoch is FENCED_MEMBER_EPOCH.
+func (cg *consumerGroup) checkCommitter(memberID string, instanceID *string, epoch int32, parts iter.Seq2[string, int32]) *kerr.Error {
+	m := cg.members[memberID]
+	if m == nil {
+		return kerr.UnknownMemberID
+	}
+	if instanceID != nil && (m.instanceID == nil || *m.instanceID != *instanceID) {
+		return kerr.FencedInstanceID
+	}
+	switch {
+	case epoch > m.epoch:
+		return kerr.FencedMemberEpoch
+	case epoch < m.epoch:
+		owns := m.owns()
+		for topic, p := range parts {
+			id, ok := cg.ids[topic]
+			if !ok {
+				return kerr.StaleMemberEpoch
+			}
+			if e, ok := owns[tpID{id, p}]; !ok || e > epoch {
+				return kerr.StaleMemberEpoch
+			}
+		}
+	}
+	return nil
 }
 
 // consumerSubscribedLocked lists the topics a consumer group's members

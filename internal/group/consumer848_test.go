@@ -563,3 +563,53 @@ func TestConsumer848UniformSticky(t *testing.T) {
 		t.Fatalf("%d partitions moved between old members", moved)
 	}
 }
+
+func txnCommitReq(group, member string, gen int32, topic string, ps ...int32) *kmsg.TxnOffsetCommitRequest {
+	r := kmsg.NewPtrTxnOffsetCommitRequest()
+	r.Version = 3
+	r.Group, r.MemberID, r.Generation = group, member, gen
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = topic
+	for _, p := range ps {
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset = p, 1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	r.Topics = append(r.Topics, rt)
+	return r
+}
+
+// TxnOffsetCommit from a KIP-848 member (franz-go's GroupTransactSession
+// with the consumer protocol) is checked against the member epoch, as
+// OffsetCommit is; a stale epoch is ILLEGAL_GENERATION, as Kafka answers
+// TxnOffsetCommit.
+func TestConsumer848TxnOffsetCommit(t *testing.T) {
+	c, _ := new848(t, topicT)
+	c.exists = func(string, int32) bool { return true }
+	a, b := newCM(t, c, "g", "a"), newCM(t, c, "g", "b")
+	settle(t, c, "g", a, b)
+	mine := slices.Sorted(maps.Keys(a.owned))[0]
+	notMine := slices.Sorted(maps.Keys(b.owned))[0]
+
+	wantErr := func(what string, got, want *kerr.Error) {
+		t.Helper()
+		if got != want {
+			t.Fatalf("%s: %v, want %v", what, got, want)
+		}
+	}
+	wantErr("member at its epoch", c.ValidateTxnMember(txnCommitReq("g", a.id, a.epoch, "t", mine)), nil)
+	wantErr("no member fields", c.ValidateTxnMember(txnCommitReq("g", "", -1, "t", mine)), nil)
+	wantErr("future epoch", c.ValidateTxnMember(txnCommitReq("g", a.id, a.epoch+1, "t", mine)), kerr.FencedMemberEpoch)
+	wantErr("unknown member", c.ValidateTxnMember(txnCommitReq("g", "nobody", a.epoch, "t", mine)), kerr.UnknownMemberID)
+
+	d := newCM(t, c, "g", "d")
+	d.ok()
+	old := a.epoch
+	settle(t, c, "g", a, b, d)
+	if a.epoch == old {
+		t.Fatal("a's epoch did not move")
+	}
+	kept := slices.Sorted(maps.Keys(a.owned))[0]
+	wantErr("old epoch, kept partition", c.ValidateTxnMember(txnCommitReq("g", a.id, old, "t", kept)), nil)
+	wantErr("old epoch, another's partition", c.ValidateTxnMember(txnCommitReq("g", a.id, old, "t", notMine)), kerr.IllegalGeneration)
+}
