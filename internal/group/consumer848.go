@@ -45,8 +45,6 @@ type TopicInfo struct {
 	Name       string
 	ID         [16]byte
 	Partitions int32
-	// Internal topics are never matched by a subscription regex.
-	Internal bool
 }
 
 // Server-side assignors (ServerAssignor); the first is the default.
@@ -431,11 +429,15 @@ func (m *cmember) updateSubscription(req *kmsg.ConsumerGroupHeartbeatRequest) bo
 	return changed
 }
 
+// subscribes reports whether the member subscribes to t by name or regex.
+// A regex is matched against every topic, internal ones included, as
+// Kafka 4 resolves it (its only filter is DESCRIBE ACLs, which Ferry does
+// not have): a member whose regex names __consumer_offsets is assigned it.
 func (m *cmember) subscribes(t TopicInfo) bool {
 	if _, ok := slices.BinarySearch(m.topics, t.Name); ok {
 		return true
 	}
-	return m.re != nil && !t.Internal && m.re.MatchString(t.Name)
+	return m.re != nil && m.re.MatchString(t.Name)
 }
 
 // consumerLeaveLocked handles epochs -1 (leave) and -2 (static member

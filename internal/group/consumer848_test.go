@@ -481,8 +481,8 @@ func TestConsumer848Validation(t *testing.T) {
 
 func TestConsumer848RangeAndRegex(t *testing.T) {
 	other := TopicInfo{Name: "u-1", ID: [16]byte{2}, Partitions: 3}
-	internal := TopicInfo{Name: "u-internal", ID: [16]byte{3}, Partitions: 1, Internal: true}
-	topics := []TopicInfo{topicT, other, internal}
+	inside := TopicInfo{Name: "xu-2", ID: [16]byte{3}, Partitions: 1}
+	topics := []TopicInfo{topicT, other, inside}
 	c, _ := new848(t, topics...)
 	rng := "range"
 	a, b := newCM(t, c, "g", "a"), newCM(t, c, "g", "b")
@@ -503,7 +503,7 @@ func TestConsumer848RangeAndRegex(t *testing.T) {
 		}
 	}
 
-	// A regex subscription matches whole names and skips internal topics.
+	// A regex subscription matches whole names only.
 	re := "u-.*"
 	r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
 	r.Version = 1
@@ -612,4 +612,24 @@ func TestConsumer848TxnOffsetCommit(t *testing.T) {
 	kept := slices.Sorted(maps.Keys(a.owned))[0]
 	wantErr("old epoch, kept partition", c.ValidateTxnMember(txnCommitReq("g", a.id, old, "t", kept)), nil)
 	wantErr("old epoch, another's partition", c.ValidateTxnMember(txnCommitReq("g", a.id, old, "t", notMine)), kerr.IllegalGeneration)
+}
+
+// A subscription regex is matched against every topic, internal ones
+// included, as Kafka 4 resolves it (only DESCRIBE ACLs filter the
+// matches): a member naming __consumer_offsets gets it.
+func TestConsumer848RegexMatchesInternalTopics(t *testing.T) {
+	offsets := TopicInfo{Name: "__consumer_offsets", ID: [16]byte{9}, Partitions: 2}
+	c, _ := new848(t, topicT, offsets)
+	for i, re := range []string{`\Q__consumer_offsets\E`, `__consumer_offsets`, `__consumer.*`} {
+		r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		r.Version = 1
+		r.Group, r.MemberID, r.RebalanceTimeoutMillis = fmt.Sprintf("re%d", i), "r", 5000
+		r.SubscribedTopicRegex = &re
+		r.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		resp := c.ConsumerHeartbeat(r, "r", "/h")
+		if resp.ErrorCode != 0 || resp.Assignment == nil || len(resp.Assignment.Topics) != 1 ||
+			resp.Assignment.Topics[0].TopicID != offsets.ID || !slices.Equal(resp.Assignment.Topics[0].Partitions, []int32{0, 1}) {
+			t.Fatalf("regex %q: %v %+v", re, kerr.ErrorForCode(resp.ErrorCode), resp.Assignment)
+		}
+	}
 }
