@@ -18,9 +18,15 @@ import (
 
 // A consume-transform-produce chain of franz-go GroupTransactSessions:
 // topic A -> group g1 -> topic B -> group g2 -> topic C, with members of
-// both groups joining and leaving while records flow. The read_committed
-// view of C must hold every input record exactly once, each key's records
-// in input order.
+// both groups joining, leaving and crashing (cut off the network, their
+// transaction open or not) while records flow. The read_committed view of
+// C must hold every input record exactly once, each key's records in input
+// order. The same code runs with KIP-848 groups and with classic ones;
+// with KIP-848 groups every transaction used to abort (its TxnOffsetCommit
+// was refused), so the chain never moved.
+//
+// -chain-records scales it (go test -run TransactChain -args
+// -chain-records=100000).
 
 var chainRecords = flag.Int("chain-records", 15000, "records through the transactional chain tests")
 
@@ -84,7 +90,8 @@ func runTransactChain(t *testing.T, balancer kgo.Opt) {
 	}()
 
 	// Watch C and change the groups' members as the output grows: every
-	// tenth of the way a member joins each group, or the oldest leaves.
+	// tenth of the way a member joins each group, or the oldest leaves or
+	// (once) crashes.
 	watcher := newClient(t, addr,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c: allFrom(chainPartitions, kgo.NewOffset().AtStart())}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -92,11 +99,18 @@ func runTransactChain(t *testing.T, balancer kgo.Opt) {
 	)
 	type change struct {
 		at   int
-		join bool
+		what string
 	}
 	var changes []change
 	for i := 1; i < 10; i++ {
-		changes = append(changes, change{i * n / 10, i%2 == 1})
+		what := "joins"
+		switch {
+		case i == 4:
+			what = "crashes"
+		case i%2 == 0:
+			what = "leaves"
+		}
+		changes = append(changes, change{i * n / 10, what})
 	}
 	var got []*kgo.Record
 	lastProgress := time.Now()
@@ -120,13 +134,16 @@ func runTransactChain(t *testing.T, balancer kgo.Opt) {
 		}
 		for len(changes) > 0 && len(got) >= changes[0].at {
 			for _, s := range stages {
-				if changes[0].join {
+				switch changes[0].what {
+				case "joins":
 					s.start()
-				} else {
+				case "leaves":
 					s.stopOldest()
+				case "crashes":
+					s.crashOldest()
 				}
 			}
-			t.Logf("%d records in C: a member %s", len(got), map[bool]string{true: "joins each group", false: "leaves each group"}[changes[0].join])
+			t.Logf("%d records in C: a member of each group %s", len(got), changes[0].what)
 			changes = changes[1:]
 		}
 	}
@@ -192,24 +209,28 @@ type chainStage struct {
 	mu      sync.Mutex
 	members []*chainMember
 	seq     int
+	crashed sync.WaitGroup // crashed members still closing
 
 	commits, aborts, endErrs, sessions atomic.Int64
 }
 
 type chainMember struct {
-	stop chan struct{}
-	done chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	dialer *cuttableDialer
+	sess   atomic.Pointer[kgo.GroupTransactSession] // the current one
 }
 
 // start adds a member with its own transactional id.
 func (s *chainStage) start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := &chainMember{stop: make(chan struct{}), done: make(chan struct{})}
+	m := &chainMember{stop: make(chan struct{}), done: make(chan struct{}), dialer: &cuttableDialer{}}
 	s.seq++
 	name := fmt.Sprintf("%s-m%d", s.group, s.seq)
 	s.members = append(s.members, m)
 	go s.run(m, name)
+
 }
 
 func (s *chainStage) stopOldest() {
@@ -219,6 +240,28 @@ func (s *chainStage) stopOldest() {
 	s.mu.Unlock()
 	close(m.stop)
 	<-m.done
+}
+
+// crashOldest cuts the oldest member off the network without a leave, in
+// whatever state its transaction is: its group session and its transaction
+// must time out.
+func (s *chainStage) crashOldest() {
+	s.mu.Lock()
+	m := s.members[0]
+	s.members = s.members[1:]
+	s.mu.Unlock()
+	m.dialer.Cut()
+	close(m.stop)
+	// The process is gone: its client's calls, which would retry on the
+	// cut network for ever, fail now.
+	s.crashed.Add(1)
+	go func() {
+		defer s.crashed.Done()
+		if sess := m.sess.Load(); sess != nil {
+			sess.Close()
+		}
+		<-m.done
+	}()
 }
 
 func (s *chainStage) stopAll() {
@@ -232,9 +275,10 @@ func (s *chainStage) stopAll() {
 	for _, m := range ms {
 		<-m.done
 	}
+	s.crashed.Wait()
 }
 
-func (s *chainStage) newSession(name string) *kgo.GroupTransactSession {
+func (s *chainStage) newSession(name string, dialer *cuttableDialer) *kgo.GroupTransactSession {
 	s.sessions.Add(1)
 	opts := append(eosSessionOpts(s.addr, s.group, s.in),
 		kgo.TransactionalID(name),
@@ -246,6 +290,10 @@ func (s *chainStage) newSession(name string) *kgo.GroupTransactSession {
 		kgo.MetadataMinAge(100*time.Millisecond),
 		kgo.FetchMaxPartitionBytes(64<<10),
 		kgo.ProducerLinger(time.Millisecond),
+		kgo.Dialer(dialer.DialContext),
+		// A crashed member's open transaction holds read_committed
+		// consumers of its output until the coordinator aborts it.
+		kgo.TransactionTimeout(5*time.Second),
 	)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
@@ -260,10 +308,11 @@ func (s *chainStage) newSession(name string) *kgo.GroupTransactSession {
 // would.
 func (s *chainStage) run(m *chainMember, name string) {
 	defer close(m.done)
-	sess := s.newSession(name)
+	sess := s.newSession(name, m.dialer)
 	if sess == nil {
 		return
 	}
+	m.sess.Store(sess)
 	defer func() { sess.Close() }()
 	for {
 		select {
@@ -302,9 +351,10 @@ func (s *chainStage) run(m *chainMember, name string) {
 			s.endErrs.Add(1)
 			s.t.Logf("%s: end: %v; restarting the client", name, err)
 			sess.Close()
-			if sess = s.newSession(name); sess == nil {
+			if sess = s.newSession(name, m.dialer); sess == nil {
 				return
 			}
+			m.sess.Store(sess)
 		case committed:
 			s.commits.Add(1)
 		default:
