@@ -117,7 +117,7 @@ func (b *Broker) groupTopics() []group.TopicInfo {
 	ts := b.Image().Topics()
 	out := make([]group.TopicInfo, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, group.TopicInfo{Name: t.Name, ID: t.ID, Partitions: t.Partitions, Internal: IsInternalTopic(t.Name)})
+		out = append(out, group.TopicInfo{Name: t.Name, ID: t.ID, Partitions: t.Partitions})
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"hash/fnv"
+	"iter"
 	"maps"
 	"regexp"
 	"slices"
@@ -44,8 +45,6 @@ type TopicInfo struct {
 	Name       string
 	ID         [16]byte
 	Partitions int32
-	// Internal topics are never matched by a subscription regex.
-	Internal bool
 }
 
 // Server-side assignors (ServerAssignor); the first is the default.
@@ -430,11 +429,15 @@ func (m *cmember) updateSubscription(req *kmsg.ConsumerGroupHeartbeatRequest) bo
 	return changed
 }
 
+// subscribes reports whether the member subscribes to t by name or regex.
+// A regex is matched against every topic, internal ones included, as
+// Kafka 4 resolves it (its only filter is DESCRIBE ACLs, which Ferry does
+// not have): a member whose regex names __consumer_offsets is assigned it.
 func (m *cmember) subscribes(t TopicInfo) bool {
 	if _, ok := slices.BinarySearch(m.topics, t.Name); ok {
 		return true
 	}
-	return m.re != nil && !t.Internal && m.re.MatchString(t.Name)
+	return m.re != nil && m.re.MatchString(t.Name)
 }
 
 // consumerLeaveLocked handles epochs -1 (leave) and -2 (static member
@@ -699,11 +702,7 @@ func (m *cmember) owns() map[tpID]int32 {
 // ---- offsets ----
 
 // consumerCommitTargetLocked applies the KIP-848 checks to an OffsetCommit
-// for a consumer group: the generation is the member epoch. A commit at an
-// older epoch is accepted when every partition in it is still owned by the
-// member and was given to it at or before that epoch (KIP-1251), so a
-// commit racing an epoch bump that did not touch its partitions succeeds;
-// otherwise it is STALE_MEMBER_EPOCH. A newer epoch is FENCED_MEMBER_EPOCH.
+// for a consumer group (see checkCommitter).
 func (c *Coordinator) consumerCommitTargetLocked(g *group, req *kmsg.OffsetCommitRequest) (*group, *kerr.Error) {
 	cg := g.consumer
 	if req.Version == 0 || (req.Generation < 0 && req.MemberID == "" && req.InstanceID == nil) {
@@ -712,32 +711,51 @@ func (c *Coordinator) consumerCommitTargetLocked(g *group, req *kmsg.OffsetCommi
 		}
 		return g, nil
 	}
-	m := cg.members[req.MemberID]
-	if m == nil {
-		return nil, kerr.UnknownMemberID
-	}
-	if req.InstanceID != nil && (m.instanceID == nil || *m.instanceID != *req.InstanceID) {
-		return nil, kerr.FencedInstanceID
-	}
-	switch {
-	case req.Generation > m.epoch:
-		return nil, kerr.FencedMemberEpoch
-	case req.Generation < m.epoch:
-		owns := m.owns()
+	parts := func(yield func(string, int32) bool) {
 		for _, t := range req.Topics {
-			id, ok := cg.ids[t.Topic]
-			if !ok {
-				return nil, kerr.StaleMemberEpoch
-			}
 			for _, p := range t.Partitions {
-				e, ok := owns[tpID{id, p.Partition}]
-				if !ok || e > req.Generation {
-					return nil, kerr.StaleMemberEpoch
+				if !yield(t.Topic, p.Partition) {
+					return
 				}
 			}
 		}
 	}
+	if err := cg.checkCommitter(req.MemberID, req.InstanceID, req.Generation, parts); err != nil {
+		return nil, err
+	}
 	return g, nil
+}
+
+// checkCommitter applies the KIP-848 member checks shared by OffsetCommit
+// and TxnOffsetCommit: the generation is the member epoch. A commit at an
+// older epoch is accepted when every partition in it is still owned by the
+// member and was given to it at or before that epoch (KIP-1251), so a
+// commit racing an epoch bump that did not touch its partitions succeeds;
+// otherwise it is STALE_MEMBER_EPOCH. A newer epoch is FENCED_MEMBER_EPOCH.
+func (cg *consumerGroup) checkCommitter(memberID string, instanceID *string, epoch int32, parts iter.Seq2[string, int32]) *kerr.Error {
+	m := cg.members[memberID]
+	if m == nil {
+		return kerr.UnknownMemberID
+	}
+	if instanceID != nil && (m.instanceID == nil || *m.instanceID != *instanceID) {
+		return kerr.FencedInstanceID
+	}
+	switch {
+	case epoch > m.epoch:
+		return kerr.FencedMemberEpoch
+	case epoch < m.epoch:
+		owns := m.owns()
+		for topic, p := range parts {
+			id, ok := cg.ids[topic]
+			if !ok {
+				return kerr.StaleMemberEpoch
+			}
+			if e, ok := owns[tpID{id, p}]; !ok || e > epoch {
+				return kerr.StaleMemberEpoch
+			}
+		}
+	}
+	return nil
 }
 
 // consumerSubscribedLocked lists the topics a consumer group's members

@@ -481,8 +481,8 @@ func TestConsumer848Validation(t *testing.T) {
 
 func TestConsumer848RangeAndRegex(t *testing.T) {
 	other := TopicInfo{Name: "u-1", ID: [16]byte{2}, Partitions: 3}
-	internal := TopicInfo{Name: "u-internal", ID: [16]byte{3}, Partitions: 1, Internal: true}
-	topics := []TopicInfo{topicT, other, internal}
+	inside := TopicInfo{Name: "xu-2", ID: [16]byte{3}, Partitions: 1}
+	topics := []TopicInfo{topicT, other, inside}
 	c, _ := new848(t, topics...)
 	rng := "range"
 	a, b := newCM(t, c, "g", "a"), newCM(t, c, "g", "b")
@@ -503,7 +503,7 @@ func TestConsumer848RangeAndRegex(t *testing.T) {
 		}
 	}
 
-	// A regex subscription matches whole names and skips internal topics.
+	// A regex subscription matches whole names only.
 	re := "u-.*"
 	r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
 	r.Version = 1
@@ -561,5 +561,75 @@ func TestConsumer848UniformSticky(t *testing.T) {
 	}
 	if moved != 0 {
 		t.Fatalf("%d partitions moved between old members", moved)
+	}
+}
+
+func txnCommitReq(group, member string, gen int32, topic string, ps ...int32) *kmsg.TxnOffsetCommitRequest {
+	r := kmsg.NewPtrTxnOffsetCommitRequest()
+	r.Version = 3
+	r.Group, r.MemberID, r.Generation = group, member, gen
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = topic
+	for _, p := range ps {
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset = p, 1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	r.Topics = append(r.Topics, rt)
+	return r
+}
+
+// TxnOffsetCommit from a KIP-848 member (franz-go's GroupTransactSession
+// with the consumer protocol) is checked against the member epoch, as
+// OffsetCommit is; a stale epoch is ILLEGAL_GENERATION, as Kafka answers
+// TxnOffsetCommit.
+func TestConsumer848TxnOffsetCommit(t *testing.T) {
+	c, _ := new848(t, topicT)
+	c.exists = func(string, int32) bool { return true }
+	a, b := newCM(t, c, "g", "a"), newCM(t, c, "g", "b")
+	settle(t, c, "g", a, b)
+	mine := slices.Sorted(maps.Keys(a.owned))[0]
+	notMine := slices.Sorted(maps.Keys(b.owned))[0]
+
+	wantErr := func(what string, got, want *kerr.Error) {
+		t.Helper()
+		if got != want {
+			t.Fatalf("%s: %v, want %v", what, got, want)
+		}
+	}
+	wantErr("member at its epoch", c.ValidateTxnMember(txnCommitReq("g", a.id, a.epoch, "t", mine)), nil)
+	wantErr("no member fields", c.ValidateTxnMember(txnCommitReq("g", "", -1, "t", mine)), nil)
+	wantErr("future epoch", c.ValidateTxnMember(txnCommitReq("g", a.id, a.epoch+1, "t", mine)), kerr.FencedMemberEpoch)
+	wantErr("unknown member", c.ValidateTxnMember(txnCommitReq("g", "nobody", a.epoch, "t", mine)), kerr.UnknownMemberID)
+
+	d := newCM(t, c, "g", "d")
+	d.ok()
+	old := a.epoch
+	settle(t, c, "g", a, b, d)
+	if a.epoch == old {
+		t.Fatal("a's epoch did not move")
+	}
+	kept := slices.Sorted(maps.Keys(a.owned))[0]
+	wantErr("old epoch, kept partition", c.ValidateTxnMember(txnCommitReq("g", a.id, old, "t", kept)), nil)
+	wantErr("old epoch, another's partition", c.ValidateTxnMember(txnCommitReq("g", a.id, old, "t", notMine)), kerr.IllegalGeneration)
+}
+
+// A subscription regex is matched against every topic, internal ones
+// included, as Kafka 4 resolves it (only DESCRIBE ACLs filter the
+// matches): a member naming __consumer_offsets gets it.
+func TestConsumer848RegexMatchesInternalTopics(t *testing.T) {
+	offsets := TopicInfo{Name: "__consumer_offsets", ID: [16]byte{9}, Partitions: 2}
+	c, _ := new848(t, topicT, offsets)
+	for i, re := range []string{`\Q__consumer_offsets\E`, `__consumer_offsets`, `__consumer.*`} {
+		r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		r.Version = 1
+		r.Group, r.MemberID, r.RebalanceTimeoutMillis = fmt.Sprintf("re%d", i), "r", 5000
+		r.SubscribedTopicRegex = &re
+		r.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		resp := c.ConsumerHeartbeat(r, "r", "/h")
+		if resp.ErrorCode != 0 || resp.Assignment == nil || len(resp.Assignment.Topics) != 1 ||
+			resp.Assignment.Topics[0].TopicID != offsets.ID || !slices.Equal(resp.Assignment.Topics[0].Partitions, []int32{0, 1}) {
+			t.Fatalf("regex %q: %v %+v", re, kerr.ErrorForCode(resp.ErrorCode), resp.Assignment)
+		}
 	}
 }

@@ -76,10 +76,14 @@
 // with epoch -2 keep their assignment until their session ends or their
 // instance rejoins under a new member id.
 //
-// OffsetCommit takes the member epoch as generation: a newer one is
-// FENCED_MEMBER_EPOCH, an older one STALE_MEMBER_EPOCH unless every
-// committed partition is still the member's and was given to it at or
-// before that epoch (KIP-1251's relaxation, which franz-go relies on).
+// OffsetCommit and TxnOffsetCommit take the member epoch as generation: a
+// newer one is FENCED_MEMBER_EPOCH, an older one STALE_MEMBER_EPOCH
+// (ILLEGAL_GENERATION for TxnOffsetCommit, as Kafka answers it) unless
+// every committed partition is still the member's and was given to it at
+// or before that epoch (KIP-1251's relaxation, which franz-go relies on).
+//
+// A subscription regex (RE2, matching whole names) is resolved against
+// every topic, internal ones included, as Kafka 4 does.
 //
 // Membership is kept in memory only. After a restart members heartbeat
 // into an unknown group, get UNKNOWN_MEMBER_ID and join again at epoch 0;

@@ -14,7 +14,8 @@ import (
 // ValidateTxnMember applies the membership checks of TxnOffsetCommit v3+:
 // generation -1 with no member id (and v0-2 requests) skips them, as in
 // Kafka; otherwise the member must belong to the group's current
-// generation.
+// generation (classic groups) or be a member at that epoch (KIP-848
+// consumer groups).
 func (c *Coordinator) ValidateTxnMember(req *kmsg.TxnOffsetCommitRequest) *kerr.Error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -37,7 +38,37 @@ func (c *Coordinator) ValidateTxnMember(req *kmsg.TxnOffsetCommitRequest) *kerr.
 	if req.Version < 3 || (req.Generation < 0 && req.MemberID == "" && req.InstanceID == nil) {
 		return nil
 	}
+	if g := c.groups[req.Group]; g != nil && g.consumer != nil {
+		return consumerTxnMember(g.consumer, req)
+	}
 	_, _, err := c.memberLocked(req.Group, req.MemberID, req.InstanceID, req.Generation)
+	return err
+}
+
+// consumerTxnMember checks a TxnOffsetCommit against a KIP-848 group: the
+// generation is the member epoch, as for OffsetCommit. A stale epoch is
+// ILLEGAL_GENERATION here, as Kafka answers TxnOffsetCommit (clients take
+// both as "abort and retry"). Without these checks every transactional
+// commit of a KIP-848 member was refused (UNKNOWN_MEMBER_ID: the classic
+// member list is empty), so each transaction aborted and was retried
+// forever.
+func consumerTxnMember(cg *consumerGroup, req *kmsg.TxnOffsetCommitRequest) *kerr.Error {
+	if req.Generation < 0 && len(cg.members) == 0 {
+		return nil
+	}
+	parts := func(yield func(string, int32) bool) {
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				if !yield(t.Topic, p.Partition) {
+					return
+				}
+			}
+		}
+	}
+	err := cg.checkCommitter(req.MemberID, req.InstanceID, req.Generation, parts)
+	if err == kerr.StaleMemberEpoch {
+		return kerr.IllegalGeneration
+	}
 	return err
 }
 

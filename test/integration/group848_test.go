@@ -193,3 +193,36 @@ func TestGroup848FranzRebalanceAndResume(t *testing.T) {
 		t.Fatalf("partitions owned by two members at once: %v", bad[:min(len(bad), 5)])
 	}
 }
+
+// TestGroup848RegexAssignsInternalTopic: a regex subscription that names
+// __consumer_offsets is assigned it, as Kafka 4 resolves regexes against
+// every topic.
+func TestGroup848RegexAssignsInternalTopic(t *testing.T) {
+	t.Parallel()
+	srv := start848Broker(t)
+	cl := newClient(t, srv.Addr())
+	ctx := testCtx(t, 15*time.Second)
+	md := kmsg.NewPtrMetadataRequest()
+	offsets := kmsg.NewMetadataRequestTopic()
+	offsets.Topic = kmsg.StringPtr("__consumer_offsets")
+	md.Topics = append(md.Topics, offsets)
+	mdr, err := md.RequestWith(ctx, cl)
+	if err != nil || len(mdr.Topics) != 1 || mdr.Topics[0].ErrorCode != 0 {
+		t.Fatalf("metadata of __consumer_offsets: %v %+v", err, mdr)
+	}
+	id := mdr.Topics[0].TopicID
+
+	re := `\Q__consumer_offsets\E`
+	hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	hb.Version = 1
+	hb.Group, hb.MemberID, hb.RebalanceTimeoutMillis = "g848-internal", "m-internal", 5000
+	hb.SubscribedTopicRegex = &re
+	hb.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	resp, err := hb.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 || resp.Assignment == nil || len(resp.Assignment.Topics) != 1 || resp.Assignment.Topics[0].TopicID != id {
+		t.Fatalf("regex %s: %v, assignment %+v", re, kerr.ErrorForCode(resp.ErrorCode), resp.Assignment)
+	}
+}
