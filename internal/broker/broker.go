@@ -38,6 +38,9 @@ type Broker struct {
 	partitions map[string][]*Partition // topic name -> partitions by index
 	topicIDs   map[string][16]byte     // topic name -> id of the open partitions
 
+	dirs     dirOps         // renames and removes partition directories (a test seam)
+	removals sync.WaitGroup // background removals of deleted partitions' directories
+
 	producerIDs producerIDAllocator
 	groups      *group.Coordinator
 	txn         *txn.Coordinator
@@ -61,7 +64,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := meta.Open(filepath.Join(cfg.DataDir, "__meta"), logger.With("component", "meta"))
+	store, err := meta.Open(filepath.Join(cfg.DataDir, metaDirName), logger.With("component", "meta"))
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -73,6 +76,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 		lock:       lock,
 		partitions: map[string][]*Partition{},
 		topicIDs:   map[string][16]byte{},
+		dirs:       osDirOps(),
 		stop:       make(chan struct{}),
 	}
 	b.producerIDs.b = b
@@ -85,12 +89,15 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 			return nil, err
 		}
 	}
+	b.sweepDataDir(b.meta.Image())
 	start := time.Now()
-	if err := b.reconcile(); err != nil {
+	opened, err := b.reconcile()
+	if err != nil {
 		b.Close()
 		return nil, err
 	}
-	b.log.Info("partitions opened", "topics", len(b.meta.Image().Topics()), "took", time.Since(start).Round(time.Millisecond))
+	b.log.Info("partitions opened", "partitions", opened, "topics", len(b.meta.Image().Topics()),
+		"workers", openWorkers(), "took", time.Since(start).Round(time.Millisecond))
 	if err := b.startGroups(); err != nil {
 		b.Close()
 		return nil, err
@@ -120,6 +127,7 @@ func (b *Broker) Close() error {
 	}
 	close(b.stop)
 	b.wg.Wait()
+	b.removals.Wait()
 	var errs []error
 	if b.txn != nil {
 		// First: it may be writing markers and offsets.

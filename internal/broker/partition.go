@@ -19,6 +19,10 @@ type Partition struct {
 	Index  int32
 	log    *log.Log
 	logger *slog.Logger
+	// dir and topicID say where the log lives and which incarnation of
+	// the topic wrote it (the id in dir/partition.metadata).
+	dir     string
+	topicID [16]byte
 
 	mu        sync.Mutex // serializes appends with their sequence checks
 	config    config.TopicConfig

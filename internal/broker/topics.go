@@ -2,13 +2,10 @@ package broker
 
 import (
 	"fmt"
-	"path/filepath"
-	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/ferry-mq/ferry/internal/config"
-	"github.com/ferry-mq/ferry/internal/log"
 	"github.com/ferry-mq/ferry/internal/meta"
 )
 
@@ -65,7 +62,7 @@ func (b *Broker) CreateTopic(name string, partitions int32, configs map[string]s
 	if validateOnly {
 		return &meta.Topic{Name: name, Partitions: partitions, Configs: configs}, nil
 	}
-	if err := b.reconcile(); err != nil {
+	if _, err := b.reconcile(); err != nil {
 		return nil, err
 	}
 	t, _ := img.Topic(name)
@@ -120,7 +117,8 @@ func (b *Broker) DeleteTopic(name string) error {
 		return err
 	}
 	b.log.Info("topic deleted", "topic", name)
-	return b.reconcile()
+	_, err = b.reconcile()
+	return err
 }
 
 // CreatePartitions raises a topic's partition count.
@@ -150,7 +148,8 @@ func (b *Broker) CreatePartitions(name string, count int32, validateOnly bool) e
 	if err != nil || validateOnly {
 		return err
 	}
-	return b.reconcile()
+	_, err = b.reconcile()
+	return err
 }
 
 // ConfigChange is one requested change of a topic config; a nil Value
@@ -210,7 +209,8 @@ func (b *Broker) AlterTopicConfigs(name string, changes []ConfigChange, replace,
 	if err != nil || validateOnly {
 		return err
 	}
-	return b.reconcile()
+	_, err = b.reconcile()
+	return err
 }
 
 // TopicConfig returns a topic's effective configuration.
@@ -226,12 +226,12 @@ func (b *Broker) TopicConfig(t *meta.Topic) config.TopicConfig {
 // reconcile brings the open partitions in line with the latest metadata
 // image: it deletes the logs of removed topics (and of a topic whose name was
 // reused, told apart by its id), applies config changes, and opens new
-// partitions. Calls are serialized by reconcileMu and always read the newest
-// image, so concurrent metadata changes converge whatever order their
-// reconciles run in. File work (deleting directories, opening and recovering
-// logs) runs without Broker.mu, so produce and fetch on other partitions never
-// wait for it.
-func (b *Broker) reconcile() error {
+// partitions, in parallel. Calls are serialized by reconcileMu and always
+// read the newest image, so concurrent metadata changes converge whatever
+// order their reconciles run in. File work (deleting directories, opening
+// and recovering logs) runs without Broker.mu, so produce and fetch on other
+// partitions never wait for it. It returns how many partitions it opened.
+func (b *Broker) reconcile() (int, error) {
 	b.reconcileMu.Lock()
 	defer b.reconcileMu.Unlock()
 	img := b.meta.Image()
@@ -252,11 +252,9 @@ func (b *Broker) reconcile() error {
 	}
 	b.mu.Unlock()
 
-	for _, p := range removed {
-		if err := p.log.Delete(); err != nil {
-			b.log.Error("delete partition data", "topic", p.Topic, "partition", p.Index, "err", err)
-		}
-	}
+	b.deletePartitions(removed)
+
+	var jobs []openJob
 	for _, t := range img.Topics() {
 		tc := b.TopicConfig(t)
 		b.mu.RLock()
@@ -265,46 +263,81 @@ func (b *Broker) reconcile() error {
 		for _, p := range existing {
 			if p.config != tc {
 				if err := p.log.SetConfig(tc.Log); err != nil {
-					return err
+					return 0, err
 				}
 				p.setConfig(tc)
 			}
 		}
-		var opened []*Partition
 		for i := int32(current[t.Name]); i < t.Partitions; i++ {
-			p, err := b.openPartition(t, i, tc)
-			if err != nil {
-				return err
-			}
-			opened = append(opened, p)
+			jobs = append(jobs, openJob{topic: t, index: i, tc: tc})
 		}
-		if len(opened) > 0 || current[t.Name] == 0 {
+	}
+	results := b.openPartitions(jobs)
+	return b.addOpened(current, jobs, results)
+}
+
+// addOpened publishes the partitions reconcile opened. A topic's partitions
+// are a slice by index, so only the run of successes that continues the
+// open ones is kept; partitions opened after a failure are closed again and
+// retried by the next reconcile. New directories become durable with one
+// fsync of the data dir before any is published.
+func (b *Broker) addOpened(current map[string]int, jobs []openJob, results []openResult) (int, error) {
+	var firstErr error
+	failed := 0
+	created := false
+	for i, r := range results {
+		created = created || r.created
+		if r.err != nil {
+			failed++
+			b.log.Error("cannot open partition", "topic", jobs[i].topic.Name, "partition", jobs[i].index, "err", r.err)
+			if firstErr == nil {
+				firstErr = r.err
+			}
+		}
+	}
+	if created {
+		if err := syncDir(b.cfg.DataDir); err != nil {
+			for _, r := range results {
+				if r.p != nil {
+					r.p.log.Close()
+				}
+			}
+			return 0, fmt.Errorf("%w: new partition directories are not durable: %v", kerr.KafkaStorageError, err)
+		}
+	}
+	opened := 0
+	// jobs come grouped by topic, in index order.
+	for start := 0; start < len(jobs); {
+		t := jobs[start].topic
+		end := start
+		for end < len(jobs) && jobs[end].topic == t {
+			end++
+		}
+		var add []*Partition
+		broken := false
+		for _, r := range results[start:end] {
+			switch {
+			case r.err != nil:
+				broken = true
+			case broken:
+				r.p.log.Close()
+			default:
+				add = append(add, r.p)
+			}
+		}
+		if len(add) > 0 || current[t.Name] == 0 {
 			b.mu.Lock()
-			b.partitions[t.Name] = append(b.partitions[t.Name], opened...)
+			b.partitions[t.Name] = append(b.partitions[t.Name], add...)
 			b.topicIDs[t.Name] = t.ID
 			b.mu.Unlock()
 		}
+		opened += len(add)
+		start = end
 	}
-	return nil
-}
-
-func (b *Broker) openPartition(t *meta.Topic, index int32, tc config.TopicConfig) (*Partition, error) {
-	dir := filepath.Join(b.cfg.DataDir, t.Name+"-"+strconv.Itoa(int(index)))
-	logger := b.log.With("topic", t.Name, "partition", index)
-	p := &Partition{Topic: t.Name, Index: index, config: tc, logger: logger}
-	l, err := log.Open(dir, tc.Log, log.Options{
-		Logger:    logger,
-		OnAdvance: p.wakeWaiters,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open partition %s-%d: %w", t.Name, index, err)
+	if firstErr != nil && failed > 1 {
+		firstErr = fmt.Errorf("%w (and %d more partitions failed to open)", firstErr, failed-1)
 	}
-	p.log = l
-	if err := p.rebuildTxnState(dir); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("open partition %s-%d: producer state: %w", t.Name, index, err)
-	}
-	return p, nil
+	return opened, firstErr
 }
 
 // Partition returns a partition by topic and index.

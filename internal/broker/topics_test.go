@@ -108,7 +108,7 @@ func TestReconcileTellsIncarnationsApart(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.reconcile(); err != nil {
+	if _, err := b.reconcile(); err != nil {
 		t.Fatal(err)
 	}
 	p, err := b.Partition("reused", 0)

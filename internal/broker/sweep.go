@@ -1,0 +1,157 @@
+package broker
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-mq/ferry/internal/meta"
+)
+
+// metaDirName is the metadata log's directory inside the data dir.
+const metaDirName = "__meta"
+
+// sweepDataDir runs at start-up, before any partition opens, and leaves in
+// the data dir only partition directories of live topic incarnations:
+//
+//   - "…-delete" directories (a delete renamed them, then the process
+//     stopped before removing them) are removed;
+//   - a directory whose partition.metadata names a topic id that is not
+//     live (a delete committed its metadata record, then the process
+//     stopped before renaming the directory) is renamed to "…-delete" and
+//     removed;
+//   - a directory without partition.metadata that belongs to a live topic
+//     (written before topic ids were recorded, or by a create interrupted
+//     between mkdir and writing the id) is adopted: the live topic's id is
+//     written into it;
+//   - anything else that looks like a partition directory (no id and no
+//     live topic, an unreadable id file, a partition number past the
+//     topic's count) is moved to __quarantine/ and logged at ERROR: the
+//     broker cannot prove whose data it is, so it neither opens nor deletes
+//     it.
+//
+// Failures are logged and do not stop the start: a directory that could not
+// be moved keeps its foreign id, and openPartition refuses to open it.
+func (b *Broker) sweepDataDir(img *meta.Image) {
+	entries, err := os.ReadDir(b.cfg.DataDir)
+	if err != nil {
+		b.log.Error("cannot list the data dir to remove data of deleted topics", "dir", b.cfg.DataDir, "err", err)
+		return
+	}
+	var remove []string
+	changed := false
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || name == metaDirName || name == quarantineDir || name == "lost+found" {
+			continue
+		}
+		path := filepath.Join(b.cfg.DataDir, name)
+		if strings.HasSuffix(name, deleteSuffix) {
+			b.log.Warn("removing partition data of a deleted topic: the delete was interrupted before it removed it", "dir", path)
+			remove = append(remove, path)
+			continue
+		}
+		topic, index, ok := parsePartitionDirName(name)
+		if !ok {
+			b.log.Warn("data dir holds a directory that is not a partition directory; leaving it alone", "dir", path)
+			continue
+		}
+		t, live := img.Topic(topic)
+		inRange := live && index < t.Partitions
+		id, err := readPartitionID(path)
+		switch {
+		case err == nil && inRange && id == t.ID:
+			// A partition of a live topic: reconcile opens it.
+		case err == nil && !(live && id == t.ID):
+			// Topic ids are only made by the metadata log: an id that is
+			// no longer in it is a deleted topic's.
+			b.log.Warn("removing partition data of a deleted topic: the delete was interrupted before it renamed the directory",
+				"dir", path, "topic_id", formatTopicID(id))
+			to, err := b.moveAside(path, id)
+			if err != nil {
+				b.log.Error("cannot rename partition directory of a deleted topic; it stays, and no topic will open it", "dir", path, "err", err)
+				continue
+			}
+			changed = true
+			remove = append(remove, to)
+		case errors.Is(err, errNoPartitionID) && inRange:
+			b.log.Warn("adopting partition directory without "+partitionMetaFile+" (written before topic ids were recorded, or by an interrupted create): recording the topic's id in it",
+				"dir", path, "topic_id", formatTopicID(t.ID))
+			if err := writePartitionID(path, t.ID); err != nil {
+				b.log.Error("cannot record topic id; the partition will not open", "dir", path, "err", err)
+				continue
+			}
+			if err := syncDir(path); err != nil {
+				b.log.Error("cannot record topic id; the partition will not open", "dir", path, "err", err)
+			}
+		default:
+			reason := quarantineReason(live, inRange, err)
+			if b.quarantine(path, reason) {
+				changed = true
+			}
+		}
+	}
+	if changed {
+		if err := syncDir(b.cfg.DataDir); err != nil {
+			b.log.Error("cannot make renames in the data dir durable", "err", err)
+		}
+	}
+	b.removeInBackground(remove)
+}
+
+func quarantineReason(live, inRange bool, idErr error) string {
+	switch {
+	case idErr != nil && !errors.Is(idErr, errNoPartitionID):
+		return "its " + partitionMetaFile + " is unreadable (" + idErr.Error() + ")"
+	case !live:
+		return "it has no " + partitionMetaFile + " and no live topic has its name"
+	case !inRange:
+		return "its partition number is past the topic's partition count"
+	}
+	return "it does not belong to the live topic of its name"
+}
+
+// quarantine moves a directory the broker must neither open nor delete to
+// DATA/__quarantine/, logging at ERROR what and why; it reports whether the
+// move happened (the data dir then needs an fsync).
+func (b *Broker) quarantine(path, reason string) bool {
+	qdir := filepath.Join(b.cfg.DataDir, quarantineDir)
+	if err := os.MkdirAll(qdir, 0o755); err != nil {
+		b.log.Error("cannot create the quarantine directory; the partition directory stays and no topic will open it",
+			"dir", path, "why", reason, "err", err)
+		return false
+	}
+	to := filepath.Join(qdir, filepath.Base(path))
+	if _, err := os.Lstat(to); err == nil {
+		to += "." + strconv.FormatInt(time.Now().UnixNano(), 10)
+	}
+	if err := b.dirs.rename(path, to); err != nil {
+		b.log.Error("cannot move a partition directory to quarantine; it stays and no topic will open it",
+			"dir", path, "why", reason, "err", err)
+		return false
+	}
+	b.log.Error("moved a partition directory to quarantine: the broker will not open it nor delete it; inspect it and remove it",
+		"dir", path, "quarantined_as", to, "why", reason)
+	return true
+}
+
+// removeInBackground removes directories that were renamed away (deleted
+// topics); a failure is logged, and the next start-up tries again.
+func (b *Broker) removeInBackground(paths []string) {
+	if len(paths) == 0 {
+		return
+	}
+	b.removals.Add(1)
+	go func() {
+		defer b.removals.Done()
+		for _, path := range paths {
+			if err := b.dirs.removeAll(path); err != nil {
+				b.log.Error("cannot remove data of a deleted topic; no topic will open it, and the next start tries again",
+					"dir", path, "err", err)
+			}
+		}
+	}()
+}
