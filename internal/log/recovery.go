@@ -59,6 +59,9 @@ func (l *Log) recover() error {
 		l.segments = append(l.segments, s)
 	}
 	if len(l.segments) == 0 {
+		// A new log: one fsync of the directory makes its files durable;
+		// there is nothing to recover, so no recovery point is written
+		// (a missing one means "scan from the start").
 		s, err := createSegment(l.dir, 0, l.now())
 		if err != nil {
 			return err
@@ -109,7 +112,7 @@ func (l *Log) recover() error {
 			return err
 		}
 	}
-	if scanned || !clean {
+	if (scanned || !clean) && len(bases) > 0 {
 		// Make the recovered state durable so the end offset can be published as
 		// synced, and record it as the new recovery point.
 		if err := active.file.Sync(); err != nil {
