@@ -7,10 +7,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -44,7 +47,7 @@ func runTopic(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("topic create", "ferry topic create NAME [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
-	partitions := fs.Int("partitions", 1, "number of partitions")
+	partitions := fs.Int("partitions", 1, "number of partitions (unless --timeout is given, create waits 30s + 50ms per partition for the broker to open them)")
 	rf := fs.Int("replication-factor", 1, "copies of each partition")
 	var configs keyValueList
 	fs.Var(&configs, "config", "topic config `key=value` (repeatable), e.g. retention.ms=86400000")
@@ -57,6 +60,9 @@ func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if *rf < 1 || *rf > 32767 {
 		return fmt.Errorf("--replication-factor %d is not valid: use 1 or more (at most the number of brokers)", *rf)
+	}
+	if !timeoutGiven(fs) {
+		cf.timeout = createTimeout(*partitions)
 	}
 	adm, cl, err := cf.newAdmin(ctx)
 	if err != nil {
@@ -76,6 +82,29 @@ func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stdout, "created topic %s with %d partition(s), replication factor %d\n", name, *partitions, *rf)
 	return nil
+}
+
+// createTimePerPartition is how long `topic create` allows the broker per
+// partition on top of the default --timeout. The broker answers
+// CreateTopics once every partition is open (directories, files, fsyncs),
+// so its time grows with the count; this is several times what a busy
+// 2-core machine needs (BENCHMARKS.md).
+const createTimePerPartition = 50 * time.Millisecond
+
+// createTimeout is how long `topic create` waits for the broker (and the
+// timeout_ms it sends) when neither --timeout nor FERRY_TIMEOUT is given:
+// long enough for the broker to finish a large topic instead of giving up
+// while the broker still works (3000 partitions: 3m).
+func createTimeout(partitions int) time.Duration {
+	return min(defaultTimeout+time.Duration(partitions)*createTimePerPartition, 30*time.Minute)
+}
+
+// timeoutGiven reports whether the user chose the timeout, by flag or
+// environment.
+func timeoutGiven(fs *flag.FlagSet) bool {
+	given := os.Getenv(timeoutEnv) != ""
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "timeout" })
+	return given
 }
 
 func topicList(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -3,7 +3,12 @@ package main
 import (
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestTopicLifecycle(t *testing.T) {
@@ -104,5 +109,35 @@ func TestTopicUsageErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("topic %q: want error containing %q, got %v", tc.args, tc.want, err)
 		}
+	}
+}
+
+// TestTopicCreateWaitsForLargeTopics: the broker answers CreateTopics only
+// once every partition is open, so `topic create` asks for (and waits) a
+// timeout that grows with the partition count instead of the fixed admin
+// timeout, which a 3000-partition create outlasted.
+func TestTopicCreateWaitsForLargeTopics(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var sent atomic.Int32
+	c.ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		sent.Store(req.(*kmsg.CreateTopicsRequest).TimeoutMillis)
+		return nil, nil, false
+	})
+	t.Setenv(timeoutEnv, "")
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	mustRun(t, runTopic, "", "create", testTopic(t), "--partitions", "3000", "--brokers", brokers)
+	// The broker takes seconds per thousand partitions on a busy disk.
+	if got, least := time.Duration(sent.Load())*time.Millisecond, defaultTimeout+3000*10*time.Millisecond; got < least {
+		t.Fatalf("create of 3000 partitions sent timeout_ms %v, want at least %v", got, least)
+	}
+	// A --timeout the user gives is theirs.
+	mustRun(t, runTopic, "", "create", testTopic(t), "--partitions", "3000", "--timeout", "7s", "--brokers", brokers)
+	if got := time.Duration(sent.Load()) * time.Millisecond; got != 7*time.Second {
+		t.Fatalf("create with --timeout 7s sent timeout_ms %v", got)
 	}
 }

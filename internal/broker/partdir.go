@@ -1,10 +1,9 @@
 package broker
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,9 +16,11 @@ import (
 // Partition directories: naming and the topic-id file (format in doc.go).
 
 const (
-	// partitionMetaFile names the topic incarnation a partition directory
-	// belongs to, like Kafka's file of the same name.
-	partitionMetaFile = "partition.metadata"
+	// topicIDFilePrefix starts the name of the empty file
+	// "topic-id.<32 hex digits>" that records which topic incarnation a
+	// partition directory belongs to (Kafka's partition.metadata plays
+	// this part).
+	topicIDFilePrefix = "topic-id."
 	// deleteSuffix ends the name a partition directory is renamed to when
 	// its topic is deleted; such directories are only ever removed.
 	deleteSuffix = "-delete"
@@ -64,70 +65,58 @@ func deletedDirName(name string, id [16]byte) string {
 // formatTopicID prints a topic id as Kafka does: unpadded URL-safe base64.
 func formatTopicID(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
 
-// errNoPartitionID: the directory has no partition.metadata (written by a
-// version of Ferry before topic ids were recorded, or a create that crashed
-// between mkdir and writing the file).
-var errNoPartitionID = errors.New("no " + partitionMetaFile)
+// topicIDFileName is the empty file that records id in a partition
+// directory.
+func topicIDFileName(id [16]byte) string { return topicIDFilePrefix + hex.EncodeToString(id[:]) }
 
-// readPartitionID returns the topic id recorded in dir. A missing file is
-// errNoPartitionID; a file that does not parse is another error.
+// errNoPartitionID: the directory has no topic-id file (written by a version
+// of Ferry before topic ids were recorded, or a create that crashed between
+// mkdir and recording the id), or does not exist.
+var errNoPartitionID = errors.New("no " + topicIDFilePrefix + "* file")
+
+// readPartitionID returns the topic id recorded in dir: errNoPartitionID if
+// none is, another error if the record is not one valid id.
 func readPartitionID(dir string) ([16]byte, error) {
 	var id [16]byte
-	b, err := os.ReadFile(filepath.Join(dir, partitionMetaFile))
+	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return id, errNoPartitionID
 	}
 	if err != nil {
 		return id, err
 	}
-	version, topicID := "", ""
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "version":
-			version = strings.TrimSpace(v)
-		case "topic_id":
-			topicID = strings.TrimSpace(v)
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), topicIDFilePrefix) {
+			names = append(names, e.Name())
 		}
 	}
-	if version != "0" {
-		return id, fmt.Errorf("%s: version %q, want 0", partitionMetaFile, version)
+	switch len(names) {
+	case 0:
+		return id, errNoPartitionID
+	case 1:
+	default:
+		return id, fmt.Errorf("%d topic-id files (%s): a partition belongs to one topic", len(names), strings.Join(names, ", "))
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(topicID)
+	raw, err := hex.DecodeString(strings.TrimPrefix(names[0], topicIDFilePrefix))
 	if err != nil || len(raw) != len(id) {
-		return id, fmt.Errorf("%s: topic_id %q is not a base64 topic id", partitionMetaFile, topicID)
+		return id, fmt.Errorf("%s does not name a topic id (32 hex digits)", names[0])
 	}
 	copy(id[:], raw)
 	return id, nil
 }
 
-// writePartitionID records id in dir: written to a temporary file, fsynced
-// and renamed into place, so the file is whole or absent. The rename is made
-// durable by the caller's fsync of dir (the log's Open does one).
+// writePartitionID records id in dir. The file is empty: the id is in its
+// name, so the fsync of dir that makes the log's new files durable (the
+// log's Open does one) makes the id durable as well, and recording it costs
+// no fsync of its own.
 func writePartitionID(dir string, id [16]byte) error {
-	content := "version: 0\ntopic_id: " + formatTopicID(id) + "\n"
-	tmp := filepath.Join(dir, partitionMetaFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(content)
+	f, err := os.OpenFile(filepath.Join(dir, topicIDFileName(id)), os.O_WRONLY|os.O_CREATE, 0o644)
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, partitionMetaFile))
+		err = f.Close()
 	}
 	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s in %s: %w", partitionMetaFile, dir, err)
+		return fmt.Errorf("record topic id in %s: %w", dir, err)
 	}
 	return nil
 }

@@ -199,9 +199,7 @@ func TestStartupAdoptsPartitionDirsWithoutID(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range int32(2) {
-		if err := os.Remove(filepath.Join(dataDir, partitionDirName("legacy", i), partitionMetaFile)); err != nil {
-			t.Fatal(err)
-		}
+		removeTopicIDFile(t, filepath.Join(dataDir, partitionDirName("legacy", i)))
 	}
 	cfg := config.Default()
 	cfg.DataDir = dataDir
@@ -231,9 +229,7 @@ func TestStartupAdoptsPartitionDirsWithoutID(t *testing.T) {
 func TestStartupQuarantinesUnknownPartitionDirs(t *testing.T) {
 	b := newTestBroker(t)
 	createWithData(t, b, "ghost", 1)
-	if err := os.Remove(filepath.Join(b.cfg.DataDir, "ghost-0", partitionMetaFile)); err != nil {
-		t.Fatal(err)
-	}
+	removeTopicIDFile(t, filepath.Join(b.cfg.DataDir, "ghost-0"))
 	// Forget the topic without touching its directory, as a broker from
 	// before topic ids did when it stopped halfway through a delete.
 	b.dirs.rename = func(string, string) error { return errors.New("injected: rename fails") }
@@ -261,7 +257,7 @@ func TestCreateMovesAwayDirectoryItDidNotWrite(t *testing.T) {
 	src := filepath.Join(b.cfg.DataDir, "src-0")
 	copyDir(t, src, filepath.Join(b.cfg.DataDir, "foreign-0"))
 	copyDir(t, src, filepath.Join(b.cfg.DataDir, "noid-0"))
-	os.Remove(filepath.Join(b.cfg.DataDir, "noid-0", partitionMetaFile))
+	removeTopicIDFile(t, filepath.Join(b.cfg.DataDir, "noid-0"))
 	for _, name := range []string{"foreign", "noid"} {
 		if _, err := b.CreateTopic(name, 1, nil, false); err != nil {
 			t.Fatal(err)
@@ -270,6 +266,17 @@ func TestCreateMovesAwayDirectoryItDidNotWrite(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(b.cfg.DataDir, quarantineDir, "noid-0")); err != nil {
 		t.Fatalf("id-less directory not quarantined: %v", err)
+	}
+}
+
+func removeTopicIDFile(t *testing.T, dir string) {
+	t.Helper()
+	names, _ := filepath.Glob(filepath.Join(dir, topicIDFilePrefix+"*"))
+	if len(names) != 1 {
+		t.Fatalf("%s holds topic-id files %v, want one", dir, names)
+	}
+	if err := os.Remove(names[0]); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -318,8 +325,15 @@ func TestPartitionIDRoundTrip(t *testing.T) {
 	if err != nil || got != id {
 		t.Fatalf("read %x, %v; want %x", got, err, id)
 	}
-	os.WriteFile(filepath.Join(dir, partitionMetaFile), []byte("version: 0\ntopic_id: nope\n"), 0o644)
+	if err := writePartitionID(dir, newTopicID()); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := readPartitionID(dir); err == nil || errors.Is(err, errNoPartitionID) {
-		t.Fatalf("malformed file: err = %v", err)
+		t.Fatalf("two ids: err = %v", err)
+	}
+	dir = t.TempDir()
+	os.WriteFile(filepath.Join(dir, topicIDFilePrefix+"nope"), nil, 0o644)
+	if _, err := readPartitionID(dir); err == nil || errors.Is(err, errNoPartitionID) {
+		t.Fatalf("malformed name: err = %v", err)
 	}
 }

@@ -20,7 +20,7 @@ type Partition struct {
 	log    *log.Log
 	logger *slog.Logger
 	// dir and topicID say where the log lives and which incarnation of
-	// the topic wrote it (the id in dir/partition.metadata).
+	// the topic wrote it (recorded in dir, see partdir.go).
 	dir     string
 	topicID [16]byte
 

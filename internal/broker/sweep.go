@@ -19,11 +19,11 @@ const metaDirName = "__meta"
 //
 //   - "…-delete" directories (a delete renamed them, then the process
 //     stopped before removing them) are removed;
-//   - a directory whose partition.metadata names a topic id that is not
+//   - a directory whose topic-id file names a topic id that is not
 //     live (a delete committed its metadata record, then the process
 //     stopped before renaming the directory) is renamed to "…-delete" and
 //     removed;
-//   - a directory without partition.metadata that belongs to a live topic
+//   - a directory without a topic-id file that belongs to a live topic
 //     (written before topic ids were recorded, or by a create interrupted
 //     between mkdir and writing the id) is adopted: the live topic's id is
 //     written into it;
@@ -78,7 +78,7 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 			changed = true
 			remove = append(remove, to)
 		case errors.Is(err, errNoPartitionID) && inRange:
-			b.log.Warn("adopting partition directory without "+partitionMetaFile+" (written before topic ids were recorded, or by an interrupted create): recording the topic's id in it",
+			b.log.Warn("adopting partition directory without a topic-id file (written before topic ids were recorded, or by an interrupted create): recording the topic's id in it",
 				"dir", path, "topic_id", formatTopicID(t.ID))
 			if err := writePartitionID(path, t.ID); err != nil {
 				b.log.Error("cannot record topic id; the partition will not open", "dir", path, "err", err)
@@ -105,9 +105,9 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 func quarantineReason(live, inRange bool, idErr error) string {
 	switch {
 	case idErr != nil && !errors.Is(idErr, errNoPartitionID):
-		return "its " + partitionMetaFile + " is unreadable (" + idErr.Error() + ")"
+		return "its topic id is unreadable (" + idErr.Error() + ")"
 	case !live:
-		return "it has no " + partitionMetaFile + " and no live topic has its name"
+		return "it has no topic-id file and no live topic has its name"
 	case !inRange:
 		return "its partition number is past the topic's partition count"
 	}
