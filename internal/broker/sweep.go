@@ -41,9 +41,18 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 		b.log.Error("cannot list the data dir to remove data of deleted topics", "dir", b.cfg.DataDir, "err", err)
 		return
 	}
+	// Reading the ids lists every partition directory: do it in parallel,
+	// as the opens that follow are.
+	ids := make([][16]byte, len(entries))
+	idErrs := make([]error, len(entries))
+	forEachParallel(len(entries), func(i int) {
+		if e := entries[i]; e.IsDir() {
+			ids[i], idErrs[i] = readPartitionID(filepath.Join(b.cfg.DataDir, e.Name()))
+		}
+	})
 	var remove []string
 	changed := false
-	for _, e := range entries {
+	for i, e := range entries {
 		name := e.Name()
 		if !e.IsDir() || name == metaDirName || name == quarantineDir || name == "lost+found" {
 			continue
@@ -61,7 +70,7 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 		}
 		t, live := img.Topic(topic)
 		inRange := live && index < t.Partitions
-		id, err := readPartitionID(path)
+		id, err := ids[i], idErrs[i]
 		switch {
 		case err == nil && inRange && id == t.ID:
 			// A partition of a live topic: reconcile opens it.
