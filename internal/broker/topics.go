@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -44,6 +45,7 @@ func (b *Broker) CreateTopic(name string, partitions int32, configs map[string]s
 	if _, err := config.ParseTopicConfigs(configs, b.cfg.TopicDefaults); err != nil {
 		return nil, fmt.Errorf("%w: %v", kerr.InvalidConfig, err)
 	}
+	start := time.Now()
 	img, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
 		if _, ok := img.Topic(name); ok {
 			return nil, fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, name)
@@ -66,7 +68,7 @@ func (b *Broker) CreateTopic(name string, partitions int32, configs map[string]s
 		return nil, err
 	}
 	t, _ := img.Topic(name)
-	b.log.Info("topic created", "topic", name, "partitions", partitions)
+	b.log.Info("topic created", "topic", name, "partitions", partitions, "took", time.Since(start).Round(time.Millisecond))
 	return t, nil
 }
 
@@ -107,6 +109,7 @@ func (b *Broker) DeleteTopic(name string) error {
 	if IsInternalTopic(name) {
 		return errInternalTopic(name)
 	}
+	start := time.Now()
 	_, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
 		if _, ok := img.Topic(name); !ok {
 			return nil, kerr.UnknownTopicOrPartition
@@ -116,8 +119,8 @@ func (b *Broker) DeleteTopic(name string) error {
 	if err != nil {
 		return err
 	}
-	b.log.Info("topic deleted", "topic", name)
 	_, err = b.reconcile()
+	b.log.Info("topic deleted", "topic", name, "took", time.Since(start).Round(time.Millisecond))
 	return err
 }
 
