@@ -52,6 +52,7 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 	})
 	var remove []string
 	changed := false
+	adopted := 0
 	for i, e := range entries {
 		name := e.Name()
 		if !e.IsDir() || name == metaDirName || name == quarantineDir || name == "lost+found" {
@@ -87,8 +88,9 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 			changed = true
 			remove = append(remove, to)
 		case errors.Is(err, errNoPartitionID) && inRange:
-			b.log.Warn("adopting partition directory without a topic-id file (written before topic ids were recorded, or by an interrupted create): recording the topic's id in it",
+			b.log.Info("adopting partition directory without a topic-id file: recording the topic's id in it",
 				"dir", path, "topic_id", formatTopicID(t.ID))
+			adopted++
 			if err := writePartitionID(path, t.ID); err != nil {
 				b.log.Error("cannot record topic id; the partition will not open", "dir", path, "err", err)
 				continue
@@ -102,6 +104,10 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 				changed = true
 			}
 		}
+	}
+	if adopted > 0 {
+		b.log.Warn("adopted partition directories that had no topic-id file (written by a Ferry from before topic ids were recorded, or by a create a crash interrupted); their topic's id is now recorded in them",
+			"directories", adopted)
 	}
 	if changed {
 		if err := syncDir(b.cfg.DataDir); err != nil {

@@ -10,7 +10,8 @@ import (
 // DeleteTopics: v0-6.
 //
 // Topics are named (v0-5 TopicNames, v6 Topics by name or id). Deletion
-// removes the metadata first, then the partition data.
+// writes the metadata first, then renames the partition directories away
+// (removed in the background) before answering; see internal/broker/doc.go.
 
 func init() { register(20, 0, 6, handleDeleteTopics) }
 
