@@ -86,6 +86,7 @@ func watchUntilGone(t *testing.T, ctx context.Context, cl *kgo.Client, topic str
 		default:
 		}
 		req := kmsg.NewPtrMetadataRequest()
+		req.AllowAutoTopicCreation = false // asking must not bring the topic back
 		rt := kmsg.NewMetadataRequestTopic()
 		rt.Topic = kmsg.StringPtr(topic)
 		req.Topics = append(req.Topics, rt)
