@@ -129,6 +129,33 @@ func TestRecreatedTopicIgnoresDataThatCouldNotBeRemoved(t *testing.T) {
 	}
 }
 
+// TestRecreatedTopicNeverOpensAnAppendOnlyDirectory: a deleted topic's
+// directory that can be neither removed nor renamed (append-only, chattr
+// +a, which stops root too) is never opened by a topic created again under
+// the same name: the create fails for it instead.
+func TestRecreatedTopicNeverOpensAnAppendOnlyDirectory(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chattr +a needs root; TestRecreatedTopicNeverOpensDirectoryItCannotMoveAway covers this through the seam")
+	}
+	b := newTestBroker(t)
+	createWithData(t, b, "sealed", 1)
+	p, _ := b.Partition("sealed", 0)
+	if err := p.Sync(1); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(b.cfg.DataDir, "sealed-0")
+	if out, err := exec.Command("chattr", "+a", dir).CombinedOutput(); err != nil {
+		t.Skipf("chattr +a: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-a", dir).Run() })
+	b.DeleteTopic("sealed") // neither the rename nor the removal can happen
+	_, err := b.CreateTopic("sealed", 1, nil, false)
+	checkEmpty(t, b, "sealed", 1)
+	if err == nil {
+		t.Fatal("create succeeded although the old directory is still in place")
+	}
+}
+
 // TestRecreatedTopicNeverOpensDirectoryItCannotMoveAway: when neither the
 // delete nor the create can rename the old directory away, the create
 // fails for that partition rather than open the old data; after the fault
