@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 
 	"github.com/ferry-mq/ferry/internal/log"
@@ -16,10 +17,12 @@ import (
 // readers of one file never share a file position.
 func sendFile(c net.Conn, s log.Slice) error {
 	tc, ok := c.(*net.TCPConn)
-	if !ok {
+	f, isFile := s.File.(*os.File)
+	if !ok || !isFile {
+		// Not a socket, or not an OS file (a test's file system): copy.
 		return copySection(c, s)
 	}
-	src, err := s.File.SyscallConn()
+	src, err := f.SyscallConn()
 	if err != nil {
 		return copySection(c, s)
 	}

@@ -98,7 +98,9 @@ func (l *Log) Compact(now time.Time) (CompactStats, error) {
 	end := l.cleanableEndLocked()
 	var segs []*segment
 	for _, s := range l.segments[:len(l.segments)-1] {
-		if s.next > end {
+		if s.next > end || len(s.damaged) > 0 {
+			// Quarantined bytes are left alone, and so is everything after
+			// them: the key map would miss the keys they held.
 			break
 		}
 		segs = append(segs, s)
@@ -231,7 +233,7 @@ func (l *Log) scanBatches(s *segment, fn func(pos int64, batch []byte, h BatchHe
 // REQUIRES: cleanMu held.
 func (l *Log) cleanSegment(s *segment, keys map[string]keyState, cutoff int64, interval int, stats *CompactStats) (err error) {
 	tmpPath := s.path(logExt) + cleanedExt
-	f, err := os.OpenFile(tmpPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := l.fs.OpenFile(tmpPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("log: compact: %w", err)
 	}
@@ -239,10 +241,10 @@ func (l *Log) cleanSegment(s *segment, keys map[string]keyState, cutoff int64, i
 	defer func() {
 		if !committed {
 			f.Close()
-			os.Remove(tmpPath)
+			l.fs.Remove(tmpPath)
 		}
 	}()
-	ns := &segment{base: s.base, dir: s.dir, file: f, next: s.base, maxTs: -1, maxTsOffset: -1, rollBase: s.rollBase}
+	ns := &segment{base: s.base, dir: s.dir, fs: s.fs, file: f, next: s.base, maxTs: -1, maxTsOffset: -1, rollBase: s.rollBase}
 	w := bufio.NewWriterSize(f, int(min(s.size, 1<<20)))
 	var out []byte
 	var keptRaw [][]byte
@@ -313,11 +315,11 @@ func (l *Log) cleanSegment(s *segment, keys map[string]keyState, cutoff int64, i
 	// crash anywhere below leaves a segment without indexes (rebuilt by the next
 	// Open), never one with indexes pointing into the wrong file.
 	for _, ext := range []string{indexExt, timeIndexExt} {
-		if err := os.Remove(s.path(ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := l.fs.Remove(s.path(ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("log: compact: %w", err)
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return err
 	}
 
@@ -339,7 +341,7 @@ func (l *Log) cleanSegment(s *segment, keys map[string]keyState, cutoff int64, i
 		l.appendMu.Unlock()
 		return fmt.Errorf("log: compact: segment %d went away", s.base)
 	}
-	if err := os.Rename(tmpPath, s.path(logExt)); err != nil {
+	if err := l.fs.Rename(tmpPath, s.path(logExt)); err != nil {
 		l.appendMu.Unlock()
 		return fmt.Errorf("log: compact: %w", err)
 	}
@@ -358,7 +360,7 @@ func (l *Log) cleanSegment(s *segment, keys map[string]keyState, cutoff int64, i
 	old := s.file
 	time.AfterFunc(closeDelay, func() { old.Close() })
 
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return err
 	}
 	if l.compactCrashPoint == "renamed" {
@@ -366,9 +368,9 @@ func (l *Log) cleanSegment(s *segment, keys map[string]keyState, cutoff int64, i
 	}
 	// The rename is durable; now the indexes. A failure here only costs a
 	// rebuild on the next Open.
-	if err := writeFileAtomic(l.dir, segmentPath("", s.base, indexExt), encodeOffsetIndex(ns.index)); err != nil {
+	if err := writeFileAtomic(l.fs, l.dir, segmentPath("", s.base, indexExt), encodeOffsetIndex(ns.index)); err != nil {
 		l.logger.Warn("compaction: cannot write index; it will be rebuilt on next open", "segment", s.base, "err", err)
-	} else if err := writeFileAtomic(l.dir, segmentPath("", s.base, timeIndexExt), encodeTimeIndex(ns.times)); err != nil {
+	} else if err := writeFileAtomic(l.fs, l.dir, segmentPath("", s.base, timeIndexExt), encodeTimeIndex(ns.times)); err != nil {
 		l.logger.Warn("compaction: cannot write time index; it will be rebuilt on next open", "segment", s.base, "err", err)
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"math"
 	"time"
+
+	"github.com/ferry-mq/ferry/internal/vfs"
 )
 
 // FlushPolicy says when appended data is fsynced, and so when it becomes visible
@@ -106,4 +108,5 @@ type Options struct {
 	Logger    *slog.Logger              // nil = discard
 	OnAdvance func(highWatermark int64) // called (outside locks) whenever HighWatermark advances; may be nil
 	Now       func() time.Time          // injectable clock; nil = time.Now
+	FS        vfs.FS                    // file system; nil = the OS (vfs.Default)
 }

@@ -2,16 +2,9 @@ package log
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
-)
 
-const (
-	recoveryPointFile = "recovery-point"
-	cleanMarkerFile   = ".clean-shutdown"
+	"github.com/ferry-mq/ferry/internal/vfs"
 )
 
 // Sync blocks until every offset below upTo is fsynced (offsets past the log end
@@ -63,7 +56,9 @@ func (l *Log) syncTo(upTo int64) error {
 
 	l.mu.RLock()
 	target := l.end.Load()
-	f := l.segments[len(l.segments)-1].file
+	active := l.segments[len(l.segments)-1]
+	f := active.file
+	rp := recoveryPoint{offset: target, segment: active.base, position: active.size}
 	l.mu.RUnlock()
 	err := l.fsync(f)
 
@@ -75,6 +70,9 @@ func (l *Log) syncTo(upTo int64) error {
 		// Publish before waking the waiters: Sync's contract is that the
 		// high watermark covers upTo when it returns.
 		advanced = l.advanceHW(target)
+		if !l.syncStop {
+			l.checkpointAfterSync(rp)
+		}
 	}
 	l.syncCond.Broadcast()
 	l.syncMu.Unlock()
@@ -102,7 +100,7 @@ func (l *Log) markSynced(end int64) int64 {
 // dirty pages and a later fsync could succeed without them, so nothing written
 // since the last good fsync can be called durable. Appends and Syncs then fail
 // until the log is reopened, which re-validates the tail.
-func (l *Log) fsync(f *os.File) error {
+func (l *Log) fsync(f vfs.File) error {
 	l.fsyncs.Add(1)
 	if err := f.Sync(); err != nil {
 		err = fmt.Errorf("log: fsync %s: %w", f.Name(), err)
@@ -155,70 +153,4 @@ func (l *Log) stopFlusher() {
 	close(l.flusherStop)
 	<-l.flusherDone
 	l.flusherStop, l.flusherDone = nil, nil
-}
-
-// writeRecoveryPoint atomically records that every offset below off is fsynced:
-// temp file, fsync, rename, fsync the directory.
-func writeRecoveryPoint(dir string, off int64) error {
-	return writeFileAtomic(dir, recoveryPointFile, []byte(strconv.FormatInt(off, 10)+"\n"))
-}
-
-// readRecoveryPoint returns the recorded recovery point, or 0 (scan everything)
-// if it is missing or unreadable.
-func readRecoveryPoint(dir string) int64 {
-	b, err := os.ReadFile(filepath.Join(dir, recoveryPointFile))
-	if err != nil {
-		return 0
-	}
-	off, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil || off < 0 {
-		return 0
-	}
-	return off
-}
-
-func writeCleanMarker(dir string) error {
-	return writeFileAtomic(dir, cleanMarkerFile, nil)
-}
-
-func writeFileAtomic(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("log: write %s: %w", name, err)
-	}
-	return nil
-}
-
-// syncDir fsyncs a directory so that creates, renames and unlinks in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("log: fsync dir %s: %w", dir, err)
-	}
-	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ferry-mq/ferry/internal/vfs"
 )
 
 // Log is one partition: a directory of segments holding record batches verbatim.
@@ -33,6 +35,7 @@ import (
 // written with appendMu (and mu) held, so they never move backwards.
 type Log struct {
 	dir       string
+	fs        vfs.FS
 	logger    *slog.Logger
 	onAdvance func(int64)
 	now       func() time.Time
@@ -72,9 +75,23 @@ type Log struct {
 	// died there (tests only): "written", "indexes-removed" or "renamed".
 	compactCrashPoint string
 
+	// The recovery-point file: rpMu serializes its writers (roll, Close and
+	// the group commit's background checkpoint) and rpWritten is the last
+	// one recorded; see recoverypoint.go.
+	rpMu           sync.Mutex
+	rpWritten      recoveryPoint
+	lastCheckpoint atomic.Int64 // UnixNano of the last checkpoint started by the group commit
+	checkpointing  atomic.Bool
+	checkpointWG   sync.WaitGroup
+
+	// damaged lists the byte ranges quarantined by recovery (see damaged.go);
+	// set in Open, read-only afterwards.
+	damaged []DamagedRange
+
 	// Counters for tests.
 	fsyncs          atomic.Int64
 	scannedSegments atomic.Int64
+	scannedBytes    atomic.Int64 // bytes whose CRC recovery checked
 }
 
 // Open opens the partition log in dir, creating the directory if needed, and
@@ -83,10 +100,14 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	fs := opts.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, logger: opts.Logger, onAdvance: opts.OnAdvance, now: opts.Now, cfg: cfg}
+	l := &Log{dir: dir, fs: fs, logger: opts.Logger, onAdvance: opts.OnAdvance, now: opts.Now, cfg: cfg}
 	if l.logger == nil {
 		l.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -251,7 +272,13 @@ func (l *Log) preallocate(s *segment, end int64) {
 		return
 	}
 	target := min((end+preallocChunk-1)/preallocChunk*preallocChunk, l.cfg.SegmentBytes)
-	if err := fallocateFunc(s.file, s.alloc, target-s.alloc); err != nil {
+	f, ok := s.file.(*os.File)
+	if !ok {
+		// Not an OS file (a test's fault-injecting FS): no fallocate.
+		l.preallocOff = true
+		return
+	}
+	if err := fallocateFunc(f, s.alloc, target-s.alloc); err != nil {
 		l.preallocOff = true
 		l.logger.Debug("cannot preallocate log segment; appending without preallocation", "segment", s.base, "err", err)
 		// A failed fallocate may have allocated part of the range.
@@ -275,17 +302,17 @@ func (l *Log) rollLocked() (int64, error) {
 	if err := old.closeIndexFiles(); err != nil {
 		return -1, err
 	}
-	s, err := createSegment(l.dir, old.next, l.now())
+	s, err := createSegment(l.fs, l.dir, old.next, l.now())
 	if err != nil {
 		return -1, fmt.Errorf("log: roll: %w", err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return -1, err
 	}
 	l.mu.Lock()
 	l.segments = append(l.segments, s)
 	l.mu.Unlock()
-	if err := writeRecoveryPoint(l.dir, s.base); err != nil {
+	if err := l.checkpoint(recoveryPoint{offset: s.base, segment: s.base, position: 0}); err != nil {
 		// Not fatal: an older recovery point only means a longer scan after a crash.
 		l.logger.Warn("cannot write recovery point", "err", err)
 	}
@@ -306,7 +333,7 @@ func (l *Log) seal(s *segment) error {
 	if err := s.persistIndexes(); err != nil {
 		return err
 	}
-	for _, f := range []*os.File{s.file, s.indexFile, s.timeFile} {
+	for _, f := range []vfs.File{s.file, s.indexFile, s.timeFile} {
 		if f == nil {
 			continue
 		}
@@ -376,6 +403,7 @@ func (l *Log) Close() error {
 	l.syncStop = true
 	failed := l.syncErr
 	l.syncMu.Unlock()
+	l.checkpointWG.Wait()
 
 	var errs []error
 	active := l.segments[len(l.segments)-1]
@@ -390,9 +418,10 @@ func (l *Log) Close() error {
 		}
 	}
 	if clean {
-		if err := writeRecoveryPoint(l.dir, l.end.Load()); err != nil {
+		rp := recoveryPoint{offset: active.next, segment: active.base, position: active.size}
+		if err := l.checkpoint(rp); err != nil {
 			errs = append(errs, err)
-		} else if err := writeCleanMarker(l.dir); err != nil {
+		} else if err := writeCleanMarker(l.fs, l.dir); err != nil {
 			errs = append(errs, err)
 		}
 	}

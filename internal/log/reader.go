@@ -4,14 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
+
+	"github.com/ferry-mq/ferry/internal/vfs"
 )
 
 // Slice is a run of whole batches inside one segment file, ready to be sent with
-// sendfile (io.Copy from an io.SectionReader over File). Size 0 means nothing to read.
+// sendfile (io.Copy from an io.SectionReader over File). Size 0 means nothing to
+// read. File is an *os.File with the OS file system (callers assert to it for
+// sendfile); with another vfs.FS it is only a reader.
 type Slice struct {
-	File *os.File
+	File io.ReaderAt
 	Pos  int64
 	Size int64
 }
@@ -77,8 +80,14 @@ func (l *Log) ReadBelow(offset int64, maxBytes int, minOneBatch bool, limit int6
 		return Slice{}, nil
 	}
 	s := l.segments[l.segmentFor(offset)]
-	f, size := s.file, s.size
-	pos := lookupPos(s.index, offset-s.base)
+	if d, ok := s.damagedAt(offset); ok {
+		l.mu.RUnlock()
+		return Slice{}, fmt.Errorf("%w: offset %d: %s", ErrDamaged, offset, d)
+	}
+	f := s.file
+	// size is where this read stops: the data end, or the first damaged
+	// bytes after the batch holding offset.
+	pos, size := s.readWindow(lookupPos(s.index, offset-s.base), s.size, offset)
 	l.mu.RUnlock()
 
 	var buf [batchHeaderSize]byte
@@ -155,7 +164,7 @@ func (l *Log) OffsetForTime(ts int64) (offset int64, timestamp int64, found bool
 // scanForTime scans the batches of a segment file from pos (a batch boundary
 // at or before the batch holding offset target) up to limit and hw for the
 // first record whose timestamp is >= ts.
-func scanForTime(f *os.File, pos, limit, target, hw, ts int64) (offset, timestamp int64, found bool, err error) {
+func scanForTime(f vfs.File, pos, limit, target, hw, ts int64) (offset, timestamp int64, found bool, err error) {
 	var buf [batchHeaderSize]byte
 	pos, h, err := findBatch(f, pos, limit, target, &buf)
 	for err == nil && h.BaseOffset < hw {
@@ -178,7 +187,7 @@ var errStop = errors.New("stop")
 
 // firstRecordAtOrAfter decodes the batch with header h at pos and returns the
 // first of its records whose timestamp is >= ts.
-func firstRecordAtOrAfter(f *os.File, pos int64, h BatchHeader, ts int64) (offset, timestamp int64, found bool, err error) {
+func firstRecordAtOrAfter(f vfs.File, pos int64, h BatchHeader, ts int64) (offset, timestamp int64, found bool, err error) {
 	batch := make([]byte, h.Size())
 	if _, err := f.ReadAt(batch, pos); err != nil {
 		return -1, -1, false, fmt.Errorf("read batch at %d: %w", h.BaseOffset, err)

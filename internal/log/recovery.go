@@ -1,28 +1,31 @@
 package log
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ferry-mq/ferry/internal/vfs"
 )
 
-// recover loads the segments in l.dir. After a clean shutdown (marker present) the
-// indexes are trusted and only the tail of the active segment's headers is read to
-// find the end offset. Otherwise every segment from the one holding the recovery
-// point onwards is re-validated batch by batch (length bounds, CRC, contiguous
-// offsets in the active segment, increasing ones in sealed segments, which may
-// have been compacted); the first bad or torn batch and everything after it is
-// cut off.
-// Segments that fail the contiguity check and their successors are deleted. Index
-// files that are missing or malformed are rebuilt from the batches.
+// recover loads the segments in l.dir. See "Durability and recovery" in doc.go.
+//
+// Sealed segments (all but the last) are never cut or deleted: they were
+// fsynced when they were rolled. Their indexes are trusted when they validate,
+// else rebuilt from the batches; segments past the recovery point are
+// re-validated batch by batch. A bad batch in a sealed segment is quarantined:
+// recorded as a damaged range, logged at ERROR, skipped; its bytes stay.
+//
+// The last (active) segment after a clean shutdown is restored from its
+// indexes plus a header walk after the last entry. After a crash it is walked
+// header by header up to the recovery point's position (fsynced, trusted) and
+// re-validated with CRCs after it; the first bad batch after the recovery
+// point is the torn tail and is cut off (logged at INFO for preallocated zeros,
+// WARN otherwise). A bad batch before it is damage, as in a sealed segment.
 // REQUIRES: exclusive access (called from Open).
 func (l *Log) recover() error {
 	bases, err := l.listSegments()
@@ -30,31 +33,43 @@ func (l *Log) recover() error {
 		return err
 	}
 	clean := false
-	if _, err := os.Stat(filepath.Join(l.dir, cleanMarkerFile)); err == nil {
+	if _, err := l.fs.Stat(filepath.Join(l.dir, cleanMarkerFile)); err == nil {
 		clean = true
 		// Remove the marker before anything else, so that a crash from here on
 		// forces a scan on the next open.
-		if err := os.Remove(filepath.Join(l.dir, cleanMarkerFile)); err != nil {
+		if err := l.fs.Remove(filepath.Join(l.dir, cleanMarkerFile)); err != nil {
 			return err
 		}
-		if err := syncDir(l.dir); err != nil {
+		if err := syncDir(l.fs, l.dir); err != nil {
 			return err
 		}
 	}
+	rp, err := readRecoveryPoint(l.fs, l.dir)
+	if err != nil {
+		l.logger.Warn("recovery point unreadable; validating every segment", "err", err)
+	}
+	known, err := readDamaged(l.fs, l.dir)
+	if err != nil {
+		l.logger.Error("damaged-ranges file unreadable; keeping the ranges that parsed", "err", err)
+	}
 	firstScan := len(bases)
 	if !clean {
-		rp := readRecoveryPoint(l.dir)
-		firstScan = sort.Search(len(bases), func(i int) bool { return bases[i] > rp }) - 1
+		firstScan = sort.Search(len(bases), func(i int) bool { return bases[i] > rp.offset }) - 1
 		firstScan = max(firstScan, 0)
 		if len(bases) > 0 {
-			l.logger.Info("log was not closed cleanly; validating tail", "recoveryPoint", rp, "segments", len(bases)-firstScan)
+			l.logger.Info("log was not closed cleanly; validating tail", "recoveryPoint", rp.offset, "segments", len(bases)-firstScan)
 		}
 	}
 
 	for _, base := range bases {
-		s, err := openSegment(l.dir, base)
+		s, err := openSegment(l.fs, l.dir, base)
 		if err != nil {
 			return err
+		}
+		for _, d := range known {
+			if d.File == baseName(s.path(logExt)) {
+				s.damaged = append(s.damaged, d)
+			}
 		}
 		l.segments = append(l.segments, s)
 	}
@@ -62,12 +77,12 @@ func (l *Log) recover() error {
 		// A new log: one fsync of the directory makes its files durable;
 		// there is nothing to recover, so no recovery point is written
 		// (a missing one means "scan from the start").
-		s, err := createSegment(l.dir, 0, l.now())
+		s, err := createSegment(l.fs, l.dir, 0, l.now())
 		if err != nil {
 			return err
 		}
 		l.segments = []*segment{s}
-		if err := syncDir(l.dir); err != nil {
+		if err := syncDir(l.fs, l.dir); err != nil {
 			return err
 		}
 	}
@@ -75,35 +90,41 @@ func (l *Log) recover() error {
 	scanned := false
 	for i := 0; i < len(l.segments); i++ {
 		s := l.segments[i]
-		if i > 0 && s.base != l.segments[i-1].next {
-			l.logger.Warn("segment does not continue the previous one; deleting it and all later segments",
-				"segment", s.base, "expected", l.segments[i-1].next)
-			if err := l.dropSegmentsFrom(i); err != nil {
+		if i < len(l.segments)-1 {
+			nextBase := l.segments[i+1].base
+			if i < firstScan {
+				err := l.loadSegment(s, nextBase)
+				if err == nil {
+					continue
+				}
+				l.logger.Warn("segment index unusable; rebuilding it from the segment", "segment", s.base, "err", err)
+			}
+			if err := l.scanSealed(s, nextBase); err != nil {
 				return err
 			}
 			scanned = true
-			break
+			continue
 		}
-		active := i == len(l.segments)-1
-		nextBase := int64(-1)
-		if !active {
-			nextBase = l.segments[i+1].base
-		}
-		if i < firstScan {
-			if err := l.loadSegment(s, nextBase); err == nil {
+		if clean {
+			err := l.loadSegment(s, -1)
+			if err == nil {
 				continue
-			} else if errors.Is(err, errZeroTail) {
+			}
+			if errors.Is(err, errZeroTail) {
 				// Close trims preallocated space, so a clean segment should
 				// not have it; be defensive and scan.
 				l.logger.Info("segment has a zero-filled tail; scanning it", "segment", s.base, "err", err)
 			} else {
-				l.logger.Warn("segment index unusable; rebuilding it", "segment", s.base, "err", err)
+				l.logger.Warn("segment index unusable; rebuilding it from the segment", "segment", s.base, "err", err)
 			}
 		}
-		if err := l.scanSegment(s, active); err != nil {
+		if err := l.scanActive(s, clean, rp); err != nil {
 			return err
 		}
 		scanned = true
+	}
+	if err := l.noteDamaged(known); err != nil {
+		return err
 	}
 
 	active := l.segments[len(l.segments)-1]
@@ -112,18 +133,21 @@ func (l *Log) recover() error {
 			return err
 		}
 	}
+	end := recoveryPoint{offset: active.next, segment: active.base, position: active.size}
 	if (scanned || !clean) && len(bases) > 0 {
 		// Make the recovered state durable so the end offset can be published as
 		// synced, and record it as the new recovery point.
 		if err := active.file.Sync(); err != nil {
 			return fmt.Errorf("log: fsync %s: %w", active.file.Name(), err)
 		}
-		if err := syncDir(l.dir); err != nil {
+		if err := syncDir(l.fs, l.dir); err != nil {
 			return err
 		}
-		if err := writeRecoveryPoint(l.dir, active.next); err != nil {
+		if err := l.checkpoint(end); err != nil {
 			return err
 		}
+	} else {
+		l.rpWritten = end // what Close recorded
 	}
 
 	var size int64
@@ -138,10 +162,204 @@ func (l *Log) recover() error {
 	return nil
 }
 
+// scanSealed re-validates every batch of a sealed segment and rebuilds its
+// indexes. Bad bytes are quarantined, never cut: the segment keeps its size
+// and still ends where the next one begins.
+func (l *Log) scanSealed(s *segment, nextBase int64) error {
+	fileSize, err := l.startScan(s)
+	if err != nil {
+		return err
+	}
+	res, err := l.scanInto(s, fileSize, scanConfig{base: s.base, nextBase: nextBase, quarantineTo: fileSize, checkAt: -1})
+	if err != nil {
+		return err
+	}
+	s.damaged = res.damaged
+	s.size, s.alloc, s.next = fileSize, fileSize, nextBase
+	if n := len(s.index); n > 0 {
+		s.bytesSinceIndex = fileSize - int64(s.index[n-1].pos)
+	}
+	return l.finishSealed(s)
+}
+
+// finishSealed writes the rebuilt indexes of a sealed segment and makes them
+// durable: sealed segments are trusted on the next open.
+func (l *Log) finishSealed(s *segment) error {
+	s.rollBase = l.loadedRollBase(s)
+	s.addTimeEntry() // the final entry, as seal writes it
+	if err := s.rewriteIndexes(true); err != nil {
+		return err
+	}
+	for _, f := range []vfs.File{s.file, s.indexFile, s.timeFile} {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("log: fsync %s: %w", f.Name(), err)
+		}
+	}
+	return s.closeIndexFiles()
+}
+
+// scanActive re-validates the last segment (see recover) and cuts its torn
+// tail. If its end is damaged beyond repair the bytes are kept, the segment is
+// sealed as it is and a new active segment starts at the true end offset.
+func (l *Log) scanActive(s *segment, clean bool, rp recoveryPoint) error {
+	fileSize, err := l.startScan(s)
+	if err != nil {
+		return err
+	}
+	cfg := scanConfig{base: s.base, nextBase: -1, checkAt: -1}
+	rpHere := rp.segment == s.base && rp.position <= fileSize && rp.offset >= s.base
+	switch {
+	case rpHere && clean:
+		cfg.quarantineTo, cfg.checkAt = rp.position, rp.position
+	case rpHere:
+		cfg.crcFrom, cfg.quarantineTo, cfg.checkAt = rp.position, rp.position, rp.position
+	case clean:
+		cfg.quarantineTo = fileSize // everything was durable at Close
+	}
+	res, err := l.scanInto(s, fileSize, cfg)
+	if err != nil {
+		return err
+	}
+	if rpHere && (res.straddled || res.nextAt >= 0 && res.nextAt != rp.offset) {
+		l.logger.Warn("recovery point does not match the segment; validating all of it",
+			"segment", s.base, "recoveryPoint", rp.offset, "position", rp.position, "offsetThere", res.nextAt)
+		rpHere = false
+		cfg = scanConfig{base: s.base, nextBase: -1, checkAt: -1}
+		if clean {
+			cfg.quarantineTo = fileSize
+		}
+		if res, err = l.scanInto(s, fileSize, cfg); err != nil {
+			return err
+		}
+	}
+	s.damaged = res.damaged
+	if res.tail != "" {
+		zero, err := zeroTail(s.file, res.end, fileSize)
+		if err != nil {
+			return fmt.Errorf("log: recover %s: %w", s.file.Name(), err)
+		}
+		if zero {
+			// Preallocated space past the data (see "Preallocation" in
+			// doc.go): the normal end of an active segment after a crash.
+			l.logger.Info("truncating zero-filled tail of log segment",
+				"segment", s.base, "position", res.end, "bytesRemoved", fileSize-res.end)
+		} else {
+			l.logger.Warn("truncating torn tail of log segment after the recovery point",
+				"segment", s.base, "position", res.end, "bytesRemoved", fileSize-res.end, "reason", res.tail)
+		}
+		if err := s.file.Truncate(res.end); err != nil {
+			return fmt.Errorf("log: truncate %s: %w", s.file.Name(), err)
+		}
+		fileSize = res.end
+	}
+	s.alloc = fileSize
+	s.rollBase = l.loadedRollBase(s)
+	n := len(s.damaged)
+	if n == 0 || s.damaged[n-1].EndOffset >= 0 {
+		return s.rewriteIndexes(true)
+	}
+
+	// The end of the segment is damaged and no valid batch follows. The
+	// offsets it held are unknown; the recovery point, when it can be
+	// trusted, says how far acknowledged offsets went: never reuse them.
+	d := &s.damaged[n-1]
+	d.EndOffset = s.next
+	if rpHere && rp.offset > s.next && rp.offset-s.next <= d.Length {
+		d.EndOffset = rp.offset
+	}
+	s.size, s.next = fileSize, d.EndOffset
+	if err := l.finishSealed(s); err != nil {
+		return err
+	}
+	ns, err := createSegment(l.fs, l.dir, s.next, l.now())
+	if err != nil {
+		return err
+	}
+	l.logger.Error("end of the active log segment is damaged; kept it as a sealed segment and started a new one",
+		"segment", s.base, "newSegment", ns.base)
+	l.segments = append(l.segments, ns)
+	return syncDir(l.fs, l.dir)
+}
+
+// startScan resets s before a scan and returns its file size.
+func (l *Log) startScan(s *segment) (int64, error) {
+	l.scannedSegments.Add(1)
+	if err := s.closeIndexFiles(); err != nil {
+		return 0, err
+	}
+	st, err := s.file.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// scanInto runs scanBatches over s and rebuilds its in-memory state from the
+// good batches.
+func (l *Log) scanInto(s *segment, fileSize int64, cfg scanConfig) (scanResult, error) {
+	s.index, s.times = nil, nil
+	s.size, s.next, s.maxTs, s.maxTsOffset, s.bytesSinceIndex = 0, s.base, -1, -1, 0
+	interval := int64(l.cfg.IndexIntervalBytes)
+	res, err := scanBatches(s.file, fileSize, cfg, func(h BatchHeader, pos int64, resumed bool) {
+		if resumed {
+			// An index entry right after damaged bytes, so that lookups
+			// never walk headers across them (see segment.readWindow).
+			s.bytesSinceIndex = max(s.bytesSinceIndex, interval)
+		}
+		s.track(h, pos, int(interval))
+	})
+	l.scannedBytes.Add(res.crcBytes)
+	if err != nil {
+		return res, fmt.Errorf("log: recover %s: %w", s.file.Name(), err)
+	}
+	return res, nil
+}
+
+// noteDamaged gathers the damaged ranges of the segments into l.damaged, logs
+// the new ones at ERROR and the known ones at WARN, and records them in the
+// damaged-ranges file when they changed.
+func (l *Log) noteDamaged(known []DamagedRange) error {
+	var all []DamagedRange
+	for _, s := range l.segments {
+		all = append(all, s.damaged...)
+	}
+	sortDamaged(all)
+	_, added := mergeDamaged(known, all)
+	for _, d := range all {
+		isNew := true
+		for _, k := range known {
+			if k.File == d.File && k.Position == d.Position {
+				isNew = false
+			}
+		}
+		if isNew {
+			l.logger.Error("damaged bytes in log segment: quarantined, kept in place; reads of these offsets fail with CORRUPT_MESSAGE",
+				"file", d.File, "position", d.Position, "length", d.Length, "firstOffset", d.FirstOffset, "endOffset", d.EndOffset, "reason", d.Reason)
+		} else {
+			l.logger.Warn("log segment has a damaged range found earlier",
+				"file", d.File, "position", d.Position, "length", d.Length, "firstOffset", d.FirstOffset, "endOffset", d.EndOffset)
+		}
+	}
+	l.damaged = all
+	if !added && len(all) == len(known) {
+		return nil
+	}
+	if err := writeDamaged(l.fs, l.dir, all); err != nil {
+		return fmt.Errorf("log: record damaged ranges: %w", err)
+	}
+	return nil
+}
+
+// damagedAtStart reports whether s has a damaged range at position 0, so its
+// index cannot start there.
+func (s *segment) damagedAtStart() bool {
+	return len(s.damaged) > 0 && s.damaged[0].Position == 0
+}
+
 // listSegments returns the base offsets of the .log files in the directory, and
 // deletes leftovers: temp files and index files without a .log.
 func (l *Log) listSegments() ([]int64, error) {
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +391,8 @@ func (l *Log) listSegments() ([]int64, error) {
 		if base, ok := parseBase(strings.TrimSuffix(name, filepath.Ext(name))); ok && logs[base] {
 			continue
 		}
-		if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+		l.logger.Info("removing leftover file", "file", name)
+		if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil {
 			return nil, err
 		}
 	}
@@ -211,20 +430,20 @@ func (l *Log) loadSegment(s *segment, nextBase int64) error {
 		}
 		maxRel = nextBase - s.base - 1
 	}
-	b, err := os.ReadFile(s.path(indexExt))
+	b, err := vfs.ReadFile(l.fs, s.path(indexExt))
 	if err != nil {
 		return err
 	}
 	if s.index, err = decodeOffsetIndex(b, s.size, maxRel); err != nil {
 		return err
 	}
-	if b, err = os.ReadFile(s.path(timeIndexExt)); err != nil {
+	if b, err = vfs.ReadFile(l.fs, s.path(timeIndexExt)); err != nil {
 		return err
 	}
 	if s.times, err = decodeTimeIndex(b, maxRel); err != nil {
 		return err
 	}
-	if s.size > 0 && (len(s.index) == 0 || s.index[0].pos != 0) {
+	if s.size > 0 && (len(s.index) == 0 || s.index[0].pos != 0) && !s.damagedAtStart() {
 		return errors.New("index has no entry for the first batch")
 	}
 	if n := len(s.times); n > 0 {
@@ -236,17 +455,18 @@ func (l *Log) loadSegment(s *segment, nextBase int64) error {
 	}
 	s.bytesSinceIndex = s.size - lastPos
 	s.rollBase = l.loadedRollBase(s)
-	if nextBase >= 0 {
-		s.next = nextBase
-		return nil
-	}
-	// Active segment: walk the headers after the last index entry.
+	// Walk the headers after the last index entry: they give the end offset
+	// (at most IndexIntervalBytes of headers).
 	s.next = s.base
 	if len(s.index) > 0 {
 		s.next = s.base + int64(s.index[len(s.index)-1].rel)
 	}
 	var buf [batchHeaderSize]byte
 	for pos := lastPos; pos < s.size; {
+		if d, ok := damagedFrom(s.damaged, pos); ok {
+			pos, s.next = d.Position+d.Length, max(s.next, d.EndOffset)
+			continue
+		}
 		h, err := readHeader(s.file, pos, s.size, &buf)
 		if err != nil {
 			if zero, zerr := zeroTail(s.file, pos, s.size); zerr == nil && zero {
@@ -254,7 +474,7 @@ func (l *Log) loadSegment(s *segment, nextBase int64) error {
 			}
 			return err
 		}
-		if h.BaseOffset != s.next {
+		if h.BaseOffset < s.next || (nextBase < 0 && h.BaseOffset != s.next) {
 			return fmt.Errorf("batch at position %d has base offset %d, want %d", pos, h.BaseOffset, s.next)
 		}
 		if h.MaxTimestamp > s.maxTs {
@@ -262,6 +482,22 @@ func (l *Log) loadSegment(s *segment, nextBase int64) error {
 		}
 		s.next = h.LastOffset() + 1
 		pos += h.Size()
+	}
+	if nextBase >= 0 {
+		switch {
+		case s.next > nextBase:
+			return fmt.Errorf("segment ends at offset %d, past the next segment's base %d", s.next, nextBase)
+		case s.next < nextBase:
+			// Offsets missing between two segments (a lost segment file):
+			// nothing to delete, but reads of them must fail.
+			gap := DamagedRange{File: baseName(s.path(logExt)), Position: s.size, FirstOffset: s.next, EndOffset: nextBase,
+				Reason: fmt.Sprintf("segment ends at offset %d but the next one starts at %d", s.next, nextBase)}
+			if _, ok := s.damagedAt(s.next); !ok {
+				s.damaged = append(s.damaged, gap)
+			}
+			s.next = nextBase
+		}
+		return nil
 	}
 	if err := s.openIndexFiles(false); err != nil {
 		return err
@@ -283,105 +519,12 @@ func (l *Log) loadedRollBase(s *segment) time.Time {
 	return now
 }
 
-// scanSegment re-validates every batch of s, truncates the file at the first bad
-// or torn one and rebuilds both indexes from the good batches. I/O errors are
-// returned, never mistaken for corruption.
-func (l *Log) scanSegment(s *segment, active bool) error {
-	l.scannedSegments.Add(1)
-	if err := s.closeIndexFiles(); err != nil {
-		return err
-	}
-	st, err := s.file.Stat()
-	if err != nil {
-		return err
-	}
-	fileSize := st.Size()
-	s.index, s.times = nil, nil
-	s.size, s.next, s.maxTs, s.maxTsOffset, s.bytesSinceIndex = 0, s.base, -1, -1, 0
-
-	r := bufio.NewReaderSize(io.NewSectionReader(s.file, 0, fileSize), 1<<20)
-	var buf []byte
-	var reason string
-	pos := int64(0)
-	for pos < fileSize {
-		if fileSize-pos < logOverhead {
-			reason = "torn batch header"
-			break
-		}
-		buf = grow(buf, logOverhead)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return fmt.Errorf("log: recover %s: %w", s.file.Name(), err)
-		}
-		length := int64(int32(binary.BigEndian.Uint32(buf[offLength:])))
-		if length < minBatchLength {
-			reason = fmt.Sprintf("batch length %d below minimum", length)
-			break
-		}
-		if pos+logOverhead+length > fileSize {
-			reason = fmt.Sprintf("torn batch: length %d but %d bytes left", length, fileSize-pos-logOverhead)
-			break
-		}
-		buf = grow(buf, logOverhead+int(length))
-		if _, err := io.ReadFull(r, buf[logOverhead:]); err != nil {
-			return fmt.Errorf("log: recover %s: %w", s.file.Name(), err)
-		}
-		h, err := parseStoredBatch(buf)
-		if err != nil {
-			reason = err.Error()
-			break
-		}
-		// Offsets must be contiguous in the active segment. A sealed segment
-		// may have been compacted, which drops emptied batches (but never the
-		// last one, so the segment still ends where the next one starts):
-		// there offsets must only increase. See "Compaction" in doc.go.
-		if h.BaseOffset != s.next && (active || h.BaseOffset < s.next) {
-			reason = fmt.Sprintf("base offset %d, want %d", h.BaseOffset, s.next)
-			break
-		}
-		s.track(h, pos, l.cfg.IndexIntervalBytes)
-		pos += h.Size()
-	}
-	if pos < fileSize {
-		zero, err := zeroTail(s.file, pos, fileSize)
-		if err != nil {
-			return fmt.Errorf("log: recover %s: %w", s.file.Name(), err)
-		}
-		if zero {
-			// Preallocated space past the data (see "Preallocation" in
-			// doc.go): the normal end of an active segment after a crash.
-			l.logger.Info("truncating zero-filled tail of log segment",
-				"segment", s.base, "position", pos, "bytesRemoved", fileSize-pos)
-		} else {
-			l.logger.Warn("truncating log segment at first invalid batch",
-				"segment", s.base, "position", pos, "bytesRemoved", fileSize-pos, "reason", reason)
-		}
-		if err := s.file.Truncate(pos); err != nil {
-			return fmt.Errorf("log: truncate %s: %w", s.file.Name(), err)
-		}
-	}
-	s.alloc = pos
-	s.rollBase = l.loadedRollBase(s)
-	if err := s.rewriteIndexes(true); err != nil {
-		return err
-	}
-	if !active {
-		// Sealed segments are trusted on the next open, so make them durable now.
-		for _, f := range []*os.File{s.file, s.indexFile, s.timeFile} {
-			if err := f.Sync(); err != nil {
-				return fmt.Errorf("log: fsync %s: %w", f.Name(), err)
-			}
-		}
-		return s.closeIndexFiles()
-	}
-	return nil
-}
-
 // errZeroTail reports that the data of a segment is followed by zeros: space
 // preallocated with fallocate that was not trimmed (a crash, or a failed trim).
 var errZeroTail = errors.New("zero-filled tail after the last batch")
 
 // zeroTail reports whether bytes [pos, end) of f are all zero.
-func zeroTail(f *os.File, pos, end int64) (bool, error) {
+func zeroTail(f vfs.File, pos, end int64) (bool, error) {
 	buf := make([]byte, min(end-pos, 64<<10))
 	for pos < end {
 		n := min(int64(len(buf)), end-pos)
@@ -396,21 +539,6 @@ func zeroTail(f *os.File, pos, end int64) (bool, error) {
 		pos += n
 	}
 	return true, nil
-}
-
-// dropSegmentsFrom deletes segments i.. from disk and from l.segments.
-func (l *Log) dropSegmentsFrom(i int) error {
-	for _, s := range l.segments[i:] {
-		s.file.Close()
-		s.closeIndexFiles()
-		for _, ext := range []string{logExt, indexExt, timeIndexExt} {
-			if err := os.Remove(s.path(ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-		}
-	}
-	l.segments = l.segments[:i]
-	return nil
 }
 
 // grow returns buf resized to n bytes, keeping its first bytes; it reuses the

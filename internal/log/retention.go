@@ -47,7 +47,7 @@ func (l *Log) EnforceRetention() (deletedSegments int, err error) {
 	for _, s := range victims {
 		l.logger.Info("deleting segment by retention", "segment", s.base, "end", s.next, "bytes", s.size)
 		for _, ext := range []string{logExt, indexExt, timeIndexExt} {
-			if rerr := os.Remove(s.path(ext)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			if rerr := s.fs.Remove(s.path(ext)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 				errs = append(errs, rerr)
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ferry-mq/ferry/internal/vfs"
 )
 
 const (
@@ -37,7 +39,8 @@ var closeDelay = time.Minute
 type segment struct {
 	base int64
 	dir  string
-	file *os.File
+	fs   vfs.FS
+	file vfs.File
 
 	// Written by the appender holding Log.appendMu and Log.mu; read under either.
 	size            int64 // bytes of whole batches in the file: the data end, never the file size
@@ -49,12 +52,16 @@ type segment struct {
 	bytesSinceIndex int64
 	rollBase        time.Time // SegmentAge is measured from here
 
+	// Ranges of this file quarantined by recovery, by position; set in Open
+	// and never changed (see damaged.go).
+	damaged []DamagedRange
+
 	// The file's size: size, or more while the active segment is preallocated
 	// (see Log.preallocate). REQUIRES: Log.appendMu held.
 	alloc int64
 
 	// Active segment only; REQUIRES: Log.appendMu held.
-	indexFile, timeFile       *os.File
+	indexFile, timeFile       vfs.File
 	indexWritten, timeWritten int  // entries already in the files
 	indexBroken               bool // a write to an index file failed
 }
@@ -66,12 +73,12 @@ func segmentPath(dir string, base int64, ext string) string {
 func (s *segment) path(ext string) string { return segmentPath(s.dir, s.base, ext) }
 
 // createSegment makes a new, empty active segment.
-func createSegment(dir string, base int64, now time.Time) (*segment, error) {
-	f, err := os.OpenFile(segmentPath(dir, base, logExt), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+func createSegment(fs vfs.FS, dir string, base int64, now time.Time) (*segment, error) {
+	f, err := fs.OpenFile(segmentPath(dir, base, logExt), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	s := &segment{base: base, dir: dir, file: f, next: base, maxTs: -1, maxTsOffset: -1, rollBase: now}
+	s := &segment{base: base, dir: dir, fs: fs, file: f, next: base, maxTs: -1, maxTsOffset: -1, rollBase: now}
 	if err := s.openIndexFiles(true); err != nil {
 		f.Close()
 		return nil, err
@@ -81,8 +88,8 @@ func createSegment(dir string, base int64, now time.Time) (*segment, error) {
 
 // openSegment opens an existing .log file; the caller loads or rebuilds its state
 // (loadSegment or scanSegment set size, the data end). alloc is the file size.
-func openSegment(dir string, base int64) (*segment, error) {
-	f, err := os.OpenFile(segmentPath(dir, base, logExt), os.O_RDWR, 0)
+func openSegment(fs vfs.FS, dir string, base int64) (*segment, error) {
+	f, err := fs.OpenFile(segmentPath(dir, base, logExt), os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +98,7 @@ func openSegment(dir string, base int64) (*segment, error) {
 		f.Close()
 		return nil, err
 	}
-	return &segment{base: base, dir: dir, file: f, alloc: st.Size(), next: base, maxTs: -1, maxTsOffset: -1}, nil
+	return &segment{base: base, dir: dir, fs: fs, file: f, alloc: st.Size(), next: base, maxTs: -1, maxTsOffset: -1}, nil
 }
 
 // trim cuts the file back to the data end, dropping preallocated space, so that
@@ -115,10 +122,10 @@ func (s *segment) openIndexFiles(truncate bool) error {
 		flags |= os.O_TRUNC
 	}
 	var err error
-	if s.indexFile, err = os.OpenFile(s.path(indexExt), flags, 0o644); err != nil {
+	if s.indexFile, err = s.fs.OpenFile(s.path(indexExt), flags, 0o644); err != nil {
 		return err
 	}
-	if s.timeFile, err = os.OpenFile(s.path(timeIndexExt), flags, 0o644); err != nil {
+	if s.timeFile, err = s.fs.OpenFile(s.path(timeIndexExt), flags, 0o644); err != nil {
 		s.indexFile.Close()
 		s.indexFile = nil
 		return err
@@ -128,7 +135,7 @@ func (s *segment) openIndexFiles(truncate bool) error {
 
 func (s *segment) closeIndexFiles() error {
 	var errs []error
-	for _, f := range []*os.File{s.indexFile, s.timeFile} {
+	for _, f := range []vfs.File{s.indexFile, s.timeFile} {
 		if f != nil {
 			errs = append(errs, f.Close())
 		}
@@ -214,7 +221,7 @@ func (s *segment) rewriteIndexes(active bool) error {
 
 // readHeader reads the fixed header of the batch at pos (not its records) and
 // checks that it is plausible and fits below limit.
-func readHeader(f *os.File, pos, limit int64, buf *[batchHeaderSize]byte) (BatchHeader, error) {
+func readHeader(f vfs.File, pos, limit int64, buf *[batchHeaderSize]byte) (BatchHeader, error) {
 	if limit-pos < batchHeaderSize {
 		return BatchHeader{}, fmt.Errorf("%w: %s: %d bytes left at position %d, less than a batch header", ErrCorruptBatch, f.Name(), limit-pos, pos)
 	}
@@ -233,7 +240,7 @@ func readHeader(f *os.File, pos, limit int64, buf *[batchHeaderSize]byte) (Batch
 
 // findBatch scans headers from pos (a batch boundary at or before the wanted batch)
 // to the batch containing offset, and returns its position and header.
-func findBatch(f *os.File, pos, limit, offset int64, buf *[batchHeaderSize]byte) (int64, BatchHeader, error) {
+func findBatch(f vfs.File, pos, limit, offset int64, buf *[batchHeaderSize]byte) (int64, BatchHeader, error) {
 	for {
 		h, err := readHeader(f, pos, limit, buf)
 		if err != nil {

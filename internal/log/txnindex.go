@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/ferry-mq/ferry/internal/vfs"
 )
 
 const txnIndexExt = ".txnindex"
@@ -100,7 +102,7 @@ func OpenTxnIndex(dir string, end int64) (*TxnIndex, error) {
 		if len(keep) == 0 {
 			err = os.Remove(name)
 		} else {
-			err = writeFileAtomic(dir, filepath.Base(name), keep)
+			err = writeFileAtomic(vfs.Default, dir, filepath.Base(name), keep)
 		}
 		if err != nil {
 			return nil, err
@@ -269,6 +271,10 @@ func (l *Log) ScanSegmentBefore(skip int, fn func(h BatchHeader, control int) er
 func scanSegment(s *segment, size int64, fn func(h BatchHeader, control int) error) error {
 	var buf [batchHeaderSize]byte
 	for pos := int64(0); pos < size; {
+		if d, ok := damagedFrom(s.damaged, pos); ok {
+			pos = d.Position + d.Length // quarantined bytes: no batches there
+			continue
+		}
 		h, err := readHeader(s.file, pos, size, &buf)
 		if err != nil {
 			return err
@@ -288,7 +294,7 @@ func scanSegment(s *segment, size int64, fn func(h BatchHeader, control int) err
 // readControlType reads the type from the key of a control batch's first
 // record: length, attributes, timestamp delta and offset delta varints,
 // the key length varint, then key = version int16, type int16.
-func readControlType(f *os.File, pos int64, h BatchHeader) int {
+func readControlType(f vfs.File, pos int64, h BatchHeader) int {
 	n := min(h.Size()-batchHeaderSize, 64)
 	if n <= 0 || h.Attributes&0x07 != 0 {
 		return ControlNone
