@@ -129,6 +129,12 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 				case errors.Is(err, log.ErrOffsetOutOfRange):
 					fp.errorCode = kerr.OffsetOutOfRange.Code
 					errored = true
+				case errors.Is(err, log.ErrDamaged), errors.Is(err, log.ErrCorruptBatch):
+					// Quarantined or invalid bytes on disk: say so rather than
+					// serve them or skip them silently.
+					fp.errorCode = kerr.CorruptMessage.Code
+					errored = true
+					c.log.Error("fetch hit damaged log data", "topic", rt.Topic, "partition", rp.Partition, "offset", rp.FetchOffset, "err", err)
 				case err != nil:
 					fp.errorCode = kerr.KafkaStorageError.Code
 					errored = true
