@@ -6,6 +6,7 @@
 //	ferry group list|describe|delete|reset-offsets
 //	ferry bench produce|consume    load generator for any Kafka-protocol broker
 //	ferry version                  module version, VCS revision and Go version
+//	ferry log verify               check partition logs on disk (offline)
 package main
 
 import (
@@ -32,6 +33,7 @@ var commands = map[string]command{
 	"group":   {"list, describe, delete or reset-offsets of consumer groups", runGroup},
 	"bench":   {"measure produce or consume throughput and latency", runBench},
 	"version": {"print the version of this binary", runVersion},
+	"log":     {"verify partition logs on disk (offline)", runLog},
 }
 
 func main() {
