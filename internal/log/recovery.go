@@ -44,9 +44,13 @@ func (l *Log) recover() error {
 			return err
 		}
 	}
-	rp, err := readRecoveryPoint(l.fs, l.dir)
-	if err != nil {
-		l.logger.Warn("recovery point unreadable; validating every segment", "err", err)
+	rp, rpErr := readRecoveryPoint(l.fs, l.dir)
+	if rpErr != nil {
+		what := "validating every segment"
+		if clean {
+			what = "not needed after a clean shutdown; rewriting it"
+		}
+		l.logger.Warn("recovery point unreadable; "+what, "err", rpErr)
 	}
 	known, err := readDamaged(l.fs, l.dir)
 	if err != nil {
@@ -134,7 +138,7 @@ func (l *Log) recover() error {
 		}
 	}
 	end := recoveryPoint{offset: active.next, segment: active.base, position: active.size}
-	if (scanned || !clean) && len(bases) > 0 {
+	if (scanned || !clean || rpErr != nil) && len(bases) > 0 {
 		// Make the recovered state durable so the end offset can be published as
 		// synced, and record it as the new recovery point.
 		if err := active.file.Sync(); err != nil {
@@ -482,6 +486,9 @@ func (l *Log) loadSegment(s *segment, nextBase int64) error {
 		}
 		s.next = h.LastOffset() + 1
 		pos += h.Size()
+	}
+	if n := len(s.times); n > 0 && s.base+int64(s.times[n-1].rel) >= s.next {
+		return fmt.Errorf("time index entry %d has offset %d past the segment end %d", n-1, s.base+int64(s.times[n-1].rel), s.next)
 	}
 	if nextBase >= 0 {
 		switch {

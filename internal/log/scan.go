@@ -127,7 +127,7 @@ func scanBatches(f vfs.File, fileSize int64, cfg scanConfig, track func(h BatchH
 		}
 		d.Length, d.EndOffset = q-pos, qh.BaseOffset
 		res.damaged = append(res.damaged, d)
-		pos, resumed = q, true
+		pos, resumed, res.next = q, true, qh.BaseOffset
 	}
 	if pos == cfg.checkAt && res.nextAt < 0 {
 		res.nextAt = res.next
