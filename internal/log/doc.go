@@ -10,10 +10,15 @@
 //	  00000000000000001200.log        active segment: appends go here
 //	  00000000000000001200.index
 //	  00000000000000001200.timeindex
-//	  recovery-point                  decimal offset: everything below it was fsynced
+//	  recovery-point                  "offset segment position": everything below offset was fsynced
+//	  damaged-ranges                  bytes recovery quarantined (only if there are any)
 //	  <base>.log.cleaned              compaction's copy of a segment, before its commit
 //	  .clean-shutdown                 present only while the log is cleanly closed
 //	  <base>.txnindex                 aborted transactions whose markers are in segment <base>
+//
+// All file access goes through a vfs.FS (Options.FS; nil is the OS), so tests
+// can inject faults (internal/vfs/errorfs). Readers get Slices of *os.File for
+// sendfile with the OS file system.
 //
 // A .log file is a plain concatenation of record batches exactly as Kafka sends
 // them on the wire (big-endian):
@@ -68,6 +73,9 @@
 // an ERROR and scans from the segment before the damaged file's to rebuild it.
 //
 // Index entries are also kept in memory; the files only serve the next Open.
+// They have no checksum: Open validates them (increasing, within the segment)
+// and rebuilds an index that fails, and a read whose index entry does not point
+// at a batch with that base offset walks from the segment's start instead.
 // MaxTimestamp answers with a batch base offset and batch max timestamp;
 // OffsetForTime finds the batch through the time index, then decodes it to
 // answer with the first record at or after the target and its own timestamp.
@@ -76,11 +84,77 @@
 //
 // Append writes with one write(2) and returns; Sync provides durability (group
 // commit under FlushAlways). A segment is fsynced with its indexes when it is
-// rolled, and then the recovery-point file is replaced (temp file, rename, dir
-// fsync). Close fsyncs and writes .clean-shutdown; Open deletes it first thing. On
-// an Open without the marker, every segment from the one holding the recovery point
-// is re-validated batch by batch (length bounds, CRC32C, contiguous offsets) and cut
-// at the first torn or corrupt batch; indexes of scanned segments are rebuilt.
+// rolled, so every segment but the last is durable and sealed. Close fsyncs and
+// writes .clean-shutdown; Open deletes it first thing.
+//
+// The recovery-point file says how much of the log is known durable. It holds
+// one line of three decimals,
+//
+//	<offset> <segment base> <position>\n
+//
+// meaning that every offset below <offset> was fsynced and that <offset> begins
+// at byte <position> of segment <segment base>'s .log (the data end when it is
+// the log end). Files written before this format hold only "<offset>\n"; they
+// are still read (the position is then unknown). It is replaced atomically
+// (temp file, fsync, rename, dir fsync) on every roll, by Close, by Open after
+// a recovery, and by the group commit (FlushAlways, or the FlushInterval
+// flusher): after an fsync, at most once per second, in the background so the
+// fsync path never waits for it.
+//
+// Open after a clean shutdown trusts the indexes and reads no record bytes:
+// for each segment it walks the headers after its last index entry to find
+// its end offset. After a crash:
+//
+//   - sealed segments before the one holding the recovery point are loaded
+//     from their indexes like after a clean shutdown;
+//   - sealed segments from it on are re-validated batch by batch (length
+//     bounds, magic, CRC32C, offsets within [previous, next segment base));
+//   - the active segment is walked header by header (no CRC: it was fsynced)
+//     up to the recovery point's position, and re-validated with CRCs from
+//     there. If the offset at that position is not the recorded one, the
+//     recovery point is ignored and the whole segment is re-validated. The
+//     first invalid batch after the recovery point is the torn tail of the
+//     crash: it and everything after it are cut off, logged at INFO when it is
+//     preallocated zeros, at WARN otherwise. So the restart cost grows with
+//     the bytes written since the last checkpoint, not with the segment size.
+//
+// Any segment whose index files are missing or fail validation is re-validated
+// the same way and its indexes rebuilt. Nothing else is ever cut or deleted:
+// truncation happens only at the tail of the active segment after an unclean
+// shutdown. See "Damaged ranges" for what happens to invalid bytes elsewhere.
+//
+// # Damaged ranges
+//
+// A batch that fails validation inside a sealed segment, or inside the fsynced
+// prefix of the active one, is not a torn tail: it is quarantined. Its bytes stay
+// where they are; the scan skips them, by the batch's length when the next batch
+// is valid there, else byte by byte to the next position holding a plausible
+// header (magic 2, sane length, base offset at or after the expected one and
+// below the next segment) with a valid CRC, and resumes there with a new index
+// entry (so lookups never walk across the bad bytes). Offsets missing between
+// two segments (a lost segment file) are recorded the same way, with no bytes.
+// If the end of the active segment is damaged beyond resync, it is kept as a
+// sealed segment and a new active one begins at the true end offset (the
+// recovery point's offset when it can be trusted), so offsets are never reused.
+//
+// Each quarantined range is logged at ERROR (file, position, length, offsets,
+// reason), exposed by Log.Damaged, and recorded in the damaged-ranges file so
+// that later clean opens still know about it (they do not re-read the bytes):
+//
+//	# ferry damaged ranges v1: file position length firstOffset endOffset reason
+//	00000000000000000006.log 4096 97 8 10 log: corrupt record batch: crc 1a2b3c4d, header says 00000000
+//
+// one range per line: the segment file, the byte range, the offsets lost
+// [firstOffset, endOffset) and the first validation failure. A read of an
+// offset in a range fails with ErrDamaged (the fetch path answers
+// CORRUPT_MESSAGE); reads elsewhere are served, stopping before the damaged
+// bytes; appends continue at the end offset. Compaction stops at the first
+// segment with a damaged range. Ranges of segments deleted by retention are
+// dropped from the file at the next open.
+//
+// Verify (ferry log verify) re-validates every batch of a partition directory
+// offline, without changing it, and lists its damaged ranges, including
+// corruption that an open after a clean shutdown does not look for.
 //
 // # Preallocation
 //
