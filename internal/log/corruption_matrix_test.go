@@ -32,7 +32,8 @@ func buildMatrixLog(t *testing.T, clean bool) (matrixLog, Config) {
 	m := matrixLog{dir: dir, batchLen: len(b)}
 	for i := range 11 {
 		if i == 10 {
-			clock.Advance(checkpointEvery) // the last sync records the recovery point
+			l.checkpointWG.Wait()          // the first sync's checkpoint is done
+			clock.Advance(checkpointEvery) // so the last sync records the recovery point
 		}
 		b := batchN(t, 2, int64(1000+2*i))
 		res := mustAppend(t, l, b)

@@ -150,6 +150,7 @@ func crash(l *Log) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	l.stopFlusher()
+	l.checkpointWG.Wait() // no stray write into the directory the test reopens
 	l.closed.Store(true)
 	for _, s := range l.segments {
 		s.closeIndexFiles()

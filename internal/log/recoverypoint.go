@@ -82,8 +82,9 @@ func readRecoveryPoint(fs vfs.FS, dir string) (recoveryPoint, error) {
 func (l *Log) checkpoint(rp recoveryPoint) error {
 	l.rpMu.Lock()
 	defer l.rpMu.Unlock()
-	if rp.offset < l.rpWritten.offset || rp == l.rpWritten {
-		return nil
+	w := l.rpWritten
+	if rp.offset < w.offset || rp.offset == w.offset && rp.segment <= w.segment && rp.position <= w.position {
+		return nil // not newer (a group-commit snapshot taken before a roll)
 	}
 	if err := writeFileAtomic(l.fs, l.dir, recoveryPointFile, rp.encode()); err != nil {
 		return err
