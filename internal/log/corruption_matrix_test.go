@@ -107,6 +107,10 @@ func TestCorruptionMatrix(t *testing.T) {
 	activeHeader := func(m matrixLog) (string, int64) { // length field of offset 18
 		return segmentPath(m.dir, 18, logExt), offLength + 1
 	}
+	activeHeaderNoIndex := func(m matrixLog) (string, int64) { // and its index lost
+		os.Remove(segmentPath(m.dir, 18, indexExt))
+		return activeHeader(m)
+	}
 	indexMiddle := func(m matrixLog) (string, int64) { return segmentPath(m.dir, 6, indexExt), indexEntrySize + 1 }
 	indexTail := func(m matrixLog) (string, int64) {
 		p := segmentPath(m.dir, 18, indexExt)
@@ -133,11 +137,14 @@ func TestCorruptionMatrix(t *testing.T) {
 		{"log tail", true, logTail, "", "", seesBadCRC, 20, 3},
 		// Past the recovery point: the torn tail, cut; it was never acked.
 		{"log tail", false, logTail, "WARN", "truncating torn tail", seesGood, -1, 3},
-		// A header in the active segment: found by the header walk after a
-		// crash and quarantined (it is below the recovery point, so durable
-		// data); after a clean shutdown only a read of it notices.
+		// A header in the active segment below the recovery point (fsynced
+		// data): open trusts the indexes and only a read of it notices. When
+		// the index is lost too, the header walk that rebuilds it finds the
+		// bad header and quarantines the batch.
 		{"active header", true, activeHeader, "", "", seesError, 18, 3},
-		{"active header", false, activeHeader, "ERROR", "damaged bytes", seesDamaged, 18, 3},
+		{"active header", false, activeHeader, "", "", seesError, 18, 3},
+		{"active header, index lost", true, activeHeaderNoIndex, "ERROR", "damaged bytes", seesDamaged, 18, 3},
+		{"active header, index lost", false, activeHeaderNoIndex, "ERROR", "damaged bytes", seesDamaged, 18, 3},
 		{"index middle", true, indexMiddle, "WARN", "index unusable; rebuilding", seesGood, -1, 3},
 		{"index middle", false, indexMiddle, "WARN", "index unusable; rebuilding", seesGood, -1, 3},
 		{"index tail", true, indexTail, "WARN", "index unusable; rebuilding", seesGood, -1, 3},

@@ -109,10 +109,14 @@
 //     from their indexes like after a clean shutdown;
 //   - sealed segments from it on are re-validated batch by batch (length
 //     bounds, magic, CRC32C, offsets within [previous, next segment base));
-//   - the active segment is walked header by header (no CRC: it was fsynced)
-//     up to the recovery point's position, and re-validated with CRCs from
-//     there. If the offset at that position is not the recorded one, the
-//     recovery point is ignored and the whole segment is re-validated. The
+//   - the active segment's fsynced prefix, up to the recovery point's
+//     position, is trusted: its in-memory indexes come from the index files
+//     plus a header walk from the last entry before that position, which must
+//     land exactly on it with the recorded offset (if the index files do not
+//     agree, the whole prefix is walked header by header, still without
+//     CRCs). The bytes after it are re-validated with CRCs. If the offset at
+//     that position is not the recorded one, the recovery point is ignored
+//     and the whole segment is re-validated. The
 //     first invalid batch after the recovery point is the torn tail of the
 //     crash: it and everything after it are cut off, logged at INFO when it is
 //     preallocated zeros, at WARN otherwise. So the restart cost grows with

@@ -220,7 +220,12 @@ func (l *Log) scanActive(s *segment, clean bool, rp recoveryPoint) error {
 	case clean:
 		cfg.quarantineTo = fileSize // everything was durable at Close
 	}
-	res, err := l.scanInto(s, fileSize, cfg)
+	var res scanResult
+	if rpHere && !clean && len(s.damaged) == 0 && l.loadTrustedPrefix(s, rp, fileSize) {
+		// Only the bytes after the recovery point are read.
+		cfg.from, cfg.fromOffset, cfg.checkAt = rp.position, rp.offset, -1
+	}
+	res, err = l.scanInto(s, fileSize, cfg)
 	if err != nil {
 		return err
 	}
@@ -285,6 +290,67 @@ func (l *Log) scanActive(s *segment, clean bool, rp recoveryPoint) error {
 	return syncDir(l.fs, l.dir)
 }
 
+// loadTrustedPrefix restores the in-memory state of the active segment s for
+// its fsynced prefix, bytes [0, rp.position), from its index files and a walk
+// over the headers after the last index entry in the prefix, without reading
+// the rest of the prefix. It reports false, leaving s to be reset, when the
+// files do not agree with rp (missing or malformed, not fsynced before a power
+// loss, or the walk not landing on rp.position with offset rp.offset). Index
+// entries before the last one are not checked against the data here; a read
+// that finds one wrong falls back to walking from the segment's start.
+func (l *Log) loadTrustedPrefix(s *segment, rp recoveryPoint, fileSize int64) bool {
+	if rp.position == 0 {
+		return false
+	}
+	b, err := vfs.ReadFile(l.fs, s.path(indexExt))
+	if err != nil {
+		return false
+	}
+	index, err := decodeOffsetIndex(b, fileSize, -1)
+	if err != nil {
+		return false
+	}
+	index = index[:sort.Search(len(index), func(i int) bool { return int64(index[i].pos) >= rp.position })]
+	if len(index) == 0 || index[0].pos != 0 {
+		return false
+	}
+	if b, err = vfs.ReadFile(l.fs, s.path(timeIndexExt)); err != nil {
+		return false
+	}
+	times, err := decodeTimeIndex(b, -1)
+	if err != nil {
+		return false
+	}
+	last := index[len(index)-1]
+	times = times[:sort.Search(len(times), func(i int) bool { return times[i].rel > last.rel })]
+
+	s.index, s.times = index, times
+	s.maxTs, s.maxTsOffset = -1, -1
+	if n := len(times); n > 0 {
+		s.maxTs, s.maxTsOffset = times[n-1].ts, s.base+int64(times[n-1].rel)
+	}
+	pos, next := int64(last.pos), s.base+int64(last.rel)
+	var buf [batchHeaderSize]byte
+	for pos < rp.position {
+		h, err := readHeader(s.file, pos, rp.position, &buf)
+		if err != nil || h.BaseOffset != next {
+			return false
+		}
+		if pos == int64(last.pos) {
+			// Already indexed: account for it as track would have.
+			if h.MaxTimestamp > s.maxTs {
+				s.maxTs, s.maxTsOffset = h.MaxTimestamp, h.BaseOffset
+			}
+			s.bytesSinceIndex = h.Size()
+			s.size, s.next = pos+h.Size(), h.LastOffset()+1
+		} else {
+			s.track(h, pos, l.cfg.IndexIntervalBytes)
+		}
+		pos, next = pos+h.Size(), h.LastOffset()+1
+	}
+	return pos == rp.position && next == rp.offset
+}
+
 // startScan resets s before a scan and returns its file size.
 func (l *Log) startScan(s *segment) (int64, error) {
 	l.scannedSegments.Add(1)
@@ -301,8 +367,10 @@ func (l *Log) startScan(s *segment) (int64, error) {
 // scanInto runs scanBatches over s and rebuilds its in-memory state from the
 // good batches.
 func (l *Log) scanInto(s *segment, fileSize int64, cfg scanConfig) (scanResult, error) {
-	s.index, s.times = nil, nil
-	s.size, s.next, s.maxTs, s.maxTsOffset, s.bytesSinceIndex = 0, s.base, -1, -1, 0
+	if cfg.from == 0 {
+		s.index, s.times = nil, nil
+		s.size, s.next, s.maxTs, s.maxTsOffset, s.bytesSinceIndex = 0, s.base, -1, -1, 0
+	}
 	interval := int64(l.cfg.IndexIntervalBytes)
 	res, err := scanBatches(s.file, fileSize, cfg, func(h BatchHeader, pos int64, resumed bool) {
 		if resumed {

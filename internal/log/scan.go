@@ -63,6 +63,9 @@ type scanConfig struct {
 	// data end) begins; the scan reports the offset expected there in nextAt.
 	// -1: none.
 	checkAt int64
+	// from is where the scan starts, a batch boundary where offset
+	// fromOffset begins (0: the segment's start).
+	from, fromOffset int64
 }
 
 // scanResult is what a scan found.
@@ -86,9 +89,12 @@ type scanResult struct {
 func scanBatches(f vfs.File, fileSize int64, cfg scanConfig, track func(h BatchHeader, pos int64, resumed bool)) (scanResult, error) {
 	w := &window{f: f, size: fileSize}
 	res := scanResult{next: cfg.base, nextAt: -1}
+	if cfg.from > 0 {
+		res.next = cfg.fromOffset
+	}
 	name := f.Name()
 	resumed := false
-	pos := int64(0)
+	pos := cfg.from
 	for pos < fileSize {
 		if pos == cfg.checkAt {
 			res.nextAt = res.next
