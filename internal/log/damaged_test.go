@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -206,3 +207,53 @@ func TestSealedSegmentCorruptionKeepsLaterSegments(t *testing.T) {
 		})
 	}
 }
+
+// When the end of the active segment is damaged (durable data: below the
+// recovery point) and no valid batch follows, its bytes are kept in a segment
+// sealed as it is and appends continue in a new one at the true end offset,
+// known from the recovery point: offsets are never reused.
+func TestDamagedActiveTailStartsNewSegment(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	l, batches := buildLog(t, dir, cfg, 3) // offsets 0-5 in segment 0
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := segmentPath(dir, 0, logExt)
+	pos := int64(2 * len(batches[0]))
+	flipFileByte(t, path, pos+offLength+1) // the last batch's length
+	os.Remove(segmentPath(dir, 0, indexExt))
+	size := fileSize(t, path)
+
+	var logs logBuffer
+	l = openLog(t, dir, cfg, logs.options())
+	if len(logs.lines("ERROR", "damaged", "position="+itoa(pos))) == 0 {
+		t.Fatalf("no ERROR naming the damaged position; logged %q", logs.lines("ERROR"))
+	}
+	if fileSize(t, path) != size {
+		t.Fatal("damaged bytes were cut")
+	}
+	if d := l.Damaged(); len(d) != 1 || d[0].FirstOffset != 4 || d[0].EndOffset != 6 || d[0].Position != pos {
+		t.Fatalf("Damaged() = %v, want offsets [4, 6) at %d", d, pos)
+	}
+	if _, err := l.Read(4, 1<<20, true); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("Read(4): %v, want ErrDamaged", err)
+	}
+	if got := readAround(t, l); !bytes.Equal(got[0], batches[0]) || !bytes.Equal(got[2], batches[1]) {
+		t.Fatal("batches before the damage lost")
+	}
+	if res := mustAppend(t, l, batchN(t, 2, 1)); res.BaseOffset != 6 {
+		t.Fatalf("append at %d, want 6", res.BaseOffset)
+	}
+	if len(l.segments) != 2 || l.segments[1].base != 6 {
+		t.Fatalf("want a new active segment at 6, have %d segments", len(l.segments))
+	}
+	l.Close()
+	l = openLog(t, dir, cfg, Options{})
+	defer l.Close()
+	if d := l.Damaged(); len(d) != 1 || l.EndOffset() != 8 {
+		t.Fatalf("after reopen: damaged %v, end %d", d, l.EndOffset())
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -93,7 +93,7 @@ func scanBatches(f vfs.File, fileSize int64, cfg scanConfig, track func(h BatchH
 		res.next = cfg.fromOffset
 	}
 	name := f.Name()
-	resumed := false
+	resumed, tailDamaged := false, false
 	pos := cfg.from
 	for pos < fileSize {
 		if pos == cfg.checkAt {
@@ -128,14 +128,14 @@ func scanBatches(f vfs.File, fileSize int64, cfg scanConfig, track func(h BatchH
 				d.EndOffset = -1 // decided by the caller
 			}
 			res.damaged = append(res.damaged, d)
-			pos = fileSize
+			pos, tailDamaged = fileSize, true
 			break
 		}
 		d.Length, d.EndOffset = q-pos, qh.BaseOffset
 		res.damaged = append(res.damaged, d)
 		pos, resumed, res.next = q, true, qh.BaseOffset
 	}
-	if pos == cfg.checkAt && res.nextAt < 0 {
+	if pos == cfg.checkAt && res.nextAt < 0 && !tailDamaged {
 		res.nextAt = res.next
 	}
 	res.end = pos
