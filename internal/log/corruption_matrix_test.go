@@ -256,3 +256,36 @@ func TestCorruptionMatrix(t *testing.T) {
 		})
 	}
 }
+
+// A time index entry whose timestamp was damaged but still looks ordered is
+// not trusted by OffsetForTime: it would start the search past the answer.
+func TestTimeIndexDamagedEntryNotTrusted(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	b := batchN(t, 2, 1)
+	cfg.SegmentBytes = int64(4 * len(b))
+	cfg.IndexIntervalBytes = 2 * len(b) // entries for every other batch
+	l := openLog(t, dir, cfg, Options{})
+	for i := range 12 { // batch i: offsets 2i, 2i+1, timestamps 1000+10i, +1
+		mustAppend(t, l, batchN(t, 2, int64(1000+10*i)))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Segment 8's time index: (1041, batch 4), (1061, batch 6), (1071, batch
+	// 7). Make the second 1045, still ordered but below batch 5's 1051: a
+	// search for 1050 trusting it would start at batch 6.
+	path := segmentPath(dir, 8, timeIndexExt)
+	raw, _ := os.ReadFile(path)
+	raw[timeEntrySize+7] ^= 1061 ^ 1045
+	os.WriteFile(path, raw, 0o644)
+
+	l = openLog(t, dir, cfg, Options{})
+	defer l.Close()
+	for i := range 12 {
+		ts := int64(1000 + 10*i)
+		if off, _, ok := l.OffsetForTime(ts); !ok || off != int64(2*i) {
+			t.Errorf("OffsetForTime(%d) = %d, %v; want %d", ts, off, ok, 2*i)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package log
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,8 +15,10 @@ import (
 
 // ErrDamaged is wrapped by reads of an offset inside a damaged range: bytes
 // that failed validation and were quarantined by recovery (see
-// "Damaged ranges" in doc.go). The fetch path answers CORRUPT_MESSAGE.
-var ErrDamaged = errors.New("log: offset is in a damaged range")
+// "Damaged ranges" in doc.go). It wraps ErrCorruptBatch, so code that skips
+// corrupt batches (Replay) skips these too; the fetch path answers
+// CORRUPT_MESSAGE.
+var ErrDamaged = fmt.Errorf("%w: offset is in a damaged range", ErrCorruptBatch)
 
 // damagedFile lists the damaged ranges of a partition (format in doc.go).
 const damagedFile = "damaged-ranges"

@@ -161,11 +161,19 @@ func (l *Log) OffsetForTime(ts int64) (offset int64, timestamp int64, found bool
 		}
 		f, limit, base := s.file, s.size, s.base
 		rel, fromStart := timeScanStart(s.times, ts)
+		entryTs := timeEntryTs(s.times, rel, fromStart)
 		pos, target := int64(0), base
 		if !fromStart {
 			pos, target = lookupPos(s.index, int64(rel)), base+int64(rel)
 		}
 		l.mu.RUnlock()
+		if !fromStart && !timeEntryMatches(f, pos, limit, target, entryTs) {
+			// The time index has no checksum: an entry that does not name
+			// the batch that raised the max to its timestamp is damaged,
+			// and trusting it could skip the answer. Scan the segment.
+			l.logger.Warn("time index entry does not match the segment; scanning it from the start", "segment", base, "timestamp", ts)
+			pos, target = 0, base
+		}
 
 		offset, timestamp, found, err := scanForTime(f, pos, limit, target, hw, ts)
 		if err != nil {
@@ -177,6 +185,15 @@ func (l *Log) OffsetForTime(ts int64) (offset int64, timestamp int64, found bool
 		}
 		after = base
 	}
+}
+
+// timeEntryMatches reports whether the batch holding offset target (found
+// from pos) starts there and has max timestamp ts, as the time index entry
+// naming it says.
+func timeEntryMatches(f vfs.File, pos, limit, target, ts int64) bool {
+	var buf [batchHeaderSize]byte
+	_, h, err := findBatch(f, pos, limit, target, &buf)
+	return err == nil && h.BaseOffset == target && h.MaxTimestamp == ts
 }
 
 // scanForTime scans the batches of a segment file from pos (a batch boundary

@@ -34,6 +34,18 @@ func timeScanStart(entries []timeEntry, ts int64) (rel uint32, fromStart bool) {
 	return entries[i-1].rel, false
 }
 
+// timeEntryTs returns the timestamp of the entry timeScanStart picked.
+func timeEntryTs(entries []timeEntry, rel uint32, fromStart bool) int64 {
+	if fromStart {
+		return -1
+	}
+	i := sort.Search(len(entries), func(i int) bool { return entries[i].rel >= rel })
+	if i == len(entries) {
+		return -1
+	}
+	return entries[i].ts
+}
+
 // decodeTimeIndex parses and validates a .timeindex file; see decodeOffsetIndex.
 func decodeTimeIndex(b []byte, maxRel int64) ([]timeEntry, error) {
 	if len(b)%timeEntrySize != 0 {
