@@ -82,14 +82,6 @@ func TestCorruptionMatrix(t *testing.T) {
 	t.Logf("corruption matrix (file/place/stop: outcome):\n%s", strings.Join(table, "\n"))
 }
 
-// Work these rows wait for (issue 7, defect 1): the log recovery changes of
-// helper logrec. With them on main, drop the needs of the rows (every row
-// passed against that branch merged with this one).
-const (
-	needsIndexCheck = "index entries checked against the batches they name, so a damaged .index or .timeindex is rebuilt rather than trusted (log recovery work, helper logrec)"
-	needsNoTailCut  = "fsynced batches never cut as a torn tail after a crash: a bad one is kept as damage (recovery point with position, log recovery work, helper logrec)"
-)
-
 var (
 	consumerOffsetsSkipped  = regexp.MustCompile(`level=ERROR.*__consumer_offsets-0`)
 	transactionStateSkipped = regexp.MustCompile(`level=ERROR.*__transaction_state-0`)
@@ -98,22 +90,13 @@ var (
 func corruptRows() []corruptRow {
 	var rows []corruptRow
 	for _, kill := range []bool{false, true} {
-		// After a crash, recovery scans the active segment: on main it
-		// cuts a bad batch there, and what follows, as a torn write
-		// although every acknowledged batch was fsynced.
-		// __transaction_state has a single segment, so its middle is
-		// there too.
-		activeNeeds := ""
-		if kill {
-			activeNeeds = needsNoTailCut
-		}
 		rows = append(rows,
 			corruptRow{kind: "log", place: "middle", kill: kill, flip: flipDataLog(middleSegment, middleBatch)},
 			// The low byte of a position: the entry still looks sane.
-			corruptRow{kind: "index", place: "middle", kill: kill, flip: flipIndex(".index", middleSegment, 8, 7), needs: needsIndexCheck},
+			corruptRow{kind: "index", place: "middle", kill: kill, flip: flipIndex(".index", middleSegment, 8, 7)},
 			// The low byte of a timestamp: the entry may still look sane
 			// and send ListOffsets by time to a later batch.
-			corruptRow{kind: "timeindex", place: "middle", kill: kill, flip: flipIndex(".timeindex", middleSegment, 12, 7), needs: needsIndexCheck},
+			corruptRow{kind: "timeindex", place: "middle", kill: kill, flip: flipIndex(".timeindex", middleSegment, 12, 7)},
 			corruptRow{kind: "txnindex", place: "middle", kill: kill, flip: flipIndex(".txnindex", middleSegment, 28, 15),
 				wantLog: regexp.MustCompile(`level=ERROR.*aborted-transaction index damaged.*txnindex`)},
 			// The fixture's backup of metadata.log: empty for the
@@ -124,9 +107,9 @@ func corruptRows() []corruptRow {
 			corruptRow{kind: "consumer_offsets", place: "middle", kill: kill, flip: flipCoordinator("__consumer_offsets", middleSegment, middleBatch),
 				wantLog: consumerOffsetsSkipped},
 			corruptRow{kind: "transaction_state", place: "middle", kill: kill, flip: flipCoordinator("__transaction_state", lastSegment, middleBatch),
-				wantLog: transactionStateSkipped, needs: activeNeeds},
+				wantLog: transactionStateSkipped},
 
-			corruptRow{kind: "log", place: "tail", kill: kill, flip: flipDataLog(lastSegment, lastBatch), needs: activeNeeds},
+			corruptRow{kind: "log", place: "tail", kill: kill, flip: flipDataLog(lastSegment, lastBatch)},
 			corruptRow{kind: "index", place: "tail", kill: kill, flip: flipIndex(".index", lastSegment, 8, -1)},
 			corruptRow{kind: "timeindex", place: "tail", kill: kill, flip: flipIndex(".timeindex", lastSegment, 12, -1)},
 			corruptRow{kind: "txnindex", place: "tail", kill: kill, flip: flipIndex(".txnindex", lastTxnIndex, 28, -1),
@@ -134,9 +117,9 @@ func corruptRows() []corruptRow {
 			corruptRow{kind: "metadata.log", place: "tail", kill: kill, flip: flipMetadata(true), refuses: !kill,
 				wantLog: metadataLogLine(kill)},
 			corruptRow{kind: "consumer_offsets", place: "tail", kill: kill, flip: flipCoordinator("__consumer_offsets", lastSegment, lastBatch),
-				wantLog: consumerOffsetsSkipped, needs: activeNeeds},
+				wantLog: consumerOffsetsSkipped},
 			corruptRow{kind: "transaction_state", place: "tail", kill: kill, flip: flipCoordinator("__transaction_state", lastSegment, lastBatch),
-				wantLog: transactionStateSkipped, needs: activeNeeds},
+				wantLog: transactionStateSkipped},
 		)
 	}
 	// A crash right after the last metadata write (the SIGTERM copy without
