@@ -24,7 +24,9 @@ import (
 // the last stable offset (the first offset of the oldest transaction not
 // yet ended), with the aborted transactions that may have records in the
 // range read, so the client can drop them; the LSO is reported in both
-// modes.
+// modes. An offset whose bytes the log quarantined as damaged, or whose
+// batch header is invalid on disk, is answered CORRUPT_MESSAGE for its
+// partition (never served, never skipped silently).
 
 func init() { register(1, 4, 12, handleFetch) }
 
@@ -129,9 +131,15 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 				case errors.Is(err, log.ErrOffsetOutOfRange):
 					fp.errorCode = kerr.OffsetOutOfRange.Code
 					errored = true
-				case errors.Is(err, log.ErrDamaged), errors.Is(err, log.ErrCorruptBatch):
-					// Quarantined or invalid bytes on disk: say so rather than
-					// serve them or skip them silently.
+				case errors.Is(err, log.ErrDamaged):
+					// Quarantined at open, where it was logged at ERROR; a
+					// client retries this, so no log line per fetch.
+					fp.errorCode = kerr.CorruptMessage.Code
+					errored = true
+					c.log.Debug("fetch of a damaged range", "topic", rt.Topic, "partition", rp.Partition, "offset", rp.FetchOffset, "err", err)
+				case errors.Is(err, log.ErrCorruptBatch):
+					// Invalid bytes on disk that open did not look at: say so
+					// rather than serve them or skip them silently.
 					fp.errorCode = kerr.CorruptMessage.Code
 					errored = true
 					c.log.Error("fetch hit damaged log data", "topic", rt.Topic, "partition", rp.Partition, "offset", rp.FetchOffset, "err", err)
