@@ -21,11 +21,12 @@ import (
 // recorded as a damaged range, logged at ERROR, skipped; its bytes stay.
 //
 // The last (active) segment after a clean shutdown is restored from its
-// indexes plus a header walk after the last entry. After a crash it is walked
-// header by header up to the recovery point's position (fsynced, trusted) and
-// re-validated with CRCs after it; the first bad batch after the recovery
-// point is the torn tail and is cut off (logged at INFO for preallocated zeros,
-// WARN otherwise). A bad batch before it is damage, as in a sealed segment.
+// indexes plus a header walk after the last entry. After a crash its prefix up
+// to the recovery point's position (fsynced, trusted) is restored the same way
+// (or by a header walk if the index files disagree) and the bytes after it are
+// re-validated with CRCs; the first bad batch after the recovery point is the
+// torn tail and is cut off (logged at INFO for preallocated zeros, WARN
+// otherwise). A bad batch before it is damage, as in a sealed segment.
 // REQUIRES: exclusive access (called from Open).
 func (l *Log) recover() error {
 	bases, err := l.listSegments()
@@ -126,6 +127,7 @@ func (l *Log) recover() error {
 			return err
 		}
 		scanned = true
+		break // scanActive may have started a new, empty active segment
 	}
 	if err := l.noteDamaged(known); err != nil {
 		return err
