@@ -78,12 +78,16 @@ func logVerify(args []string, stdout, stderr io.Writer) error {
 }
 
 // partitionDirs returns the directories under dataDir that hold segment
-// files (NNNNNNNNNNNNNNNNNNNN.log), sorted.
+// files (NNNNNNNNNNNNNNNNNNNN.log), sorted, except deleted partitions
+// (TOPIC-N.<id>-delete) waiting for removal.
 func partitionDirs(dataDir string) ([]string, error) {
 	seen := map[string]bool{}
 	err := filepath.WalkDir(dataDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.IsDir() && strings.HasSuffix(d.Name(), "-delete") {
+			return fs.SkipDir // a deleted partition, being removed
 		}
 		if !d.IsDir() && isSegmentName(d.Name()) {
 			seen[filepath.Dir(p)] = true

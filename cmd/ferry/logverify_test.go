@@ -31,6 +31,8 @@ func TestLogVerify(t *testing.T) {
 	}
 	write("good-0", 3)
 	bad := write("bad-0", 3)
+	gone := write("gone-0.0123456789abcdef0123456789abcdef-delete", 1)
+	os.WriteFile(filepath.Join(gone, "00000000000000000000.log"), []byte("garbage"), 0o644)
 
 	out := mustRun(t, runLog, "", "verify", "--data-dir", data)
 	if out != "bad-0: ok\ngood-0: ok\n" {
