@@ -20,7 +20,7 @@ import (
 type Broker struct {
 	cfg  config.Config
 	log  *slog.Logger
-	meta *meta.Store
+	meta meta.Store
 	lock *os.File // flock on the data dir, held while open
 
 	reconcileMu sync.Mutex // serializes reconcile; taken before mu
@@ -55,7 +55,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := meta.Open(filepath.Join(cfg.DataDir, metaDirName), logger.With("component", "meta"))
+	store, err := meta.OpenAs(filepath.Join(cfg.DataDir, metaDirName), cfg.NodeID, logger.With("component", "meta"))
 	if err != nil {
 		lock.Close()
 		return nil, err

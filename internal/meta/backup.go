@@ -35,11 +35,11 @@ func repairFromBackup(dir string, data []byte, bad int64) ([]byte, bool) {
 	if err != nil || int64(len(b)) <= bad || len(b) > len(data) || !bytes.Equal(b[:bad], data[:bad]) {
 		return nil, false
 	}
-	if _, good, err := replay(b); err != nil || good != int64(len(b)) {
+	if _, good, err := replay(NewImage(0), b); err != nil || good != int64(len(b)) {
 		return nil, false
 	}
 	fixed := append(append([]byte(nil), b...), data[len(b):]...)
-	if _, good, err := replay(fixed); err != nil || good < int64(len(b)) {
+	if _, good, err := replay(NewImage(0), fixed); err != nil || good < int64(len(b)) {
 		return nil, false
 	}
 	return fixed, true

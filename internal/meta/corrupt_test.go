@@ -12,7 +12,7 @@ import (
 )
 
 // crash closes s the way a killed process leaves it: no clean-shutdown mark.
-func crash(s *Store) {
+func crash(s *FileStore) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.f.Close()

@@ -13,6 +13,23 @@ type Image struct {
 	// NextProducerID is the first producer id not yet reserved.
 	NextProducerID int64
 	topics         map[string]*Topic
+	brokers        map[int32]BrokerInfo
+	// defaultNode leads the partitions of records written before
+	// placement existed: the node that replays the log, so an old data
+	// dir keeps working as a cluster of one.
+	defaultNode int32
+}
+
+// NewImage returns the empty image of a node; node leads the partitions of
+// records that carry no placement.
+func NewImage(node int32) *Image {
+	return &Image{topics: map[string]*Topic{}, brokers: map[int32]BrokerInfo{}, defaultNode: node}
+}
+
+// BrokerInfo is one registered broker.
+type BrokerInfo struct {
+	NodeID int32
+	Addr   string
 }
 
 // Topic is one topic as the metadata log describes it.
@@ -21,6 +38,16 @@ type Topic struct {
 	ID         [16]byte
 	Partitions int32
 	Configs    map[string]string
+	// Placement has one entry per partition, by index.
+	Placement []Placement
+}
+
+// Leader returns the node leading partition index, or -1.
+func (t *Topic) Leader(index int32) int32 {
+	if index < 0 || int(index) >= len(t.Placement) {
+		return -1
+	}
+	return t.Placement[index].Leader
 }
 
 // Topic returns the named topic.
@@ -49,6 +76,57 @@ func (img *Image) Topics() []*Topic {
 	return out
 }
 
+// Brokers returns the registered brokers sorted by node id.
+func (img *Image) Brokers() []BrokerInfo {
+	out := make([]BrokerInfo, 0, len(img.brokers))
+	for _, b := range img.brokers {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].NodeID < out[j].NodeID })
+	return out
+}
+
+// Broker returns a registered broker.
+func (img *Image) Broker(node int32) (BrokerInfo, bool) {
+	b, ok := img.brokers[node]
+	return b, ok
+}
+
+// Apply returns the image after every record of recs, or an error and no
+// change at all if one does not apply: a Raft entry is applied whole or
+// not at all, the same way on every node.
+func (img *Image) Apply(recs []Record) (*Image, error) {
+	next := img
+	for _, r := range recs {
+		var err error
+		if next, err = next.apply(r); err != nil {
+			return nil, err
+		}
+	}
+	return next, nil
+}
+
+// placements returns the placement of n partitions: given, or the default
+// when none is given (records from before placement existed).
+func (img *Image) placements(given []Placement, n int32) ([]Placement, error) {
+	if len(given) == 0 {
+		out := make([]Placement, n)
+		for i := range out {
+			out[i] = LocalPlacement(img.defaultNode)
+		}
+		return out, nil
+	}
+	if int32(len(given)) != n {
+		return nil, fmt.Errorf("placement of %d partitions given for %d", len(given), n)
+	}
+	for i, p := range given {
+		if len(p.Replicas) == 0 {
+			return nil, fmt.Errorf("partition %d has no replicas", i)
+		}
+	}
+	return given, nil
+}
+
 // apply returns the image after r, or an error if r does not fit img (a
 // record that fails here is never written).
 func (img *Image) apply(r Record) (*Image, error) {
@@ -65,16 +143,25 @@ func (img *Image) apply(r Record) (*Image, error) {
 		if _, ok := img.topics[r.Topic.Name]; ok {
 			return nil, fmt.Errorf("topic %q already exists", r.Topic.Name)
 		}
+		pl, err := img.placements(r.Topic.Placement, r.Topic.Partitions)
+		if err != nil {
+			return nil, fmt.Errorf("topic %q: %w", r.Topic.Name, err)
+		}
 		copyTopics()
-		next.topics[r.Topic.Name] = &Topic{Name: r.Topic.Name, ID: r.Topic.ID, Partitions: r.Topic.Partitions, Configs: maps.Clone(r.Topic.Configs)}
+		next.topics[r.Topic.Name] = &Topic{Name: r.Topic.Name, ID: r.Topic.ID, Partitions: r.Topic.Partitions, Configs: maps.Clone(r.Topic.Configs), Placement: pl}
 	case r.Partitions != nil:
 		t, ok := img.topics[r.Partitions.Topic]
 		if !ok || r.Partitions.Count <= t.Partitions {
 			return nil, fmt.Errorf("cannot raise partitions of %q to %d", r.Partitions.Topic, r.Partitions.Count)
 		}
+		pl, err := img.placements(r.Partitions.Placement, r.Partitions.Count-t.Partitions)
+		if err != nil {
+			return nil, fmt.Errorf("topic %q: %w", t.Name, err)
+		}
 		copyTopics()
 		nt := *t
 		nt.Partitions = r.Partitions.Count
+		nt.Placement = append(append([]Placement(nil), t.Placement...), pl...)
 		next.topics[t.Name] = &nt
 	case r.Config != nil:
 		t, ok := img.topics[r.Config.Topic]
@@ -104,6 +191,30 @@ func (img *Image) apply(r Record) (*Image, error) {
 			return nil, fmt.Errorf("producer id block %d does not advance %d", r.ProducerID.Next, img.NextProducerID)
 		}
 		next.NextProducerID = r.ProducerID.Next
+	case r.Broker != nil:
+		if r.Broker.NodeID < 0 || r.Broker.Addr == "" {
+			return nil, fmt.Errorf("broker registration %d %q is incomplete", r.Broker.NodeID, r.Broker.Addr)
+		}
+		next.brokers = maps.Clone(img.brokers)
+		if next.brokers == nil {
+			next.brokers = map[int32]BrokerInfo{}
+		}
+		next.brokers[r.Broker.NodeID] = BrokerInfo{NodeID: r.Broker.NodeID, Addr: r.Broker.Addr}
+	case r.Placement != nil:
+		pr := r.Placement
+		t, ok := img.topics[pr.Topic]
+		if !ok || pr.Partition < 0 || pr.Partition >= t.Partitions {
+			return nil, fmt.Errorf("placement of unknown partition %s/%d", pr.Topic, pr.Partition)
+		}
+		old := t.Placement[pr.Partition]
+		if len(pr.Placement.Replicas) == 0 || pr.Placement.LeaderEpoch < old.LeaderEpoch || pr.Placement.PartitionEpoch <= old.PartitionEpoch {
+			return nil, fmt.Errorf("placement of %s/%d does not advance its epochs (leader %d, partition %d)", pr.Topic, pr.Partition, old.LeaderEpoch, old.PartitionEpoch)
+		}
+		copyTopics()
+		nt := *t
+		nt.Placement = append([]Placement(nil), t.Placement...)
+		nt.Placement[pr.Partition] = pr.Placement
+		next.topics[t.Name] = &nt
 	}
 	return &next, nil
 }

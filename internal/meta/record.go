@@ -10,6 +10,8 @@ type Record struct {
 	Config     *ConfigRecord          `json:"config,omitempty"`
 	Remove     *RemoveTopicRecord     `json:"remove,omitempty"`
 	ProducerID *ProducerIDBlockRecord `json:"producer_id,omitempty"`
+	Broker     *BrokerRecord          `json:"broker,omitempty"`
+	Placement  *PlacementRecord       `json:"placement,omitempty"`
 }
 
 // ClusterRecord is written once, when the data directory is formatted.
@@ -23,12 +25,19 @@ type TopicRecord struct {
 	ID         [16]byte          `json:"id"`
 	Partitions int32             `json:"partitions"`
 	Configs    map[string]string `json:"configs,omitempty"`
+	// Placement has one entry per partition. Records written before
+	// placement existed have none: each partition then gets the default,
+	// led by the image's own node (see Image.defaultNode).
+	Placement []Placement `json:"placement,omitempty"`
 }
 
 // PartitionsRecord raises a topic's partition count.
 type PartitionsRecord struct {
 	Topic string `json:"topic"`
 	Count int32  `json:"count"`
+	// Placement holds one entry per new partition, or none for the
+	// default placement.
+	Placement []Placement `json:"placement,omitempty"`
 }
 
 // ConfigRecord sets (Value non-nil) or removes (nil) one topic config.
@@ -51,7 +60,7 @@ type ProducerIDBlockRecord struct {
 
 func (r Record) validate() error {
 	n := 0
-	for _, set := range []bool{r.Cluster != nil, r.Topic != nil, r.Partitions != nil, r.Config != nil, r.Remove != nil, r.ProducerID != nil} {
+	for _, set := range []bool{r.Cluster != nil, r.Topic != nil, r.Partitions != nil, r.Config != nil, r.Remove != nil, r.ProducerID != nil, r.Broker != nil, r.Placement != nil} {
 		if set {
 			n++
 		}
@@ -60,4 +69,35 @@ func (r Record) validate() error {
 		return fmt.Errorf("metadata record has %d kinds set, want 1", n)
 	}
 	return nil
+}
+
+// BrokerRecord registers a broker, or updates the address of a registered
+// one.
+type BrokerRecord struct {
+	NodeID int32  `json:"node_id"`
+	Addr   string `json:"addr"` // advertised Kafka host:port
+}
+
+// Placement says where one partition lives: its replicas, which of them
+// leads, and the epochs that order changes of either (as in Kafka's
+// PartitionRecord).
+type Placement struct {
+	Replicas       []int32 `json:"replicas"`
+	Leader         int32   `json:"leader"`
+	LeaderEpoch    int32   `json:"leader_epoch"`
+	ISR            []int32 `json:"isr"`
+	PartitionEpoch int32   `json:"partition_epoch"`
+}
+
+// PlacementRecord replaces one partition's placement.
+type PlacementRecord struct {
+	Topic     string    `json:"topic"`
+	Partition int32     `json:"partition"`
+	Placement Placement `json:"placement"`
+}
+
+// LocalPlacement is the placement of a partition on node alone: what a
+// single node gives every partition.
+func LocalPlacement(node int32) Placement {
+	return Placement{Replicas: []int32{node}, Leader: node, ISR: []int32{node}}
 }

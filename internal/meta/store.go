@@ -32,20 +32,27 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // silently lose topics, so the broker refuses to start.
 var ErrCorrupt = errors.New("metadata log is corrupt")
 
-// Store is the durable metadata log and its current image.
-type Store struct {
+// FileStore is the single-node Store: the durable metadata log and its current image.
+type FileStore struct {
 	mu    sync.Mutex // serializes Update; guards f
 	f     *os.File
 	dir   string
 	image atomicImage
 	log   *slog.Logger
+	node  int32 // leads partitions whose records carry no placement
 }
 
 // Open replays DIR/metadata.log and returns the store positioned to append.
 // A bad frame is repaired from the backup copy when the copy covers it, and
 // otherwise cut off only when it is a torn tail: nothing valid follows it
 // and the last Close was not clean. Otherwise Open fails with ErrCorrupt.
-func Open(dir string, logger *slog.Logger) (*Store, error) {
+func Open(dir string, logger *slog.Logger) (*FileStore, error) {
+	return OpenAs(dir, 0, logger)
+}
+
+// OpenAs is Open for the node with id node: the node old records (written
+// before partitions had a placement) place their partitions on.
+func OpenAs(dir string, node int32, logger *slog.Logger) (*FileStore, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -57,7 +64,7 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, fileName)
-	s := &Store{dir: dir, log: logger}
+	s := &FileStore{dir: dir, log: logger, node: node}
 	valid, err := s.load(path, clean)
 	if err == nil && clean {
 		// Only now, with the log found whole: a refusal above leaves the
@@ -85,12 +92,12 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 
 // load replays the log into s.image, repairs it from the backup or
 // truncates a torn tail, and returns the valid bytes.
-func (s *Store) load(path string, clean bool) ([]byte, error) {
+func (s *FileStore) load(path string, clean bool) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read metadata log: %w", err)
 	}
-	img, good, err := replay(data)
+	img, good, err := replay(NewImage(s.node), data)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +110,7 @@ func (s *Store) load(path string, clean bool) ([]byte, error) {
 			s.log.Error("metadata log was damaged; repaired it from its backup copy, no record lost",
 				"path", path, "position", good, "backup", filepath.Join(s.dir, backupFile), "damaged_copy", keep)
 			data = fixed
-			if img, good, err = replay(data); err != nil {
+			if img, good, err = replay(NewImage(s.node), data); err != nil {
 				return nil, err
 			}
 		}
@@ -158,8 +165,7 @@ func truncateSynced(path string, size int64) error {
 
 // replay applies every frame of the valid prefix of data and returns the
 // image and the length of that prefix.
-func replay(data []byte) (*Image, int64, error) {
-	img := &Image{topics: map[string]*Topic{}}
+func replay(img *Image, data []byte) (*Image, int64, error) {
 	var pos int64
 	for {
 		rec, n, ok := decodeFrame(data[pos:])
@@ -221,7 +227,11 @@ func appendFrame(dst []byte, rec Record) ([]byte, error) {
 }
 
 // Image returns the current metadata image.
-func (s *Store) Image() *Image { return s.image.load() }
+func (s *FileStore) Image() *Image { return s.image.load() }
+
+// Changed returns a channel closed when an image newer than the current
+// one is published.
+func (s *FileStore) Changed() <-chan struct{} { return s.image.changed() }
 
 // ErrNoChange is returned by an Update function that has nothing to write.
 var ErrNoChange = errors.New("no metadata change")
@@ -230,7 +240,7 @@ var ErrNoChange = errors.New("no metadata change")
 // records fn returns are checked against the image, written and fsynced,
 // and the resulting image is published and returned. fn's error is
 // returned unchanged, so callers can return protocol errors from it.
-func (s *Store) Update(fn func(*Image) ([]Record, error)) (*Image, error) {
+func (s *FileStore) Update(fn func(*Image) ([]Record, error)) (*Image, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f == nil {
@@ -267,7 +277,7 @@ func (s *Store) Update(fn func(*Image) ([]Record, error)) (*Image, error) {
 // fail closes the log after a write or sync error: the file's tail is in an
 // unknown state, and only a restart's replay can tell what is durable.
 // REQUIRES: s.mu held.
-func (s *Store) fail(err error) error {
+func (s *FileStore) fail(err error) error {
 	s.log.Error("metadata log unusable until restart", "err", err)
 	s.f.Close()
 	s.f = nil
@@ -275,7 +285,7 @@ func (s *Store) fail(err error) error {
 }
 
 // Close closes the log file.
-func (s *Store) Close() error {
+func (s *FileStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f == nil {
