@@ -138,6 +138,11 @@ func (img *Image) apply(r Record) (*Image, error) {
 	copyTopics := func() { next.topics = maps.Clone(img.topics) }
 	switch {
 	case r.Cluster != nil:
+		// Set once: nodes of a new cluster race to name it, and the
+		// first name committed wins on every node.
+		if img.ClusterID != "" && img.ClusterID != r.Cluster.ClusterID {
+			return nil, fmt.Errorf("cluster id is %s already", img.ClusterID)
+		}
 		next.ClusterID = r.Cluster.ClusterID
 	case r.Topic != nil:
 		if _, ok := img.topics[r.Topic.Name]; ok {
@@ -218,3 +223,7 @@ func (img *Image) apply(r Record) (*Image, error) {
 	}
 	return &next, nil
 }
+
+// DefaultNode is the node that leads partitions of records without a
+// placement.
+func (img *Image) DefaultNode() int32 { return img.defaultNode }

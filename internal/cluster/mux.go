@@ -1,0 +1,126 @@
+package cluster
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// The first byte of a connection to the controller port.
+const (
+	connRaft    byte = 'R'
+	connForward byte = 'F'
+)
+
+var errListenerClosed = errors.New("controller listener closed")
+
+// mux shares the controller listener between Raft's transport (it is the
+// transport's raft.StreamLayer) and forwarded proposals.
+type mux struct {
+	ln        net.Listener
+	advertise net.Addr
+	forward   func(net.Conn) // serves one forwarded proposal
+	raftConns chan net.Conn
+	closed    chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+func newMux(ln net.Listener, advertise string, forward func(net.Conn)) (*mux, error) {
+	addr, err := net.ResolveTCPAddr("tcp", advertise)
+	if err != nil {
+		return nil, err
+	}
+	m := &mux{ln: ln, advertise: addr, forward: forward, raftConns: make(chan net.Conn), closed: make(chan struct{})}
+	m.wg.Add(1)
+	go m.acceptLoop()
+	return m, nil
+}
+
+func (m *mux) acceptLoop() {
+	defer m.wg.Done()
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			select {
+			case <-m.closed:
+				return
+			default:
+			}
+			time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors
+			continue
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.route(c)
+		}()
+	}
+}
+
+// route reads the connection's first byte and hands it on.
+func (m *mux) route(c net.Conn) {
+	var kind [1]byte
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(kind[:]); err != nil {
+		c.Close()
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	switch kind[0] {
+	case connRaft:
+		select {
+		case m.raftConns <- c:
+		case <-m.closed:
+			c.Close()
+		}
+	case connForward:
+		m.forward(c)
+	default:
+		c.Close() // not a controller peer
+	}
+}
+
+// Accept returns the next Raft connection (net.Listener, for raft).
+func (m *mux) Accept() (net.Conn, error) {
+	select {
+	case c := <-m.raftConns:
+		return c, nil
+	case <-m.closed:
+		return nil, errListenerClosed
+	}
+}
+
+// Close stops accepting; connections already handed out are their
+// owners' to close.
+func (m *mux) Close() error {
+	var err error
+	m.closeOnce.Do(func() {
+		close(m.closed)
+		err = m.ln.Close()
+	})
+	return err
+}
+
+// Addr is the address peers know this node by.
+func (m *mux) Addr() net.Addr { return m.advertise }
+
+// Dial opens a Raft connection to a peer (raft.StreamLayer).
+func (m *mux) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return dialKind(string(addr), connRaft, timeout)
+}
+
+func dialKind(addr string, kind byte, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Write([]byte{kind}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}

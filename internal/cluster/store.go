@@ -1,0 +1,300 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/ferry-mq/ferry/internal/meta"
+)
+
+// RaftDirName is the directory under the data dir that holds Raft's state.
+const RaftDirName = "__raft"
+
+// Config says how a node takes part in the controller quorum.
+type Config struct {
+	NodeID int32
+	// DataDir is the broker's data dir; Raft's state goes in
+	// DataDir/__raft.
+	DataDir string
+	// ListenAddr is the controller port to bind (--controller-addr);
+	// empty means this node's address in Quorum.
+	ListenAddr string
+	// Quorum are the voters (--controller-quorum); NodeID must be one.
+	Quorum []Voter
+	// ProposeTimeout bounds one Update, waiting for a leader included.
+	ProposeTimeout time.Duration
+	// Raft, when set, adjusts Raft's own configuration (tests shorten
+	// its timeouts).
+	Raft func(*raft.Config)
+}
+
+// Store is the metadata store of a node in the controller quorum.
+type Store struct {
+	cfg    Config
+	log    *slog.Logger
+	fsm    *fsm
+	raft   *raft.Raft
+	mux    *mux
+	trans  *raft.NetworkTransport
+	bolt   *raftboltdb.BoltStore
+	voters map[raft.ServerID]int32
+
+	mu sync.Mutex // serializes this node's Updates, so each fn sees the last one's result
+}
+
+var _ meta.Store = (*Store)(nil)
+
+// Open starts this node's Raft member. It returns before a leader is
+// elected; Update waits for one.
+func Open(cfg Config, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ProposeTimeout <= 0 {
+		cfg.ProposeTimeout = 15 * time.Second
+	}
+	self, ok := voterAddr(cfg.Quorum, cfg.NodeID)
+	if !ok {
+		return nil, fmt.Errorf("node %d is not in the controller quorum; nodes outside it (brokers only) are not supported yet", cfg.NodeID)
+	}
+	if cfg.ListenAddr == "" {
+		cfg.ListenAddr = self
+	}
+	dir := filepath.Join(cfg.DataDir, RaftDirName)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create raft dir: %w", err)
+	}
+	s := &Store{cfg: cfg, log: logger, fsm: newFSM(cfg.NodeID, logger), voters: map[raft.ServerID]int32{}}
+	for _, v := range cfg.Quorum {
+		s.voters[serverID(v.NodeID)] = v.NodeID
+	}
+	ok = false
+	defer func() {
+		if !ok {
+			s.closeParts()
+		}
+	}()
+
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: slogWriter{logger}})
+	conf := raft.DefaultConfig()
+	conf.LocalID = serverID(cfg.NodeID)
+	conf.Logger = hlog
+	if cfg.Raft != nil {
+		cfg.Raft(conf)
+	}
+	var err error
+	if s.bolt, err = raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db")); err != nil {
+		return nil, fmt.Errorf("open raft log: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hlog)
+	if err != nil {
+		return nil, fmt.Errorf("open raft snapshots: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("controller listener: %w", err)
+	}
+	if s.mux, err = newMux(ln, self, s.serveForward); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.trans = raft.NewNetworkTransportWithLogger(s.mux, 3, 10*time.Second, hlog)
+	existing, err := raft.HasExistingState(s.bolt, s.bolt, snaps)
+	if err != nil {
+		return nil, err
+	}
+	if !existing {
+		var servers []raft.Server
+		for _, v := range cfg.Quorum {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: serverID(v.NodeID), Address: raft.ServerAddress(v.Addr)})
+		}
+		if err := raft.BootstrapCluster(conf, s.bolt, s.bolt, snaps, s.trans, raft.Configuration{Servers: servers}); err != nil {
+			return nil, fmt.Errorf("bootstrap controller quorum: %w", err)
+		}
+		logger.Info("bootstrapped controller quorum", "voters", len(servers))
+	}
+	if s.raft, err = raft.NewRaft(conf, s.fsm, s.bolt, s.bolt, snaps, s.trans); err != nil {
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	ok = true
+	return s, nil
+}
+
+func serverID(node int32) raft.ServerID { return raft.ServerID(strconv.Itoa(int(node))) }
+
+func voterAddr(q []Voter, node int32) (string, bool) {
+	for _, v := range q {
+		if v.NodeID == node {
+			return v.Addr, true
+		}
+	}
+	return "", false
+}
+
+// Image returns the newest image this node has applied.
+func (s *Store) Image() *meta.Image { return s.fsm.pub.Load() }
+
+// Changed returns a channel closed when a newer image is applied.
+func (s *Store) Changed() <-chan struct{} { return s.fsm.pub.Changed() }
+
+// Controller returns the node id of the active controller (the Raft
+// leader), or -1 while there is none.
+func (s *Store) Controller() int32 {
+	_, id := s.raft.LeaderWithID()
+	if n, ok := s.voters[id]; ok {
+		return n
+	}
+	return -1
+}
+
+// Snapshot takes a Raft snapshot now (tests; Raft also takes them itself).
+func (s *Store) Snapshot() error { return s.raft.Snapshot().Error() }
+
+// Update runs fn on the newest image, commits its records through the
+// leader, and returns once this node has applied them. When the records
+// no longer fit the log (this node's image was stale), fn runs again on
+// the newer image, at most three times.
+func (s *Store) Update(fn func(*meta.Image) ([]meta.Record, error)) (*meta.Image, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	deadline := time.Now().Add(s.cfg.ProposeTimeout)
+	for attempt := 1; ; attempt++ {
+		img := s.Image()
+		recs, err := fn(img)
+		if errors.Is(err, meta.ErrNoChange) {
+			return img, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		index, rejected, err := s.propose(recs, deadline)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.waitApplied(index, deadline); err != nil {
+			return nil, err
+		}
+		if rejected == nil {
+			return s.Image(), nil
+		}
+		if attempt == 3 {
+			return nil, rejected
+		}
+	}
+}
+
+// ErrNoController is returned when no leader could be reached in time:
+// the quorum has no majority, or is still electing.
+var ErrNoController = errors.New("no active controller (the controller quorum has no leader)")
+
+// propose commits recs through the leader and returns the entry's index
+// and, when the FSM refused it, why.
+func (s *Store) propose(recs []meta.Record, deadline time.Time) (uint64, error, error) {
+	data, err := json.Marshal(recs)
+	if err != nil {
+		return 0, nil, err
+	}
+	var lastErr error
+	for time.Now().Before(deadline) {
+		if s.raft.State() == raft.Leader {
+			index, rejected, err := s.applyAsLeader(data, time.Until(deadline))
+			if err == nil || !errors.Is(err, raft.ErrNotLeader) {
+				return index, rejected, err
+			}
+			lastErr = err
+		} else if addr, _ := s.raft.LeaderWithID(); addr != "" {
+			index, rejected, err := forward(string(addr), data, time.Until(deadline))
+			if err == nil {
+				return index, rejected, nil
+			}
+			lastErr = err
+		}
+		// No leader yet, or it just changed: elections take about a
+		// second with Raft's default timeouts.
+		time.Sleep(50 * time.Millisecond)
+	}
+	if lastErr != nil {
+		return 0, nil, fmt.Errorf("%w: %v", ErrNoController, lastErr)
+	}
+	return 0, nil, ErrNoController
+}
+
+// applyAsLeader appends data to the Raft log. ErrLeadershipLost is final:
+// the entry may still commit, so it is not proposed again.
+func (s *Store) applyAsLeader(data []byte, timeout time.Duration) (uint64, error, error) {
+	f := s.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrLeadershipLost) {
+			return 0, nil, fmt.Errorf("the controller lost its leadership while committing a metadata change; it may or may not have been applied: %w", err)
+		}
+		return 0, nil, err
+	}
+	if r, ok := f.Response().(rejection); ok {
+		return f.Index(), r, nil
+	}
+	return f.Index(), nil, nil
+}
+
+// waitApplied returns once this node's FSM has applied index.
+func (s *Store) waitApplied(index uint64, deadline time.Time) error {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	for {
+		ch := s.fsm.pub.Changed()
+		if s.fsm.applied.Load() >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return fmt.Errorf("metadata entry %d committed but not applied on node %d in time", index, s.cfg.NodeID)
+		}
+	}
+}
+
+func (s *Store) closeParts() error {
+	var errs []error
+	if s.raft != nil {
+		errs = append(errs, s.raft.Shutdown().Error())
+	}
+	if s.trans != nil {
+		errs = append(errs, s.trans.Close())
+	} else if s.mux != nil {
+		errs = append(errs, s.mux.Close())
+	}
+	if s.mux != nil {
+		s.mux.Close()
+		s.mux.wg.Wait()
+	}
+	if s.bolt != nil {
+		errs = append(errs, s.bolt.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops this node's Raft member.
+func (s *Store) Close() error { return s.closeParts() }
+
+// slogWriter carries hclog's lines (Raft's logging) into slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	line := string(p)
+	for len(line) > 0 && (line[len(line)-1] == '\n') {
+		line = line[:len(line)-1]
+	}
+	w.log.Info(line, "component", "raft")
+	return len(p), nil
+}
