@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -55,7 +54,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := meta.OpenAs(filepath.Join(cfg.DataDir, metaDirName), cfg.NodeID, logger.With("component", "meta"))
+	store, err := openStore(cfg, logger.With("component", "meta"))
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -71,8 +70,18 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 		stop:       make(chan struct{}),
 	}
 	b.producerIDs.b = b
+	if b.Clustered() {
+		if err := b.register(); err != nil {
+			store.Close()
+			lock.Close()
+			return nil, err
+		}
+	}
 	if b.meta.Image().ClusterID == "" {
 		if _, err := store.Update(func(img *meta.Image) ([]meta.Record, error) {
+			if img.ClusterID != "" {
+				return nil, meta.ErrNoChange // another node named the cluster first
+			}
 			return []meta.Record{{Cluster: &meta.ClusterRecord{ClusterID: newClusterID()}}}, nil
 		}); err != nil {
 			store.Close()
@@ -99,6 +108,10 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 	}
 	b.wg.Add(1)
 	go b.retentionLoop()
+	if b.Clustered() {
+		b.wg.Add(1)
+		go b.watchMetadata()
+	}
 	return b, nil
 }
 
@@ -132,7 +145,7 @@ func (b *Broker) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, parts := range b.partitions {
-		for _, p := range parts {
+		for _, p := range nonNil(parts) {
 			errs = append(errs, p.log.Close())
 		}
 	}
@@ -179,7 +192,7 @@ func (b *Broker) allPartitions() []*Partition {
 	defer b.mu.RUnlock()
 	var all []*Partition
 	for _, parts := range b.partitions {
-		all = append(all, parts...)
+		all = append(all, nonNil(parts)...)
 	}
 	return all
 }

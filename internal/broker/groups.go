@@ -42,7 +42,32 @@ func errInternalTopic(name string) error {
 	return fmt.Errorf("%w: %s is an internal topic", kerr.InvalidTopicException, name)
 }
 
-// Groups returns the consumer-group coordinator.
+// createInternalTopic creates an internal topic with one partition. In a
+// cluster every node tries at its first start; one create wins.
+func (b *Broker) createInternalTopic(name string, configs map[string]string) error {
+	_, err := b.CreateTopic(name, 1, configs, false)
+	if err != nil && kerrCode(err) != kerr.TopicAlreadyExists.Code {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	return nil
+}
+
+// coordinatesHere reports whether this node leads partition 0 of an
+// internal topic and so runs its coordinator. In a cluster the group and
+// transaction coordinators run on one broker each, until coordinators
+// move with partition leadership; the others answer FindCoordinator with
+// that broker and refuse coordinator requests (see the kafka package).
+func (b *Broker) coordinatesHere(topic string) bool {
+	t, ok := b.Image().Topic(topic)
+	if !ok || b.leads(t, 0) {
+		return true
+	}
+	b.log.Info("coordinator runs on another broker", "topic", topic, "node", t.Leader(0))
+	return false
+}
+
+// Groups returns the consumer-group coordinator; nil on a cluster node
+// that does not lead __consumer_offsets.
 func (b *Broker) Groups() *group.Coordinator { return b.groups }
 
 // startGroups creates __consumer_offsets if needed, replays it into a new
@@ -50,8 +75,8 @@ func (b *Broker) Groups() *group.Coordinator { return b.groups }
 func (b *Broker) startGroups() error {
 	want := consumerOffsetsConfigs(b.cfg.MaxRequestBytes, b.cfg.OffsetsSegmentBytes)
 	if t, ok := b.Image().Topic(ConsumerOffsetsTopic); !ok {
-		if _, err := b.CreateTopic(ConsumerOffsetsTopic, 1, want, false); err != nil {
-			return fmt.Errorf("create %s: %w", ConsumerOffsetsTopic, err)
+		if err := b.createInternalTopic(ConsumerOffsetsTopic, want); err != nil {
+			return err
 		}
 	} else if !maps.Equal(t.Configs, want) {
 		// Data dirs made before compaction existed: bring the topic's
@@ -63,6 +88,9 @@ func (b *Broker) startGroups() error {
 		if err := b.AlterTopicConfigs(ConsumerOffsetsTopic, changes, true, false); err != nil {
 			return fmt.Errorf("update %s configs: %w", ConsumerOffsetsTopic, err)
 		}
+	}
+	if !b.coordinatesHere(ConsumerOffsetsTopic) {
+		return nil
 	}
 	p, err := b.Partition(ConsumerOffsetsTopic, 0)
 	if err != nil {

@@ -47,6 +47,8 @@ type openJob struct {
 	topic *meta.Topic
 	index int32
 	tc    config.TopicConfig
+	// remote: another node leads the partition, so it is not opened here.
+	remote bool
 }
 
 // openResult is what opening one partition gave; created says a new
@@ -62,6 +64,9 @@ func (b *Broker) openPartitions(jobs []openJob) []openResult {
 	results := make([]openResult, len(jobs))
 	forEachParallel(len(jobs), func(i int) {
 		j := jobs[i]
+		if j.remote {
+			return // another node leads it: a nil entry
+		}
 		p, created, err := b.openPartition(j.topic, j.index, j.tc)
 		results[i] = openResult{p: p, created: created, err: err}
 	})

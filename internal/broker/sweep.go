@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-mq/ferry/internal/cluster"
 	"github.com/ferry-mq/ferry/internal/meta"
 )
 
@@ -55,7 +56,7 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 	adopted := 0
 	for i, e := range entries {
 		name := e.Name()
-		if !e.IsDir() || name == metaDirName || name == quarantineDir || name == "lost+found" {
+		if !e.IsDir() || name == metaDirName || name == cluster.RaftDirName || name == quarantineDir || name == "lost+found" {
 			continue
 		}
 		path := filepath.Join(b.cfg.DataDir, name)

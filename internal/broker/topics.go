@@ -56,7 +56,16 @@ func (b *Broker) CreateTopic(name string, partitions int32, configs map[string]s
 		if validateOnly {
 			return nil, meta.ErrNoChange
 		}
-		return []meta.Record{{Topic: &meta.TopicRecord{Name: name, ID: newTopicID(), Partitions: partitions, Configs: configs}}}, nil
+		placement := b.place(img, 0, partitions)
+		if co, ok := img.Topic(ConsumerOffsetsTopic); ok && name == TransactionStateTopic {
+			// The transaction coordinator commits offsets through the
+			// group coordinator, so the two run on one broker.
+			for i := range placement {
+				placement[i] = meta.LocalPlacement(co.Leader(0))
+			}
+		}
+		return []meta.Record{{Topic: &meta.TopicRecord{Name: name, ID: newTopicID(), Partitions: partitions, Configs: configs,
+			Placement: placement}}}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -146,7 +155,7 @@ func (b *Broker) CreatePartitions(name string, count int32, validateOnly bool) e
 		if validateOnly {
 			return nil, meta.ErrNoChange
 		}
-		return []meta.Record{{Partitions: &meta.PartitionsRecord{Topic: name, Count: count}}}, nil
+		return []meta.Record{{Partitions: &meta.PartitionsRecord{Topic: name, Count: count, Placement: b.place(img, t.Partitions, count-t.Partitions)}}}, nil
 	})
 	if err != nil || validateOnly {
 		return err
@@ -245,7 +254,7 @@ func (b *Broker) reconcile() (int, error) {
 		if t, ok := img.Topic(name); ok && t.ID == b.topicIDs[name] {
 			continue
 		}
-		removed = append(removed, parts...)
+		removed = append(removed, nonNil(parts)...)
 		delete(b.partitions, name)
 		delete(b.topicIDs, name)
 	}
@@ -263,7 +272,7 @@ func (b *Broker) reconcile() (int, error) {
 		b.mu.RLock()
 		existing := b.partitions[t.Name]
 		b.mu.RUnlock()
-		for _, p := range existing {
+		for _, p := range nonNil(existing) {
 			if p.config != tc {
 				if err := p.log.SetConfig(tc.Log); err != nil {
 					return 0, err
@@ -272,7 +281,7 @@ func (b *Broker) reconcile() (int, error) {
 			}
 		}
 		for i := int32(current[t.Name]); i < t.Partitions; i++ {
-			jobs = append(jobs, openJob{topic: t, index: i, tc: tc})
+			jobs = append(jobs, openJob{topic: t, index: i, tc: tc, remote: !b.leads(t, i)})
 		}
 	}
 	results := b.openPartitions(jobs)
@@ -323,7 +332,9 @@ func (b *Broker) addOpened(current map[string]int, jobs []openJob, results []ope
 			case r.err != nil:
 				broken = true
 			case broken:
-				r.p.log.Close()
+				if r.p != nil {
+					r.p.log.Close()
+				}
 			default:
 				add = append(add, r.p)
 			}
@@ -350,6 +361,9 @@ func (b *Broker) Partition(topic string, index int32) (*Partition, error) {
 	parts, ok := b.partitions[topic]
 	if !ok || index < 0 || int(index) >= len(parts) {
 		return nil, kerr.UnknownTopicOrPartition
+	}
+	if parts[index] == nil {
+		return nil, fmt.Errorf("%w: %s-%d is led by another broker", kerr.NotLeaderForPartition, topic, index)
 	}
 	return parts[index], nil
 }

@@ -33,9 +33,14 @@ func (b *Broker) Txn() *txn.Coordinator { return b.txn }
 // coordinator's timers and the producer-expiry sweep.
 func (b *Broker) startTxn() error {
 	if _, ok := b.Image().Topic(TransactionStateTopic); !ok {
-		if _, err := b.CreateTopic(TransactionStateTopic, 1, transactionStateConfigs(b.cfg.MaxRequestBytes), false); err != nil {
-			return fmt.Errorf("create %s: %w", TransactionStateTopic, err)
+		if err := b.createInternalTopic(TransactionStateTopic, transactionStateConfigs(b.cfg.MaxRequestBytes)); err != nil {
+			return err
 		}
+	}
+	if !b.coordinatesHere(TransactionStateTopic) {
+		b.wg.Add(1)
+		go b.producerExpiryLoop()
+		return nil
 	}
 	p, err := b.Partition(TransactionStateTopic, 0)
 	if err != nil {
@@ -79,7 +84,7 @@ func (b *Broker) ExpireProducers(now time.Time) {
 	b.mu.RLock()
 	var all []*Partition
 	for _, parts := range b.partitions {
-		all = append(all, parts...)
+		all = append(all, nonNil(parts)...)
 	}
 	b.mu.RUnlock()
 	for _, p := range all {

@@ -27,6 +27,14 @@ type Config struct {
 	AdvertisedAddr string
 	// NodeID is this broker's id in Metadata responses.
 	NodeID int32
+	// ControllerQuorum lists the controller quorum's voters as
+	// id@host:port, comma-separated; empty runs a cluster of one with
+	// the metadata log in a local file, as before clustering.
+	ControllerQuorum string
+	// ControllerAddr is the host:port the controller listener binds (Raft
+	// and forwarded metadata proposals); empty means this node's address
+	// in ControllerQuorum.
+	ControllerAddr string
 	// AutoCreateTopics creates unknown topics on Metadata and Produce, as
 	// Kafka's auto.create.topics.enable does.
 	AutoCreateTopics bool
@@ -153,6 +161,17 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("advertised addr %q %v: use --advertised-addr host:port, the address clients reach this broker at", c.AdvertisedAddr, err))
 		}
 	}
+	if c.ControllerAddr != "" {
+		if err := checkHostPort(c.ControllerAddr); err != nil {
+			errs = append(errs, fmt.Errorf("controller addr %q %v: use --controller-addr host:port", c.ControllerAddr, err))
+		}
+		if c.ControllerQuorum == "" {
+			errs = append(errs, errors.New("--controller-addr needs --controller-quorum"))
+		}
+	}
+	if c.ControllerQuorum != "" && c.NodeID < 0 {
+		errs = append(errs, fmt.Errorf("node id %d must not be negative in a cluster", c.NodeID))
+	}
 	if c.NumPartitions < 1 {
 		errs = append(errs, fmt.Errorf("num partitions %d must be at least 1", c.NumPartitions))
 	}
@@ -219,6 +238,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.KafkaAddr, "kafka-addr", c.KafkaAddr, "Kafka protocol listen address (env FERRY_KAFKA_ADDR)")
 	fs.StringVar(&c.AdvertisedAddr, "advertised-addr", c.AdvertisedAddr, "address given to clients; default the listen address (env FERRY_ADVERTISED_ADDR)")
 	fs.Var(int32Value{&c.NodeID}, "node-id", "broker node id (env FERRY_NODE_ID)")
+	fs.StringVar(&c.ControllerQuorum, "controller-quorum", c.ControllerQuorum, "controller quorum voters, `id@host:port,...`; empty runs a single node (env FERRY_CONTROLLER_QUORUM)")
+	fs.StringVar(&c.ControllerAddr, "controller-addr", c.ControllerAddr, "controller listen address (Raft); default this node's address in --controller-quorum (env FERRY_CONTROLLER_ADDR)")
 	fs.BoolVar(&c.AutoCreateTopics, "auto-create-topics", c.AutoCreateTopics, "create unknown topics on metadata and produce (env FERRY_AUTO_CREATE_TOPICS)")
 	fs.Var(int32Value{&c.NumPartitions}, "num-partitions", "partitions of auto-created topics (env FERRY_NUM_PARTITIONS)")
 	fs.Var(int32Value{&c.MaxPartitions}, "max-partitions", "most partitions of all topics together (env FERRY_MAX_PARTITIONS)")

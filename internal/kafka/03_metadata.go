@@ -25,15 +25,16 @@ func handleMetadata(c *conn, kreq kmsg.Request) finisher {
 	req := kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	b := c.s.broker
-	node := b.Config().NodeID
 
-	host, port := c.s.advertisedHostPort()
-	mb := kmsg.NewMetadataResponseBroker()
-	mb.NodeID, mb.Host, mb.Port = node, host, port
-	resp.Brokers = append(resp.Brokers, mb)
+	for _, bi := range c.s.brokers() {
+		mb := kmsg.NewMetadataResponseBroker()
+		mb.NodeID = bi.NodeID
+		mb.Host, mb.Port = splitHostPort(bi.Addr)
+		resp.Brokers = append(resp.Brokers, mb)
+	}
 	clusterID := b.Image().ClusterID
 	resp.ClusterID = &clusterID
-	resp.ControllerID = node
+	resp.ControllerID = b.Controller()
 
 	allowCreate := req.Version < 4 || req.AllowAutoTopicCreation
 	var topics []*meta.Topic
@@ -56,7 +57,7 @@ func handleMetadata(c *conn, kreq kmsg.Request) finisher {
 		}
 	}
 	for _, t := range topics {
-		resp.Topics = append(resp.Topics, metadataTopic(t, node))
+		resp.Topics = append(resp.Topics, metadataTopic(b, t))
 	}
 	resp.Topics = append(resp.Topics, unknown...)
 	return now(resp)
@@ -88,7 +89,7 @@ func lookupMetadataTopic(b *broker.Broker, img *meta.Image, rt kmsg.MetadataRequ
 	return t, nil
 }
 
-func metadataTopic(t *meta.Topic, node int32) kmsg.MetadataResponseTopic {
+func metadataTopic(b *broker.Broker, t *meta.Topic) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
@@ -97,20 +98,35 @@ func metadataTopic(t *meta.Topic, node int32) kmsg.MetadataResponseTopic {
 	for i := int32(0); i < t.Partitions; i++ {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = i
-		mp.Leader = node
-		mp.LeaderEpoch = 0
-		mp.Replicas = []int32{node}
-		mp.ISR = []int32{node}
+		pl := b.PartitionPlacement(t, i)
+		mp.Leader = pl.Leader
+		mp.LeaderEpoch = pl.LeaderEpoch
+		mp.Replicas = pl.Replicas
+		mp.ISR = pl.ISR
+		if _, ok := b.Image().Broker(pl.Leader); b.Clustered() && !ok {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
 }
 
 // advertisedHostPort splits the advertised address for Metadata.
-func (s *Server) advertisedHostPort() (string, int32) {
-	host, portStr, err := net.SplitHostPort(s.advertised)
+// brokers lists the brokers for Metadata and DescribeCluster: every
+// registered one in a cluster, else this one at its advertised address.
+func (s *Server) brokers() []meta.BrokerInfo {
+	if s.broker.Clustered() {
+		return s.broker.Brokers()
+	}
+	return []meta.BrokerInfo{{NodeID: s.broker.Config().NodeID, Addr: s.advertised}}
+}
+
+func (s *Server) advertisedHostPort() (string, int32) { return splitHostPort(s.advertised) }
+
+func splitHostPort(addr string) (string, int32) {
+	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
-		return s.advertised, 9092
+		return addr, 9092
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil {

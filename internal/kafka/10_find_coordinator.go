@@ -3,6 +3,8 @@ package kafka
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-mq/ferry/internal/broker"
 )
 
 // FindCoordinator: v0-4 (v4 is the batched form, KIP-699).
@@ -17,18 +19,31 @@ func handleFindCoordinator(c *conn, kreq kmsg.Request) finisher {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	host, port := c.s.advertisedHostPort()
 	node := c.s.broker.Config().NodeID
+	// In a cluster each coordinator runs on the broker leading partition 0
+	// of its internal topic.
+	at := func(topic string) (int32, string, int32, *kerr.Error) {
+		if !c.s.broker.Clustered() {
+			return node, host, port, nil
+		}
+		bi, ok := c.s.broker.CoordinatorNode(topic)
+		if !ok {
+			return -1, "", -1, kerr.CoordinatorNotAvailable
+		}
+		h, p := splitHostPort(bi.Addr)
+		return bi.NodeID, h, p, nil
+	}
 	find := func(key string) (int32, string, int32, *kerr.Error) {
 		switch req.CoordinatorType {
 		case 0:
 			if key == "" {
 				return -1, "", -1, kerr.InvalidGroupID
 			}
-			return node, host, port, nil
+			return at(broker.ConsumerOffsetsTopic)
 		case 1:
 			if key == "" {
 				return -1, "", -1, kerr.InvalidRequest
 			}
-			return node, host, port, nil
+			return at(broker.TransactionStateTopic)
 		default:
 			return -1, "", -1, kerr.InvalidRequest
 		}

@@ -217,6 +217,9 @@ func (c *conn) handle(h requestHeader, req kmsg.Request) (fin finisher, err erro
 			err = fmt.Errorf("internal error handling %s", kmsg.NameForKey(h.key))
 		}
 	}()
+	if fin, err := c.notCoordinator(h.key, req); fin != nil || err != nil {
+		return fin, err
+	}
 	return apis[h.key].handle(c, req), nil
 }
 

@@ -36,14 +36,16 @@ func Start(cfg config.Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	advertised := cfg.AdvertisedAddr
+	if advertised == "" {
+		advertised = lis.Addr().String()
+	}
+	// The broker registers this address with the cluster.
+	cfg.AdvertisedAddr = advertised
 	b, err := broker.New(cfg, logger)
 	if err != nil {
 		lis.Close()
 		return nil, err
-	}
-	advertised := cfg.AdvertisedAddr
-	if advertised == "" {
-		advertised = lis.Addr().String()
 	}
 	s := &Server{Broker: b, kafka: kafka.NewServer(b, advertised, logger.With("component", "kafka")), lis: lis, done: make(chan error, 1)}
 	go func() { s.done <- s.kafka.Serve(lis) }()
