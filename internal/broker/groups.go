@@ -46,10 +46,15 @@ func errInternalTopic(name string) error {
 // cluster every node tries at its first start; one create wins.
 func (b *Broker) createInternalTopic(name string, configs map[string]string) error {
 	_, err := b.CreateTopic(name, 1, configs, false)
-	if err != nil && kerrCode(err) != kerr.TopicAlreadyExists.Code {
+	if err == nil {
+		return nil
+	}
+	if kerrCode(err) != kerr.TopicAlreadyExists.Code {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
-	return nil
+	// Another node created it: open its partition if it is ours.
+	_, err = b.reconcile()
+	return err
 }
 
 // coordinatesHere reports whether this node leads partition 0 of an
@@ -60,6 +65,13 @@ func (b *Broker) createInternalTopic(name string, configs map[string]string) err
 func (b *Broker) coordinatesHere(topic string) bool {
 	t, ok := b.Image().Topic(topic)
 	if !ok || b.leads(t, 0) {
+		if b.Clustered() {
+			// Another node may have created the topic after this
+			// node's last reconcile: open the partition now.
+			if _, err := b.reconcile(); err != nil {
+				b.log.Error("cannot open the partitions of the metadata image", "err", err)
+			}
+		}
 		return true
 	}
 	b.log.Info("coordinator runs on another broker", "topic", topic, "node", t.Leader(0))

@@ -1,0 +1,232 @@
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// freeAddr returns a loopback host:port that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startCluster starts n `ferry serve` processes forming one controller
+// quorum. They start together: each waits for a quorum before serving.
+func startCluster(t *testing.T, n int) []*ferryProc {
+	t.Helper()
+	ctrl := make([]string, n)
+	quorum := ""
+	for i := range n {
+		ctrl[i] = freeAddr(t)
+		if i > 0 {
+			quorum += ","
+		}
+		quorum += fmt.Sprintf("%d@%s", i+1, ctrl[i])
+	}
+	procs := make([]*ferryProc, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		dir := t.TempDir()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			procs[i], errs[i] = tryStartFerry(t, dir, "--node-id", strconv.Itoa(i+1),
+				"--controller-addr", ctrl[i], "--controller-quorum", quorum)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return procs
+}
+
+// A three-node cluster: a topic created through node 1 is spread over all
+// three brokers, clients produce through every node and read everything
+// back; after a SIGKILL of the controller the two survivors elect another
+// (through Raft), metadata changes still commit, and every acknowledged
+// record on a surviving broker is still there. Partitions of the killed
+// broker are unavailable: replication is not built yet.
+func TestClusterThreeNodes(t *testing.T) {
+	procs := startCluster(t, 3)
+	topic := topicName(t)
+	adm := newAdmin(t, procs[0].addr)
+	createTopic(t, adm, topic, 6)
+
+	// Followers apply the topic a heartbeat after the controller, as in
+	// Kafka: a broker that has not yet answers UNKNOWN_TOPIC_OR_PARTITION.
+	md := waitTopicMetadata(t, adm, topic)
+	if len(md.Brokers) != 3 {
+		t.Fatalf("metadata lists %d brokers, want 3: %v", len(md.Brokers), md.Brokers)
+	}
+	leaderOf := map[int32]int32{}
+	perNode := map[int32]int{}
+	for _, p := range md.Topics[topic].Partitions {
+		leaderOf[p.Partition] = p.Leader
+		perNode[p.Leader]++
+	}
+	if len(leaderOf) != 6 || perNode[1] != 2 || perNode[2] != 2 || perNode[3] != 2 {
+		t.Fatalf("partition leaders %v: want 2 partitions on each of nodes 1-3 (%+v)", leaderOf, md.Topics[topic])
+	}
+
+	// A broker answers NOT_LEADER_OR_FOLLOWER for a partition another
+	// broker leads.
+	var other int32 = -1
+	for part, leader := range leaderOf {
+		if leader != 1 {
+			other = part
+			break
+		}
+	}
+	req := kmsg.NewPtrListOffsetsRequest()
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition, rp.Timestamp = other, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	node1 := newClient(t, procs[0].addr).Broker(1)
+	var raw *kmsg.ListOffsetsResponse
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		// Node 1 may not have applied the topic yet (CreateTopics went
+		// to the controller): UNKNOWN_TOPIC_OR_PARTITION until it has.
+		if raw, err = req.RequestWith(testCtx(t, 15*time.Second), node1); err != nil {
+			t.Fatal(err)
+		}
+		if raw.Topics[0].Partitions[0].ErrorCode != kerr.UnknownTopicOrPartition.Code || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code := raw.Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("ListOffsets of partition %d (led by %d) at node 1: error %d, want NOT_LEADER_OR_FOLLOWER", other, leaderOf[other], code)
+	}
+
+	// Replication factor 3 is refused, and says why.
+	resp, err := adm.CreateTopic(testCtx(t, 15*time.Second), 1, 3, nil, topic+"-rf3")
+	if !errors.Is(err, kerr.InvalidReplicationFactor) && !errors.Is(resp.Err, kerr.InvalidReplicationFactor) {
+		t.Fatalf("create with replication factor 3: %v / %v, want INVALID_REPLICATION_FACTOR", err, resp.Err)
+	}
+
+	// Keyed records through each node; the client routes them by
+	// Metadata to each partition's leader.
+	const perClient = 60
+	var acked []*kgo.Record
+	for i, p := range procs {
+		cl := newClient(t, p.addr, kgo.DefaultProduceTopic(topic))
+		var rs []*kgo.Record
+		for j := range perClient {
+			rs = append(rs, &kgo.Record{Key: []byte(fmt.Sprintf("k%d-%d", i, j)), Value: []byte(fmt.Sprintf("v%d-%d", i, j))})
+		}
+		produceSync(t, cl, rs...)
+		acked = append(acked, rs...)
+	}
+	got := consumeN(t, procs[1].addr, allFrom(6, kgo.NewOffset().AtStart()), topic, len(acked))
+	checkSameRecords(t, acked, got)
+
+	ctl, err := adm.BrokerMetadata(testCtx(t, 15*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := ctl.Controller
+	if old < 1 || old > 3 {
+		t.Fatalf("controller = %d", old)
+	}
+	procs[old-1].kill()
+	var survivors []*ferryProc
+	for i, p := range procs {
+		if int32(i+1) != old {
+			survivors = append(survivors, p)
+		}
+	}
+
+	// The survivors elect a new controller; a metadata change commits
+	// through it (NOT_CONTROLLER until then: clients retry).
+	sadm := newAdmin(t, survivors[1].addr)
+	after := topic + "-after"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := sadm.CreateTopic(testCtx(t, 15*time.Second), 2, 1, nil, after)
+		if err == nil && resp.Err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("create %s after the controller died: %v / %v", after, err, resp.Err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	smd, err := sadm.BrokerMetadata(testCtx(t, 15*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if smd.Controller == old || smd.Controller < 1 {
+		t.Fatalf("controller after the kill = %d (killed %d)", smd.Controller, old)
+	}
+	for _, p := range survivors {
+		waitTopicMetadata(t, newAdmin(t, p.addr), after)
+	}
+
+	// Every acknowledged record of a partition on a surviving broker.
+	var want []*kgo.Record
+	live := map[int32]kgo.Offset{}
+	for _, r := range acked {
+		if leaderOf[r.Partition] != old {
+			want = append(want, r)
+			live[r.Partition] = kgo.NewOffset().AtStart()
+		}
+	}
+	got = consumeN(t, survivors[0].addr, live, topic, len(want))
+	checkSameRecords(t, want, got)
+}
+
+// checkSameRecords fails unless got holds exactly want's key/value pairs.
+func checkSameRecords(t *testing.T, want, got []*kgo.Record) {
+	t.Helper()
+	seen := map[string]string{}
+	for _, r := range got {
+		seen[string(r.Key)] = string(r.Value)
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("read %d distinct keys, want %d", len(seen), len(want))
+	}
+	for _, r := range want {
+		if v, ok := seen[string(r.Key)]; !ok || v != string(r.Value) {
+			t.Fatalf("record %s: read %q, want %q", r.Key, v, r.Value)
+		}
+	}
+}
+
+
+// waitTopicMetadata returns Metadata once the broker adm asks knows topic.
+func waitTopicMetadata(t *testing.T, adm *kadm.Client, topic string) kadm.Metadata {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		md, err := adm.Metadata(testCtx(t, 15*time.Second), topic)
+		if err == nil && md.Topics[topic].Err == nil {
+			return md
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metadata of %s: %v %v", topic, err, md.Topics[topic].Err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
