@@ -214,7 +214,6 @@ func checkSameRecords(t *testing.T, want, got []*kgo.Record) {
 	}
 }
 
-
 // waitTopicMetadata returns Metadata once the broker adm asks knows topic.
 func waitTopicMetadata(t *testing.T, adm *kadm.Client, topic string) kadm.Metadata {
 	t.Helper()
