@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -17,6 +18,9 @@ import (
 // openStore opens the metadata store: the local file, or with
 // --controller-quorum this node's member of the Raft quorum.
 func openStore(cfg config.Config, logger *slog.Logger) (meta.Store, error) {
+	if err := checkDataDirMode(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.ControllerQuorum == "" {
 		return meta.OpenAs(filepath.Join(cfg.DataDir, metaDirName), cfg.NodeID, logger)
 	}
@@ -29,6 +33,28 @@ func openStore(cfg config.Config, logger *slog.Logger) (meta.Store, error) {
 		return nil, err
 	}
 	return noControllerStore{s}, nil
+}
+
+// checkDataDirMode refuses a data dir written in the other mode. Its
+// partitions' topics would be missing from the metadata this start reads,
+// and the start-up sweep removes the directories of unknown topics.
+func checkDataDirMode(cfg config.Config) error {
+	raftDir := filepath.Join(cfg.DataDir, cluster.RaftDirName)
+	metaLog := filepath.Join(cfg.DataDir, metaDirName, "metadata.log")
+	if cfg.ControllerQuorum == "" {
+		if _, err := os.Stat(raftDir); err == nil {
+			return fmt.Errorf("data dir %s belongs to a cluster node (it has %s): start it with --controller-quorum (and the same --node-id) as before", cfg.DataDir, raftDir)
+		}
+		return nil
+	}
+	if _, err := os.Stat(raftDir); err == nil {
+		return nil
+	}
+	if st, err := os.Stat(metaLog); err == nil && st.Size() > 0 {
+		return fmt.Errorf("data dir %s holds a single node's metadata (%s); moving it into a cluster is not supported yet, "+
+			"and its topics would be unknown to the controller quorum: start cluster nodes on fresh data dirs, or this one without --controller-quorum", cfg.DataDir, metaLog)
+	}
+	return nil
 }
 
 // noControllerStore gives a quorum without a leader its Kafka error code,
@@ -106,12 +132,16 @@ func (b *Broker) place(img *meta.Image, first, n int32) []meta.Placement {
 // it, so start-up (the data dir sweep above all) never acts on a stale
 // image.
 func (b *Broker) register() error {
-	rec := meta.Record{Broker: &meta.BrokerRecord{NodeID: b.cfg.NodeID, Addr: b.cfg.AdvertisedAddr}}
+	addr := b.cfg.AdvertisedAddr
+	if addr == "" {
+		addr = b.cfg.KafkaAddr // server.Start sets the real one
+	}
+	rec := meta.Record{Broker: &meta.BrokerRecord{NodeID: b.cfg.NodeID, Addr: addr}}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		_, err := b.meta.Update(func(*meta.Image) ([]meta.Record, error) { return []meta.Record{rec}, nil })
 		if err == nil {
-			b.log.Info("registered with the controller quorum", "node", b.cfg.NodeID, "addr", b.cfg.AdvertisedAddr)
+			b.log.Info("registered with the controller quorum", "node", b.cfg.NodeID, "addr", addr)
 			return nil
 		}
 		if !errors.Is(err, kerr.NotController) || time.Now().After(deadline) {

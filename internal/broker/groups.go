@@ -119,9 +119,10 @@ func (b *Broker) startGroups() error {
 	b.groups = group.New(cfg, offsetsLog{p}, group.Options{
 		Logger: b.log.With("component", "group"),
 		Topics: b.groupTopics,
+		// Offsets may be committed for partitions any broker leads.
 		PartitionExists: func(topic string, index int32) bool {
-			_, err := b.Partition(topic, index)
-			return err == nil
+			t, ok := b.Image().Topic(topic)
+			return ok && index >= 0 && index < t.Partitions
 		},
 	})
 	if err := b.groups.Load(); err != nil {

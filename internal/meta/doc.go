@@ -2,9 +2,19 @@
 // producer-id blocks, as records in one ordered, durable log applied to an
 // immutable in-memory Image.
 //
-// Nothing else writes metadata. On one node the log is the local file below;
-// when clustering lands the same records become the entries of a Raft log
-// and Update runs on the controller.
+// Nothing else writes metadata. The broker reads and changes it through the
+// Store interface: on one node FileStore, the local file below; in a
+// cluster the same records are the entries of a Raft log (package
+// cluster), applied to the same Image on every node.
+//
+// Besides topics, configs and producer-id blocks, records register brokers
+// (node id, advertised Kafka address) and place partitions (replicas,
+// leader, leader epoch, ISR, partition epoch). A TopicRecord or
+// PartitionsRecord written before placement existed carries none: on
+// replay each such partition gets replicas=[node], leader=node, epoch 0,
+// where node is the id of the node replaying (OpenAs), so an old data dir
+// keeps working as a cluster of one. A ClusterRecord names the cluster once;
+// a second, different name is refused.
 //
 // On-disk format: DIR/metadata.log is a sequence of frames
 //

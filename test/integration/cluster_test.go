@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -48,7 +49,8 @@ func startCluster(t *testing.T, n int) []*ferryProc {
 		go func() {
 			defer wg.Done()
 			procs[i], errs[i] = tryStartFerry(t, dir, "--node-id", strconv.Itoa(i+1),
-				"--controller-addr", ctrl[i], "--controller-quorum", quorum)
+				"--controller-addr", ctrl[i], "--controller-quorum", quorum,
+				"--group-initial-rebalance-delay", "0s")
 		}()
 	}
 	wg.Wait()
@@ -141,6 +143,31 @@ func TestClusterThreeNodes(t *testing.T) {
 	}
 	got := consumeN(t, procs[1].addr, allFrom(6, kgo.NewOffset().AtStart()), topic, len(acked))
 	checkSameRecords(t, acked, got)
+
+	// A consumer group through node 3: FindCoordinator names the broker
+	// running the group coordinator, wherever that is.
+	gcl := newClient(t, procs[2].addr, kgo.ConsumerGroup(topic+"-g"), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(250*time.Millisecond))
+	var grouped []*kgo.Record
+	for deadline := time.Now().Add(30 * time.Second); len(grouped) < len(acked); {
+		if time.Now().After(deadline) {
+			t.Fatalf("group consumer read %d of %d records", len(grouped), len(acked))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		fs := gcl.PollFetches(ctx)
+		cancel()
+		fs.EachError(func(tp string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("group fetch %s/%d: %v", tp, p, err)
+			}
+		})
+		grouped = append(grouped, fs.Records()...)
+	}
+	checkSameRecords(t, acked, grouped)
+	if err := gcl.CommitUncommittedOffsets(testCtx(t, 15*time.Second)); err != nil {
+		t.Fatalf("commit through the group coordinator: %v", err)
+	}
+	gcl.Close()
 
 	ctl, err := adm.BrokerMetadata(testCtx(t, 15*time.Second))
 	if err != nil {
