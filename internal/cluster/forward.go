@@ -16,12 +16,20 @@ type forwardRequest struct {
 }
 
 // forwardReply is the leader's answer: the entry's index, and Rejected
-// when the FSM refused it, or Err when it was not committed at all.
+// when the FSM refused it, or Err when it may not have committed.
+// NotApplied says the entry surely was not appended (the node was not the
+// leader when it arrived), so the proposal may be sent again.
 type forwardReply struct {
-	Index    uint64 `json:"index"`
-	Rejected string `json:"rejected,omitempty"`
-	Err      string `json:"err,omitempty"`
+	Index      uint64 `json:"index"`
+	Rejected   string `json:"rejected,omitempty"`
+	Err        string `json:"err,omitempty"`
+	NotApplied bool   `json:"not_applied,omitempty"`
 }
+
+// errNotSent marks a forward that surely did not reach the Raft log: the
+// proposal may go again (to the new leader). Any other forward error
+// leaves the outcome unknown, and proposing again could apply it twice.
+var errNotSent = errors.New("proposal not appended")
 
 // maxForwardBytes bounds one forwarded proposal.
 const maxForwardBytes = 16 << 20
@@ -30,7 +38,7 @@ const maxForwardBytes = 16 << 20
 func forward(addr string, data []byte, timeout time.Duration) (uint64, error, error) {
 	c, err := dialKind(addr, connForward, timeout)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, fmt.Errorf("%w: %v", errNotSent, err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(timeout))
@@ -41,8 +49,11 @@ func forward(addr string, data []byte, timeout time.Duration) (uint64, error, er
 	if err := json.NewDecoder(c).Decode(&rep); err != nil {
 		return 0, nil, fmt.Errorf("forwarded proposal to %s: %w", addr, err)
 	}
+	if rep.NotApplied {
+		return 0, nil, fmt.Errorf("%w: controller at %s: %s", errNotSent, addr, rep.Err)
+	}
 	if rep.Err != "" {
-		return 0, nil, fmt.Errorf("controller at %s: %s", addr, rep.Err)
+		return 0, nil, fmt.Errorf("controller at %s: %s (the change may or may not have been applied)", addr, rep.Err)
 	}
 	if rep.Rejected != "" {
 		return rep.Index, rejection{errors.New(rep.Rejected)}, nil
@@ -61,13 +72,13 @@ func (s *Store) serveForward(c net.Conn) {
 	}
 	var rep forwardReply
 	if s.raft.State() != raft.Leader {
-		rep.Err = raft.ErrNotLeader.Error()
+		rep.Err, rep.NotApplied = raft.ErrNotLeader.Error(), true
 	} else {
 		index, rejected, err := s.applyAsLeader(req.Records, s.cfg.ProposeTimeout)
 		rep.Index = index
 		switch {
 		case err != nil:
-			rep.Err = err.Error()
+			rep.Err, rep.NotApplied = err.Error(), notAppended(err)
 		case rejected != nil:
 			rep.Rejected = rejected.Error()
 		}

@@ -210,14 +210,14 @@ func (s *Store) propose(recs []meta.Record, deadline time.Time) (uint64, error, 
 	for time.Now().Before(deadline) {
 		if s.raft.State() == raft.Leader {
 			index, rejected, err := s.applyAsLeader(data, time.Until(deadline))
-			if err == nil || !errors.Is(err, raft.ErrNotLeader) {
+			if err == nil || !notAppended(err) {
 				return index, rejected, err
 			}
 			lastErr = err
 		} else if addr, _ := s.raft.LeaderWithID(); addr != "" {
 			index, rejected, err := forward(string(addr), data, time.Until(deadline))
-			if err == nil {
-				return index, rejected, nil
+			if err == nil || !errors.Is(err, errNotSent) {
+				return index, rejected, err
 			}
 			lastErr = err
 		}
@@ -229,6 +229,12 @@ func (s *Store) propose(recs []meta.Record, deadline time.Time) (uint64, error, 
 		return 0, nil, fmt.Errorf("%w: %v", ErrNoController, lastErr)
 	}
 	return 0, nil, ErrNoController
+}
+
+// notAppended reports whether Raft refused an entry before appending it,
+// so proposing it again cannot apply it twice.
+func notAppended(err error) bool {
+	return errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout)
 }
 
 // applyAsLeader appends data to the Raft log. ErrLeadershipLost is final:

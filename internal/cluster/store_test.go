@@ -24,10 +24,14 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// fastRaft halves Raft's default timeouts: quicker elections, still
+// calm enough on a loaded two-core machine under -race that leadership
+// does not flap (a flap makes an Update fail with "may or may not have
+// been applied", which these tests do not expect).
 func fastRaft(c *raft.Config) {
-	c.HeartbeatTimeout = 300 * time.Millisecond
-	c.ElectionTimeout = 300 * time.Millisecond
-	c.LeaderLeaseTimeout = 200 * time.Millisecond
+	c.HeartbeatTimeout = 500 * time.Millisecond
+	c.ElectionTimeout = 500 * time.Millisecond
+	c.LeaderLeaseTimeout = 250 * time.Millisecond
 }
 
 // startQuorum starts n in-process members on loopback.
