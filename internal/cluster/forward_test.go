@@ -1,9 +1,12 @@
 package cluster
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,5 +57,14 @@ func TestForwardErrorsSayWhetherRetryIsSafe(t *testing.T) {
 	_, rejected, err := forward(fakeController(t, forwardReply{Index: 7, Rejected: "topic exists"}), data, 5*time.Second)
 	if err != nil || rejected == nil {
 		t.Fatalf("rejection: %v / %v", rejected, err)
+	}
+}
+
+func TestRaftLogLinesKeepTheirLevel(t *testing.T) {
+	var buf bytes.Buffer
+	w := slogWriter{slog.New(slog.NewTextHandler(&buf, nil))}
+	w.Write([]byte("[WARN]  raft: heartbeat timeout reached, starting election\n"))
+	if got := buf.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, `msg="raft: heartbeat timeout reached, starting election"`) {
+		t.Fatalf("logged %q", got)
 	}
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,7 +89,7 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 		}
 	}()
 
-	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: slogWriter{logger}})
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: slogWriter{logger}, DisableTime: true})
 	conf := raft.DefaultConfig()
 	conf.LocalID = serverID(cfg.NodeID)
 	conf.Logger = hlog
@@ -296,11 +298,17 @@ func (s *Store) Close() error { return s.closeParts() }
 // slogWriter carries hclog's lines (Raft's logging) into slog.
 type slogWriter struct{ log *slog.Logger }
 
+// Write logs one hclog line ("[WARN]  raft: message: k=v", time disabled)
+// at its own level.
 func (w slogWriter) Write(p []byte) (int, error) {
-	line := string(p)
-	for len(line) > 0 && (line[len(line)-1] == '\n') {
-		line = line[:len(line)-1]
+	line := strings.TrimRight(string(p), "\n")
+	level := slog.LevelInfo
+	for prefix, l := range map[string]slog.Level{"[ERROR]": slog.LevelError, "[WARN]": slog.LevelWarn, "[DEBUG]": slog.LevelDebug, "[TRACE]": slog.LevelDebug, "[INFO]": slog.LevelInfo} {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			level, line = l, strings.TrimSpace(rest)
+			break
+		}
 	}
-	w.log.Info(line, "component", "raft")
+	w.log.Log(context.Background(), level, line, "component", "raft")
 	return len(p), nil
 }
