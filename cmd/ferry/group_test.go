@@ -21,10 +21,18 @@ import (
 // delay a production broker waits for.
 func startFerry(t *testing.T) string {
 	t.Helper()
+	return startFerryWith(t, func(*config.Config) {})
+}
+
+// startFerryWith starts an in-process broker with configure applied to its
+// config (a fault-injecting LogFS, say) and returns its address.
+func startFerryWith(t *testing.T, configure func(*config.Config)) string {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.KafkaAddr = "127.0.0.1:0"
 	cfg.GroupInitialRebalanceDelay = 50 * time.Millisecond
+	configure(&cfg)
 	srv, err := server.Start(cfg, nil)
 	if err != nil {
 		t.Fatalf("starting ferry: %v", err)

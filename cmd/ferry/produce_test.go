@@ -3,13 +3,16 @@ package main
 import (
 	"encoding/json"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/vfs"
+	"github.com/ferry-mq/ferry/internal/vfs/errorfs"
 )
 
 func TestProduceConsumeRoundTrip(t *testing.T) {
@@ -205,32 +208,27 @@ func TestProduceReportsStorageErrorAndGivesUp(t *testing.T) {
 	}
 }
 
-// TestProduceToFerryWithFailingDiskRecovers: against a real broker whose
-// file writes fail (RLIMIT_FSIZE: EFBIG, as a full disk gives ENOSPC),
-// `ferry produce` reports KAFKA_STORAGE_ERROR and gives up at --timeout;
-// once writes work again the same broker takes records, without a restart.
+// TestProduceToFerryWithFailingDiskRecovers: against a broker whose partition
+// writes fail with ENOSPC (a full disk, injected through the log's file-system
+// seam), `ferry produce` reports KAFKA_STORAGE_ERROR once and gives up at
+// --timeout; once writes work again the same broker takes records, without a
+// restart.
 func TestProduceToFerryWithFailingDiskRecovers(t *testing.T) {
-	brokers := startFerry(t)
+	efs := errorfs.New(vfs.Default)
+	brokers := startFerryWith(t, func(cfg *config.Config) { cfg.LogFS = efs })
 	topic := testTopic(t)
 	b := []string{"--topic", topic, "--brokers", brokers, "--acks", "1", "--timeout", "2s"}
 	mustRun(t, runTopic, "", "create", topic, "--brokers", brokers)
 	mustRun(t, runProduce, "before\n", b...)
 
-	var old syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
-		t.Skipf("getrlimit: %v", err)
-	}
-	lim := old
-	lim.Cur = 1 // any write past a file's first byte fails, in the whole process: no test here runs in parallel
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
-		t.Skipf("setrlimit: %v", err)
-	}
+	efs.Add(errorfs.Rule{Op: errorfs.OpWrite, Err: errorfs.ENOSPC, Path: func(p string) bool { return strings.Contains(p, topic) }})
 	_, errOut, err := runCmd(t, runProduce, "during\n", b...)
-	if rerr := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); rerr != nil {
-		t.Fatalf("restoring RLIMIT_FSIZE: %v", rerr)
-	}
+	efs.Reset()
 	if err == nil || !strings.Contains(err.Error(), "KAFKA_STORAGE_ERROR") || strings.Count(errOut, kerr.KafkaStorageError.Error()) != 1 {
 		t.Fatalf("produce while writes fail: err %v, stderr %q; want KAFKA_STORAGE_ERROR printed once and a failure", err, errOut)
+	}
+	if efs.Injected() == 0 {
+		t.Fatal("no write failed: the fault was not injected")
 	}
 
 	mustRun(t, runProduce, "after\n", b...)

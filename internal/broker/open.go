@@ -84,6 +84,7 @@ func (b *Broker) openPartition(t *meta.Topic, index int32, tc config.TopicConfig
 	l, err := log.Open(dir, tc.Log, log.Options{
 		Logger:    logger,
 		OnAdvance: p.wakeWaiters,
+		FS:        b.cfg.LogFS,
 	})
 	if err != nil {
 		return nil, created, fmt.Errorf("open partition %s-%d: %w", t.Name, index, err)

@@ -6,13 +6,14 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/vfs"
+	"github.com/ferry-mq/ferry/internal/vfs/errorfs"
 )
 
 // logCapture keeps every ERROR record logged through its handlers, as
@@ -59,33 +60,6 @@ func (c *logCapture) errorLines() []string {
 	return append([]string(nil), c.errors...)
 }
 
-// failWrites makes every write past the first byte of any file fail with
-// EFBIG (RLIMIT_FSIZE; Go ignores SIGXFSZ) until the returned func runs:
-// a real OS error from the real append path, with no root and no FS seam.
-// The limit holds for the whole process: no test here runs in parallel.
-func failWrites(t *testing.T) (restore func()) {
-	t.Helper()
-	var old syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
-		t.Skipf("getrlimit: %v", err)
-	}
-	lim := old
-	lim.Cur = 1
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
-		t.Skipf("setrlimit: %v", err)
-	}
-	var once sync.Once
-	restore = func() {
-		once.Do(func() {
-			if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
-				t.Fatalf("restoring RLIMIT_FSIZE: %v", err)
-			}
-		})
-	}
-	t.Cleanup(restore)
-	return restore
-}
-
 // TestStorageFailureIsLoggedRateLimitedAndRecovers: appends that fail in
 // the file system give producers KAFKA_STORAGE_ERROR and the operator one
 // ERROR line per partition per storageErrorInterval, naming the partition
@@ -95,6 +69,8 @@ func TestStorageFailureIsLoggedRateLimitedAndRecovers(t *testing.T) {
 	logs := &logCapture{}
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
+	efs := errorfs.New(vfs.Default)
+	cfg.LogFS = efs
 	b, err := New(cfg, slog.New(captureHandler{c: logs}))
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +86,8 @@ func TestStorageFailureIsLoggedRateLimitedAndRecovers(t *testing.T) {
 	clock := time.Unix(1_000_000, 0)
 	p.storageErrs.now = func() time.Time { return clock }
 
-	restore := failWrites(t)
+	efs.Add(errorfs.Rule{Op: errorfs.OpWrite, Err: errorfs.ENOSPC})
+	restore := efs.Reset
 	const failures = 5
 	for i := 0; i < failures; i++ {
 		_, err := p.Append(testBatch(t))
@@ -132,7 +109,7 @@ func TestStorageFailureIsLoggedRateLimitedAndRecovers(t *testing.T) {
 		t.Fatalf("want 2 ERROR lines for %d failures over %v, got %d:\n%s", failures+1, storageErrorInterval, len(lines), strings.Join(lines, "\n"))
 	}
 	for i, want := range []string{"suppressed_since_last=0", "suppressed_since_last=4"} {
-		for _, part := range []string{want, "topic=full", "partition=0", "file too large", "op=append"} {
+		for _, part := range []string{want, "topic=full", "partition=0", "no space left on device", "op=append"} {
 			if !strings.Contains(lines[i], part) {
 				t.Errorf("ERROR line %d lacks %q: %s", i, part, lines[i])
 			}

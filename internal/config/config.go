@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ferry-mq/ferry/internal/vfs"
 )
 
 // Config is everything `ferry serve` can be told.
@@ -111,6 +113,11 @@ type Config struct {
 	// producer that has not written to it for this long
 	// (producer.id.expiration.ms).
 	ProducerIDExpiration time.Duration
+
+	// LogFS is the file system the partition logs use; nil is the OS. No
+	// flag sets it: it is the seam through which tests inject disk faults
+	// (internal/vfs/errorfs) into a whole broker.
+	LogFS vfs.FS
 }
 
 // Default returns the configuration a user gets without flags.
