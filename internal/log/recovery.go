@@ -156,6 +156,9 @@ func (l *Log) recover() error {
 		l.rpWritten = end // what Close recorded
 	}
 
+	if err := l.recoverEpochs(); err != nil {
+		return err
+	}
 	var size int64
 	for _, s := range l.segments {
 		size += s.size
@@ -381,6 +384,7 @@ func (l *Log) scanInto(s *segment, fileSize int64, cfg scanConfig) (scanResult, 
 			s.bytesSinceIndex = max(s.bytesSinceIndex, interval)
 		}
 		s.track(h, pos, int(interval))
+		l.noteScannedEpoch(h)
 	})
 	l.scannedBytes.Add(res.crcBytes)
 	if err != nil {
