@@ -227,4 +227,3 @@ func TestAppendAsFollower(t *testing.T) {
 		t.Fatalf("refused batches moved the end to %d", f.EndOffset())
 	}
 }
-
