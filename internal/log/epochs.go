@@ -268,3 +268,22 @@ func (l *Log) walkEpochs() []EpochEntry {
 	}
 	return out
 }
+
+// dropEpochsBelowLocked forgets epochs that ended before start (the new log
+// start after retention) and moves the start of the epoch holding it up to
+// start, as Kafka's truncateFromStart does.
+// REQUIRES: appendMu held.
+func (l *Log) dropEpochsBelowLocked(start int64) error {
+	k := sort.Search(len(l.epochs), func(i int) bool { return l.epochs[i].StartOffset > start }) - 1
+	if k < 0 || k == 0 && l.epochs[0].StartOffset == start {
+		return nil
+	}
+	next := append([]EpochEntry{{l.epochs[k].Epoch, start}}, l.epochs[k+1:]...)
+	if err := writeFileAtomic(l.fs, l.dir, leaderEpochFile, encodeEpochs(next)); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.epochs = next
+	l.mu.Unlock()
+	return nil
+}

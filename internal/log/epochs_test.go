@@ -227,3 +227,28 @@ func TestAppendAsFollower(t *testing.T) {
 		t.Fatalf("refused batches moved the end to %d", f.EndOffset())
 	}
 }
+
+// Retention drops the epochs that ended before the new log start and moves
+// the start of the epoch holding it, as Kafka's truncateFromStart does.
+func TestEpochsAfterRetention(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := buildEpochLog(t, dir, Options{}) // epochs 0@0, 1@8, 3@16
+	cfg := truncateConfig()
+	cfg.RetentionAge = -1 // the test batches are from 1970
+	cfg.RetentionBytes = l.Size()/2 - 1 // 4 segments of 3 batches: keeps the last 2
+	if err := l.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := l.EnforceRetention(); err != nil || n == 0 {
+		t.Fatalf("retention deleted %d segments: %v", n, err)
+	}
+	start := l.StartOffset()
+	if start <= 8 || start >= 16 {
+		t.Fatalf("start %d: want it inside epoch 1 for this test", start)
+	}
+	wantEpochs(t, l, EpochEntry{1, start}, EpochEntry{3, 16})
+	l.Close()
+	l = openLog(t, dir, cfg, Options{})
+	defer l.Close()
+	wantEpochs(t, l, EpochEntry{1, start}, EpochEntry{3, 16})
+}
