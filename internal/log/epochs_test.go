@@ -234,7 +234,7 @@ func TestEpochsAfterRetention(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := buildEpochLog(t, dir, Options{}) // epochs 0@0, 1@8, 3@16
 	cfg := truncateConfig()
-	cfg.RetentionAge = -1 // the test batches are from 1970
+	cfg.RetentionAge = -1               // the test batches are from 1970
 	cfg.RetentionBytes = l.Size()/2 - 1 // 4 segments of 3 batches: keeps the last 2
 	if err := l.SetConfig(cfg); err != nil {
 		t.Fatal(err)
