@@ -208,18 +208,28 @@ func (l *Log) noteScannedEpoch(h BatchHeader) {
 // recoverEpochs loads the checkpoint after the segments were recovered: it
 // drops entries at or past the log end (written just before a batch that a
 // crash lost) and adds epochs found in the batches recovery validated. A
-// missing or damaged file is rebuilt from the headers of every batch.
+// damaged file is rebuilt from the headers of every batch; a missing one
+// means a log from before epochs (see doc.go).
 // REQUIRES: exclusive access (called from Open), segments loaded.
 func (l *Log) recoverEpochs() error {
 	entries, err := readEpochs(l.fs, l.dir)
+	end := l.segments[len(l.segments)-1].next
 	rebuilt := false
-	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			l.logger.Warn("leader-epoch checkpoint unreadable; rebuilding it from the batch headers", "err", err)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		// Every batch of an epoch is written after the file records it, so
+		// a log with batches and no file was written before leader epochs
+		// were stamped, by a single node: its batches hold whatever the
+		// producers sent there, not epochs. Count them all as epoch 0.
+		l.scannedEpochs = nil
+		if start := l.segments[0].base; end > start {
+			l.logger.Info("no leader-epoch checkpoint: the log predates leader epochs; counting its batches as epoch 0", "start", start, "end", end)
+			entries, rebuilt = []EpochEntry{{0, start}}, true
 		}
+	case err != nil:
+		l.logger.Warn("leader-epoch checkpoint unreadable; rebuilding it from the batch headers", "err", err)
 		entries, rebuilt = l.walkEpochs(), true
 	}
-	end := l.segments[len(l.segments)-1].next
 	kept := sort.Search(len(entries), func(i int) bool { return entries[i].StartOffset >= end })
 	changed := rebuilt || kept < len(entries)
 	entries = entries[:kept]

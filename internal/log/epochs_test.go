@@ -73,7 +73,6 @@ func TestEpochCheckpointRecovery(t *testing.T) {
 		name    string
 		content *string
 	}{
-		{"missing", nil},
 		{"garbage", ptr("0\n3\n0 0\n")},
 		{"not increasing", ptr("0\n2\n3 4\n1 9\n")},
 		{"past the end", ptr("0\n3\n0 0\n2 3\n9 100\n")},
@@ -251,4 +250,30 @@ func TestEpochsAfterRetention(t *testing.T) {
 	l = openLog(t, dir, cfg, Options{})
 	defer l.Close()
 	wantEpochs(t, l, EpochEntry{1, start}, EpochEntry{3, 16})
+}
+
+// A log with batches but no checkpoint was written before epochs were
+// stamped: its header fields hold what producers sent (sarama 0, franz-go
+// -1, anything from others), so the log counts them all as epoch 0 rather
+// than adopting a producer's number as its leader epoch.
+func TestEpochCheckpointMissing(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, testConfig(), Options{})
+	mustAppend(t, l, batchN(t, 3, 1))
+	l.SetLeaderEpoch(7) // as a producer's value in an old log
+	mustAppend(t, l, batchN(t, 2, 1))
+	crash(l)
+	os.Remove(filepath.Join(dir, leaderEpochFile))
+	l = openLog(t, dir, testConfig(), Options{})
+	defer l.Close()
+	wantEpochs(t, l, EpochEntry{0, 0})
+	if l.LeaderEpoch() != 0 {
+		t.Fatalf("leader epoch %d, want 0", l.LeaderEpoch())
+	}
+	if res := mustAppend(t, l, batchN(t, 1, 1)); epochOf(readBatches(t, l)[2]) != 0 || res.BaseOffset != 5 {
+		t.Fatal("append after the upgrade not stamped with epoch 0")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, leaderEpochFile)); string(b) != "0\n1\n0 0\n" {
+		t.Fatalf("checkpoint %q", b)
+	}
 }
