@@ -184,11 +184,15 @@
 // It is replaced atomically (writeFileAtomic) before the first batch of a new
 // epoch is written, so every batch on disk has its epoch in the file; a crash
 // between the two leaves an entry at or past the log end, which Open drops.
-// Open also adds the epochs of the batches its recovery scan validated (the
-// tail after the recovery point), and rebuilds the file from every batch
-// header when it is missing (data directories written before epochs) or
-// damaged (bad version, count, or entries that do not increase). Batches with
-// epoch -1 (written before stamping) are not listed.
+// After a crash Open also adds the epochs of the batches its scan validated
+// past the recovery point, should the file lack one. A damaged file (bad
+// version or count, entries that do not both increase) is rebuilt from every
+// batch header. A missing file with batches in the log means a log written
+// before epochs were stamped, whose header fields hold whatever producers
+// sent (sarama 0, franz-go -1, anything from others): the log then counts all
+// its batches as epoch 0 (one entry at the log start) rather than adopt a
+// producer's number as its leader epoch. Retention moves the first entry's
+// start up to the new log start and drops the entries before it.
 //
 // EndOffsetForEpoch answers OffsetForLeaderEpoch (KIP-101, KIP-279) from it:
 // the largest epoch at or below the requested one and the start of the next
@@ -213,19 +217,21 @@
 //  1. the recovery point is lowered to the cut (segment, position, offset)
 //     unless it is already below: bytes past it will be rewritten and must
 //     be re-validated after a crash, never trusted from an index walk;
-//  2. the epoch checkpoint and the damaged-ranges file drop what is past
-//     the cut;
+//  2. the damaged-ranges file drops the ranges past the cut;
 //  3. segments wholly past the cut are deleted, newest first (.log, then its
 //     indexes), then a dir fsync, so what is left is always a prefix with no
 //     hole;
 //  4. the containing segment's .log is truncated at the cut and fsynced; it
-//     becomes the active segment and its indexes are rewritten from memory.
+//     becomes the active segment and its indexes are rewritten from memory;
+//  5. the epoch checkpoint drops the epochs that began past the cut (only
+//     now: before, a crash would leave batches whose epoch the file lacks).
 //
 // A crash after any step leaves a prefix of the old log at least as long as
 // the new one: every batch past the cut that is still there lies after the
-// recovery point, so Open re-validates it, adds its epoch back to the
-// checkpoint and rebuilds any index the cut invalidated; the caller then
-// truncates again. A failure part-way (an I/O error) makes the log refuse
+// recovery point, so Open re-validates it (damage there is cut or
+// quarantined again) and rebuilds any index the cut invalidated, and the
+// checkpoint still lists its epoch; entries left past the recovered end are
+// dropped. The caller then truncates again. A failure part-way (an I/O error) makes the log refuse
 // appends until it is reopened, for the same reason. Readers holding a Slice
 // past the cut may read fewer bytes than they asked for, as with any
 // truncation. The partition's TxnIndex has its own TruncateTo.

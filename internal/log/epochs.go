@@ -197,8 +197,10 @@ func putLeaderEpoch(b []byte, epoch int32) {
 // that recover can add epochs the checkpoint lacks.
 // REQUIRES: exclusive access (called from Open).
 func (l *Log) noteScannedEpoch(h BatchHeader) {
-	if h.PartitionLeaderEpoch < 0 {
-		return // written before epochs were stamped (or by a client's -1)
+	if h.PartitionLeaderEpoch < 0 || h.BaseOffset < l.epochTailFrom {
+		// Before the recovery point the checkpoint is complete; batches
+		// there may also predate stamping and hold a producer's value.
+		return
 	}
 	if n := len(l.scannedEpochs); n == 0 || h.PartitionLeaderEpoch > l.scannedEpochs[n-1].Epoch {
 		l.scannedEpochs = append(l.scannedEpochs, EpochEntry{h.PartitionLeaderEpoch, h.BaseOffset})

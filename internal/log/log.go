@@ -75,8 +75,8 @@ type Log struct {
 	// died there (tests only): "written", "indexes-removed" or "renamed".
 	compactCrashPoint string
 	// truncateCrashPoint makes TruncateTo stop after a named step as if the
-	// process died there (tests only): "recovery-point", "epochs",
-	// "damaged-ranges", "segments-removed" or "cut".
+	// process died there (tests only): "recovery-point", "damaged-ranges",
+	// "segments-removed", "cut" or "epochs".
 	truncateCrashPoint string
 
 	// The recovery-point file: rpMu serializes its writers (roll, Close and
@@ -90,10 +90,12 @@ type Log struct {
 
 	// epochs is the leader-epoch checkpoint in memory (see epochs.go):
 	// written with appendMu and mu held, read under mu. leaderEpoch is what
-	// Append stamps. scannedEpochs collects epochs seen by recovery's scan.
+	// Append stamps. scannedEpochs collects epochs seen by recovery's scan
+	// of the tail after the recovery point.
 	epochs        []EpochEntry
 	leaderEpoch   atomic.Int32
 	scannedEpochs []EpochEntry
+	epochTailFrom int64 // recovery notes the epochs of batches from this offset on
 
 	// damaged lists the byte ranges quarantined by recovery (see damaged.go);
 	// set in Open, read-only afterwards.

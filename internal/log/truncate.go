@@ -95,30 +95,19 @@ func (l *Log) TruncateTo(offset int64) error {
 	return nil
 }
 
-// truncateFiles does steps 2-4 of TruncateTo (see doc.go).
+// truncateFiles does steps 2-5 of TruncateTo (see doc.go).
 // REQUIRES: as for TruncateTo, after step 1.
 func (l *Log) truncateFiles(s *segment, i int, pos, newEnd int64) error {
 	victims := l.segments[i+1:]
 	if l.truncateCrashPoint == "recovery-point" {
 		return errTruncateCrash
 	}
-	// 2. Epochs and damaged ranges past the cut: a crash from here on leaves
-	// batches the files no longer describe, which recovery re-reads (they
-	// are past the recovery point) and describes again.
+	// 2. Damaged ranges past the cut: a crash from here on may leave damaged
+	// bytes the file no longer lists, but they are past the recovery point,
+	// so recovery re-reads them (and cuts or quarantines them again).
 	l.mu.RLock()
-	epochs := append([]EpochEntry(nil), l.epochs...)
 	damaged := append([]DamagedRange(nil), l.damaged...)
 	l.mu.RUnlock()
-	keptEpochs := epochs[:sort.Search(len(epochs), func(i int) bool { return epochs[i].StartOffset >= newEnd })]
-	if len(keptEpochs) < len(epochs) {
-		if err := writeFileAtomic(l.fs, l.dir, leaderEpochFile, encodeEpochs(keptEpochs)); err != nil {
-			return err
-		}
-		l.logger.Warn("truncated leader epochs", "removed", epochs[len(keptEpochs):])
-	}
-	if l.truncateCrashPoint == "epochs" {
-		return errTruncateCrash
-	}
 	keptDamaged := splitDamaged(damaged, s, victims, pos)
 	if len(keptDamaged) < len(damaged) {
 		if err := writeDamaged(l.fs, l.dir, keptDamaged); err != nil {
@@ -161,6 +150,22 @@ func (l *Log) truncateFiles(s *segment, i int, pos, newEnd int64) error {
 		return fmt.Errorf("log: fsync %s: %w", s.file.Name(), err)
 	}
 	if l.truncateCrashPoint == "cut" {
+		return errTruncateCrash
+	}
+	// 5. Epochs past the cut, now that no batch of theirs is left (before,
+	// a crash would leave batches whose epochs the file lacks; after, only
+	// entries at or past the log end, which Open drops).
+	l.mu.RLock()
+	epochs := append([]EpochEntry(nil), l.epochs...)
+	l.mu.RUnlock()
+	keptEpochs := epochs[:sort.Search(len(epochs), func(i int) bool { return epochs[i].StartOffset >= newEnd })]
+	if len(keptEpochs) < len(epochs) {
+		if err := writeFileAtomic(l.fs, l.dir, leaderEpochFile, encodeEpochs(keptEpochs)); err != nil {
+			return err
+		}
+		l.logger.Warn("truncated leader epochs", "removed", epochs[len(keptEpochs):])
+	}
+	if l.truncateCrashPoint == "epochs" {
 		return errTruncateCrash
 	}
 	maxTs, maxTsOffset, err := s.maxTimestampBelow(pos, newEnd)

@@ -153,7 +153,7 @@ func TestTruncateTo(t *testing.T) {
 // of the old one, at least as long as the truncated one, whose epoch
 // checkpoint describes its batches; truncating it again finishes the job.
 func TestTruncateToCrashPoints(t *testing.T) {
-	for _, point := range []string{"recovery-point", "epochs", "damaged-ranges", "segments-removed", "cut"} {
+	for _, point := range []string{"recovery-point", "damaged-ranges", "segments-removed", "cut", "epochs"} {
 		t.Run(point, func(t *testing.T) {
 			dir := t.TempDir()
 			l, src := buildEpochLog(t, dir, Options{})
