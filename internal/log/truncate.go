@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// ErrTruncated is returned by Sync to a caller waiting for offsets that
+// TruncateTo removed.
+var ErrTruncated = errors.New("log: offsets truncated before they were durable")
+
 // errTruncateCrash is what TruncateTo returns when Log.truncateCrashPoint
 // stops it (tests only).
 var errTruncateCrash = errors.New("log: simulated crash in TruncateTo")
