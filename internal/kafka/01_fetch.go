@@ -26,7 +26,9 @@ import (
 // range read, so the client can drop them; the LSO is reported in both
 // modes. An offset whose bytes the log quarantined as damaged, or whose
 // batch header is invalid on disk, is answered CORRUPT_MESSAGE for its
-// partition (never served, never skipped silently).
+// partition (never served, never skipped silently). A current leader epoch
+// (v9+) older than the partition's answers FENCED_LEADER_EPOCH, a newer one
+// UNKNOWN_LEADER_EPOCH (KIP-320); -1 skips the check.
 
 func init() { register(1, 4, 12, handleFetch) }
 
@@ -110,6 +112,12 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 			p, err := c.s.broker.Partition(rt.Topic, rp.Partition)
 			if err != nil {
 				fp.errorCode = broker.ErrorCode(err)
+				errored = true
+				ft.partitions = append(ft.partitions, fp)
+				continue
+			}
+			if code := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); code != 0 {
+				fp.errorCode = code
 				errored = true
 				ft.partitions = append(ft.partitions, fp)
 				continue

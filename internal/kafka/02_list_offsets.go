@@ -13,7 +13,9 @@ import (
 // batch holding the largest timestamp (KIP-734); any other value finds the
 // first record, in offset order, whose timestamp is at least that, and
 // answers with its offset and its own timestamp (the log looks inside the
-// batch). No match gives offset -1, as Kafka does.
+// batch). No match gives offset -1, as Kafka does. The answer carries the
+// partition's leader epoch; a current leader epoch (v4+) older than it
+// answers FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH (KIP-320).
 
 func init() { register(2, 1, 7, handleListOffsets) }
 
@@ -26,13 +28,18 @@ func handleListOffsets(c *conn, kreq kmsg.Request) finisher {
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
-			sp.LeaderEpoch = 0
 			p, err := c.s.broker.Partition(rt.Topic, rp.Partition)
 			if err != nil {
 				sp.ErrorCode = broker.ErrorCode(err)
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
+			if code := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); code != 0 {
+				sp.ErrorCode = code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			sp.LeaderEpoch = p.LeaderEpoch()
 			l := p.Log()
 			sp.Timestamp = -1
 			switch rp.Timestamp {

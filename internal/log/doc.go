@@ -15,6 +15,7 @@
 //	  <base>.log.cleaned              compaction's copy of a segment, before its commit
 //	  .clean-shutdown                 present only while the log is cleanly closed
 //	  <base>.txnindex                 aborted transactions whose markers are in segment <base>
+//	  leader-epoch-checkpoint         where each leader epoch begins (see "Leader epochs")
 //
 // All file access goes through a vfs.FS (Options.FS; nil is the OS), so tests
 // can inject faults (internal/vfs/errorfs). Readers get Slices of *os.File for
@@ -123,9 +124,11 @@
 //     the bytes written since the last checkpoint, not with the segment size.
 //
 // Any segment whose index files are missing or fail validation is re-validated
-// the same way and its indexes rebuilt. Nothing else is ever cut or deleted:
-// truncation happens only at the tail of the active segment after an unclean
-// shutdown. See "Damaged ranges" for what happens to invalid bytes elsewhere.
+// the same way and its indexes rebuilt. Nothing else is ever cut or deleted by
+// recovery: it truncates only the tail of the active segment after an unclean
+// shutdown (the only other truncation is TruncateTo, for replication; see
+// "Truncation"). See "Damaged ranges" for what happens to invalid bytes
+// elsewhere.
 //
 // # Damaged ranges
 //
@@ -159,6 +162,79 @@
 // Verify (ferry log verify) re-validates every batch of a partition directory
 // offline, without changing it, and lists its damaged ranges, including
 // corruption that an open after a clean shutdown does not look for.
+//
+// # Leader epochs
+//
+// Append writes the log's leader epoch (SetLeaderEpoch; 0 on a single node)
+// into each batch's partitionLeaderEpoch field (bytes 12..16, not covered by
+// the CRC), as Kafka does; AppendAsFollower keeps the leader's base offset
+// and epoch and requires the batch to start at the log end offset
+// (ErrNotAtLogEnd) with an epoch no lower than the log's latest
+// (ErrEpochOrder); its header and CRC are validated, not its records.
+//
+// The leader-epoch-checkpoint file lists where each epoch begins, in Kafka's
+// text format (version 0, the entry count, then one "epoch startOffset" line
+// per epoch, both increasing):
+//
+//	0
+//	2
+//	0 0
+//	4 1200
+//
+// It is replaced atomically (writeFileAtomic) before the first batch of a new
+// epoch is written, so every batch on disk has its epoch in the file; a crash
+// between the two leaves an entry at or past the log end, which Open drops.
+// After a crash Open also adds the epochs of the batches its scan validated
+// past the recovery point, should the file lack one. A damaged file (bad
+// version or count, entries that do not both increase) is rebuilt from every
+// batch header. A missing file with batches in the log means a log written
+// before epochs were stamped, whose header fields hold whatever producers
+// sent (sarama 0, franz-go -1, anything from others): the log then counts all
+// its batches as epoch 0 (one entry at the log start) rather than adopt a
+// producer's number as its leader epoch. Retention moves the first entry's
+// start up to the new log start and drops the entries before it.
+//
+// EndOffsetForEpoch answers OffsetForLeaderEpoch (KIP-101, KIP-279) from it:
+// the largest epoch at or below the requested one and the start of the next
+// higher epoch, or the log end offset for the current epoch (which counts
+// from the log end before its first batch, as Kafka records it when a replica
+// becomes leader); as in Kafka an epoch below the first known answers
+// (requested, first start offset), and -1 or an epoch above every known one
+// answers (-1, -1).
+//
+// # Truncation
+//
+// TruncateTo(offset) removes every offset at or after offset, for a follower
+// whose log diverged from its leader's; it truncates to the leader's end
+// offset for its epoch, a batch boundary on both. A batch holding offset goes
+// whole (Kafka's rule), so the new end is the first removed batch's base; an
+// offset inside a damaged range cuts at its first byte. It may go below the
+// high watermark, which comes down with the fsynced end; below the log start
+// it fails. It holds cleanMu and appendMu and the group-commit role (no fsync
+// or recovery-point write runs meanwhile), logs at WARN what it removes, and
+// works in this order:
+//
+//  1. the recovery point is lowered to the cut (segment, position, offset)
+//     unless it is already below: bytes past it will be rewritten and must
+//     be re-validated after a crash, never trusted from an index walk;
+//  2. the damaged-ranges file drops the ranges past the cut;
+//  3. segments wholly past the cut are deleted, newest first (.log, then its
+//     indexes), then a dir fsync, so what is left is always a prefix with no
+//     hole;
+//  4. the containing segment's .log is truncated at the cut and fsynced; it
+//     becomes the active segment and its indexes are rewritten from memory;
+//  5. the epoch checkpoint drops the epochs that began past the cut (only
+//     now: before, a crash would leave batches whose epoch the file lacks).
+//
+// A crash after any step leaves a prefix of the old log at least as long as
+// the new one: every batch past the cut that is still there lies after the
+// recovery point, so Open re-validates it (damage there is cut or
+// quarantined again) and rebuilds any index the cut invalidated, and the
+// checkpoint still lists its epoch; entries left past the recovered end are
+// dropped. The caller then truncates again. A failure part-way (an I/O error) makes the log refuse
+// appends until it is reopened, for the same reason. Readers holding a Slice
+// past the cut may read fewer bytes than they asked for, as with any
+// truncation. The partition's TxnIndex has its own TruncateTo.
 //
 // # Preallocation
 //

@@ -42,6 +42,12 @@ func (l *Log) syncTo(upTo int64) error {
 			l.syncMu.Unlock()
 			return nil
 		}
+		if upTo > l.end.Load() {
+			// TruncateTo removed offsets this caller waits for (the end only
+			// moves back there): they will never be durable.
+			l.syncMu.Unlock()
+			return fmt.Errorf("%w: waiting for offset %d, log end now %d", ErrTruncated, upTo, l.end.Load())
+		}
 		if l.syncStop {
 			l.syncMu.Unlock()
 			return ErrClosed

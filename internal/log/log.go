@@ -74,6 +74,10 @@ type Log struct {
 	// compactCrashPoint makes Compact stop at a named step as if the process
 	// died there (tests only): "written", "indexes-removed" or "renamed".
 	compactCrashPoint string
+	// truncateCrashPoint makes TruncateTo stop after a named step as if the
+	// process died there (tests only): "recovery-point", "damaged-ranges",
+	// "segments-removed", "cut" or "epochs".
+	truncateCrashPoint string
 
 	// The recovery-point file: rpMu serializes its writers (roll, Close and
 	// the group commit's background checkpoint) and rpWritten is the last
@@ -83,6 +87,15 @@ type Log struct {
 	lastCheckpoint atomic.Int64 // UnixNano of the last checkpoint started by the group commit
 	checkpointing  atomic.Bool
 	checkpointWG   sync.WaitGroup
+
+	// epochs is the leader-epoch checkpoint in memory (see epochs.go):
+	// written with appendMu and mu held, read under mu. leaderEpoch is what
+	// Append stamps. scannedEpochs collects epochs seen by recovery's scan
+	// of the tail after the recovery point.
+	epochs        []EpochEntry
+	leaderEpoch   atomic.Int32
+	scannedEpochs []EpochEntry
+	epochTailFrom int64 // recovery notes the epochs of batches from this offset on
 
 	// damaged lists the byte ranges quarantined by recovery (see damaged.go);
 	// set in Open, read-only afterwards.
@@ -173,15 +186,16 @@ func (l *Log) Append(batch []byte) (AppendResult, error) {
 // twice on the produce path.
 func (l *Log) AppendParsed(batch []byte, h BatchHeader) (AppendResult, error) {
 	l.appendMu.Lock()
-	res, advanced, err := l.appendLocked(batch, h)
+	res, advanced, err := l.appendLocked(batch, h, false)
 	l.appendMu.Unlock()
 	l.notify(advanced)
 	return res, err
 }
 
 // appendLocked returns the new high watermark if it advanced, else -1.
+// A follower's batch keeps its base offset and leader epoch (the leader's).
 // REQUIRES: appendMu held.
-func (l *Log) appendLocked(batch []byte, h BatchHeader) (AppendResult, int64, error) {
+func (l *Log) appendLocked(batch []byte, h BatchHeader, follower bool) (AppendResult, int64, error) {
 	if l.closed.Load() {
 		return AppendResult{}, -1, ErrClosed
 	}
@@ -199,8 +213,18 @@ func (l *Log) appendLocked(batch []byte, h BatchHeader) (AppendResult, int64, er
 		s = l.segments[len(l.segments)-1]
 	}
 
-	h.BaseOffset = s.next
-	putBaseOffset(batch, h.BaseOffset)
+	if follower {
+		if h.BaseOffset != s.next {
+			return AppendResult{}, advanced, fmt.Errorf("%w: batch base offset %d, log end offset %d", ErrNotAtLogEnd, h.BaseOffset, s.next)
+		}
+	} else {
+		h.BaseOffset, h.PartitionLeaderEpoch = s.next, l.leaderEpoch.Load()
+		putBaseOffset(batch, h.BaseOffset)
+		putLeaderEpoch(batch, h.PartitionLeaderEpoch)
+	}
+	if err := l.assignEpochLocked(h.PartitionLeaderEpoch, h.BaseOffset); err != nil {
+		return AppendResult{}, advanced, err
+	}
 	pos := s.size
 	end := pos + int64(len(batch))
 	l.preallocate(s, end)

@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -58,7 +59,9 @@ func (l *Log) recover() error {
 		l.logger.Error("damaged-ranges file unreadable; keeping the ranges that parsed", "err", err)
 	}
 	firstScan := len(bases)
+	l.epochTailFrom = math.MaxInt64 // a clean log's checkpoint is complete
 	if !clean {
+		l.epochTailFrom = rp.offset // 0 when the recovery point is missing or unreadable
 		firstScan = sort.Search(len(bases), func(i int) bool { return bases[i] > rp.offset }) - 1
 		firstScan = max(firstScan, 0)
 		if len(bases) > 0 {
@@ -156,6 +159,9 @@ func (l *Log) recover() error {
 		l.rpWritten = end // what Close recorded
 	}
 
+	if err := l.recoverEpochs(); err != nil {
+		return err
+	}
 	var size int64
 	for _, s := range l.segments {
 		size += s.size
@@ -381,6 +387,7 @@ func (l *Log) scanInto(s *segment, fileSize int64, cfg scanConfig) (scanResult, 
 			s.bytesSinceIndex = max(s.bytesSinceIndex, interval)
 		}
 		s.track(h, pos, int(interval))
+		l.noteScannedEpoch(h)
 	})
 	l.scannedBytes.Add(res.crcBytes)
 	if err != nil {

@@ -34,6 +34,10 @@ func (l *Log) EnforceRetention() (deletedSegments int, err error) {
 		}
 		l.size.Add(-freed)
 		l.mu.Unlock()
+		if eerr := l.dropEpochsBelowLocked(l.segments[0].base); eerr != nil {
+			// Entries below the start are harmless; the next retention retries.
+			l.logger.Warn("cannot record leader epochs after retention", "err", eerr)
+		}
 	}
 	l.appendMu.Unlock()
 	l.notify(advanced)

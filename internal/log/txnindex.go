@@ -125,22 +125,27 @@ func decodeTxnEntry(b []byte) (AbortedTxn, bool) {
 	return e, e.FirstOffset <= e.LastOffset
 }
 
-// Add records an aborted transaction in the file of segment base (the
-// segment holding its marker) and fsyncs it.
-func (x *TxnIndex) Add(base int64, e AbortedTxn) error {
-	var b [txnEntrySize]byte
+func encodeTxnEntry(e AbortedTxn) []byte {
+	b := make([]byte, txnEntrySize)
 	be := binary.BigEndian
 	be.PutUint64(b[0:], uint64(e.ProducerID))
 	be.PutUint64(b[8:], uint64(e.FirstOffset))
 	be.PutUint64(b[16:], uint64(e.LastOffset))
 	be.PutUint32(b[24:], crc32.Checksum(b[:24], castagnoli))
+	return b
+}
+
+// Add records an aborted transaction in the file of segment base (the
+// segment holding its marker) and fsyncs it.
+func (x *TxnIndex) Add(base int64, e AbortedTxn) error {
+	b := encodeTxnEntry(e)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	f, err := os.OpenFile(segmentPath(x.dir, base, txnIndexExt), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(b[:])
+	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -203,6 +208,42 @@ func (x *TxnIndex) Prune(start int64) error {
 		}
 	}
 	x.entries = append([]txnEntry(nil), x.entries[i:]...)
+	return errors.Join(errs...)
+}
+
+// TruncateTo forgets the aborted transactions whose markers are at or after
+// end (Log.TruncateTo removed them), rewriting each file that held one
+// atomically, or removing it when nothing is left in it.
+func (x *TxnIndex) TruncateTo(end int64) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	i := sort.Search(len(x.entries), func(i int) bool { return x.entries[i].LastOffset >= end })
+	if i == len(x.entries) {
+		return nil
+	}
+	files := map[int64][]byte{}
+	for _, e := range x.entries[i:] {
+		files[e.base] = nil
+	}
+	for _, e := range x.entries[:i] {
+		if _, ok := files[e.base]; ok {
+			files[e.base] = append(files[e.base], encodeTxnEntry(e.AbortedTxn)...)
+		}
+	}
+	var errs []error
+	for base, keep := range files {
+		name := segmentPath(x.dir, base, txnIndexExt)
+		var err error
+		if len(keep) == 0 {
+			if err = os.Remove(name); errors.Is(err, os.ErrNotExist) {
+				err = nil
+			}
+		} else {
+			err = writeFileAtomic(vfs.Default, x.dir, filepath.Base(name), keep)
+		}
+		errs = append(errs, err)
+	}
+	x.entries = x.entries[:i:i]
 	return errors.Join(errs...)
 }
 
