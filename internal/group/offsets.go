@@ -60,6 +60,9 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) func() *kmsg.
 		}
 	}
 	next, err := c.appendLocked(recs)
+	if err == nil && next > 0 {
+		g.committing++
+	}
 	c.mu.Unlock()
 
 	fail := func(code int16) {
@@ -76,13 +79,15 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) func() *kmsg.
 		if next == 0 {
 			return resp
 		}
-		if err := c.log.Sync(next); err != nil {
-			c.logger.Error("offset commit: sync failed", "group", req.Group, "err", err)
+		serr := c.log.Sync(next)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		g.committing--
+		if serr != nil {
+			c.logger.Error("offset commit: sync failed", "group", req.Group, "err", serr)
 			fail(kerr.CoordinatorNotAvailable.Code)
 			return resp
 		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
 		if c.groups[req.Group] != g {
 			return resp // deleted meanwhile; its tombstones came after us
 		}
@@ -309,7 +314,7 @@ func (g *group) subscribedTopics() map[string]bool {
 // REQUIRES: c.mu held.
 func (c *Coordinator) expireOffsetsLocked(now time.Time) {
 	for id, g := range c.groups {
-		if g.state != Empty || len(g.members) > 0 || len(g.pending) > 0 || g.hasConsumerMembers() {
+		if g.state != Empty || len(g.members) > 0 || len(g.pending) > 0 || g.committing > 0 || g.hasConsumerMembers() {
 			continue
 		}
 		var recs []kv

@@ -158,7 +158,7 @@ func (c *Coordinator) tickGroupLocked(g *group, now time.Time) {
 	} else {
 		c.maybeCompleteJoinLocked(g, now)
 	}
-	if g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0 && !g.persisted && !g.hasConsumerMembers() {
+	if g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0 && g.committing == 0 && !g.persisted && !g.hasConsumerMembers() {
 		delete(c.groups, g.id) // never used: a failed join's leftover
 	}
 }
