@@ -161,13 +161,13 @@ type group struct {
 	initialDelayCap   time.Time // the initial delay never runs past this
 	syncDeadline      time.Time
 
-	offsets   map[topicPartition]committedOffset
+	offsets map[topicPartition]committedOffset
 	// committing counts offset commits appended but not yet applied (their
 	// fsync is running): expiry must not drop the group under them, or an
 	// acknowledged commit would be lost from memory while its record stays
 	// in the log.
 	committing int
-	persisted bool // group metadata has been written at least once
+	persisted  bool // group metadata has been written at least once
 
 	// consumer is the KIP-848 state of a "consumer" type group; nil for
 	// classic groups (consumer848.go).
