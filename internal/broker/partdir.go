@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ferry-mq/ferry/internal/vfs"
 )
 
 // Partition directories: naming and the topic-id file (format in doc.go).
@@ -124,15 +126,7 @@ func writePartitionID(dir string, id [16]byte) error {
 // syncDir fsyncs a directory, making creates, renames and removals of its
 // entries durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := vfs.Default.SyncDir(dir); err != nil {
 		return fmt.Errorf("fsync dir %s: %w", dir, err)
 	}
 	return nil
