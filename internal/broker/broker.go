@@ -47,6 +47,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	warnFileLimit(logger, cfg.MaxPartitions)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w (is the path writable?)", cfg.DataDir, err)
 	}
