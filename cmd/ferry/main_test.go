@@ -55,6 +55,12 @@ func TestVersion(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "ferry ") || !strings.Contains(out, runtime.Version()) {
 		t.Fatalf("ferry version: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+	// The spellings other tools taught newcomers answer the same.
+	for _, arg := range []string{"--version", "-version"} {
+		if code, got, errOut := runMain(arg); code != 0 || got != out {
+			t.Errorf("ferry %s: exit %d, stdout %q (want %q), stderr %q", arg, code, got, out, errOut)
+		}
+	}
 	v := buildVersion{Module: "v1.2.3", Revision: "0123456789abcdef0123", Time: "2026-01-02T03:04:05Z", Modified: true, Go: "go1.99"}
 	if got, want := v.String(), "ferry v1.2.3 rev 0123456789ab (modified) 2026-01-02T03:04:05Z go1.99"; got != want {
 		t.Fatalf("String() = %q, want %q", got, want)
