@@ -68,14 +68,18 @@ func runProduce(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 
 	// The first failure stops reading; the rest of what is in flight is
 	// flushed so the count printed is exact.
-	pctx, stop := context.WithCancel(ctx)
-	defer stop()
 	var (
 		acked    atomic.Int64
 		failed   atomic.Int64
+		produced atomic.Int64
 		errOnce  sync.Once
 		firstErr error
 	)
+	watch := watchStall(ctx, stallLimit(cf.timeout),
+		func() int64 { return acked.Load() + failed.Load() }, produced.Load)
+	defer watch.stop()
+	pctx, stop := context.WithCancel(watch.ctx)
+	defer stop()
 	promise := func(r *kgo.Record, err error) {
 		if err != nil {
 			failed.Add(1)
@@ -106,6 +110,7 @@ func runProduce(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 				r.Key, r.Value = k, v
 			}
 		}
+		produced.Add(1)
 		cl.Produce(pctx, r, promise)
 		sent++
 		if err != nil {
@@ -115,7 +120,12 @@ func runProduce(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 			break
 		}
 	}
-	if err := cl.Flush(ctx); err != nil && ctx.Err() == nil {
+	if err := cl.Flush(watch.ctx); err != nil && ctx.Err() == nil {
+		if watch.stalled.Load() {
+			fmt.Fprintf(stderr, "produced %d record(s) to %s\n", acked.Load(), *topic)
+			return fmt.Errorf("%d of %d record(s) not acknowledged: the broker gave no answer for %s (--timeout %s plus half); is it still running?",
+				int64(sent)-acked.Load(), sent, stallLimit(cf.timeout), cf.timeout)
+		}
 		return fmt.Errorf("flushing records: %w", err)
 	}
 

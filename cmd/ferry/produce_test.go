@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -235,5 +236,50 @@ func TestProduceToFerryWithFailingDiskRecovers(t *testing.T) {
 	out := mustRun(t, runConsume, "", "--topic", topic, "--brokers", brokers)
 	if out != "before\nafter\n" {
 		t.Fatalf("consumed %q, want the records produced before and after the failure", out)
+	}
+}
+
+// TestProduceGivesUpOnSilentBroker: a broker that stops answering a produce
+// it received (it died mid-request) leaves an idempotent producer's records
+// in flight, and franz-go never times those out. `ferry produce --timeout 2s`
+// must still give up, saying the broker did not answer, instead of hanging.
+func TestProduceGivesUpOnSilentBroker(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	topic := testTopic(t)
+	createTopic(t, brokers, topic, 1)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release); c.Close() })
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { <-release }) // never answered while the test runs
+		return nil, errors.New("connection dropped"), true
+	})
+
+	type result struct {
+		errOut string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		_, errOut, err := runCmd(t, runProduce, "a\nb\n", "--topic", topic, "--brokers", brokers, "--timeout", "2s")
+		done <- result{errOut, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(time.Minute): // a hang detector, not a timing assertion
+		t.Fatal("produce to a broker that never answers still waiting after a minute with --timeout 2s")
+	}
+	if res.err == nil {
+		t.Fatalf("produce to a silent broker succeeded; stderr %q", res.errOut)
+	}
+	for _, part := range []string{"2 of 2 record(s) not acknowledged", "no answer", "--timeout 2s"} {
+		if !strings.Contains(res.err.Error(), part) {
+			t.Errorf("error lacks %q: %v", part, res.err)
+		}
 	}
 }
