@@ -65,6 +65,9 @@ for P in $PARTS; do
 		sleep 2
 		kill -9 "$PID"
 		wait "$PID" 2>/dev/null || true
+		# bench produce waits for ever for records its dead broker never
+		# answered (idempotent records in flight are never timed out)
+		kill -9 "$BP" 2>/dev/null || true
 		wait "$BP" 2>/dev/null || true
 		BP=""
 		load=$(cut -d' ' -f1 /proc/loadavg)

@@ -294,6 +294,7 @@ func benchProduce(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		ps[i] = newBenchProducer(clients[i], *topic, value, slots, quota)
+		ps[i].stallAfter = stallLimit(cf.timeout)
 		if *transactional {
 			ps[i].txnRecords = *txnRecords
 		}
@@ -425,6 +426,10 @@ type benchProducer struct {
 
 	// txnRecords > 0 makes every txnRecords records a transaction.
 	txnRecords int64
+	// stallAfter ends the run when records are in flight and none was
+	// answered for this long.
+	stallAfter time.Duration
+	sent       atomic.Int64
 
 	acked  atomic.Int64 // in transactions: records of committed ones
 	bytes  atomic.Int64
@@ -459,13 +464,28 @@ func (p *benchProducer) run(ctx context.Context, deadline time.Time) {
 		p.runTxns(ctx, deadline)
 		return
 	}
+	// An interrupt stops producing but still waits for what is in flight;
+	// a broker that stops answering ends both (see stall.go).
+	w := watchStall(context.WithoutCancel(ctx), p.stallAfter,
+		func() int64 { return p.acked.Load() + p.failed.Load() }, p.sent.Load)
+	defer w.stop()
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(w.ctx, cancel)()
 	for n := int64(0); p.quota == 0 || n < p.quota; n++ {
-		if !p.produceOne(ctx, ctx, deadline) {
+		if !p.produceOne(pctx, pctx, deadline) {
 			break
 		}
 	}
 	// Flush waits for every promise, failed ones included.
-	_ = p.cl.Flush(context.WithoutCancel(ctx))
+	_ = p.cl.Flush(w.ctx)
+	if w.stalled.Load() {
+		p.failed.Add(p.sent.Load() - p.acked.Load() - p.failed.Load())
+		// This is the cause; the context errors of records cut short are not.
+		p.errMu.Lock()
+		p.err = fmt.Errorf("records not acknowledged: the broker gave no answer for %s (--timeout plus half); is it still running?", p.stallAfter)
+		p.errMu.Unlock()
+	}
 }
 
 // produceOne waits for a free slot (until ctx is done) and produces one
@@ -487,6 +507,7 @@ func (p *benchProducer) produceOne(ctx, recCtx context.Context, deadline time.Ti
 	}
 	s.rec = kgo.Record{Topic: p.topic, Value: p.value}
 	s.start = now
+	p.sent.Add(1)
 	p.cl.Produce(recCtx, &s.rec, s.promise)
 	return true
 }

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestBenchProduceConsume(t *testing.T) {
@@ -316,5 +319,38 @@ func TestBenchProduceNoIdempotence(t *testing.T) {
 				t.Fatalf("%v: record with producer id %d", tc.flags, r.ProducerID)
 			}
 		}
+	}
+}
+
+// TestBenchProduceGivesUpOnSilentBroker: a broker that stops answering
+// produces (it died mid-request) must not keep `bench produce --duration`
+// waiting for ever for records franz-go never times out.
+func TestBenchProduceGivesUpOnSilentBroker(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	topic := testTopic(t)
+	createTopic(t, brokers, topic, 1)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release); c.Close() })
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { <-release }) // never answered while the test runs
+		return nil, errors.New("connection dropped"), true
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runCmd(t, runBench, "", "produce", "--topic", topic, "--duration", "300ms", "--timeout", "2s", "--brokers", brokers)
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute): // a hang detector, not a timing assertion
+		t.Fatal("bench produce against a broker that never answers still running after a minute (--duration 300ms --timeout 2s)")
+	}
+	if err == nil || !strings.Contains(err.Error(), "no answer") {
+		t.Fatalf("bench produce against a silent broker: err %v, want one saying the broker gave no answer", err)
 	}
 }
