@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -192,7 +193,11 @@ func checkStream(codec int16, src []byte, n int32, needKeys bool) error {
 		err = walkRecordStream(st.br, n, needKeys)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", codecName(codec), err)
+		// The gzip and lz4 decoders name themselves already; say the codec once.
+		if name := codecName(codec); !strings.HasPrefix(err.Error(), name+":") {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return err
 	}
 	return nil
 }

@@ -99,8 +99,12 @@ func TestParseBatchChecksRecords(t *testing.T) {
 		if codec != codecNone {
 			// Flagged compressed, but the bytes are the plain records (or noise).
 			for name, body := range map[string][]byte{"plain records": two, "noise": []byte(strings.Repeat("not compressed ", 20))} {
-				if _, err := ParseBatch(rawBatch(attr, 1, 2, body)); !errors.Is(err, ErrInvalidRecord) {
+				_, err := ParseBatch(rawBatch(attr, 1, 2, body))
+				if !errors.Is(err, ErrInvalidRecord) {
 					t.Errorf("codec %d flagged on %s: %v, want ErrInvalidRecord", codec, name, err)
+				} else if name := codecName(attr&7) + ":"; strings.Count(err.Error(), name) != 1 {
+					// Clients print this text: the codec is named once ("gzip: gzip: invalid header" was not).
+					t.Errorf("codec %d flagged on noise: %q names %q other than once", codec, err, name)
 				}
 			}
 			// A stream cut short (its checksum or trailer missing).
