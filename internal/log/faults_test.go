@@ -229,3 +229,30 @@ func TestFaultCompactionIndexRenameFails(t *testing.T) {
 	got, _ = readRecords(t, l)
 	sameRecords(t, got, want)
 }
+
+// Opening a log after a crash writes no recovery point: a restart opens every
+// partition at once and the file's temp write, rename and dir fsync were most
+// of its cost. The old point stays valid; the next group commit records the
+// new one, and a crash before it re-validates the same tail, losing nothing.
+func TestCrashRecoveryOpenLeavesRecoveryPointToGroupCommit(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	l := openLog(t, dir, cfg, Options{})
+	acked := appendSynced(t, l, 5)
+	crash(l)
+
+	fs := errorfs.New(vfs.Default)
+	fs.Add(errorfs.Rule{Op: errorfs.OpWrite, Path: suffix(recoveryPointFile + ".tmp")})
+	l = openLog(t, dir, cfg, Options{FS: fs}) // before: open failed writing the recovery point
+	holdsAcked(t, readBatches(t, l), acked)
+	crash(l)
+
+	fs.Reset()
+	l = openLog(t, dir, cfg, Options{FS: fs})
+	defer l.Close()
+	got := readBatches(t, l)
+	holdsAcked(t, got, acked)
+	if len(got) != len(acked) {
+		t.Fatalf("%d batches after two crashes, want %d", len(got), len(acked))
+	}
+}

@@ -152,8 +152,17 @@ func (l *Log) recover() error {
 		if err := syncDir(l.fs, l.dir); err != nil {
 			return err
 		}
-		if err := l.checkpoint(end); err != nil {
-			return err
+		if rpErr != nil {
+			if err := l.checkpoint(end); err != nil {
+				return err
+			}
+		} else {
+			// The recorded point is still a true lower bound: leave the newer one
+			// to the next group commit or Close. Writing it here cost three
+			// fsyncs per partition (temp file, rename, dir) on the restart after
+			// a crash, when every partition opens at once; a crash before then
+			// only re-validates this same tail.
+			l.rpWritten = rp
 		}
 	} else {
 		l.rpWritten = end // what Close recorded
