@@ -165,14 +165,21 @@ func TestParseBatchDoesNotAllocateClaimedLengths(t *testing.T) {
 	for _, codec := range []int{codecGzip, codecLz4, codecZstd} {
 		b := rawBatch(attrFor(codec), 0, 1, compressForTest(t, codec, recs))
 		ParseBatch(b) // warm the pools
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		_, err := ParseBatch(b)
-		runtime.ReadMemStats(&after)
-		if !errors.Is(err, ErrInvalidRecord) {
-			t.Errorf("codec %d: %v, want ErrInvalidRecord", codec, err)
+		// The least of a few runs: a GC between runs empties the pools, and
+		// a fresh lz4 decoder alone is about 8 MiB (seen under -race on a loaded
+		// machine); a 200 MiB claim honoured would show in every run.
+		n := uint64(math.MaxUint64)
+		for range 3 {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := ParseBatch(b)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrInvalidRecord) {
+				t.Errorf("codec %d: %v, want ErrInvalidRecord", codec, err)
+			}
+			n = min(n, after.TotalAlloc-before.TotalAlloc)
 		}
-		if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
+		if n > 8<<20 {
 			t.Errorf("codec %d: checking a record that claims 200 MiB allocated %d bytes", codec, n)
 		}
 	}
