@@ -97,10 +97,14 @@
 // at byte <position> of segment <segment base>'s .log (the data end when it is
 // the log end). Files written before this format hold only "<offset>\n"; they
 // are still read (the position is then unknown). It is replaced atomically
-// (temp file, fsync, rename, dir fsync) on every roll, by Close, by Open after
-// a recovery, and by the group commit (FlushAlways, or the FlushInterval
-// flusher): after an fsync, at most once per second, in the background so the
-// fsync path never waits for it.
+// (temp file, fsync, rename, dir fsync) on every roll, by Close, and by the
+// group commit (FlushAlways, or the FlushInterval flusher): after an fsync, at
+// most once per second, in the background so the fsync path never waits for
+// it. Open after a recovery fsyncs the recovered segment but rewrites the file
+// only when it was unreadable: the old point is still a lower bound, and at a
+// restart after a crash every partition opens at once, where three more
+// fsyncs each were most of the cost; a crash before the next group commit
+// re-validates the same tail again.
 //
 // Open after a clean shutdown trusts the indexes and reads no record bytes:
 // for each segment it walks the headers after its last index entry to find
