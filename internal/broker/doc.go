@@ -44,9 +44,11 @@
 // will open.
 //
 // Start-up (sweep.go), before any partition opens: "-delete" directories
-// are removed; a partition directory whose id is not a live topic's is a
-// deleted topic's (ids come only from the metadata log) and is renamed and
-// removed; a directory without an id file that belongs to a live topic (by
+// are removed; a partition directory whose name a newer topic has taken
+// holds the deleted incarnation's data and is renamed and removed; one whose
+// id belongs to no live topic at all (a delete cut short by a crash before
+// its renames, or lost metadata: they cannot be told apart) is moved to
+// __quarantine/, never deleted; a directory without an id file that belongs to a live topic (by
 // name and partition number) is adopted: the id is written into it. That
 // keeps data dirs written before topic ids were recorded working. Any other
 // partition-like directory (no id and no live topic, an unreadable id, a

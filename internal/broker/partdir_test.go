@@ -187,10 +187,12 @@ func TestRecreatedTopicNeverOpensDirectoryItCannotMoveAway(t *testing.T) {
 	}
 }
 
-// TestStartupRemovesDataOfDeletedTopic: a delete interrupted after its
-// metadata record (the directory keeps its name) is finished at start-up,
-// and the name can be reused.
-func TestStartupRemovesDataOfDeletedTopic(t *testing.T) {
+// TestStartupSetsAsideDataOfAnInterruptedDelete: a delete interrupted after
+// its metadata record (the directories keep their names) leaves data no
+// topic will open: start-up moves it to quarantine (it cannot tell this from
+// lost metadata, so it deletes nothing), removes "-delete" leftovers, and the
+// name can be reused with no old data.
+func TestStartupSetsAsideDataOfAnInterruptedDelete(t *testing.T) {
 	b := newTestBroker(t)
 	createWithData(t, b, "gone", 3)
 	b.dirs.rename = func(string, string) error { return errors.New("injected: rename fails") }
@@ -206,13 +208,45 @@ func TestStartupRemovesDataOfDeletedTopic(t *testing.T) {
 	entries, _ := os.ReadDir(b.cfg.DataDir)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), "gone") {
-			t.Fatalf("data of the deleted topic left after start-up: %s", e.Name())
+			t.Fatalf("data of the deleted topic left in place after start-up: %s", e.Name())
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := os.Stat(filepath.Join(b.cfg.DataDir, quarantineDir, partitionDirName("gone", int32(i)), "00000000000000000000.log")); err != nil {
+			t.Fatalf("partition %d not set aside in quarantine: %v", i, err)
 		}
 	}
 	if _, err := b.CreateTopic("gone", 3, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	checkEmpty(t, b, "gone", 3)
+}
+
+// TestStartupNeverDeletesDataWhenMetadataIsLost: partition directories whose
+// topic ids the metadata does not know (here the metadata log is gone, as
+// after an operator's mistake) are quarantined, never removed: the sweep once
+// removed every one of them.
+func TestStartupNeverDeletesDataWhenMetadataIsLost(t *testing.T) {
+	b := newTestBroker(t)
+	createWithData(t, b, "precious", 2)
+	cfg := b.cfg
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(cfg.DataDir, metaDirName)); err != nil {
+		t.Fatal(err)
+	}
+	nb, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nb.Close() })
+	nb.removals.Wait()
+	for i := 0; i < 2; i++ {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, quarantineDir, partitionDirName("precious", int32(i)), "00000000000000000000.log")); err != nil {
+			t.Fatalf("partition %d of a topic the metadata lost is gone: %v", i, err)
+		}
+	}
 }
 
 // TestStartupAdoptsPartitionDirsWithoutID: data written before partition

@@ -20,10 +20,11 @@ const metaDirName = "__meta"
 //
 //   - "…-delete" directories (a delete renamed them, then the process
 //     stopped before removing them) are removed;
-//   - a directory whose topic-id file names a topic id that is not
-//     live (a delete committed its metadata record, then the process
-//     stopped before renaming the directory) is renamed to "…-delete" and
+//   - a directory whose name a newer topic has taken (its id is not that
+//     topic's) is the deleted incarnation's: renamed to "…-delete" and
 //     removed;
+//   - a directory whose id belongs to no live topic (a delete that a crash
+//     cut short before its renames, or lost metadata) is quarantined;
 //   - a directory without a topic-id file that belongs to a live topic
 //     (written before topic ids were recorded, or by a create interrupted
 //     between mkdir and writing the id) is adopted: the live topic's id is
@@ -76,9 +77,18 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 		switch {
 		case err == nil && inRange && id == t.ID:
 			// A partition of a live topic: reconcile opens it.
-		case err == nil && !(live && id == t.ID):
-			// Topic ids are only made by the metadata log: an id that is
-			// no longer in it is a deleted topic's.
+		case err == nil && !live:
+			// No live topic has this name: a delete that a crash cut short
+			// before its renames, or metadata that was lost or replaced.
+			// Only the first is safe to delete, and the two cannot be told
+			// apart here, so keep the data out of the way (Kafka likewise
+			// renames stray logs instead of deleting them).
+			if b.quarantine(path, "its topic id ("+formatTopicID(id)+") belongs to no live topic: a delete interrupted by a crash, or lost metadata") {
+				changed = true
+			}
+		case err == nil && id != t.ID:
+			// The name was taken by a newer topic, which only a completed
+			// delete of this one allows: this is that deleted topic's data.
 			b.log.Warn("removing partition data of a deleted topic: the delete was interrupted before it renamed the directory",
 				"dir", path, "topic_id", formatTopicID(id))
 			to, err := b.moveAside(path, id)
