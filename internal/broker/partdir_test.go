@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -416,5 +418,38 @@ func TestPartitionIDRoundTrip(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, topicIDFilePrefix+"nope"), nil, 0o644)
 	if _, err := readPartitionID(dir); err == nil || errors.Is(err, errNoPartitionID) {
 		t.Fatalf("malformed name: err = %v", err)
+	}
+}
+
+// TestStartupSummarizesDeleteLeftovers: many "-delete" leftovers give one
+// WARN line with their count, not one line each (800 after an 800-partition
+// delete cut short).
+func TestStartupSummarizesDeleteLeftovers(t *testing.T) {
+	b := newTestBroker(t)
+	cfg := b.cfg
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		name := partitionDirName("old", int32(i)) + ".0123456789abcdef0123456789abcdef" + deleteSuffix
+		if err := os.Mkdir(filepath.Join(cfg.DataDir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	nb, err := New(cfg, slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nb.Close() })
+	nb.removals.Wait()
+	var lines []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.Contains(l, "deleted topic") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "directories=20") {
+		t.Fatalf("want one WARN counting 20 leftovers, got %d lines:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
 }

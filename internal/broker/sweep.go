@@ -52,7 +52,7 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 			ids[i], idErrs[i] = readPartitionID(filepath.Join(b.cfg.DataDir, e.Name()))
 		}
 	})
-	var remove []string
+	var remove, leftovers []string
 	changed := false
 	adopted := 0
 	for i, e := range entries {
@@ -62,8 +62,9 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 		}
 		path := filepath.Join(b.cfg.DataDir, name)
 		if strings.HasSuffix(name, deleteSuffix) {
-			b.log.Warn("removing partition data of a deleted topic: the delete was interrupted before it removed it", "dir", path)
+			b.log.Debug("removing partition data of a deleted topic: the delete was interrupted before it removed it", "dir", path)
 			remove = append(remove, path)
+			leftovers = append(leftovers, name)
 			continue
 		}
 		topic, index, ok := parsePartitionDirName(name)
@@ -115,6 +116,12 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 				changed = true
 			}
 		}
+	}
+	if n := len(leftovers); n > 0 {
+		// One line, not one per partition: a crash after deleting a topic of
+		// 800 partitions left 800 WARN lines.
+		b.log.Warn("removing partition data of deleted topics: a stop came before their deletes removed it",
+			"directories", n, "first", leftovers[0])
 	}
 	if adopted > 0 {
 		b.log.Warn("adopted partition directories that had no topic-id file (written by a Ferry from before topic ids were recorded, or by a create a crash interrupted); their topic's id is now recorded in them",
