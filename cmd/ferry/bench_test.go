@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestBenchProduceConsume(t *testing.T) {
@@ -326,25 +323,13 @@ func TestBenchProduceNoIdempotence(t *testing.T) {
 // produces (it died mid-request) must not keep `bench produce --duration`
 // waiting for ever for records franz-go never times out.
 func TestBenchProduceGivesUpOnSilentBroker(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	brokers := strings.Join(c.ListenAddrs(), ",")
-	topic := testTopic(t)
-	createTopic(t, brokers, topic, 1)
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release); c.Close() })
-	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		c.SleepControl(func() { <-release }) // never answered while the test runs
-		return nil, errors.New("connection dropped"), true
-	})
+	brokers, topic := silentProduceBroker(t)
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := runCmd(t, runBench, "", "produce", "--topic", topic, "--duration", "300ms", "--timeout", "2s", "--brokers", brokers)
 		done <- err
 	}()
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(time.Minute): // a hang detector, not a timing assertion

@@ -244,20 +244,7 @@ func TestProduceToFerryWithFailingDiskRecovers(t *testing.T) {
 // in flight, and franz-go never times those out. `ferry produce --timeout 2s`
 // must still give up, saying the broker did not answer, instead of hanging.
 func TestProduceGivesUpOnSilentBroker(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	brokers := strings.Join(c.ListenAddrs(), ",")
-	topic := testTopic(t)
-	createTopic(t, brokers, topic, 1)
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release); c.Close() })
-	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		c.SleepControl(func() { <-release }) // never answered while the test runs
-		return nil, errors.New("connection dropped"), true
-	})
+	brokers, topic := silentProduceBroker(t)
 
 	type result struct {
 		errOut string
@@ -282,4 +269,26 @@ func TestProduceGivesUpOnSilentBroker(t *testing.T) {
 			t.Errorf("error lacks %q: %v", part, res.err)
 		}
 	}
+}
+
+// silentProduceBroker starts a kfake broker with one topic that takes
+// produce requests and never answers them while the test runs, as a broker
+// that died mid-request; it returns the broker list and the topic.
+func silentProduceBroker(t *testing.T) (brokers, topic string) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers = strings.Join(c.ListenAddrs(), ",")
+	topic = testTopic(t)
+	createTopic(t, brokers, topic, 1)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release); c.Close() })
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { <-release }) // never answered while the test runs
+		return nil, errors.New("connection dropped"), true
+	})
+	return brokers, topic
 }
