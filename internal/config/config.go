@@ -4,6 +4,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -118,6 +119,24 @@ type Config struct {
 	// flag sets it: it is the seam through which tests inject disk faults
 	// (internal/vfs/errorfs) into a whole broker.
 	LogFS vfs.FS
+	// Dial opens every connection this node makes to another node: Raft
+	// and forwarded proposals on the controller port, replica fetches and
+	// inter-broker requests on the Kafka port. nil is a plain TCP dial. No
+	// flag sets it: it is the seam through which in-process cluster tests
+	// cut, delay or drop the links between two nodes.
+	Dial DialFunc
+}
+
+// DialFunc opens a connection, as net.Dialer.DialContext does.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// Dialer returns cfg.Dial, or a plain TCP dial when it is nil.
+func (cfg Config) Dialer() DialFunc {
+	if cfg.Dial != nil {
+		return cfg.Dial
+	}
+	var d net.Dialer
+	return d.DialContext
 }
 
 // Default returns the configuration a user gets without flags.
