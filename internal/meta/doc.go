@@ -16,6 +16,20 @@
 // keeps working as a cluster of one. A ClusterRecord names the cluster once;
 // a second, different name is refused.
 //
+// A ScramRecord stores or deletes one user's SCRAM credential for one
+// mechanism (SCRAM-SHA-256 or SCRAM-SHA-512): the salt, the PBKDF2
+// iteration count (4096 to 16384), StoredKey and ServerKey as RFC 5802
+// defines them, never the password nor the salted password. On a cluster
+// they are Raft entries like every record, so every node authenticates the
+// same users; snapshots carry them in "scram". Kafka's SASL/PLAIN is checked
+// against the same credentials (the password is salted and hashed with the
+// stored salt and compared with StoredKey). In the JSON payload the byte
+// fields are base64:
+//
+//	{"scram":{"user":"alice","mechanism":"SCRAM-SHA-256","salt":"…",
+//	          "iterations":8192,"stored_key":"…","server_key":"…"}}
+//	{"scram":{"user":"alice","mechanism":"SCRAM-SHA-256","delete":true}}
+//
 // On-disk format: DIR/metadata.log is a sequence of frames
 //
 //	+----------------+----------------+---------------------------+

@@ -14,6 +14,7 @@ type Image struct {
 	NextProducerID int64
 	topics         map[string]*Topic
 	brokers        map[int32]BrokerInfo
+	scram          map[scramKey]ScramCredential // see scram.go
 	// defaultNode leads the partitions of records written before
 	// placement existed: the node that replays the log, so an old data
 	// dir keeps working as a cluster of one.
@@ -220,6 +221,10 @@ func (img *Image) apply(r Record) (*Image, error) {
 		nt.Placement = append([]Placement(nil), t.Placement...)
 		nt.Placement[pr.Partition] = pr.Placement
 		next.topics[t.Name] = &nt
+	case r.Scram != nil:
+		if err := img.applyScram(&next, r.Scram); err != nil {
+			return nil, err
+		}
 	}
 	return &next, nil
 }

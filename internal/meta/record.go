@@ -12,6 +12,7 @@ type Record struct {
 	ProducerID *ProducerIDBlockRecord `json:"producer_id,omitempty"`
 	Broker     *BrokerRecord          `json:"broker,omitempty"`
 	Placement  *PlacementRecord       `json:"placement,omitempty"`
+	Scram      *ScramRecord           `json:"scram,omitempty"`
 }
 
 // ClusterRecord is written once, when the data directory is formatted.
@@ -60,7 +61,7 @@ type ProducerIDBlockRecord struct {
 
 func (r Record) validate() error {
 	n := 0
-	for _, set := range []bool{r.Cluster != nil, r.Topic != nil, r.Partitions != nil, r.Config != nil, r.Remove != nil, r.ProducerID != nil, r.Broker != nil, r.Placement != nil} {
+	for _, set := range []bool{r.Cluster != nil, r.Topic != nil, r.Partitions != nil, r.Config != nil, r.Remove != nil, r.ProducerID != nil, r.Broker != nil, r.Placement != nil, r.Scram != nil} {
 		if set {
 			n++
 		}

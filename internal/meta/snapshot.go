@@ -12,6 +12,8 @@ type imageJSON struct {
 	NextProducerID int64        `json:"next_producer_id"`
 	Topics         []topicJSON  `json:"topics"`
 	Brokers        []BrokerInfo `json:"brokers"`
+	// Scram holds the SCRAM credentials (scram.go): salted, never a password.
+	Scram []ScramCredential `json:"scram,omitempty"`
 }
 
 type topicJSON struct {
@@ -24,7 +26,7 @@ type topicJSON struct {
 
 // EncodeImage returns img as a snapshot.
 func EncodeImage(img *Image) ([]byte, error) {
-	out := imageJSON{ClusterID: img.ClusterID, NextProducerID: img.NextProducerID, Brokers: img.Brokers()}
+	out := imageJSON{ClusterID: img.ClusterID, NextProducerID: img.NextProducerID, Brokers: img.Brokers(), Scram: img.ScramCredentials()}
 	for _, t := range img.Topics() {
 		out.Topics = append(out.Topics, topicJSON{Name: t.Name, ID: t.ID, Partitions: t.Partitions, Configs: t.Configs, Placement: t.Placement})
 	}
@@ -47,6 +49,12 @@ func DecodeImage(b []byte, node int32) (*Image, error) {
 	}
 	for _, b := range in.Brokers {
 		img.brokers[b.NodeID] = b
+	}
+	for _, c := range in.Scram {
+		if img.scram == nil {
+			img.scram = map[scramKey]ScramCredential{}
+		}
+		img.scram[scramKey{c.User, c.Mechanism}] = c
 	}
 	return img, nil
 }
