@@ -61,7 +61,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
-	logger.Info("ferry is serving", "kafka", srv.Addr(), "data_dir", cfg.DataDir)
+	logger.Info("ferry is serving", "kafka", srv.Addr(), "kafka_tls", srv.TLSAddr(), "sasl", cfg.Security.SASLMechanisms, "data_dir", cfg.DataDir)
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")

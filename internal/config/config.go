@@ -125,6 +125,9 @@ type Config struct {
 	// flag sets it: it is the seam through which in-process cluster tests
 	// cut, delay or drop the links between two nodes.
 	Dial DialFunc
+
+	// Security is TLS and SASL of the Kafka listeners (security.go).
+	Security SecurityConfig
 }
 
 // DialFunc opens a connection, as net.Dialer.DialContext does.
@@ -179,7 +182,8 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data dir is empty: pass --data-dir DIR"))
 	}
-	if err := checkHostPort(c.KafkaAddr); err != nil {
+	errs = append(errs, c.Security.validate(c.KafkaAddr)...)
+	if err := checkHostPort(c.KafkaAddr); c.KafkaAddr != "" && err != nil {
 		errs = append(errs, fmt.Errorf("kafka addr %q %v: use --kafka-addr host:port, such as 127.0.0.1:9092 or 0.0.0.0:9092 for every interface", c.KafkaAddr, err))
 	}
 	if c.AdvertisedAddr != "" {
@@ -261,7 +265,7 @@ func checkHostPort(addr string) error {
 // FERRY_* environment sets them and command-line flags win over it.
 func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for all data (env FERRY_DATA_DIR)")
-	fs.StringVar(&c.KafkaAddr, "kafka-addr", c.KafkaAddr, "Kafka protocol listen address (env FERRY_KAFKA_ADDR)")
+	fs.StringVar(&c.KafkaAddr, "kafka-addr", c.KafkaAddr, "Kafka protocol listen address; \"\" for none, with --kafka-tls-addr (env FERRY_KAFKA_ADDR)")
 	fs.StringVar(&c.AdvertisedAddr, "advertised-addr", c.AdvertisedAddr, "address given to clients; default the listen address (env FERRY_ADVERTISED_ADDR)")
 	fs.Var(int32Value{&c.NodeID}, "node-id", "broker node id (env FERRY_NODE_ID)")
 	fs.StringVar(&c.ControllerQuorum, "controller-quorum", c.ControllerQuorum, "controller quorum voters, `id@host:port,...`; empty runs a single node (env FERRY_CONTROLLER_QUORUM)")
@@ -287,6 +291,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TransactionalIDExpiration, "transactional-id-expiration", c.TransactionalIDExpiration, "forget transactional ids idle this long (transactional.id.expiration.ms; env FERRY_TRANSACTIONAL_ID_EXPIRATION)")
 	fs.DurationVar(&c.ProducerIDExpiration, "producer-id-expiration", c.ProducerIDExpiration, "forget idempotent producers idle this long on a partition (producer.id.expiration.ms; env FERRY_PRODUCER_ID_EXPIRATION)")
 	fs.Var(int32Value{&c.OffsetsSegmentBytes}, "offsets-segment-bytes", "segment size of __consumer_offsets (offsets.topic.segment.bytes; env FERRY_OFFSETS_SEGMENT_BYTES)")
+	c.Security.flags(fs)
 	fs.Var(topicDefaultsValue{c.TopicDefaults}, "topic-default", "broker default of a topic config, `key=value`, repeatable, e.g. flush.policy=os; a value may hold commas (cleanup.policy=compact,delete): a comma starts a new pair only when key= follows it (env FERRY_TOPIC_DEFAULTS, pairs comma-separated)")
 }
 

@@ -50,6 +50,14 @@ type conn struct {
 	reqBytes *requestBytes // of the request being handled; read goroutine only
 	pending  chan pendingReply
 	inFlight atomic.Int32 // requests read whose replies are not yet written
+
+	// principal is who the client is (principal.go): set by the TLS
+	// handshake or SASL on the read goroutine before requests it allows.
+	principal string
+	sasl      *saslConn // nil when the listener needs no SASL (sasl.go)
+	// closing, set by a handler, closes the connection once the replies
+	// pushed so far are written (a failed authentication).
+	closing error
 }
 
 type pendingReply struct {
@@ -70,11 +78,18 @@ func newConn(s *Server, nc net.Conn) *conn {
 		idle:        cfg.ConnectionsMaxIdle,
 		readTimeout: cfg.RequestReadTimeout,
 		pending:     make(chan pendingReply, maxInFlight),
+		principal:   anonymous,
+		sasl:        s.sasl.newConn(),
 	}
 }
 
 func (c *conn) serve() {
 	defer c.cancel()
+	if err := c.handshakeTLS(); err != nil {
+		c.log.Info("closing connection", "reason", err)
+		c.nc.Close()
+		return
+	}
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -110,6 +125,18 @@ func (c *conn) readLoop() error {
 			rb.release()
 			return err
 		}
+		if c.sasl.rawTokens() {
+			// After SaslHandshake v0 the frames are bare SASL tokens.
+			err := c.rawSASLToken(frame)
+			rb.release()
+			if err == nil {
+				err = c.closing
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		h, req, err := parseRequest(frame)
 		if err != nil {
 			rb.release()
@@ -122,6 +149,10 @@ func (c *conn) readLoop() error {
 			}
 			return fmt.Errorf("bad request (key %d, version %d, client %q): %w", h.key, h.version, h.clientID, err)
 		}
+		if err := c.admit(h.key); err != nil {
+			rb.release()
+			return err
+		}
 		c.clientID = h.clientID
 		c.reqBytes = rb
 		fin, err := c.handle(h, req)
@@ -131,6 +162,9 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		c.push(pendingReply{header: h, finish: fin, bytes: rb})
+		if c.closing != nil {
+			return c.closing
+		}
 	}
 }
 

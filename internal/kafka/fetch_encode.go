@@ -130,10 +130,7 @@ func (r *fetchReply) write(w *replyWriter, h requestHeader) error {
 		if _, err := w.bw.Write(env[start:p.end]); err != nil {
 			return err
 		}
-		if err := w.bw.Flush(); err != nil {
-			return err
-		}
-		if err := sendFile(w.conn, p.file); err != nil {
+		if err := w.sendSection(p.file); err != nil {
 			return err
 		}
 		start = p.end

@@ -68,6 +68,25 @@ func sendFile(c net.Conn, s log.Slice) error {
 	return sendErr
 }
 
+// sendSection writes a file section after the bytes buffered in w. On a
+// plain TCP connection that is sendfile, after a flush. On any other (TLS
+// above all: its records are encrypted in user space, so the bytes pass
+// through memory anyway) the section is read into the write buffer, which
+// fills whole TLS records and allocates nothing.
+func (w *replyWriter) sendSection(s log.Slice) error {
+	if _, ok := w.conn.(*net.TCPConn); !ok {
+		n, err := w.bw.ReadFrom(io.NewSectionReader(s.File, s.Pos, s.Size))
+		if err == nil && n != s.Size {
+			err = fmt.Errorf("file section ended after %d of %d bytes", n, s.Size)
+		}
+		return err
+	}
+	if err := w.bw.Flush(); err != nil {
+		return err
+	}
+	return sendFile(w.conn, s)
+}
+
 func copySection(w io.Writer, s log.Slice) error {
 	n, err := io.Copy(w, io.NewSectionReader(s.File, s.Pos, s.Size))
 	if err == nil && n != s.Size {

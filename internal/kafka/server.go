@@ -19,6 +19,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -42,6 +43,11 @@ type Server struct {
 	budget  *requestBudget // request bytes read and not yet handled
 	limits  *connLimits
 	refused [numLimitKinds]logThrottle // log lines of connections over each limit
+
+	// tlsConfig is set on a TLS listener (tls.go); sasl when SASL is
+	// required (sasl.go), shared by the listeners of one broker.
+	tlsConfig *tls.Config
+	sasl      *saslServer
 
 	mu    sync.Mutex
 	lis   net.Listener
@@ -108,6 +114,9 @@ func (s *Server) Serve(lis net.Listener) error {
 		}
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
+		}
+		if s.tlsConfig != nil {
+			c = tls.Server(c, s.tlsConfig) // handshake in conn.serve
 		}
 		s.mu.Lock()
 		if s.ctx.Err() != nil {

@@ -18,9 +18,12 @@ import (
 // Server is a running node.
 type Server struct {
 	Broker *broker.Broker
-	kafka  *kafka.Server
+	kafka  *kafka.Server // plaintext listener; nil when off (--kafka-addr "")
 	lis    net.Listener
-	done   chan error
+	// kafkaTLS and tlsLis are the TLS listener, nil when off.
+	kafkaTLS *kafka.Server
+	tlsLis   net.Listener
+	done     chan error
 }
 
 // Start binds the Kafka listener, opens the data directory and serves. It
@@ -32,38 +35,62 @@ func Start(cfg config.Config, logger *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	lis, err := listen(cfg.KafkaAddr)
+	lis, tlsLis, err := listenAll(cfg)
 	if err != nil {
 		return nil, err
 	}
+	first := lis
+	if first == nil {
+		first = tlsLis
+	}
 	advertised := cfg.AdvertisedAddr
 	if advertised == "" {
-		advertised = lis.Addr().String()
+		advertised = first.Addr().String()
 	}
 	// The broker registers this address with the cluster.
 	cfg.AdvertisedAddr = advertised
 	b, err := broker.New(cfg, logger)
 	if err != nil {
-		lis.Close()
+		closeAll(lis, tlsLis)
 		return nil, err
 	}
-	s := &Server{Broker: b, kafka: kafka.NewServer(b, advertised, logger.With("component", "kafka")), lis: lis, done: make(chan error, 1)}
-	go func() { s.done <- s.kafka.Serve(lis) }()
+	s := &Server{Broker: b, lis: lis, tlsLis: tlsLis, done: make(chan error, 2)}
+	if err := s.startKafka(cfg, advertised, logger); err != nil {
+		closeAll(lis, tlsLis)
+		b.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
-// Addr is the bound Kafka listener address.
-func (s *Server) Addr() string { return s.lis.Addr().String() }
+// Addr is the bound plaintext Kafka listener address, "" when it is off.
+func (s *Server) Addr() string {
+	if s.lis == nil {
+		return ""
+	}
+	return s.lis.Addr().String()
+}
 
-// KafkaStats returns the Kafka listener's connection and request counts.
-func (s *Server) KafkaStats() kafka.Stats { return s.kafka.Stats() }
+// KafkaStats returns the Kafka listeners' connection and request counts
+// (they share their limits and budget).
+func (s *Server) KafkaStats() kafka.Stats {
+	if s.kafka == nil {
+		return s.kafkaTLS.Stats()
+	}
+	return s.kafka.Stats()
+}
 
 // Done reports the listener's end.
 func (s *Server) Done() <-chan error { return s.done }
 
 // Close stops serving and closes the broker cleanly.
 func (s *Server) Close() error {
-	s.kafka.Close()
+	if s.kafka != nil {
+		s.kafka.Close()
+	}
+	if s.kafkaTLS != nil {
+		s.kafkaTLS.Close()
+	}
 	return s.Broker.Close()
 }
 
