@@ -41,6 +41,8 @@ type clientFlags struct {
 	// produced record, retries included.
 	timeout time.Duration
 	envErr  error // a bad FERRY_TIMEOUT, reported when a client is built
+	// security is TLS and SASL (client_security.go).
+	security *securityFlags
 }
 
 // addClientFlags registers --brokers and --timeout on fs. Their defaults
@@ -60,6 +62,7 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 		}
 	}
 	fs.StringVar(&c.brokers, "brokers", def, "comma-separated broker addresses host:port (env "+brokersEnv+")")
+	c.security = addSecurityFlags(fs)
 	fs.DurationVar(&c.timeout, "timeout", c.timeout, "give up waiting for the broker after this long: for an admin command, or for a produced record's acknowledgement, retries included (env "+timeoutEnv+")")
 	return c
 }
@@ -102,6 +105,11 @@ func (c *clientFlags) newClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Clie
 		// --timeout.
 		kgo.MetadataMinAge(min(time.Second, c.timeout/4)),
 	}
+	secOpts, err := c.security.opts()
+	if err != nil {
+		return nil, err
+	}
+	base = append(base, secOpts...)
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("invalid client settings: %w", err)

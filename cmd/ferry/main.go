@@ -7,6 +7,7 @@
 //	ferry bench produce|consume    load generator for any Kafka-protocol broker
 //	ferry version                  module version, VCS revision and Go version
 //	ferry log verify               check partition logs on disk (offline)
+//	ferry user create|delete|list  SCRAM users (SASL authentication)
 package main
 
 import (
@@ -34,6 +35,7 @@ var commands = map[string]command{
 	"bench":   {"measure produce or consume throughput and latency", runBench},
 	"version": {"print the version of this binary", runVersion},
 	"log":     {"verify partition logs on disk (offline)", runLog},
+	"user":    {"create, delete or list SCRAM users", runUser},
 }
 
 func main() {

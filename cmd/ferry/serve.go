@@ -40,7 +40,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: levelOf(cfg.LogLevel)}))
 	logger.Info("ferry starting", readBuildVersion().logAttrs()...)
 	// The CLI's variables may well be set in the same shell.
-	for _, v := range config.UnknownEnv(fs, os.Environ(), brokersEnv, timeoutEnv) {
+	for _, v := range config.UnknownEnv(fs, os.Environ(), append([]string{brokersEnv, timeoutEnv}, securityEnv...)...) {
 		logger.Warn("ignoring environment variable that is no ferry serve setting (misspelled?)", "var", v.Name, "did_you_mean", v.DidYouMean)
 	}
 	if err := cfg.Validate(); err != nil {
