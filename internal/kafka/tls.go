@@ -41,6 +41,7 @@ func (c *conn) handshakeTLS() error {
 	}
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
 		c.principal = auth.CertificatePrincipal(certs[0])
+		c.log.Debug("TLS client certificate accepted", "principal", c.principal)
 	}
 	return nil
 }
