@@ -53,8 +53,12 @@ func startSecureBroker(t testing.TB, pki *testPKI, change func(*config.Config)) 
 	return srv
 }
 
-func scram256(user, pw string) sasl.Mechanism { return scram.Auth{User: user, Pass: pw}.AsSha256Mechanism() }
-func scram512(user, pw string) sasl.Mechanism { return scram.Auth{User: user, Pass: pw}.AsSha512Mechanism() }
+func scram256(user, pw string) sasl.Mechanism {
+	return scram.Auth{User: user, Pass: pw}.AsSha256Mechanism()
+}
+func scram512(user, pw string) sasl.Mechanism {
+	return scram.Auth{User: user, Pass: pw}.AsSha512Mechanism()
+}
 func plainMech(user, pw string) sasl.Mechanism {
 	return plain.Auth{User: user, Pass: pw}.AsMechanism()
 }
