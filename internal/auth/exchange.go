@@ -81,13 +81,14 @@ func (a *Authenticator) startScram(mechanism string) (Exchange, error) {
 	if mechanism == ScramSHA512 {
 		hashGen = scram.SHA512
 	}
-	x := &scramExchange{mechanism: mechanism, keyLen: meta.ScramKeyLen(mechanism)}
+	x := &scramExchange{mechanism: mechanism, keyLen: meta.ScramKeyLen(mechanism), hashGen: hashGen}
 	srv, err := hashGen.NewServer(func(user string) (scram.StoredCredentials, error) {
 		c, ok := a.creds().ScramCredential(user, mechanism)
 		if !ok {
 			x.unknownUser = true
 			c = a.decoy(user, mechanism)
 		}
+		x.cred = c
 		return scram.StoredCredentials{
 			KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: int(c.Iterations)},
 			StoredKey:  c.StoredKey, ServerKey: c.ServerKey,
@@ -116,16 +117,33 @@ func (a *Authenticator) decoy(user, mechanism string) meta.ScramCredential {
 type scramExchange struct {
 	mechanism   string
 	keyLen      int
+	hashGen     scram.HashGeneratorFcn
 	conv        *scram.ServerConversation
 	unknownUser bool
 	done        bool
+	// For the final step librdkafka needs (kafka_nonce.go): the client's
+	// and the server's first messages, and the credential they used.
+	clientFirst, serverFirst string
+	cred                     meta.ScramCredential
+	user                     string // set by that final step
 }
 
 func (x *scramExchange) Step(msg []byte) ([]byte, error) {
 	if len(msg) > maxMessage {
 		return nil, fmt.Errorf("%w: %s message of %d bytes", ErrFailed, x.mechanism, len(msg))
 	}
+	if x.done || x.conv == nil {
+		return nil, fmt.Errorf("%w: %s exchange is over", ErrFailed, x.mechanism)
+	}
+	if x.serverFirst != "" {
+		if reply, ok, err := x.prefixedNonceFinal(string(msg)); ok {
+			return reply, err
+		}
+	}
 	reply, err := x.conv.Step(string(msg))
+	if err == nil && x.serverFirst == "" && !x.conv.Done() {
+		x.clientFirst, x.serverFirst = string(msg), reply
+	}
 	switch {
 	case err != nil && x.unknownUser:
 		return nil, fmt.Errorf("%w: %s: unknown user %q", ErrFailed, x.mechanism, x.conv.Username())
@@ -149,6 +167,9 @@ func (x *scramExchange) Done() bool { return x.done }
 func (x *scramExchange) User() string {
 	if !x.done {
 		return ""
+	}
+	if x.user != "" {
+		return x.user
 	}
 	return x.conv.Username()
 }

@@ -145,15 +145,19 @@ func tryStartFerry(t testing.TB, dataDir string, extra ...string) (*ferryProc, e
 	case <-time.After(30 * time.Second):
 		return nil, fmt.Errorf("ferry did not report its address within 30s\n%s", p.log())
 	}
+	dialAddr := p.addr
+	if m := tlsServingRE.FindStringSubmatch(p.log()); dialAddr == "" && m != nil {
+		dialAddr = m[1] // TLS listener only (--kafka-addr "")
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", p.addr, time.Second)
+		c, err := net.DialTimeout("tcp", dialAddr, time.Second)
 		if err == nil {
 			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("ferry at %s does not accept connections: %v\n%s", p.addr, err, p.log())
+			return nil, fmt.Errorf("ferry at %s does not accept connections: %v\n%s", dialAddr, err, p.log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
