@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +162,39 @@ func TestUnknownEnvIsReported(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("UnknownEnv = %v, want %v", got, want)
+	}
+}
+
+func TestSecurityValidate(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "x.pem")
+	if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		change func(*Config)
+		want   string
+	}{
+		"no listener":      {func(c *Config) { c.KafkaAddr = "" }, "no Kafka listener"},
+		"tls without cert": {func(c *Config) { c.Security.TLSAddr = "127.0.0.1:0" }, "needs --tls-cert"},
+		"cert without tls": {func(c *Config) { c.Security.TLSCert = f }, "need --kafka-tls-addr"},
+		"bad mechanism":    {func(c *Config) { c.Security.SASLMechanisms = []string{"GSSAPI"} }, `SASL mechanism "GSSAPI"`},
+		"bad bootstrap":    {func(c *Config) { c.Security.BootstrapUser = "admin" }, "NAME:PASSWORD"},
+		"plain alone":      {func(c *Config) { c.Security.SASLMechanisms = []string{"PLAIN"} }, "PLAIN alone"},
+		"missing file": {func(c *Config) {
+			c.Security.TLSAddr, c.Security.TLSCert, c.Security.TLSKey = "127.0.0.1:0", f, filepath.Join(dir, "nope")
+		}, "TLS file"},
+	} {
+		cfg := Default()
+		c.change(&cfg)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	cfg := Default()
+	cfg.KafkaAddr = ""
+	cfg.Security = SecurityConfig{TLSAddr: "127.0.0.1:0", TLSCert: f, TLSKey: f, SASLMechanisms: []string{"PLAIN"}, BootstrapUser: "a:b"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("TLS only with PLAIN: %v", err)
 	}
 }
