@@ -29,7 +29,8 @@ func freeAddr(t testing.TB) string {
 
 // startCluster starts n `ferry serve` processes forming one controller
 // quorum. They start together: each waits for a quorum before serving.
-func startCluster(t *testing.T, n int) []*ferryProc {
+// extra flags go to every node.
+func startCluster(t *testing.T, n int, extra ...string) []*ferryProc {
 	t.Helper()
 	ctrl := make([]string, n)
 	quorum := ""
@@ -48,9 +49,9 @@ func startCluster(t *testing.T, n int) []*ferryProc {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			procs[i], errs[i] = tryStartFerry(t, dir, "--node-id", strconv.Itoa(i+1),
+			procs[i], errs[i] = tryStartFerry(t, dir, append([]string{"--node-id", strconv.Itoa(i + 1),
 				"--controller-addr", ctrl[i], "--controller-quorum", quorum,
-				"--group-initial-rebalance-delay", "0s")
+				"--group-initial-rebalance-delay", "0s"}, extra...)...)
 		}()
 	}
 	wg.Wait()

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -45,4 +46,46 @@ func TestScramAdminErrors(t *testing.T) {
 	if !errors.Is(described["ghost"].Err, kerr.ResourceNotFound) {
 		t.Fatalf("ghost: %v", described["ghost"].Err)
 	}
+}
+
+// TestClusterScramCredentialsReplicated: on a three-node cluster with SASL
+// required, a user created through one node authenticates on every node
+// (credentials are metadata records, so Raft entries), and once deleted
+// through another node, on none.
+func TestClusterScramCredentialsReplicated(t *testing.T) {
+	procs := startCluster(t, 3, "--sasl-mechanisms", "SCRAM-SHA-256", "--bootstrap-user", adminUser+":"+adminPassword)
+	adm := kadm.NewClient(newClient(t, procs[0].addr, kgo.SASL(scram256(adminUser, adminPassword))))
+	ctx := testCtx(t, 60*time.Second)
+	res, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "dave", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "dave-pw"}})
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range procs {
+		waitAuth(t, p.addr, "dave", "dave-pw", nil, fmt.Sprintf("node %d", i+1))
+	}
+	adm2 := kadm.NewClient(newClient(t, procs[2].addr, kgo.SASL(scram256(adminUser, adminPassword))))
+	if res, err := adm2.AlterUserSCRAMs(ctx, []kadm.DeleteSCRAM{{User: "dave", Mechanism: kadm.ScramSha256}}, nil); err != nil || res.Error() != nil {
+		t.Fatalf("delete through node 3: %v %v", err, res.Error())
+	}
+	for i, p := range procs {
+		waitAuth(t, p.addr, "dave", "dave-pw", kerr.SaslAuthenticationFailed, fmt.Sprintf("node %d after delete", i+1))
+	}
+}
+
+// waitAuth waits up to 10s for an authentication of user at addr to end
+// with want (nil: success): a follower applies a committed entry a moment
+// after the leader.
+func waitAuth(t *testing.T, addr, user, pw string, want error, what string) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		err = pingErr(t, addr, kgo.SASL(scram256(user, pw)))
+		if (want == nil && err == nil) || (want != nil && errors.Is(err, want)) {
+			return
+		}
+	}
+	t.Fatalf("%s: authentication of %s: %v, want %v", what, user, err, want)
 }
