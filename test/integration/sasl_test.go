@@ -341,3 +341,46 @@ func TestSessionLifetime(t *testing.T) {
 		t.Fatalf("consumed %d of %d", got, n)
 	}
 }
+
+// TestReauthenticationKeepsPrincipalAndMechanism: a second SASL exchange on
+// an authenticated connection (KIP-368) succeeds as the same user; as
+// another user it is refused and the connection closed; with another
+// mechanism the handshake answers ILLEGAL_SASL_STATE and closes.
+func TestReauthenticationKeepsPrincipalAndMechanism(t *testing.T) {
+	pki := newTestPKI(t)
+	srv := startSecureBroker(t, pki, nil)
+	adm := kadm.NewClient(newClient(t, srv.Addr(), kgo.SASL(scram256(adminUser, adminPassword))))
+	if res, err := adm.AlterUserSCRAMs(testCtx(t, 20*time.Second), nil, []kadm.UpsertSCRAM{{User: "eve", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "eve-pw"}}); err != nil || res.Error() != nil {
+		t.Fatalf("create eve: %v %v", err, res.Error())
+	}
+
+	c := dialRaw(t, srv.Addr(), nil)
+	for range 2 {
+		if ar := c.authenticate(adminUser, adminPassword); ar.ErrorCode != 0 {
+			t.Fatalf("(re-)authentication as admin: %v", kerr.ErrorForCode(ar.ErrorCode))
+		}
+		if _, err := c.send(metadataReq()); err != nil {
+			t.Fatalf("Metadata after (re-)authentication: %v", err)
+		}
+	}
+	if ar := c.authenticate("eve", "eve-pw"); ar.ErrorCode != kerr.SaslAuthenticationFailed.Code {
+		t.Fatalf("re-authentication as another user: code %d", ar.ErrorCode)
+	}
+	if _, err := c.send(metadataReq()); !errors.Is(err, io.EOF) {
+		t.Fatalf("after a refused re-authentication: err %v, want the connection closed", err)
+	}
+
+	c = dialRaw(t, srv.Addr(), nil)
+	if ar := c.authenticate(adminUser, adminPassword); ar.ErrorCode != 0 {
+		t.Fatal(kerr.ErrorForCode(ar.ErrorCode))
+	}
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, "SCRAM-SHA-512"
+	resp, err := c.send(hs)
+	if err != nil || resp.(*kmsg.SASLHandshakeResponse).ErrorCode != kerr.IllegalSaslState.Code {
+		t.Fatalf("re-authentication with another mechanism: %v %+v", err, resp)
+	}
+	if _, err := c.send(metadataReq()); !errors.Is(err, io.EOF) {
+		t.Fatalf("after ILLEGAL_SASL_STATE: err %v, want the connection closed", err)
+	}
+}
