@@ -18,6 +18,10 @@ type SecurityConfig struct {
 	// TLSAddr is the host:port of a TLS listener beside the plaintext one
 	// (KafkaAddr); empty for none.
 	TLSAddr string
+	// AdvertisedTLSAddr is the host:port clients of the TLS listener are
+	// told in Metadata when there is a plaintext listener too (which
+	// AdvertisedAddr is for); empty means TLSAddr as bound.
+	AdvertisedTLSAddr string
 	// TLSCert and TLSKey are PEM files of the listener's certificate
 	// (chain) and key. Both are read again when either file changes, at
 	// the next handshake, without a restart.
@@ -50,6 +54,7 @@ func (s SecurityConfig) BootstrapUserParts() (name, password string, ok bool) {
 
 func (s *SecurityConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.TLSAddr, "kafka-tls-addr", s.TLSAddr, "Kafka protocol TLS listen address, beside --kafka-addr (which may be \"\" for TLS only); needs --tls-cert and --tls-key (env FERRY_KAFKA_TLS_ADDR)")
+	fs.StringVar(&s.AdvertisedTLSAddr, "advertised-tls-addr", s.AdvertisedTLSAddr, "address given to clients of the TLS listener when --kafka-addr is also set; default the TLS listen address (env FERRY_ADVERTISED_TLS_ADDR)")
 	fs.StringVar(&s.TLSCert, "tls-cert", s.TLSCert, "PEM certificate (chain) of the TLS listener; reloaded when it changes (env FERRY_TLS_CERT)")
 	fs.StringVar(&s.TLSKey, "tls-key", s.TLSKey, "PEM private key of the TLS listener; reloaded when it changes (env FERRY_TLS_KEY)")
 	fs.StringVar(&s.TLSClientCA, "tls-client-ca", s.TLSClientCA, "PEM CA certificates: the TLS listener then requires client certificates signed by them, whose subject is the principal (env FERRY_TLS_CLIENT_CA)")
@@ -71,8 +76,13 @@ func (s SecurityConfig) validate(kafkaAddr string) []error {
 		if s.TLSCert == "" || s.TLSKey == "" {
 			errs = append(errs, errors.New("--kafka-tls-addr needs --tls-cert and --tls-key"))
 		}
-	} else if s.TLSCert != "" || s.TLSKey != "" || s.TLSClientCA != "" {
-		errs = append(errs, errors.New("--tls-cert, --tls-key and --tls-client-ca need --kafka-tls-addr"))
+		if s.AdvertisedTLSAddr != "" {
+			if err := checkHostPort(s.AdvertisedTLSAddr); err != nil {
+				errs = append(errs, fmt.Errorf("advertised tls addr %q %v: use --advertised-tls-addr host:port", s.AdvertisedTLSAddr, err))
+			}
+		}
+	} else if s.TLSCert != "" || s.TLSKey != "" || s.TLSClientCA != "" || s.AdvertisedTLSAddr != "" {
+		errs = append(errs, errors.New("--tls-cert, --tls-key, --tls-client-ca and --advertised-tls-addr need --kafka-tls-addr"))
 	}
 	for _, f := range []string{s.TLSCert, s.TLSKey, s.TLSClientCA} {
 		if f == "" {

@@ -68,10 +68,14 @@ func (s *Server) startKafka(cfg config.Config, advertised string, logger *slog.L
 			return err
 		}
 		// Without a plaintext listener the TLS one is the advertised
-		// address; beside one it advertises its own.
+		// address (--advertised-addr); beside one it advertises its own
+		// (--advertised-tls-addr).
 		tlsAdvertised := advertised
 		if s.lis != nil {
-			tlsAdvertised = s.tlsLis.Addr().String()
+			tlsAdvertised = sec.AdvertisedTLSAddr
+			if tlsAdvertised == "" {
+				tlsAdvertised = s.tlsLis.Addr().String()
+			}
 		}
 		s.kafkaTLS = base.TLSListener(tlsAdvertised, tc)
 		go func() { s.done <- s.kafkaTLS.Serve(s.tlsLis) }()

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -382,5 +383,25 @@ func TestReauthenticationKeepsPrincipalAndMechanism(t *testing.T) {
 	}
 	if _, err := c.send(metadataReq()); !errors.Is(err, io.EOF) {
 		t.Fatalf("after ILLEGAL_SASL_STATE: err %v, want the connection closed", err)
+	}
+}
+
+// TestEachListenerAdvertisesItself: Metadata through the TLS listener names
+// the TLS address, through the plaintext one the plaintext address, so a
+// client stays on the listener it bootstrapped from.
+func TestEachListenerAdvertisesItself(t *testing.T) {
+	pki := newTestPKI(t)
+	srv := startSecureBroker(t, pki, nil)
+	for addr, opts := range map[string][]kgo.Opt{
+		srv.Addr():    {kgo.SASL(scram256(adminUser, adminPassword))},
+		srv.TLSAddr(): {kgo.SASL(scram256(adminUser, adminPassword)), kgo.DialTLSConfig(pki.clientTLS(t, "", ""))},
+	} {
+		md, err := kadm.NewClient(newClient(t, addr, opts...)).BrokerMetadata(testCtx(t, 20*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(md.Brokers) != 1 || net.JoinHostPort(md.Brokers[0].Host, strconv.Itoa(int(md.Brokers[0].Port))) != addr {
+			t.Fatalf("Metadata through %s lists %+v", addr, md.Brokers)
+		}
 	}
 }
