@@ -15,6 +15,13 @@
 // (budget.go) that readers wait on; connections are capped in number, per
 // address too, and closed when idle or stalled mid-request (limits.go,
 // conn.go).
+//
+// A TLS listener (tls.go) is a second Server sharing the first one's budget,
+// limits and SASL settings; its connections cannot use sendfile, so fetches
+// copy file sections through the write buffer (sendfile.go). With SASL
+// required (sasl.go, 17_sasl_handshake.go, 36_sasl_authenticate.go) a
+// connection may send only ApiVersions, SaslHandshake and SaslAuthenticate
+// until it authenticates; its principal (principal.go) is what ACLs check.
 package kafka
 
 import (
