@@ -121,6 +121,9 @@ func (c *clientFlags) newClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Clie
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if aerr := authFailure(err); aerr != nil {
+			return nil, aerr
+		}
 		return nil, c.unreachable(err)
 	}
 	return cl, nil

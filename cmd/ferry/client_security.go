@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -87,6 +88,20 @@ func (s *securityFlags) opts() ([]kgo.Opt, error) {
 		return nil, errors.New("--sasl-password without --sasl-user")
 	}
 	return opts, nil
+}
+
+// authFailure explains a first contact that failed on authentication,
+// which is no reason to suspect the address; nil for other errors.
+func authFailure(err error) error {
+	switch {
+	case errors.Is(err, kerr.SaslAuthenticationFailed):
+		return fmt.Errorf("authentication failed: %w — check --sasl-user, --sasl-password (FERRY_SASL_PASSWORD) and --sasl-mechanism (the user needs a credential for it)", err)
+	case errors.Is(err, kerr.UnsupportedSaslMechanism):
+		return fmt.Errorf("%w — the broker does not offer this --sasl-mechanism here (PLAIN needs TLS unless the broker allows it)", err)
+	case errors.Is(err, kerr.IllegalSaslState):
+		return fmt.Errorf("%w — the broker does not use SASL on this listener: drop --sasl-user", err)
+	}
+	return nil
 }
 
 func saslMechanism(name, user, password string) (sasl.Mechanism, error) {
