@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -187,7 +188,7 @@ type rawTokenReply []byte
 
 func (r rawTokenReply) write(w *replyWriter, _ requestHeader) error {
 	var size [4]byte
-	size[0], size[1], size[2], size[3] = byte(len(r)>>24), byte(len(r)>>16), byte(len(r)>>8), byte(len(r))
+	binary.BigEndian.PutUint32(size[:], uint32(len(r)))
 	if _, err := w.bw.Write(size[:]); err != nil {
 		return err
 	}
