@@ -2,15 +2,18 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509/pkix"
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +40,13 @@ const (
 // change lets a test adjust the config.
 func startSecureBroker(t testing.TB, pki *testPKI, change func(*config.Config)) *server.Server {
 	t.Helper()
+	srv, _ := startServer(t, secureConfig(t, pki, change))
+	return srv
+}
+
+// secureConfig is startSecureBroker's config.
+func secureConfig(t testing.TB, pki *testPKI, change func(*config.Config)) config.Config {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.KafkaAddr = "127.0.0.1:0"
@@ -50,8 +60,25 @@ func startSecureBroker(t testing.TB, pki *testPKI, change func(*config.Config)) 
 	if change != nil {
 		change(&cfg)
 	}
-	srv, _ := startServer(t, cfg)
-	return srv
+	return cfg
+}
+
+// logBuffer collects a broker's log lines for a test to look at.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func scram256(user, pw string) sasl.Mechanism {
@@ -313,7 +340,13 @@ func TestFailedAuthenticationsLockOutAddress(t *testing.T) {
 func TestSessionLifetime(t *testing.T) {
 	pki := newTestPKI(t)
 	const lifetime = 1500 * time.Millisecond
-	srv := startSecureBroker(t, pki, func(cfg *config.Config) { cfg.Security.SASLSessionLifetime = lifetime })
+	var logs logBuffer
+	srv, err := server.Start(secureConfig(t, pki, func(cfg *config.Config) { cfg.Security.SASLSessionLifetime = lifetime }),
+		slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
 	c := dialRaw(t, srv.Addr(), nil)
 	ar := c.authenticate(adminUser, adminPassword)
 	if ar.ErrorCode != 0 || ar.SessionLifetimeMillis != lifetime.Milliseconds() {
@@ -334,6 +367,10 @@ func TestSessionLifetime(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	// franz-go re-authenticated on its connections before they expired.
+	if !strings.Contains(logs.String(), "reauthentication=true") {
+		t.Fatalf("franz-go never re-authenticated:\n%s", logs.String())
+	}
 	// Well past its lifetime, the raw connection never re-authenticated.
 	if _, err := c.send(metadataReq()); !errors.Is(err, io.EOF) {
 		t.Fatalf("request after the session expired: err %v, want the connection closed", err)
