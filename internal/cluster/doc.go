@@ -45,5 +45,9 @@
 //
 // The voters are the nodes of --controller-quorum. Each bootstraps the same
 // configuration from that list when it finds no Raft state, which Raft
-// allows: the configuration is identical on every node.
+// allows: the configuration is identical on every node. A node not in the
+// list is a broker only: it bootstraps nothing, and its first heartbeat
+// (naming its --controller-addr) makes the active controller add it to the
+// Raft configuration as a non-voter, so the metadata log is replicated to
+// it while it never votes nor counts for the majority.
 package cluster

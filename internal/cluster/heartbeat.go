@@ -9,6 +9,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/ferry-mq/ferry/internal/controller"
 	"github.com/ferry-mq/ferry/internal/meta"
 )
@@ -23,6 +25,9 @@ type heartbeatRequest struct {
 	NodeID      int32  `json:"node_id"`
 	Addr        string `json:"addr,omitempty"`
 	Incarnation string `json:"incarnation"`
+	// NonvoterAddr is the controller address of a broker-only node: the
+	// controller adds it to the Raft configuration as a non-voter there.
+	NonvoterAddr string `json:"nonvoter_addr,omitempty"`
 }
 
 type heartbeatReply struct {
@@ -116,6 +121,12 @@ func (s *Store) handleHeartbeat(req heartbeatRequest) heartbeatReply {
 			rep.Err = err.Error()
 		}
 		return rep
+	}
+	if req.NonvoterAddr != "" {
+		if err := s.ensureNonvoter(req.NodeID, req.NonvoterAddr); err != nil {
+			rep.Err = err.Error()
+			return rep
+		}
 	}
 	// From here the registered incarnation (if another) counts as gone,
 	// so the lease loop fences it rather than this one.
@@ -224,6 +235,9 @@ func duplicateWait(sessionMs int64) time.Duration {
 // process, or no controller answers in time.
 func (s *Store) Register(addr string, timeout time.Duration) error {
 	h := &heartbeater{s: s, req: heartbeatRequest{NodeID: s.cfg.NodeID, Addr: addr, Incarnation: s.incarnation}}
+	if !s.voter {
+		h.req.NonvoterAddr = s.self
+	}
 	deadline := time.Now().Add(timeout)
 	var dupSince time.Time
 	var lastWarn time.Time
@@ -318,4 +332,28 @@ func (s *Store) heartbeatLoop(h *heartbeater) {
 		}
 		failingSince = time.Time{}
 	}
+}
+
+// ensureNonvoter makes a broker-only node a Raft non-voter at addr, so the
+// metadata log is replicated to it; it never votes nor counts for the
+// majority. A voter's id is refused: the voters are --controller-quorum.
+func (s *Store) ensureNonvoter(node int32, addr string) error {
+	id := serverID(node)
+	if _, ok := s.voters[id]; ok {
+		return fmt.Errorf("node %d is a voter of the controller quorum; it cannot join as a broker only", node)
+	}
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	for _, srv := range f.Configuration().Servers {
+		if srv.ID == id && string(srv.Address) == addr {
+			return nil
+		}
+	}
+	if err := s.raft.AddNonvoter(id, raft.ServerAddress(addr), 0, s.cfg.ProposeTimeout).Error(); err != nil {
+		return fmt.Errorf("add broker-only node %d to the controller quorum as a non-voter: %w", node, err)
+	}
+	s.log.Info("broker-only node added as a Raft non-voter", "node", node, "addr", addr)
+	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/ferry-mq/ferry/internal/meta"
 )
 
@@ -252,4 +254,48 @@ func TestNoMajorityRefusesMetadataChanges(t *testing.T) {
 	if _, ok := s.Image().Topic("after"); ok {
 		t.Fatal("a change without a majority was applied")
 	}
+}
+
+// A node outside --controller-quorum joins as a broker only: the active
+// controller adds it as a Raft non-voter, the metadata log reaches it, its
+// metadata changes are forwarded, it is fenced like any broker, and the
+// majority stays that of the voters.
+func TestBrokerOnlyNodeJoins(t *testing.T) {
+	stores, cfgs := startRegisteredQuorum(t, 3)
+	cfg := cfgs[0]
+	cfg.NodeID, cfg.DataDir, cfg.ListenAddr = 4, t.TempDir(), freeAddr(t)
+	b, err := Open(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Register(brokerAddr(4), 30*time.Second); err != nil {
+		t.Fatalf("register the broker-only node: %v", err)
+	}
+	waitImage(t, b, "four live brokers on the broker-only node", func(img *meta.Image) bool { return len(img.LiveBrokers()) == 4 })
+	if _, err := b.Update(createTopic("from-broker-only", 4)); err != nil {
+		t.Fatalf("update through the broker-only node: %v", err)
+	}
+	waitTopic(t, stores[0], "from-broker-only")
+	if c := b.Controller(); c < 1 || c > 3 {
+		t.Fatalf("broker-only node names controller %d", c)
+	}
+	ctl := stores[b.Controller()-1]
+	conf := ctl.raft.GetConfiguration()
+	if err := conf.Error(); err != nil {
+		t.Fatal(err)
+	}
+	voters, nonvoters := 0, 0
+	for _, srv := range conf.Configuration().Servers {
+		if srv.Suffrage == raft.Voter {
+			voters++
+		} else if srv.ID == "4" {
+			nonvoters++
+		}
+	}
+	if voters != 3 || nonvoters != 1 {
+		t.Fatalf("raft configuration %+v; want the 3 voters and node 4 as a non-voter", conf.Configuration().Servers)
+	}
+	b.Close()
+	waitImage(t, stores[0], "the broker-only node fenced", func(img *meta.Image) bool { return !img.Live(4) && img.Live(1) })
 }

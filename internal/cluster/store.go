@@ -74,6 +74,8 @@ type Store struct {
 	trans  *raft.NetworkTransport
 	bolt   *raftboltdb.BoltStore
 	voters map[raft.ServerID]int32
+	voter  bool   // false: a broker-only node (a Raft non-voter)
+	self   string // this node's controller address, as the others reach it
 
 	mu sync.Mutex // serializes this node's Updates, so each fn sees the last one's result
 
@@ -113,9 +115,18 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	self, ok := voterAddr(cfg.Quorum, cfg.NodeID)
-	if !ok {
-		return nil, fmt.Errorf("node %d is not in the controller quorum; nodes outside it (brokers only) are not supported yet", cfg.NodeID)
+	self, voter := voterAddr(cfg.Quorum, cfg.NodeID)
+	if !voter {
+		// A broker-only node: a Raft non-voter the active controller
+		// adds when it first heartbeats, so the metadata log reaches it
+		// at the address it listens on.
+		if cfg.ListenAddr == "" {
+			return nil, fmt.Errorf("node %d is not in the controller quorum, so it joins as a broker only; it needs --controller-addr host:port, where the controller replicates the metadata log to it", cfg.NodeID)
+		}
+		if host, _, err := net.SplitHostPort(cfg.ListenAddr); err != nil || host == "" || net.ParseIP(host).IsUnspecified() {
+			return nil, fmt.Errorf("broker-only node %d: --controller-addr %q must name an address the controllers can reach (not 0.0.0.0 or an empty host)", cfg.NodeID, cfg.ListenAddr)
+		}
+		self = cfg.ListenAddr
 	}
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = self
@@ -124,13 +135,13 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create raft dir: %w", err)
 	}
-	s := &Store{cfg: cfg, log: logger, fsm: newFSM(cfg.NodeID, logger), voters: map[raft.ServerID]int32{},
+	s := &Store{cfg: cfg, log: logger, voter: voter, self: self, fsm: newFSM(cfg.NodeID, logger), voters: map[raft.ServerID]int32{},
 		incarnation: newIncarnation(), leases: controller.NewLeases(cfg.SessionTimeout),
 		policy: controller.Policy{TopicDefaults: cfg.TopicDefaults}, started: make(chan struct{}), stop: make(chan struct{})}
 	for _, v := range cfg.Quorum {
 		s.voters[serverID(v.NodeID)] = v.NodeID
 	}
-	ok = false
+	ok := false
 	defer func() {
 		if !ok {
 			s.closeParts()
@@ -176,7 +187,7 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !existing {
+	if !existing && voter {
 		var servers []raft.Server
 		for _, v := range cfg.Quorum {
 			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: serverID(v.NodeID), Address: raft.ServerAddress(v.Addr)})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -244,9 +245,14 @@ func TestParseQuorum(t *testing.T) {
 	}
 }
 
-func TestNodeOutsideQuorumIsRefused(t *testing.T) {
-	_, err := Open(Config{NodeID: 9, DataDir: t.TempDir(), Quorum: []Voter{{NodeID: 1, Addr: freeAddr(t)}}}, nil)
-	if err == nil {
-		t.Fatal("node outside the quorum started")
+// A node outside the quorum joins as a broker only, and needs an address
+// the controllers can replicate the metadata log to.
+func TestBrokerOnlyNodeNeedsAReachableControllerAddr(t *testing.T) {
+	q := []Voter{{NodeID: 1, Addr: freeAddr(t)}}
+	for _, listen := range []string{"", "0.0.0.0:0", ":7"} {
+		_, err := Open(Config{NodeID: 9, DataDir: t.TempDir(), Quorum: q, ListenAddr: listen}, nil)
+		if err == nil || !strings.Contains(err.Error(), "controller-addr") {
+			t.Errorf("broker-only node with --controller-addr %q: %v", listen, err)
+		}
 	}
 }

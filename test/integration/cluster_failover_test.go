@@ -20,14 +20,19 @@ type partitionState struct {
 	offline       []int32
 }
 
-// clusterView polls Metadata of topic through adm until ok accepts it or
-// the deadline passes; it returns the brokers listed and the partitions.
+// clusterView polls Metadata of topic (of every topic when "") through
+// adm until ok accepts it or the deadline passes; it returns the brokers
+// listed and topic's partitions.
 func clusterView(t *testing.T, adm *kadm.Client, topic, what string, ok func(brokers []int32, parts map[int32]partitionState) bool) ([]int32, map[int32]partitionState) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var last string
 	for {
-		md, err := adm.Metadata(testCtx(t, 5*time.Second), topic)
+		var topics []string
+		if topic != "" {
+			topics = append(topics, topic)
+		}
+		md, err := adm.Metadata(testCtx(t, 5*time.Second), topics...)
 		if err == nil {
 			var brokers []int32
 			for _, b := range md.Brokers {
@@ -257,4 +262,50 @@ func TestClusterWithoutMajorityKeepsServingButRefusesMetadataChanges(t *testing.
 	produceSync(t, cl, rs...)
 	got := consumeN(t, procs[0].addr, map[int32]kgo.Offset{mine: kgo.NewOffset().AtStart()}, topic, len(rs))
 	checkSameRecords(t, rs, got)
+}
+
+// A node not listed in --controller-quorum joins as a broker only: it is
+// listed in Metadata, leads and follows partitions, serves admin requests
+// (forwarded to the controller), and is fenced when killed.
+func TestClusterBrokerOnlyNode(t *testing.T) {
+	args := clusterArgs(t, 3)
+	procs, _ := startClusterNodes(t, args, nil)
+	quorum := args[0][slices.Index(args[0], "--controller-quorum")+1]
+	p4 := startFerry(t, t.TempDir(), "--node-id", "4", "--controller-addr", freeAddr(t), "--controller-quorum", quorum)
+	topic := topicName(t)
+	adm := newAdmin(t, p4.addr)
+	clusterView(t, adm, "", "four brokers", func(brokers []int32, _ map[int32]partitionState) bool {
+		return slices.Equal(brokers, []int32{1, 2, 3, 4})
+	})
+	resp, err := adm.CreateTopic(testCtx(t, 15*time.Second), 8, 3, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create %s through the broker-only node: %v", topic, err)
+	}
+	_, parts := clusterView(t, adm, topic, "eight partitions", func(brokers []int32, parts map[int32]partitionState) bool {
+		return len(parts) == 8
+	})
+	led := 0
+	for _, p := range parts {
+		if p.leader == 4 {
+			led++
+		}
+	}
+	if led != 2 {
+		t.Fatalf("the broker-only node leads %d of 8 partitions, want 2: %+v", led, parts)
+	}
+	p4.kill()
+	clusterView(t, newAdmin(t, procs[0].addr), topic, "the broker-only node fenced", func(brokers []int32, parts map[int32]partitionState) bool {
+		if !slices.Equal(brokers, []int32{1, 2, 3}) {
+			return false
+		}
+		for _, p := range parts {
+			if p.leader == 4 || p.leader == -1 || slices.Contains(p.isr, 4) {
+				return false
+			}
+		}
+		return true
+	})
 }
