@@ -48,7 +48,7 @@ func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlagSet("topic create", "ferry topic create NAME [flags]", stdout, stderr)
 	cf := addClientFlags(fs)
 	partitions := fs.Int("partitions", 1, "number of partitions (unless --timeout is given, create waits 30s + 50ms per partition for the broker to open them)")
-	rf := fs.Int("replication-factor", 1, "copies of each partition")
+	rf := fs.Int("replication-factor", -1, "copies of each partition; -1 takes the broker's default (a cluster's --default-replication-factor, min(3, live brokers) unless set)")
 	var configs keyValueList
 	fs.Var(&configs, "config", "topic config `key=value` (repeatable), e.g. retention.ms=86400000")
 	name, err := parseName(fs, args, "topic")
@@ -58,8 +58,8 @@ func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *partitions < 1 {
 		return fmt.Errorf("--partitions %d is not valid: a topic needs at least 1 partition", *partitions)
 	}
-	if *rf < 1 || *rf > 32767 {
-		return fmt.Errorf("--replication-factor %d is not valid: use 1 or more (at most the number of brokers)", *rf)
+	if (*rf < 1 && *rf != -1) || *rf > 32767 {
+		return fmt.Errorf("--replication-factor %d is not valid: use 1 or more (at most the number of brokers), or -1 for the broker's default", *rf)
 	}
 	if !timeoutGiven(fs) {
 		cf.timeout = createTimeout(*partitions)
@@ -80,7 +80,7 @@ func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("cannot create topic %q: %w%s", name, err, errMessage(err, resp.ErrMessage))
 	}
-	fmt.Fprintf(stdout, "created topic %s with %d partition(s), replication factor %d\n", name, *partitions, *rf)
+	fmt.Fprintf(stdout, "created topic %s with %d partition(s), replication factor %d\n", name, *partitions, resp.ReplicationFactor)
 	return nil
 }
 
