@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"slices"
@@ -298,4 +299,27 @@ func TestBrokerOnlyNodeJoins(t *testing.T) {
 	}
 	b.Close()
 	waitImage(t, stores[0], "the broker-only node fenced", func(img *meta.Image) bool { return !img.Live(4) && img.Live(1) })
+}
+
+// Close ends the heartbeat connections a node serves, even one whose
+// broker went silent (stopped, cut off). Before the fix Close waited for
+// it to go idle: a minute.
+func TestCloseEndsServedHeartbeatConnections(t *testing.T) {
+	stores, cfgs := startQuorum(t, 1)
+	c, err := dialKind(nil, cfgs[0].Quorum[0].Addr, connHeartbeat, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := roundTrip(c, bufio.NewReader(c), heartbeatRequest{Probe: true, NodeID: 7, Incarnation: "x"}, 5*time.Second); err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	// The connection stays open and silent.
+	done := make(chan error, 1)
+	go func() { done <- stores[0].Close() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return in 30s while a silent heartbeat connection was open")
+	}
 }

@@ -30,6 +30,8 @@ type mux struct {
 	dial      dialFunc
 	serve     map[byte]func(net.Conn) // by connection kind, except Raft's
 	raftConns chan net.Conn
+	mu        sync.Mutex
+	served    map[net.Conn]struct{} // connections being served, closed by Close
 	closed    chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -40,7 +42,7 @@ func newMux(ln net.Listener, advertise string, dial dialFunc, serve map[byte]fun
 	if err != nil {
 		return nil, err
 	}
-	m := &mux{ln: ln, advertise: addr, dial: dial, serve: serve, raftConns: make(chan net.Conn), closed: make(chan struct{})}
+	m := &mux{ln: ln, advertise: addr, dial: dial, serve: serve, raftConns: make(chan net.Conn), served: map[net.Conn]struct{}{}, closed: make(chan struct{})}
 	m.wg.Add(1)
 	go m.acceptLoop()
 	return m, nil
@@ -85,7 +87,22 @@ func (m *mux) route(c net.Conn) {
 		return
 	}
 	if serve, ok := m.serve[kind[0]]; ok {
+		// A heartbeat connection stays open as long as its broker
+		// wants: Close must end it, not wait for it.
+		m.mu.Lock()
+		select {
+		case <-m.closed:
+			m.mu.Unlock()
+			c.Close()
+			return
+		default:
+		}
+		m.served[c] = struct{}{}
+		m.mu.Unlock()
 		serve(c)
+		m.mu.Lock()
+		delete(m.served, c)
+		m.mu.Unlock()
 		return
 	}
 	c.Close() // not a controller peer
@@ -101,12 +118,17 @@ func (m *mux) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops accepting; connections already handed out are their
-// owners' to close.
+// Close stops accepting and ends the connections being served;
+// connections handed to Raft are its own to close.
 func (m *mux) Close() error {
 	var err error
 	m.closeOnce.Do(func() {
+		m.mu.Lock()
 		close(m.closed)
+		for c := range m.served {
+			c.Close()
+		}
+		m.mu.Unlock()
 		err = m.ln.Close()
 	})
 	return err
