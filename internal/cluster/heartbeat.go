@@ -25,6 +25,10 @@ type heartbeatRequest struct {
 	NodeID      int32  `json:"node_id"`
 	Addr        string `json:"addr,omitempty"`
 	Incarnation string `json:"incarnation"`
+	// Leaving says the broker is shutting down: the controller fences
+	// it at once, so its partitions change leader without waiting out
+	// its session (as Kafka's controlled shutdown).
+	Leaving bool `json:"leaving,omitempty"`
 	// NonvoterAddr is the controller address of a broker-only node: the
 	// controller adds it to the Raft configuration as a non-voter there.
 	NonvoterAddr string `json:"nonvoter_addr,omitempty"`
@@ -110,6 +114,13 @@ func (s *Store) handleHeartbeat(req heartbeatRequest) heartbeatReply {
 		if b, ok := s.Image().Broker(req.NodeID); ok && !b.Fenced && b.Incarnation != "" && b.Incarnation != req.Incarnation &&
 			s.leases.Live(req.NodeID, b.Incarnation, now) {
 			rep.Duplicate = fmt.Sprintf("node %d is registered by a live process (at %s)", req.NodeID, b.Addr)
+		}
+		return rep
+	}
+	if req.Leaving {
+		err := s.fenceIf(req.NodeID, "shutting down", func(b meta.BrokerInfo) bool { return b.Incarnation == req.Incarnation })
+		if err != nil {
+			rep.Err = err.Error()
 		}
 		return rep
 	}
@@ -211,6 +222,18 @@ func roundTrip(c net.Conn, r *bufio.Reader, req heartbeatRequest, timeout time.D
 	return rep, json.Unmarshal(line, &rep)
 }
 
+// leave tells the active controller this broker is shutting down, so it
+// is fenced now rather than a session from now. Best effort: without an
+// answer the lease runs out as after a crash.
+func (h *heartbeater) leave() {
+	h.req.Leaving = true
+	for range 2 { // the second try follows a leader change
+		if _, err := h.send(2 * time.Second); !errors.Is(err, errNotLeader) {
+			return
+		}
+	}
+}
+
 func (h *heartbeater) close() {
 	if h.conn != nil {
 		h.conn.Close()
@@ -303,7 +326,7 @@ func (s *Store) heartbeatLoop(h *heartbeater) {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.HeartbeatInterval)
 	defer t.Stop()
-	var failingSince time.Time
+	var failingSince, refusedLogged time.Time
 	for {
 		select {
 		case <-s.stop:
@@ -315,7 +338,10 @@ func (s *Store) heartbeatLoop(h *heartbeater) {
 			rep, err = h.send(s.cfg.HeartbeatInterval + time.Second) // to the leader it named
 		}
 		if err == nil && rep.Duplicate != "" {
-			s.log.Error("the controller refuses this node's heartbeats: another process registered its node id", "node", s.cfg.NodeID, "reason", rep.Duplicate)
+			if time.Since(refusedLogged) > s.cfg.SessionTimeout {
+				refusedLogged = time.Now()
+				s.log.Error("the controller refuses this node's heartbeats: another process registered its node id", "node", s.cfg.NodeID, "reason", rep.Duplicate)
+			}
 			continue
 		}
 		if err == nil && rep.Err != "" {

@@ -154,23 +154,26 @@ func TestDeadBrokerIsFencedAndItsPartitionsMove(t *testing.T) {
 }
 
 // A second process with a node id in use is refused before its Raft
-// member starts, once the first one's lease has had time to run out.
+// member starts, once the first one's lease has had time to run out. The
+// id taken is the controller's: before the fix the probe skipped the voter
+// with the prober's own id, which was the only one that could tell.
 func TestDuplicateNodeIDIsRefused(t *testing.T) {
 	stores, cfgs := startRegisteredQuorum(t, 3)
 	waitImage(t, stores[0], "three live brokers", func(img *meta.Image) bool { return len(img.LiveBrokers()) == 3 })
-	dup := cfgs[1]
+	ctl := stores[0].Controller()
+	dup := cfgs[ctl-1]
 	dup.DataDir = t.TempDir()
 	dup.ListenAddr = freeAddr(t)
 	s, err := Open(dup, nil)
 	if err == nil {
 		s.Close()
-		t.Fatal("a second process with node id 2 started")
+		t.Fatalf("a second process with node id %d started", ctl)
 	}
 	if !errors.Is(err, ErrDuplicateNodeID) {
-		t.Fatalf("second node 2: %v, want ErrDuplicateNodeID", err)
+		t.Fatalf("second node %d: %v, want ErrDuplicateNodeID", ctl, err)
 	}
-	if !stores[0].Image().Live(2) {
-		t.Fatal("the first node 2 was fenced")
+	if !stores[0].Image().Live(ctl) {
+		t.Fatalf("the first node %d was fenced", ctl)
 	}
 }
 
@@ -321,5 +324,31 @@ func TestCloseEndsServedHeartbeatConnections(t *testing.T) {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("Close did not return in 30s while a silent heartbeat connection was open")
+	}
+}
+
+// A broker that shuts down cleanly is fenced before Close returns, so its
+// partitions change leader at once rather than a session later.
+func TestCleanShutdownFencesTheBrokerAtOnce(t *testing.T) {
+	stores, _ := startRegisteredQuorum(t, 3)
+	ctl := stores[0].Controller()
+	victim := int32(1)
+	if ctl == victim {
+		victim = 2
+	}
+	if _, err := stores[0].Update(createTopic("t", victim)); err != nil {
+		t.Fatal(err)
+	}
+	if err := stores[victim-1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The controller applied the fence before it answered the leaving
+	// heartbeat, and Close waited for that answer.
+	img := stores[ctl-1].Image()
+	if img.Live(victim) {
+		t.Fatalf("broker %d is not fenced when its Close returns", victim)
+	}
+	if top, _ := img.Topic("t"); top.Placement[0].Leader != -1 {
+		t.Fatalf("its partition: %+v, want offline (it was the only replica)", top.Placement[0])
 	}
 }

@@ -58,17 +58,16 @@ func (s *Store) checkJoin() error {
 	}
 }
 
-// probeVoters asks every other voter at once; it returns the answers of
-// those that gave one.
+// probeVoters asks every voter at once; it returns the answers of those
+// that gave one.
 func (s *Store) probeVoters() []heartbeatReply {
 	var mu sync.Mutex
 	var out []heartbeatReply
 	var wg sync.WaitGroup
 	req := heartbeatRequest{Probe: true, NodeID: s.cfg.NodeID, Incarnation: s.incarnation}
 	for _, v := range s.cfg.Quorum {
-		if v.NodeID == s.cfg.NodeID {
-			continue
-		}
+		// This node's own id included: a second process with it
+		// listens elsewhere, and the first one may be the leader.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

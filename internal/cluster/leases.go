@@ -56,10 +56,18 @@ func (s *Store) inOffice() bool {
 // fence fences node if its lease still has run out when the proposal is
 // built (a heartbeat may have come in since).
 func (s *Store) fence(node int32) {
+	s.fenceIf(node, "missed its lease", func(b meta.BrokerInfo) bool {
+		return !s.leases.Live(node, b.Incarnation, s.cfg.Now())
+	})
+}
+
+// fenceIf fences node, unless it is fenced already or ok says no on the
+// image the proposal is built on.
+func (s *Store) fenceIf(node int32, why string, ok func(meta.BrokerInfo) bool) error {
 	moved := -1 // stays -1 when nothing was written
 	_, err := s.Update(func(img *meta.Image) ([]meta.Record, error) {
-		b, ok := img.Broker(node)
-		if !ok || b.Fenced || s.leases.Live(node, b.Incarnation, s.cfg.Now()) {
+		b, registered := img.Broker(node)
+		if !registered || b.Fenced || !ok(b) {
 			return nil, meta.ErrNoChange
 		}
 		recs := controller.Fence(img, node, s.policy)
@@ -67,10 +75,11 @@ func (s *Store) fence(node int32) {
 		return recs, nil
 	})
 	if err != nil {
-		s.log.Warn("cannot fence a broker that missed its lease", "node", node, "err", err)
-		return
+		s.log.Warn("cannot fence a broker", "node", node, "reason", why, "err", err)
+		return err
 	}
 	if moved >= 0 {
-		s.log.Warn("fenced a broker that missed its lease", "node", node, "session_timeout", s.cfg.SessionTimeout, "partitions_changed", moved)
+		s.log.Warn("fenced a broker", "node", node, "reason", why, "session_timeout", s.cfg.SessionTimeout, "partitions_changed", moved)
 	}
+	return nil
 }

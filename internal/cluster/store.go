@@ -304,7 +304,11 @@ func (s *Store) propose(recs []meta.Record, deadline time.Time) (uint64, error, 
 		}
 		// No leader yet, or it just changed: elections take about a
 		// second with Raft's default timeouts.
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-s.stop:
+			return 0, nil, fmt.Errorf("%w: this node is shutting down", ErrNoController)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	if lastErr != nil {
 		return 0, nil, fmt.Errorf("%w: %v", ErrNoController, lastErr)
@@ -365,6 +369,7 @@ func (s *Store) closeParts() error {
 	}
 	s.wg.Wait()
 	if s.beats != nil {
+		s.beats.leave()
 		s.beats.close()
 	}
 	var errs []error
