@@ -27,7 +27,13 @@
 // --broker-session-timeout (default 1.5s), moving the leadership of its
 // partitions in the same entry (the decisions are package controller's).
 // Last-heard times live in the controller's memory; a node that becomes
-// the controller gives every broker a full session first.
+// the controller gives every broker a full session first. A broker that
+// stops cleanly sends a last heartbeat marked leaving and is fenced at
+// once (Kafka's controlled shutdown), so a restart does not wait out its
+// session. A controller without a majority refuses metadata changes with
+// ErrNoController (NOT_CONTROLLER) within seconds: the leader checks its
+// majority (VerifyLeader) before it appends, and a proposal waits for a
+// leader five election timeouts at most.
 //
 // Joining. Before its Raft member starts, a node probes the other voters
 // on the heartbeat port: a data dir whose DATA/cluster.id names another

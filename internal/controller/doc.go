@@ -24,6 +24,8 @@
 //   - A heartbeat of another incarnation (a restarted process) fences the
 //     old one first, so its leadership moves as after a crash; while the
 //     old incarnation's lease is live it is refused as a duplicate node id.
+//   - A broker that shuts down cleanly is fenced at once (package cluster
+//     sends its last heartbeat marked leaving).
 //   - A newly elected controller gives every broker a full session before
 //     fencing any: last-heard times live in the controller's memory only.
 package controller
