@@ -31,6 +31,29 @@ func (s *Store) leaseLoop() {
 		for _, node := range s.leases.Expired(s.Image(), s.cfg.Now()) {
 			s.fence(node)
 		}
+		if len(controller.ElectOffline(s.Image(), s.policy)) > 0 {
+			s.electOffline()
+		}
+	}
+}
+
+// electOffline gives offline partitions a leader where one may lead now
+// (an unclean election just allowed, for one).
+func (s *Store) electOffline() {
+	n := 0
+	_, err := s.Update(func(img *meta.Image) ([]meta.Record, error) {
+		recs := controller.ElectOffline(img, s.policy)
+		if n = len(recs); n == 0 {
+			return nil, meta.ErrNoChange
+		}
+		return recs, nil
+	})
+	if err != nil {
+		s.log.Warn("cannot elect leaders of offline partitions", "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Warn("elected leaders of offline partitions", "partitions", n)
 	}
 }
 

@@ -69,21 +69,58 @@ func Heartbeat(img *meta.Image, reg Registration, leases *Leases, now time.Time,
 // unfencePartitions gives node the offline partitions it may lead: those
 // whose ISR holds it, and with unclean election those it is a replica of.
 func unfencePartitions(img *meta.Image, node int32, pol Policy) []meta.Record {
+	return electOffline(img, pol, func(r int32) bool { return r == node })
+}
+
+// ElectOffline returns the records that give each offline partition a
+// leader when one may lead now: the first live replica in its ISR, or,
+// where the topic allows unclean election, the first live replica. The
+// active controller runs it every tick, so a partition also comes back
+// when unclean.leader.election.enable is turned on while it is offline.
+func ElectOffline(img *meta.Image, pol Policy) []meta.Record {
+	return electOffline(img, pol, img.Live)
+}
+
+// electOffline elects leaders for offline partitions among the replicas
+// for which live holds, ISR members first.
+func electOffline(img *meta.Image, pol Policy, live func(int32) bool) []meta.Record {
 	var recs []meta.Record
 	for _, t := range img.Topics() {
+		unclean := -1 // unknown until a partition needs it
 		for i, p := range t.Placement {
-			if p.Leader != -1 || !slices.Contains(p.Replicas, node) {
+			if p.Leader != -1 {
 				continue
+			}
+			leader := int32(-1)
+			for _, r := range p.Replicas {
+				if slices.Contains(p.ISR, r) && live(r) {
+					leader = r
+					break
+				}
 			}
 			next := clonePlacement(p)
-			switch {
-			case slices.Contains(p.ISR, node):
-			case pol.unclean(t):
-				next.ISR = []int32{node}
-			default:
-				continue
+			if leader == -1 {
+				if unclean == -1 {
+					unclean = 0
+					if pol.unclean(t) {
+						unclean = 1
+					}
+				}
+				if unclean == 0 {
+					continue
+				}
+				for _, r := range p.Replicas {
+					if live(r) {
+						leader = r
+						next.ISR = []int32{r}
+						break
+					}
+				}
+				if leader == -1 {
+					continue
+				}
 			}
-			next.Leader = node
+			next.Leader = leader
 			next.LeaderEpoch++
 			next.PartitionEpoch++
 			recs = append(recs, placementRecord(t.Name, int32(i), next))

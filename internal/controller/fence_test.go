@@ -234,3 +234,22 @@ func TestPlaceSpreadsLeadersAndReplicas(t *testing.T) {
 		t.Fatalf("start 1: %+v", one)
 	}
 }
+
+// An offline partition comes back once its topic allows an unclean
+// election (a config change, not a heartbeat, triggers it), and not before.
+func TestElectOfflineAfterUncleanIsAllowed(t *testing.T) {
+	img := cluster(t, nil, pl(1, 0, []int32{1, 2}, []int32{1}), pl(2, 0, []int32{2}, []int32{2}))
+	img = apply(t, img, Fence(img, 1, Policy{}))
+	checkPlacement(t, "offline", placementOf(img, 0), -1, 1, 1, 1)
+	if recs := ElectOffline(img, Policy{}); recs != nil {
+		t.Fatalf("clean: elected %v", recs)
+	}
+	v := "true"
+	img = apply(t, img, []meta.Record{{Config: &meta.ConfigRecord{Topic: "t", Key: "unclean.leader.election.enable", Value: &v}}})
+	img = apply(t, img, ElectOffline(img, Policy{}))
+	checkPlacement(t, "unclean", placementOf(img, 0), 2, 2, 2, 2)
+	checkPlacement(t, "untouched", placementOf(img, 1), 2, 0, 0, 2)
+	if recs := ElectOffline(img, Policy{}); recs != nil {
+		t.Fatalf("nothing offline: elected %v", recs)
+	}
+}
