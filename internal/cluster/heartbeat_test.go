@@ -2,9 +2,12 @@ package cluster
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -351,4 +354,77 @@ func TestCleanShutdownFencesTheBrokerAtOnce(t *testing.T) {
 	if top, _ := img.Topic("t"); top.Placement[0].Leader != -1 {
 		t.Fatalf("its partition: %+v, want offline (it was the only replica)", top.Placement[0])
 	}
+}
+
+// linkCutter is a Config.Dial that can cut every connection a node opens.
+type linkCutter struct {
+	mu    sync.Mutex
+	cut   bool
+	conns []net.Conn
+}
+
+func (l *linkCutter) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cut {
+		return nil, errors.New("link cut by the test")
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err == nil {
+		l.conns = append(l.conns, c)
+	}
+	return c, err
+}
+
+func (l *linkCutter) set(cut bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cut = cut
+	if cut {
+		for _, c := range l.conns {
+			c.Close()
+		}
+		l.conns = nil
+	}
+}
+
+// A live broker whose heartbeats cannot reach the controller (its links
+// cut through the Dial seam) is fenced like a dead one, and unfenced by
+// its first heartbeat once the links heal.
+func TestCutOffBrokerIsFencedAndUnfencedWhenLinksHeal(t *testing.T) {
+	var q []Voter
+	for i := 1; i <= 3; i++ {
+		q = append(q, Voter{NodeID: int32(i), Addr: freeAddr(t)})
+	}
+	cutters := make([]*linkCutter, 3)
+	var stores []*Store
+	for i := range 3 {
+		cutters[i] = &linkCutter{}
+		cfg := Config{NodeID: int32(i + 1), DataDir: t.TempDir(), Quorum: q, ProposeTimeout: 20 * time.Second, Raft: fastRaft,
+			HeartbeatInterval: testHeartbeat, SessionTimeout: testSession, Dial: cutters[i].dial}
+		s, err := Open(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	for i, s := range stores {
+		if err := s.Register(brokerAddr(int32(i+1)), 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctl := stores[0].Controller()
+	victim := int32(1)
+	if ctl == victim {
+		victim = 2
+	}
+	observer := stores[ctl-1]
+	cutters[victim-1].set(true)
+	waitImage(t, observer, "the cut-off broker fenced", func(img *meta.Image) bool { return !img.Live(victim) })
+	// It still gets the metadata log: only the dials it makes are cut.
+	waitImage(t, stores[victim-1], "the cut-off broker's own image shows it fenced", func(img *meta.Image) bool { return !img.Live(victim) })
+	cutters[victim-1].set(false)
+	waitImage(t, observer, "the broker unfenced after the links healed", func(img *meta.Image) bool { return img.Live(victim) })
 }
