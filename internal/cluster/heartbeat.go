@@ -133,7 +133,9 @@ func (s *Store) handleHeartbeat(req heartbeatRequest) heartbeatReply {
 		}
 		return rep
 	}
-	if req.NonvoterAddr != "" {
+	if req.NonvoterAddr != "" && recs != nil {
+		// A broker-only process registering: the metadata log must
+		// reach it before it can see its registration.
 		if err := s.ensureNonvoter(req.NodeID, req.NonvoterAddr); err != nil {
 			rep.Err = err.Error()
 			return rep
