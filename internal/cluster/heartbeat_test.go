@@ -19,7 +19,7 @@ import (
 // Short leases for tests, still generous for a loaded machine under -race.
 const (
 	testHeartbeat = 100 * time.Millisecond
-	testSession   = time.Second
+	testSession   = 2 * time.Second
 )
 
 // startRegisteredQuorum starts n members with short leases and registers
