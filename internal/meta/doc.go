@@ -16,7 +16,10 @@
 // heartbeat of a process registers it, a missed lease writes it Fenced in
 // the same entry as the PlacementRecords that move its partitions, and its
 // next heartbeat unfences it. Records from before heartbeats existed have
-// no incarnation and are not fenced. A TopicRecord or
+// no incarnation and are not fenced. A PlacementRecord must advance the
+// partition epoch, must not lower the leader epoch, and may not make a
+// fenced broker the new leader or add one to the ISR (a fenced broker
+// already in the ISR may stay: an offline partition keeps its last member). A TopicRecord or
 // PartitionsRecord written before placement existed carries none: on
 // replay each such partition gets replicas=[node], leader=node, epoch 0,
 // where node is the id of the node replaying (OpenAs), so an old data dir

@@ -3,6 +3,7 @@ package meta
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 )
 
@@ -236,6 +237,9 @@ func (img *Image) apply(r Record) (*Image, error) {
 		if len(pr.Placement.Replicas) == 0 || pr.Placement.LeaderEpoch < old.LeaderEpoch || pr.Placement.PartitionEpoch <= old.PartitionEpoch {
 			return nil, fmt.Errorf("placement of %s/%d does not advance its epochs (leader %d, partition %d)", pr.Topic, pr.Partition, old.LeaderEpoch, old.PartitionEpoch)
 		}
+		if err := img.checkFencedIn(old, pr.Placement); err != nil {
+			return nil, fmt.Errorf("placement of %s/%d: %w", pr.Topic, pr.Partition, err)
+		}
 		copyTopics()
 		nt := *t
 		nt.Placement = append([]Placement(nil), t.Placement...)
@@ -247,6 +251,27 @@ func (img *Image) apply(r Record) (*Image, error) {
 		}
 	}
 	return &next, nil
+}
+
+// checkFencedIn refuses a placement that makes a fenced broker the new
+// leader or adds it to the ISR (as KIP-841 does): a broker the controller
+// considers gone must not gain a role, whatever a partition leader saw of
+// it. A fenced broker already in the ISR may stay (the last member of an
+// offline partition's ISR does).
+func (img *Image) checkFencedIn(old, next Placement) error {
+	fenced := func(n int32) bool {
+		b, ok := img.brokers[n]
+		return ok && b.Fenced
+	}
+	if next.Leader != old.Leader && next.Leader >= 0 && fenced(next.Leader) {
+		return fmt.Errorf("broker %d is fenced and cannot lead", next.Leader)
+	}
+	for _, r := range next.ISR {
+		if fenced(r) && !slices.Contains(old.ISR, r) {
+			return fmt.Errorf("broker %d is fenced and cannot join the ISR", r)
+		}
+	}
+	return nil
 }
 
 // DefaultNode is the node that leads partitions of records without a

@@ -125,3 +125,34 @@ func TestFileStoreChangedWakesSubscribers(t *testing.T) {
 	}
 	<-ch // a hang here fails the test by its timeout
 }
+
+// A fenced broker gains no role: it cannot become leader nor join an ISR;
+// already in the ISR (the last member of an offline partition) it stays.
+func TestPlacementRefusesRolesForFencedBrokers(t *testing.T) {
+	img, err := NewImage(1).Apply([]Record{
+		{Broker: &BrokerRecord{NodeID: 1, Addr: "h:1"}},
+		{Broker: &BrokerRecord{NodeID: 2, Addr: "h:2", Fenced: true}},
+		{Topic: &TopicRecord{Name: "t", Partitions: 1, Placement: []Placement{{Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1}}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	place := func(p Placement) error {
+		_, err := img.Apply([]Record{{Placement: &PlacementRecord{Topic: "t", Placement: p}}})
+		return err
+	}
+	if err := place(Placement{Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1, 2}, PartitionEpoch: 1}); err == nil {
+		t.Fatal("a fenced broker joined the ISR")
+	}
+	if err := place(Placement{Replicas: []int32{1, 2}, Leader: 2, LeaderEpoch: 1, ISR: []int32{2}, PartitionEpoch: 1}); err == nil {
+		t.Fatal("a fenced broker became leader")
+	}
+	if err := place(Placement{Replicas: []int32{1, 2}, Leader: -1, LeaderEpoch: 1, ISR: []int32{1}, PartitionEpoch: 1}); err != nil {
+		t.Fatalf("offline, the ISR keeping its member: %v", err)
+	}
+	// Unregistered brokers (records from before registration) are not
+	// checked.
+	if err := place(Placement{Replicas: []int32{1, 3}, Leader: 1, ISR: []int32{1, 3}, PartitionEpoch: 1}); err != nil {
+		t.Fatalf("unregistered broker 3 in the ISR: %v", err)
+	}
+}
