@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // partitionState is what Metadata says about one partition.
@@ -232,6 +233,9 @@ func TestClusterWithoutMajorityKeepsServingButRefusesMetadataChanges(t *testing.
 	if mine < 0 {
 		t.Fatalf("node 1 leads no partition: %+v", parts)
 	}
+	// Node 1 itself must have applied the topic before the others go:
+	// without a majority nothing more reaches it.
+	waitNodeKnowsTopic(t, procs[0].addr, 1, topic)
 	procs[1].kill()
 	procs[2].kill()
 
@@ -308,4 +312,25 @@ func TestClusterBrokerOnlyNode(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// waitNodeKnowsTopic waits until broker node (reached through addr) itself
+// answers Metadata for topic without error.
+func waitNodeKnowsTopic(t *testing.T, addr string, node int32, topic string) {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	br := newClient(t, addr).Broker(int(node))
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, err := req.RequestWith(testCtx(t, 5*time.Second), br)
+		if err == nil && len(resp.Topics) == 1 && resp.Topics[0].ErrorCode == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d does not know %s: %v", node, topic, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
