@@ -120,8 +120,15 @@ func (b *Broker) place(img *meta.Image, first, n int32) []meta.Placement {
 	// Start where the topic count says, so one-partition topics spread
 	// over the brokers too.
 	start := len(img.Topics())
+	rf := min(3, len(brokers)) // TEMPORARY: the controller branch brings --default-replication-factor
 	for i := range out {
-		out[i] = meta.LocalPlacement(brokers[(start+int(first)+i)%len(brokers)].NodeID)
+		var pl meta.Placement
+		for k := range rf {
+			pl.Replicas = append(pl.Replicas, brokers[(start+int(first)+i+k)%len(brokers)].NodeID)
+		}
+		pl.Leader = pl.Replicas[0]
+		pl.ISR = append([]int32(nil), pl.Replicas...)
+		out[i] = pl
 	}
 	return out
 }

@@ -16,6 +16,9 @@ type TopicConfig struct {
 	Log             log.Config
 	MaxMessageBytes int32
 	CleanupPolicy   string
+	// MinInsyncReplicas is how many in-sync replicas an acks=all produce
+	// needs (min.insync.replicas).
+	MinInsyncReplicas int32
 }
 
 // TopicKey describes one topic config that Ferry understands.
@@ -68,6 +71,14 @@ var TopicKeys = []TopicKey{
 			return fmt.Errorf("must be an integer of at least 64")
 		}
 		tc.MaxMessageBytes = int32(n)
+		return nil
+	}},
+	{"min.insync.replicas", "1", "INT", "in-sync replicas (the leader counts) an acks=all produce needs, else NOT_ENOUGH_REPLICAS; a topic created with replication factor 3 or more gets 2", func(v string, tc *TopicConfig) error {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n < 1 {
+			return fmt.Errorf("must be an integer of at least 1")
+		}
+		tc.MinInsyncReplicas = int32(n)
 		return nil
 	}},
 	{"retention.bytes", "-1", "LONG", "delete old segments while the partition is larger; -1 = unlimited", func(v string, tc *TopicConfig) error {

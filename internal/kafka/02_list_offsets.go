@@ -44,7 +44,7 @@ func handleListOffsets(c *conn, kreq kmsg.Request) finisher {
 			sp.Timestamp = -1
 			switch rp.Timestamp {
 			case -1:
-				sp.Offset = l.HighWatermark()
+				sp.Offset = p.HighWatermark()
 				if req.IsolationLevel == 1 {
 					sp.Offset = p.LastStableOffset()
 				}
@@ -54,7 +54,7 @@ func handleListOffsets(c *conn, kreq kmsg.Request) finisher {
 				sp.Offset, sp.Timestamp = l.MaxTimestamp()
 			default:
 				offset, ts, found := l.OffsetForTime(rp.Timestamp)
-				if found && offset < l.HighWatermark() {
+				if found && offset < p.HighWatermark() {
 					sp.Offset, sp.Timestamp = offset, ts
 				} else {
 					sp.Offset = -1

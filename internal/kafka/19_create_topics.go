@@ -45,13 +45,12 @@ func createTopic(c *conn, req *kmsg.CreateTopicsRequest, rt kmsg.CreateTopicsReq
 	if duplicate {
 		return fmt.Errorf("%w: topic %q is named more than once in the request", kerr.InvalidRequest, rt.Topic)
 	}
-	if b.Clustered() && rt.ReplicationFactor > 1 {
-		return fmt.Errorf("%w: replication factor %d: this cluster preview places each partition on one broker; replication is not built yet", kerr.InvalidReplicationFactor, rt.ReplicationFactor)
-	}
 	if b.Clustered() && len(rt.ReplicaAssignment) > 0 {
 		return fmt.Errorf("%w: replica assignments are not supported by the cluster preview yet; give a partition count", kerr.InvalidReplicaAssignment)
 	}
-	if rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 {
+	// TEMPORARY (replaced by the controller branch): a cluster places
+	// min(3, brokers) replicas whatever the request says.
+	if !b.Clustered() && rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 {
 		return fmt.Errorf("%w: replication factor %d is larger than the 1 broker available", kerr.InvalidReplicationFactor, rt.ReplicationFactor)
 	}
 	partitions := rt.NumPartitions

@@ -31,6 +31,14 @@ func freeAddr(t testing.TB) string {
 // quorum. They start together: each waits for a quorum before serving.
 func startCluster(t *testing.T, n int) []*ferryProc {
 	t.Helper()
+	procs, _ := startClusterWith(t, n)
+	return procs
+}
+
+// startClusterWith is startCluster with extra flags for every node; it also
+// returns each node's arguments, to restart it on its data dir.
+func startClusterWith(t *testing.T, n int, extra ...string) ([]*ferryProc, [][]string) {
+	t.Helper()
 	ctrl := make([]string, n)
 	quorum := ""
 	for i := range n {
@@ -41,23 +49,25 @@ func startCluster(t *testing.T, n int) []*ferryProc {
 		quorum += fmt.Sprintf("%d@%s", i+1, ctrl[i])
 	}
 	procs := make([]*ferryProc, n)
+	args := make([][]string, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		dir := t.TempDir()
+		args[i] = append([]string{"--node-id", strconv.Itoa(i + 1),
+			"--controller-addr", ctrl[i], "--controller-quorum", quorum,
+			"--group-initial-rebalance-delay", "0s"}, extra...)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			procs[i], errs[i] = tryStartFerry(t, dir, "--node-id", strconv.Itoa(i+1),
-				"--controller-addr", ctrl[i], "--controller-quorum", quorum,
-				"--group-initial-rebalance-delay", "0s")
+			procs[i], errs[i] = tryStartFerry(t, dir, args[i]...)
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	return procs
+	return procs, args
 }
 
 // A three-node cluster: a topic created through node 1 is spread over all
