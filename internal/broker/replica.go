@@ -102,6 +102,9 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool, 
 	return pl.Leader >= 0, true
 }
 
+// Replicated reports whether the partition has more than one replica.
+func (p *Partition) Replicated() bool { return p.repl.replicated.Load() }
+
 // Leading reports whether this node leads the partition.
 func (p *Partition) Leading() bool { return p.repl.leading.Load() }
 

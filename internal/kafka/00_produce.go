@@ -119,7 +119,7 @@ func waitReplicated(c *conn, parts []producedPartition, timeout time.Duration) {
 	var wg sync.WaitGroup
 	for i := range parts {
 		p := &parts[i]
-		if p.resp.ErrorCode != 0 {
+		if p.resp.ErrorCode != 0 || !p.part.Replicated() {
 			continue
 		}
 		wg.Add(1)
