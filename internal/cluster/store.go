@@ -12,12 +12,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"github.com/ferry-mq/ferry/internal/controller"
 	"github.com/ferry-mq/ferry/internal/meta"
 )
 
@@ -40,7 +42,27 @@ type Config struct {
 	// Raft, when set, adjusts Raft's own configuration (tests shorten
 	// its timeouts).
 	Raft func(*raft.Config)
+	// Dial opens every connection to another node: Raft, forwarded
+	// proposals, heartbeats (config.Config.Dialer()). nil dials TCP.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// HeartbeatInterval is how often this node's broker heartbeats the
+	// active controller; SessionTimeout is how long the active controller
+	// waits for a heartbeat before it fences a broker. Zero takes
+	// DefaultHeartbeatInterval and DefaultSessionTimeout.
+	HeartbeatInterval, SessionTimeout time.Duration
+	// TopicDefaults are the broker defaults of topic configs; fencing
+	// reads unclean.leader.election.enable from them.
+	TopicDefaults map[string]string
+	// Now is the controller's clock; nil is time.Now.
+	Now func() time.Time
 }
+
+// The defaults fence a dead broker, and move its partitions' leadership,
+// within about 1.6 s: a session, plus one tick of the lease check.
+const (
+	DefaultHeartbeatInterval = 200 * time.Millisecond
+	DefaultSessionTimeout    = 1500 * time.Millisecond
+)
 
 // Store is the metadata store of a node in the controller quorum.
 type Store struct {
@@ -54,6 +76,14 @@ type Store struct {
 	voters map[raft.ServerID]int32
 
 	mu sync.Mutex // serializes this node's Updates, so each fn sees the last one's result
+
+	incarnation string             // this process's, drawn at Open
+	leases      *controller.Leases // read by the active controller only
+	policy      controller.Policy
+	beats       *heartbeater  // set by Register
+	started     chan struct{} // closed once raft is set
+	stop        chan struct{}
+	wg          sync.WaitGroup // the lease loop and the heartbeat loop
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -67,6 +97,18 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if cfg.ProposeTimeout <= 0 {
 		cfg.ProposeTimeout = 15 * time.Second
 	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = DefaultSessionTimeout
+	}
+	if cfg.SessionTimeout <= cfg.HeartbeatInterval {
+		return nil, fmt.Errorf("broker session timeout %v must be longer than the heartbeat interval %v", cfg.SessionTimeout, cfg.HeartbeatInterval)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	self, ok := voterAddr(cfg.Quorum, cfg.NodeID)
 	if !ok {
 		return nil, fmt.Errorf("node %d is not in the controller quorum; nodes outside it (brokers only) are not supported yet", cfg.NodeID)
@@ -78,7 +120,9 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create raft dir: %w", err)
 	}
-	s := &Store{cfg: cfg, log: logger, fsm: newFSM(cfg.NodeID, logger), voters: map[raft.ServerID]int32{}}
+	s := &Store{cfg: cfg, log: logger, fsm: newFSM(cfg.NodeID, logger), voters: map[raft.ServerID]int32{},
+		incarnation: newIncarnation(), leases: controller.NewLeases(cfg.SessionTimeout),
+		policy: controller.Policy{TopicDefaults: cfg.TopicDefaults}, started: make(chan struct{}), stop: make(chan struct{})}
 	for _, v := range cfg.Quorum {
 		s.voters[serverID(v.NodeID)] = v.NodeID
 	}
@@ -106,10 +150,20 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
-		return nil, fmt.Errorf("controller listener: %w", err)
+		hint := ""
+		if errors.Is(err, syscall.EADDRINUSE) {
+			hint = fmt.Sprintf(" (another process holds it: is node %d running already?)", cfg.NodeID)
+		}
+		return nil, fmt.Errorf("controller listener: %w%s", err, hint)
 	}
-	if s.mux, err = newMux(ln, self, s.serveForward); err != nil {
+	if s.mux, err = newMux(ln, self, cfg.Dial, map[byte]func(net.Conn){connForward: s.serveForward, connHeartbeat: s.serveHeartbeats}); err != nil {
 		ln.Close()
+		return nil, err
+	}
+	// Before Raft starts: a node of another cluster, or a second process
+	// with this node id, must not take part in this quorum's elections.
+	// (The mux answers other nodes' probes meanwhile.)
+	if err := s.checkJoin(); err != nil {
 		return nil, err
 	}
 	s.trans = raft.NewNetworkTransportWithLogger(s.mux, 3, 10*time.Second, hlog)
@@ -130,6 +184,9 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if s.raft, err = raft.NewRaft(conf, s.fsm, s.bolt, s.bolt, snaps, s.trans); err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
+	close(s.started)
+	s.wg.Add(1)
+	go s.leaseLoop()
 	ok = true
 	return s, nil
 }
@@ -217,7 +274,7 @@ func (s *Store) propose(recs []meta.Record, deadline time.Time) (uint64, error, 
 			}
 			lastErr = err
 		} else if addr, _ := s.raft.LeaderWithID(); addr != "" {
-			index, rejected, err := forward(string(addr), data, time.Until(deadline))
+			index, rejected, err := forward(s.cfg.Dial, string(addr), data, time.Until(deadline))
 			if err == nil || !errors.Is(err, errNotSent) {
 				return index, rejected, err
 			}
@@ -273,6 +330,15 @@ func (s *Store) waitApplied(index uint64, deadline time.Time) error {
 }
 
 func (s *Store) closeParts() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.wg.Wait()
+	if s.beats != nil {
+		s.beats.close()
+	}
 	var errs []error
 	if s.raft != nil {
 		errs = append(errs, s.raft.Shutdown().Error())

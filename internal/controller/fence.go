@@ -50,7 +50,7 @@ func Heartbeat(img *meta.Image, reg Registration, leases *Leases, now time.Time,
 	}
 	var recs []meta.Record
 	if ok && !cur.Fenced && cur.Incarnation != reg.Incarnation {
-		if cur.Incarnation != "" && leases.Live(reg.NodeID, now) {
+		if cur.Incarnation != "" && leases.Live(reg.NodeID, cur.Incarnation, now) {
 			return nil, fmt.Errorf("%w: node %d is registered by a live process (at %s) whose lease has not run out; stop it or give this one another --node-id",
 				ErrDuplicateNode, reg.NodeID, cur.Addr)
 		}

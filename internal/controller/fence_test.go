@@ -144,7 +144,7 @@ func TestNewIncarnationIsADuplicateWhileTheOldLeaseRuns(t *testing.T) {
 	now := time.Unix(1000, 0)
 	leases := NewLeases(time.Second)
 	leases.TakeOffice(now)
-	leases.Heard(1, now)
+	leases.Heard(1, "i1", now)
 	second := Registration{NodeID: 1, Addr: "h:5", Incarnation: "other"}
 	if _, err := Heartbeat(img, second, leases, now.Add(500*time.Millisecond), Policy{}); !errors.Is(err, ErrDuplicateNode) {
 		t.Fatalf("second process with node id 1: %v, want ErrDuplicateNode", err)
@@ -176,7 +176,7 @@ func TestLeasesGiveANewControllerAFullSession(t *testing.T) {
 	l := NewLeases(time.Second)
 	start := time.Unix(1000, 0)
 	l.TakeOffice(start)
-	l.Heard(1, start.Add(800*time.Millisecond))
+	l.Heard(1, "i1", start.Add(800*time.Millisecond))
 	if got := l.Expired(img, start.Add(900*time.Millisecond)); len(got) != 0 {
 		t.Fatalf("expired before a session passed: %v", got)
 	}
@@ -191,6 +191,16 @@ func TestLeasesGiveANewControllerAFullSession(t *testing.T) {
 	img = apply(t, img, Fence(img, 2, Policy{}))
 	if got := l.Expired(img, start.Add(7*time.Second)); !slices.Equal(got, []int32{1, 3}) {
 		t.Fatalf("expired %v, want [1 3] (2 is fenced already)", got)
+	}
+	// Once a new incarnation of 3 was heard, the registered one is gone
+	// at once: the controller accepted its successor.
+	l.TakeOffice(start.Add(10 * time.Second))
+	l.Heard(3, "new", start.Add(10*time.Second))
+	if got := l.Expired(img, start.Add(10*time.Second)); !slices.Equal(got, []int32{3}) {
+		t.Fatalf("expired %v, want [3] (its incarnation i3 was replaced)", got)
+	}
+	if !l.Live(3, "new", start.Add(10*time.Second)) {
+		t.Fatal("the new incarnation's lease does not run")
 	}
 }
 
