@@ -9,8 +9,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/ferry-mq/ferry/internal/controller"
 	"github.com/ferry-mq/ferry/internal/meta"
 )
@@ -92,8 +90,7 @@ func (s *Store) serveHeartbeats(c net.Conn) {
 // lease.
 func (s *Store) handleHeartbeat(req heartbeatRequest) heartbeatReply {
 	rep := heartbeatReply{ClusterID: s.Image().ClusterID, SessionTimeoutMs: s.cfg.SessionTimeout.Milliseconds()}
-	leader := s.raftStarted() && s.raft.State() == raft.Leader
-	if !leader {
+	if !s.inOffice() {
 		rep.NotLeader = true
 		if s.raftStarted() {
 			addr, _ := s.raft.LeaderWithID()

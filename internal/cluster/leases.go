@@ -10,9 +10,7 @@ import (
 )
 
 // leaseLoop runs on every node and acts while it is the active controller:
-// each tick it fences the brokers whose lease ran out. A node that takes
-// office (a new Raft term as leader) first gives every broker a full
-// session: last-heard times are not in the metadata log.
+// each tick it fences the brokers whose lease ran out.
 func (s *Store) leaseLoop() {
 	defer s.wg.Done()
 	tick := s.cfg.HeartbeatInterval / 2
@@ -21,27 +19,38 @@ func (s *Store) leaseLoop() {
 	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	var term string // the term this node leads in, "" when it does not
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 		}
-		if s.raft.State() != raft.Leader {
-			term = ""
-			continue
-		}
-		if cur := s.raft.Stats()["term"]; cur != term {
-			term = cur
-			s.leases.TakeOffice(s.cfg.Now())
-			s.log.Info("this node is the active controller; every broker has a full session before any is fenced", "node", s.cfg.NodeID, "term", cur)
+		if !s.inOffice() {
 			continue
 		}
 		for _, node := range s.leases.Expired(s.Image(), s.cfg.Now()) {
 			s.fence(node)
 		}
 	}
+}
+
+// inOffice reports whether this node is the active controller. A node
+// that takes office (leads a new Raft term) first gives every broker a
+// full session: last-heard times are not in the metadata log, and the
+// old controller's are lost with it.
+func (s *Store) inOffice() bool {
+	s.officeMu.Lock()
+	defer s.officeMu.Unlock()
+	if !s.raftStarted() || s.raft.State() != raft.Leader {
+		s.officeTerm = ""
+		return false
+	}
+	if term := s.raft.Stats()["term"]; term != s.officeTerm {
+		s.officeTerm = term
+		s.leases.TakeOffice(s.cfg.Now())
+		s.log.Info("this node is the active controller; every broker has a full session before any is fenced", "node", s.cfg.NodeID, "term", term)
+	}
+	return true
 }
 
 // fence fences node if its lease still has run out when the proposal is

@@ -79,6 +79,8 @@ type Store struct {
 
 	incarnation string             // this process's, drawn at Open
 	leases      *controller.Leases // read by the active controller only
+	officeMu    sync.Mutex
+	officeTerm  string // the Raft term this node leads in, "" when it does not (see inOffice)
 	policy      controller.Policy
 	beats       *heartbeater  // set by Register
 	started     chan struct{} // closed once raft is set
