@@ -212,3 +212,44 @@ func TestDataDirOfAnotherClusterIsRefused(t *testing.T) {
 		t.Fatalf("SaveClusterID of another cluster: %v", err)
 	}
 }
+
+// A quorum without a majority refuses metadata changes with
+// ErrNoController (NOT_CONTROLLER to clients) in seconds, however long
+// ProposeTimeout is. Before the fix a proposal waited for a leader until
+// ProposeTimeout ran out (here ten minutes; the test gives up after two).
+func TestNoMajorityRefusesMetadataChanges(t *testing.T) {
+	stores, _ := startQuorumWith(t, 3, func(c *Config) { c.ProposeTimeout = 10 * time.Minute })
+	if _, err := stores[0].Update(createTopic("before", 1)); err != nil {
+		t.Fatal(err)
+	}
+	leader := stores[0].Controller()
+	for i, s := range stores {
+		if int32(i+1) != leader {
+			s.Close()
+		}
+	}
+	s := stores[leader-1]
+	// The leader steps down once it misses a majority for its lease.
+	for s.Controller() != -1 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Update(createTopic("after", 1))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNoController) {
+			t.Fatalf("update without a majority: %v, want ErrNoController", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("update without a majority got no answer in 2 minutes")
+	}
+	if _, ok := s.Image().Topic("before"); !ok {
+		t.Fatal("the image lost a committed topic")
+	}
+	if _, ok := s.Image().Topic("after"); ok {
+		t.Fatal("a change without a majority was applied")
+	}
+}

@@ -77,6 +77,8 @@ type Store struct {
 
 	mu sync.Mutex // serializes this node's Updates, so each fn sees the last one's result
 
+	noLeaderWait time.Duration // how long a proposal waits for a leader
+
 	incarnation string             // this process's, drawn at Open
 	leases      *controller.Leases // read by the active controller only
 	officeMu    sync.Mutex
@@ -142,6 +144,7 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if cfg.Raft != nil {
 		cfg.Raft(conf)
 	}
+	s.noLeaderWait = max(5*time.Second, 5*conf.ElectionTimeout)
 	var err error
 	if s.bolt, err = raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db")); err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
@@ -267,6 +270,12 @@ func (s *Store) propose(recs []meta.Record, deadline time.Time) (uint64, error, 
 	if err != nil {
 		return 0, nil, err
 	}
+	// Waiting for a leader ends sooner than committing: a quorum without
+	// a majority answers with a clear error in seconds, not at the end
+	// of ProposeTimeout (clients may have given up by then).
+	if d := time.Now().Add(s.noLeaderWait); d.Before(deadline) {
+		deadline = d
+	}
 	var lastErr error
 	for time.Now().Before(deadline) {
 		if s.raft.State() == raft.Leader {
@@ -299,8 +308,14 @@ func notAppended(err error) bool {
 }
 
 // applyAsLeader appends data to the Raft log. ErrLeadershipLost is final:
-// the entry may still commit, so it is not proposed again.
+// the entry may still commit, so it is not proposed again. The leader
+// first checks it still has a majority (one round of heartbeats): a leader
+// cut off from the others then fails before it appends anything, and the
+// proposal ends in ErrNoController rather than an unknown outcome.
 func (s *Store) applyAsLeader(data []byte, timeout time.Duration) (uint64, error, error) {
+	if err := s.raft.VerifyLeader().Error(); err != nil {
+		return 0, nil, fmt.Errorf("%w: no majority confirms this controller: %v", raft.ErrNotLeader, err)
+	}
 	f := s.raft.Apply(data, timeout)
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrLeadershipLost) {
