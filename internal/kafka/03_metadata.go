@@ -13,7 +13,8 @@ import (
 
 // Metadata: v0-12.
 //
-// Brokers are the registered, unfenced brokers (this node alone on a single
+// The controller is the active one (the Raft leader), or this broker while
+// the quorum has none. Brokers are the registered, unfenced brokers (this node alone on a single
 // node). Each partition names its leader (-1 with LEADER_NOT_AVAILABLE
 // while it is offline), leader epoch, replicas, ISR, and the replicas on
 // fenced or unregistered brokers as offline replicas. A null topic list (or an
@@ -38,6 +39,13 @@ func handleMetadata(c *conn, kreq kmsg.Request) finisher {
 	clusterID := b.Image().ClusterID
 	resp.ClusterID = &clusterID
 	resp.ControllerID = b.Controller()
+	if resp.ControllerID < 0 {
+		// No active controller: name this broker, as KRaft brokers
+		// name one of themselves, so admin requests come here and get
+		// NOT_CONTROLLER with the reason instead of failing in the
+		// client for want of a controller to send them to.
+		resp.ControllerID = b.Config().NodeID
+	}
 
 	allowCreate := req.Version < 4 || req.AllowAutoTopicCreation
 	var topics []*meta.Topic

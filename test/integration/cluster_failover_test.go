@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // partitionState is what Metadata says about one partition.
@@ -203,4 +206,55 @@ func TestClusterRefusesADataDirOfAnotherCluster(t *testing.T) {
 	if !strings.Contains(err.Error(), "belongs to another cluster") {
 		t.Fatalf("join with another cluster's data dir: %v", err)
 	}
+}
+
+// A quorum without a majority refuses metadata changes with NOT_CONTROLLER
+// while the surviving broker keeps serving the partitions it leads.
+func TestClusterWithoutMajorityKeepsServingButRefusesMetadataChanges(t *testing.T) {
+	procs := startCluster(t, 3)
+	topic := topicName(t)
+	adm := newAdmin(t, procs[0].addr)
+	createTopic(t, adm, topic, 3) // replication factor 1: one partition on each broker
+	_, parts := clusterView(t, adm, topic, "three partitions", func(brokers []int32, parts map[int32]partitionState) bool {
+		return len(brokers) == 3 && len(parts) == 3
+	})
+	var mine int32 = -1
+	for i, p := range parts {
+		if p.leader == 1 {
+			mine = i
+		}
+	}
+	if mine < 0 {
+		t.Fatalf("node 1 leads no partition: %+v", parts)
+	}
+	procs[1].kill()
+	procs[2].kill()
+
+	sadm := newAdmin(t, procs[0].addr)
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		resp, err := sadm.CreateTopic(testCtx(t, 30*time.Second), 1, 1, nil, topic+"-nomajority")
+		if err == nil {
+			err = resp.Err
+		}
+		if errors.Is(err, kerr.NotController) {
+			break
+		}
+		if err == nil {
+			t.Fatal("a topic was created without a majority of the controller quorum")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("create without a majority: %v, want NOT_CONTROLLER", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	cl := newClient(t, procs[0].addr, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	var rs []*kgo.Record
+	for i := range 20 {
+		rs = append(rs, &kgo.Record{Partition: mine, Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(fmt.Sprintf("v%d", i))})
+	}
+	produceSync(t, cl, rs...)
+	got := consumeN(t, procs[0].addr, map[int32]kgo.Offset{mine: kgo.NewOffset().AtStart()}, topic, len(rs))
+	checkSameRecords(t, rs, got)
 }
