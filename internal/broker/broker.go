@@ -93,6 +93,11 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 			return nil, err
 		}
 	}
+	if err := b.saveClusterID(); err != nil {
+		store.Close()
+		lock.Close()
+		return nil, err
+	}
 	b.sweepDataDir(b.meta.Image())
 	start := time.Now()
 	opened, err := b.reconcile()

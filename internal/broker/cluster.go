@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/ferry-mq/ferry/internal/cluster"
 	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/controller"
 	"github.com/ferry-mq/ferry/internal/meta"
 )
 
@@ -28,7 +30,9 @@ func openStore(cfg config.Config, logger *slog.Logger) (meta.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := cluster.Open(cluster.Config{NodeID: cfg.NodeID, DataDir: cfg.DataDir, ListenAddr: cfg.ControllerAddr, Quorum: quorum}, logger)
+	s, err := cluster.Open(cluster.Config{NodeID: cfg.NodeID, DataDir: cfg.DataDir, ListenAddr: cfg.ControllerAddr, Quorum: quorum,
+		Dial: cfg.Dialer(), HeartbeatInterval: cfg.BrokerHeartbeatInterval, SessionTimeout: cfg.BrokerSessionTimeout,
+		TopicDefaults: cfg.TopicDefaults}, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -81,13 +85,13 @@ func (b *Broker) Controller() int32 {
 	return b.cfg.NodeID
 }
 
-// Brokers returns the brokers to list in Metadata: every registered one in
-// a cluster, this one alone otherwise.
+// Brokers returns the brokers to list in Metadata: every registered,
+// unfenced one in a cluster, this one alone otherwise.
 func (b *Broker) Brokers() []meta.BrokerInfo {
 	if !b.Clustered() {
 		return []meta.BrokerInfo{{NodeID: b.cfg.NodeID, Addr: b.cfg.AdvertisedAddr}}
 	}
-	return b.Image().Brokers()
+	return b.Image().LiveBrokers()
 }
 
 // PartitionPlacement returns where partition index of t lives. A single
@@ -106,56 +110,100 @@ func (b *Broker) leads(t *meta.Topic, index int32) bool {
 	return b.PartitionPlacement(t, index).Leader == b.cfg.NodeID
 }
 
-// place returns the placement of n new partitions, starting at index
-// first: round-robin over the registered brokers, replication factor 1.
-func (b *Broker) place(img *meta.Image, first, n int32) []meta.Placement {
-	out := make([]meta.Placement, n)
-	brokers := img.Brokers()
-	if !b.Clustered() || len(brokers) == 0 {
-		for i := range out {
-			out[i] = meta.LocalPlacement(b.cfg.NodeID)
-		}
-		return out
+// liveBrokers returns the node ids new replicas may go to: the unfenced
+// brokers in a cluster, this node alone otherwise.
+func (b *Broker) liveBrokers(img *meta.Image) []int32 {
+	if !b.Clustered() {
+		return []int32{b.cfg.NodeID}
 	}
-	// Start where the topic count says, so one-partition topics spread
-	// over the brokers too.
-	start := len(img.Topics())
-	rf := min(3, len(brokers)) // TEMPORARY: the controller branch brings --default-replication-factor
-	for i := range out {
-		var pl meta.Placement
-		for k := range rf {
-			pl.Replicas = append(pl.Replicas, brokers[(start+int(first)+i+k)%len(brokers)].NodeID)
-		}
-		pl.Leader = pl.Replicas[0]
-		pl.ISR = append([]int32(nil), pl.Replicas...)
-		out[i] = pl
+	var out []int32
+	for _, bi := range img.LiveBrokers() {
+		out = append(out, bi.NodeID)
 	}
 	return out
 }
 
-// register records this broker and its advertised address. The write
-// always goes through the quorum, even when nothing changed: once it has
-// been applied here, this node's image holds everything committed before
-// it, so start-up (the data dir sweep above all) never acts on a stale
-// image.
+// defaultReplicationFactor is --default-replication-factor, or when it is
+// 0, min(3, live brokers).
+func (b *Broker) defaultReplicationFactor(img *meta.Image) int16 {
+	if b.cfg.DefaultReplicationFactor > 0 {
+		return int16(min(b.cfg.DefaultReplicationFactor, 1<<15-1))
+	}
+	return int16(max(1, min(3, len(b.liveBrokers(img)))))
+}
+
+// place returns the placement of n new partitions, starting at index
+// first, with rf replicas each over the live brokers (see
+// controller.Place). It fails with INVALID_REPLICATION_FACTOR when fewer
+// brokers are live.
+func (b *Broker) place(img *meta.Image, first, n int32, rf int16) ([]meta.Placement, error) {
+	if !b.Clustered() {
+		if rf != 1 {
+			return nil, fmt.Errorf("%w: replication factor %d is larger than the 1 broker available", kerr.InvalidReplicationFactor, rf)
+		}
+		out := make([]meta.Placement, n)
+		for i := range out {
+			out[i] = meta.LocalPlacement(b.cfg.NodeID)
+		}
+		return out, nil
+	}
+	// Start where the topic count says, so one-partition topics spread
+	// over the brokers too.
+	out, err := controller.Place(b.liveBrokers(img), len(img.Topics())+int(first), n, int(rf))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", kerr.InvalidReplicationFactor, err)
+	}
+	return out, nil
+}
+
+// placeAssigned returns the placement of partitions whose replicas the
+// client chose: each list names distinct live brokers, all lists are as
+// long, and the first replica leads.
+func (b *Broker) placeAssigned(img *meta.Image, assignment [][]int32) ([]meta.Placement, error) {
+	live := b.liveBrokers(img)
+	out := make([]meta.Placement, len(assignment))
+	for i, replicas := range assignment {
+		if len(replicas) == 0 || len(replicas) != len(assignment[0]) {
+			return nil, fmt.Errorf("%w: partition %d has %d replicas; every partition needs the same number, at least 1", kerr.InvalidReplicaAssignment, i, len(replicas))
+		}
+		for j, r := range replicas {
+			if !slices.Contains(live, r) {
+				return nil, fmt.Errorf("%w: partition %d names broker %d, which is not a live broker (live: %v)", kerr.InvalidReplicaAssignment, i, r, live)
+			}
+			if slices.Contains(replicas[:j], r) {
+				return nil, fmt.Errorf("%w: partition %d names broker %d twice", kerr.InvalidReplicaAssignment, i, r)
+			}
+		}
+		out[i] = meta.Placement{Replicas: slices.Clone(replicas), Leader: replicas[0], ISR: slices.Clone(replicas)}
+	}
+	return out, nil
+}
+
+// register registers this broker with the active controller at its
+// advertised address (cluster.Store.Register), which then keeps it alive
+// with heartbeats. Registration is a write through the quorum: once this
+// node's image shows it, the image holds everything committed before it,
+// so start-up (the data dir sweep above all) never acts on a stale image.
 func (b *Broker) register() error {
 	addr := b.cfg.AdvertisedAddr
 	if addr == "" {
 		addr = b.cfg.KafkaAddr // server.Start sets the real one
 	}
-	rec := meta.Record{Broker: &meta.BrokerRecord{NodeID: b.cfg.NodeID, Addr: addr}}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		_, err := b.meta.Update(func(*meta.Image) ([]meta.Record, error) { return []meta.Record{rec}, nil })
-		if err == nil {
-			b.log.Info("registered with the controller quorum", "node", b.cfg.NodeID, "addr", addr)
-			return nil
-		}
-		if !errors.Is(err, kerr.NotController) || time.Now().After(deadline) {
-			return fmt.Errorf("register broker %d: %w", b.cfg.NodeID, err)
-		}
-		b.log.Warn("waiting for the controller quorum to elect a leader", "err", err)
+	s := b.meta.(noControllerStore)
+	if err := s.Register(addr, 2*time.Minute); err != nil {
+		return fmt.Errorf("register broker %d: %w", b.cfg.NodeID, err)
 	}
+	b.log.Info("registered with the controller quorum", "node", b.cfg.NodeID, "addr", addr)
+	return nil
+}
+
+// saveClusterID records the cluster's id in the data dir the first time
+// this node joins, and refuses a data dir of another cluster.
+func (b *Broker) saveClusterID() error {
+	if s, ok := b.meta.(noControllerStore); ok {
+		return s.SaveClusterID(b.meta.Image().ClusterID)
+	}
+	return nil
 }
 
 // watchMetadata opens and closes partitions as other nodes change the

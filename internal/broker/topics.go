@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -30,11 +31,42 @@ func ValidateTopicName(name string) error {
 	return nil
 }
 
-// CreateTopic creates a topic; partitions <= 0 means the broker default.
-// With validateOnly nothing is written. Errors wrap kerr codes.
+// CreateTopic creates a topic with the broker's default replication
+// factor; partitions <= 0 means the broker default. With validateOnly
+// nothing is written. Errors wrap kerr codes.
 func (b *Broker) CreateTopic(name string, partitions int32, configs map[string]string, validateOnly bool) (*meta.Topic, error) {
+	return b.CreateTopicSpec(TopicSpec{Name: name, Partitions: partitions, Configs: configs, ValidateOnly: validateOnly})
+}
+
+// TopicSpec is a topic to create.
+type TopicSpec struct {
+	Name string
+	// Partitions <= 0 takes --num-partitions.
+	Partitions int32
+	// ReplicationFactor <= 0 takes the default (see
+	// defaultReplicationFactor); internal topics always get 1 for now.
+	ReplicationFactor int16
+	// Assignment, when set, names each partition's replicas (the first
+	// leads) instead of Partitions and ReplicationFactor.
+	Assignment   [][]int32
+	Configs      map[string]string
+	ValidateOnly bool
+}
+
+// minISRForRF3 is the min.insync.replicas a topic with replication factor
+// 3 or more gets when neither it nor the broker defaults name one: an
+// acknowledged acks=all write is then on two replicas at least (Kafka's
+// default, 1, would let it sit on the leader alone).
+const minISRForRF3 = "2"
+
+// CreateTopicSpec creates a topic. Errors wrap kerr codes.
+func (b *Broker) CreateTopicSpec(spec TopicSpec) (*meta.Topic, error) {
+	name, partitions, validateOnly := spec.Name, spec.Partitions, spec.ValidateOnly
 	if err := ValidateTopicName(name); err != nil {
 		return nil, err
+	}
+	if spec.Assignment != nil {
+		partitions = int32(len(spec.Assignment))
 	}
 	if partitions <= 0 {
 		partitions = b.cfg.NumPartitions
@@ -42,10 +74,13 @@ func (b *Broker) CreateTopic(name string, partitions int32, configs map[string]s
 	if partitions > MaxPartitions {
 		return nil, fmt.Errorf("%w: %d partitions is over the limit of %d", kerr.InvalidPartitions, partitions, MaxPartitions)
 	}
-	if _, err := config.ParseTopicConfigs(configs, b.cfg.TopicDefaults); err != nil {
+	if _, err := config.ParseTopicConfigs(spec.Configs, b.cfg.TopicDefaults); err != nil {
 		return nil, fmt.Errorf("%w: %v", kerr.InvalidConfig, err)
 	}
+	configs := spec.Configs
 	start := time.Now()
+	var rf int16
+	var placed []meta.Placement
 	img, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
 		if _, ok := img.Topic(name); ok {
 			return nil, fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, name)
@@ -53,10 +88,28 @@ func (b *Broker) CreateTopic(name string, partitions int32, configs map[string]s
 		if err := b.checkTotalPartitions(img, partitions); err != nil {
 			return nil, err
 		}
+		var placement []meta.Placement
+		var err error
+		if spec.Assignment != nil {
+			placement, err = b.placeAssigned(img, spec.Assignment)
+		} else {
+			rf = spec.ReplicationFactor
+			if rf <= 0 {
+				rf = b.defaultReplicationFactor(img)
+			}
+			if IsInternalTopic(name) {
+				rf = 1 // until the coordinators move with leadership (issue 9)
+			}
+			placement, err = b.place(img, 0, partitions, rf)
+		}
+		if err != nil {
+			return nil, err
+		}
+		rf, placed = int16(len(placement[0].Replicas)), placement
+		configs = withMinISR(spec.Configs, b.cfg.TopicDefaults, rf)
 		if validateOnly {
 			return nil, meta.ErrNoChange
 		}
-		placement := b.place(img, 0, partitions)
 		if co, ok := img.Topic(ConsumerOffsetsTopic); ok && name == TransactionStateTopic {
 			// The transaction coordinator commits offsets through the
 			// group coordinator, so the two run on one broker.
@@ -71,14 +124,36 @@ func (b *Broker) CreateTopic(name string, partitions int32, configs map[string]s
 		return nil, err
 	}
 	if validateOnly {
-		return &meta.Topic{Name: name, Partitions: partitions, Configs: configs}, nil
+		return &meta.Topic{Name: name, Partitions: partitions, Configs: configs, Placement: placed}, nil
 	}
 	if _, err := b.reconcile(); err != nil {
 		return nil, err
 	}
 	t, _ := img.Topic(name)
-	b.log.Info("topic created", "topic", name, "partitions", partitions, "took", time.Since(start).Round(time.Millisecond))
+	b.log.Info("topic created", "topic", name, "partitions", partitions, "replication_factor", rf, "took", time.Since(start).Round(time.Millisecond))
 	return t, nil
+}
+
+// withMinISR returns configs with min.insync.replicas=2 added when the
+// replication factor is 3 or more and neither configs nor the broker
+// defaults name it.
+func withMinISR(configs, defaults map[string]string, rf int16) map[string]string {
+	const key = "min.insync.replicas"
+	if rf < 3 {
+		return configs
+	}
+	if _, ok := configs[key]; ok {
+		return configs
+	}
+	if _, ok := defaults[key]; ok {
+		return configs
+	}
+	out := maps.Clone(configs)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[key] = minISRForRF3
+	return out
 }
 
 // checkTotalPartitions refuses growth past --max-partitions: every partition
@@ -155,7 +230,15 @@ func (b *Broker) CreatePartitions(name string, count int32, validateOnly bool) e
 		if validateOnly {
 			return nil, meta.ErrNoChange
 		}
-		return []meta.Record{{Partitions: &meta.PartitionsRecord{Topic: name, Count: count, Placement: b.place(img, t.Partitions, count-t.Partitions)}}}, nil
+		rf := int16(1)
+		if len(t.Placement) > 0 {
+			rf = int16(len(t.Placement[0].Replicas))
+		}
+		placement, err := b.place(img, t.Partitions, count-t.Partitions, rf)
+		if err != nil {
+			return nil, err
+		}
+		return []meta.Record{{Partitions: &meta.PartitionsRecord{Topic: name, Count: count, Placement: placement}}}, nil
 	})
 	if err != nil || validateOnly {
 		return err

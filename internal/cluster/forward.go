@@ -35,8 +35,8 @@ var errNotSent = errors.New("proposal not appended")
 const maxForwardBytes = 16 << 20
 
 // forward sends a proposal to the leader at addr.
-func forward(addr string, data []byte, timeout time.Duration) (uint64, error, error) {
-	c, err := dialKind(addr, connForward, timeout)
+func forward(dial dialFunc, addr string, data []byte, timeout time.Duration) (uint64, error, error) {
+	c, err := dialKind(dial, addr, connForward, timeout)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: %v", errNotSent, err)
 	}
@@ -71,7 +71,7 @@ func (s *Store) serveForward(c net.Conn) {
 		return
 	}
 	var rep forwardReply
-	if s.raft.State() != raft.Leader {
+	if !s.raftStarted() || s.raft.State() != raft.Leader {
 		rep.Err, rep.NotApplied = raft.ErrNotLeader.Error(), true
 	} else {
 		index, rejected, err := s.applyAsLeader(req.Records, s.cfg.ProposeTimeout)

@@ -42,19 +42,19 @@ func fakeController(t *testing.T, rep forwardReply) string {
 // twice (TestUpdatesFromLaggingNodesAreRetriedNotLost saw 130 for 120).
 func TestForwardErrorsSayWhetherRetryIsSafe(t *testing.T) {
 	data := []byte(`[]`)
-	_, _, err := forward(fakeController(t, forwardReply{Err: "leadership lost while committing log"}), data, 5*time.Second)
+	_, _, err := forward(nil, fakeController(t, forwardReply{Err: "leadership lost while committing log"}), data, 5*time.Second)
 	if err == nil || errors.Is(err, errNotSent) {
 		t.Fatalf("leadership lost after append: %v; want an error that forbids a retry", err)
 	}
-	_, _, err = forward(fakeController(t, forwardReply{Err: "node is not the leader", NotApplied: true}), data, 5*time.Second)
+	_, _, err = forward(nil, fakeController(t, forwardReply{Err: "node is not the leader", NotApplied: true}), data, 5*time.Second)
 	if !errors.Is(err, errNotSent) {
 		t.Fatalf("not the leader: %v; want errNotSent", err)
 	}
-	_, _, err = forward("127.0.0.1:1", data, time.Second)
+	_, _, err = forward(nil, "127.0.0.1:1", data, time.Second)
 	if !errors.Is(err, errNotSent) {
 		t.Fatalf("dial failure: %v; want errNotSent", err)
 	}
-	_, rejected, err := forward(fakeController(t, forwardReply{Index: 7, Rejected: "topic exists"}), data, 5*time.Second)
+	_, rejected, err := forward(nil, fakeController(t, forwardReply{Index: 7, Rejected: "topic exists"}), data, 5*time.Second)
 	if err != nil || rejected == nil {
 		t.Fatalf("rejection: %v / %v", rejected, err)
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -11,30 +12,35 @@ import (
 
 // The first byte of a connection to the controller port.
 const (
-	connRaft    byte = 'R'
-	connForward byte = 'F'
+	connRaft      byte = 'R'
+	connForward   byte = 'F'
+	connHeartbeat byte = 'H' // broker heartbeats and join probes, see heartbeat.go
 )
+
+// dialFunc opens a connection to another node (config.Config.Dialer()).
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 var errListenerClosed = errors.New("controller listener closed")
 
 // mux shares the controller listener between Raft's transport (it is the
-// transport's raft.StreamLayer) and forwarded proposals.
+// transport's raft.StreamLayer), forwarded proposals and heartbeats.
 type mux struct {
 	ln        net.Listener
 	advertise net.Addr
-	forward   func(net.Conn) // serves one forwarded proposal
+	dial      dialFunc
+	serve     map[byte]func(net.Conn) // by connection kind, except Raft's
 	raftConns chan net.Conn
 	closed    chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
 
-func newMux(ln net.Listener, advertise string, forward func(net.Conn)) (*mux, error) {
+func newMux(ln net.Listener, advertise string, dial dialFunc, serve map[byte]func(net.Conn)) (*mux, error) {
 	addr, err := net.ResolveTCPAddr("tcp", advertise)
 	if err != nil {
 		return nil, err
 	}
-	m := &mux{ln: ln, advertise: addr, forward: forward, raftConns: make(chan net.Conn), closed: make(chan struct{})}
+	m := &mux{ln: ln, advertise: addr, dial: dial, serve: serve, raftConns: make(chan net.Conn), closed: make(chan struct{})}
 	m.wg.Add(1)
 	go m.acceptLoop()
 	return m, nil
@@ -70,18 +76,19 @@ func (m *mux) route(c net.Conn) {
 		return
 	}
 	c.SetReadDeadline(time.Time{})
-	switch kind[0] {
-	case connRaft:
+	if kind[0] == connRaft {
 		select {
 		case m.raftConns <- c:
 		case <-m.closed:
 			c.Close()
 		}
-	case connForward:
-		m.forward(c)
-	default:
-		c.Close() // not a controller peer
+		return
 	}
+	if serve, ok := m.serve[kind[0]]; ok {
+		serve(c)
+		return
+	}
+	c.Close() // not a controller peer
 }
 
 // Accept returns the next Raft connection (net.Listener, for raft).
@@ -110,11 +117,18 @@ func (m *mux) Addr() net.Addr { return m.advertise }
 
 // Dial opens a Raft connection to a peer (raft.StreamLayer).
 func (m *mux) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialKind(string(addr), connRaft, timeout)
+	return dialKind(m.dial, string(addr), connRaft, timeout)
 }
 
-func dialKind(addr string, kind byte, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
+// dialKind opens a connection of one kind to a controller port.
+func dialKind(dial dialFunc, addr string, kind byte, timeout time.Duration) (net.Conn, error) {
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

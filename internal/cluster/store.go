@@ -12,12 +12,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"github.com/ferry-mq/ferry/internal/controller"
 	"github.com/ferry-mq/ferry/internal/meta"
 )
 
@@ -40,7 +42,27 @@ type Config struct {
 	// Raft, when set, adjusts Raft's own configuration (tests shorten
 	// its timeouts).
 	Raft func(*raft.Config)
+	// Dial opens every connection to another node: Raft, forwarded
+	// proposals, heartbeats (config.Config.Dialer()). nil dials TCP.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// HeartbeatInterval is how often this node's broker heartbeats the
+	// active controller; SessionTimeout is how long the active controller
+	// waits for a heartbeat before it fences a broker. Zero takes
+	// DefaultHeartbeatInterval and DefaultSessionTimeout.
+	HeartbeatInterval, SessionTimeout time.Duration
+	// TopicDefaults are the broker defaults of topic configs; fencing
+	// reads unclean.leader.election.enable from them.
+	TopicDefaults map[string]string
+	// Now is the controller's clock; nil is time.Now.
+	Now func() time.Time
 }
+
+// The defaults fence a dead broker, and move its partitions' leadership,
+// within about 1.6 s: a session, plus one tick of the lease check.
+const (
+	DefaultHeartbeatInterval = 200 * time.Millisecond
+	DefaultSessionTimeout    = 1500 * time.Millisecond
+)
 
 // Store is the metadata store of a node in the controller quorum.
 type Store struct {
@@ -54,6 +76,18 @@ type Store struct {
 	voters map[raft.ServerID]int32
 
 	mu sync.Mutex // serializes this node's Updates, so each fn sees the last one's result
+
+	noLeaderWait time.Duration // how long a proposal waits for a leader
+
+	incarnation string             // this process's, drawn at Open
+	leases      *controller.Leases // read by the active controller only
+	officeMu    sync.Mutex
+	officeTerm  string // the Raft term this node leads in, "" when it does not (see inOffice)
+	policy      controller.Policy
+	beats       *heartbeater  // set by Register
+	started     chan struct{} // closed once raft is set
+	stop        chan struct{}
+	wg          sync.WaitGroup // the lease loop and the heartbeat loop
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -67,6 +101,18 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if cfg.ProposeTimeout <= 0 {
 		cfg.ProposeTimeout = 15 * time.Second
 	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = DefaultSessionTimeout
+	}
+	if cfg.SessionTimeout <= cfg.HeartbeatInterval {
+		return nil, fmt.Errorf("broker session timeout %v must be longer than the heartbeat interval %v", cfg.SessionTimeout, cfg.HeartbeatInterval)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	self, ok := voterAddr(cfg.Quorum, cfg.NodeID)
 	if !ok {
 		return nil, fmt.Errorf("node %d is not in the controller quorum; nodes outside it (brokers only) are not supported yet", cfg.NodeID)
@@ -78,7 +124,9 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create raft dir: %w", err)
 	}
-	s := &Store{cfg: cfg, log: logger, fsm: newFSM(cfg.NodeID, logger), voters: map[raft.ServerID]int32{}}
+	s := &Store{cfg: cfg, log: logger, fsm: newFSM(cfg.NodeID, logger), voters: map[raft.ServerID]int32{},
+		incarnation: newIncarnation(), leases: controller.NewLeases(cfg.SessionTimeout),
+		policy: controller.Policy{TopicDefaults: cfg.TopicDefaults}, started: make(chan struct{}), stop: make(chan struct{})}
 	for _, v := range cfg.Quorum {
 		s.voters[serverID(v.NodeID)] = v.NodeID
 	}
@@ -96,6 +144,7 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if cfg.Raft != nil {
 		cfg.Raft(conf)
 	}
+	s.noLeaderWait = max(5*time.Second, 5*conf.ElectionTimeout)
 	var err error
 	if s.bolt, err = raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db")); err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
@@ -106,10 +155,20 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
-		return nil, fmt.Errorf("controller listener: %w", err)
+		hint := ""
+		if errors.Is(err, syscall.EADDRINUSE) {
+			hint = fmt.Sprintf(" (another process holds it: is node %d running already?)", cfg.NodeID)
+		}
+		return nil, fmt.Errorf("controller listener: %w%s", err, hint)
 	}
-	if s.mux, err = newMux(ln, self, s.serveForward); err != nil {
+	if s.mux, err = newMux(ln, self, cfg.Dial, map[byte]func(net.Conn){connForward: s.serveForward, connHeartbeat: s.serveHeartbeats}); err != nil {
 		ln.Close()
+		return nil, err
+	}
+	// Before Raft starts: a node of another cluster, or a second process
+	// with this node id, must not take part in this quorum's elections.
+	// (The mux answers other nodes' probes meanwhile.)
+	if err := s.checkJoin(); err != nil {
 		return nil, err
 	}
 	s.trans = raft.NewNetworkTransportWithLogger(s.mux, 3, 10*time.Second, hlog)
@@ -130,6 +189,9 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if s.raft, err = raft.NewRaft(conf, s.fsm, s.bolt, s.bolt, snaps, s.trans); err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
+	close(s.started)
+	s.wg.Add(1)
+	go s.leaseLoop()
 	ok = true
 	return s, nil
 }
@@ -208,6 +270,12 @@ func (s *Store) propose(recs []meta.Record, deadline time.Time) (uint64, error, 
 	if err != nil {
 		return 0, nil, err
 	}
+	// Waiting for a leader ends sooner than committing: a quorum without
+	// a majority answers with a clear error in seconds, not at the end
+	// of ProposeTimeout (clients may have given up by then).
+	if d := time.Now().Add(s.noLeaderWait); d.Before(deadline) {
+		deadline = d
+	}
 	var lastErr error
 	for time.Now().Before(deadline) {
 		if s.raft.State() == raft.Leader {
@@ -217,7 +285,7 @@ func (s *Store) propose(recs []meta.Record, deadline time.Time) (uint64, error, 
 			}
 			lastErr = err
 		} else if addr, _ := s.raft.LeaderWithID(); addr != "" {
-			index, rejected, err := forward(string(addr), data, time.Until(deadline))
+			index, rejected, err := forward(s.cfg.Dial, string(addr), data, time.Until(deadline))
 			if err == nil || !errors.Is(err, errNotSent) {
 				return index, rejected, err
 			}
@@ -240,8 +308,14 @@ func notAppended(err error) bool {
 }
 
 // applyAsLeader appends data to the Raft log. ErrLeadershipLost is final:
-// the entry may still commit, so it is not proposed again.
+// the entry may still commit, so it is not proposed again. The leader
+// first checks it still has a majority (one round of heartbeats): a leader
+// cut off from the others then fails before it appends anything, and the
+// proposal ends in ErrNoController rather than an unknown outcome.
 func (s *Store) applyAsLeader(data []byte, timeout time.Duration) (uint64, error, error) {
+	if err := s.raft.VerifyLeader().Error(); err != nil {
+		return 0, nil, fmt.Errorf("%w: no majority confirms this controller: %v", raft.ErrNotLeader, err)
+	}
 	f := s.raft.Apply(data, timeout)
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrLeadershipLost) {
@@ -273,6 +347,15 @@ func (s *Store) waitApplied(index uint64, deadline time.Time) error {
 }
 
 func (s *Store) closeParts() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.wg.Wait()
+	if s.beats != nil {
+		s.beats.close()
+	}
 	var errs []error
 	if s.raft != nil {
 		errs = append(errs, s.raft.Shutdown().Error())

@@ -37,6 +37,12 @@ func fastRaft(c *raft.Config) {
 // startQuorum starts n in-process members on loopback.
 func startQuorum(t *testing.T, n int) ([]*Store, []Config) {
 	t.Helper()
+	return startQuorumWith(t, n, func(*Config) {})
+}
+
+// startQuorumWith starts n members, each with its config adjusted by adjust.
+func startQuorumWith(t *testing.T, n int, adjust func(*Config)) ([]*Store, []Config) {
+	t.Helper()
 	var q []Voter
 	for i := 1; i <= n; i++ {
 		q = append(q, Voter{NodeID: int32(i), Addr: freeAddr(t)})
@@ -45,6 +51,7 @@ func startQuorum(t *testing.T, n int) ([]*Store, []Config) {
 	var cfgs []Config
 	for i := 1; i <= n; i++ {
 		cfg := Config{NodeID: int32(i), DataDir: t.TempDir(), Quorum: q, ProposeTimeout: 20 * time.Second, Raft: fastRaft}
+		adjust(&cfg)
 		s, err := Open(cfg, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -38,6 +38,16 @@ type Config struct {
 	// and forwarded metadata proposals); empty means this node's address
 	// in ControllerQuorum.
 	ControllerAddr string
+	// BrokerHeartbeatInterval is how often a cluster node's broker
+	// heartbeats the active controller; BrokerSessionTimeout is how long
+	// the controller waits for a heartbeat before it fences the broker and
+	// moves the leadership of its partitions. The defaults (200ms, 1.5s)
+	// fail a dead broker's partitions over in under 2 s on a LAN.
+	BrokerHeartbeatInterval, BrokerSessionTimeout time.Duration
+	// DefaultReplicationFactor is the replication factor of auto-created
+	// topics and of CreateTopics requests that leave it to the broker;
+	// 0 means min(3, live brokers). Internal topics keep 1 for now.
+	DefaultReplicationFactor int32
 	// AutoCreateTopics creates unknown topics on Metadata and Produce, as
 	// Kafka's auto.create.topics.enable does.
 	AutoCreateTopics bool
@@ -157,6 +167,9 @@ func Default() Config {
 		TopicDefaults:    map[string]string{},
 		LogLevel:         "info",
 
+		BrokerHeartbeatInterval: 200 * time.Millisecond,
+		BrokerSessionTimeout:    1500 * time.Millisecond,
+
 		MaxConnections:        10000,
 		MaxConnectionsPerIP:   0,
 		QueuedMaxRequestBytes: 100 << 20,
@@ -203,6 +216,12 @@ func (c Config) Validate() error {
 	}
 	if c.ControllerQuorum != "" && c.NodeID < 0 {
 		errs = append(errs, fmt.Errorf("node id %d must not be negative in a cluster", c.NodeID))
+	}
+	if c.BrokerHeartbeatInterval <= 0 || c.BrokerSessionTimeout <= c.BrokerHeartbeatInterval {
+		errs = append(errs, fmt.Errorf("broker heartbeat interval %v must be positive and below the broker session timeout %v", c.BrokerHeartbeatInterval, c.BrokerSessionTimeout))
+	}
+	if c.DefaultReplicationFactor < 0 {
+		errs = append(errs, fmt.Errorf("default replication factor %d must not be negative (0: min(3, live brokers))", c.DefaultReplicationFactor))
 	}
 	if c.NumPartitions < 1 {
 		errs = append(errs, fmt.Errorf("num partitions %d must be at least 1", c.NumPartitions))
@@ -275,6 +294,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Var(int32Value{&c.NodeID}, "node-id", "broker node id (env FERRY_NODE_ID)")
 	fs.StringVar(&c.ControllerQuorum, "controller-quorum", c.ControllerQuorum, "controller quorum voters, `id@host:port,...`; empty runs a single node (env FERRY_CONTROLLER_QUORUM)")
 	fs.StringVar(&c.ControllerAddr, "controller-addr", c.ControllerAddr, "controller listen address (Raft); default this node's address in --controller-quorum (env FERRY_CONTROLLER_ADDR)")
+	fs.DurationVar(&c.BrokerHeartbeatInterval, "broker-heartbeat-interval", c.BrokerHeartbeatInterval, "in a cluster, how often this broker heartbeats the active controller (env FERRY_BROKER_HEARTBEAT_INTERVAL)")
+	fs.DurationVar(&c.BrokerSessionTimeout, "broker-session-timeout", c.BrokerSessionTimeout, "in a cluster, fence a broker not heard from this long and move its partitions' leadership (env FERRY_BROKER_SESSION_TIMEOUT)")
+	fs.Var(int32Value{&c.DefaultReplicationFactor}, "default-replication-factor", "replication factor of topics created without one; 0 means min(3, live brokers) (env FERRY_DEFAULT_REPLICATION_FACTOR)")
 	fs.BoolVar(&c.AutoCreateTopics, "auto-create-topics", c.AutoCreateTopics, "create unknown topics on metadata and produce (env FERRY_AUTO_CREATE_TOPICS)")
 	fs.Var(int32Value{&c.NumPartitions}, "num-partitions", "partitions of auto-created topics (env FERRY_NUM_PARTITIONS)")
 	fs.Var(int32Value{&c.MaxPartitions}, "max-partitions", "most partitions of all topics together (env FERRY_MAX_PARTITIONS)")

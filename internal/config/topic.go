@@ -16,9 +16,14 @@ type TopicConfig struct {
 	Log             log.Config
 	MaxMessageBytes int32
 	CleanupPolicy   string
-	// MinInsyncReplicas is how many in-sync replicas an acks=all produce
-	// needs (min.insync.replicas).
+	// MinInsyncReplicas is how many replicas an acks=all write needs in
+	// the ISR (min.insync.replicas). Topics created with a replication
+	// factor of 3 or more get 2 stored when they name none.
 	MinInsyncReplicas int32
+	// UncleanLeaderElection lets a replica outside the ISR lead when no
+	// ISR member is alive, losing the records it lacks
+	// (unclean.leader.election.enable).
+	UncleanLeaderElection bool
 }
 
 // TopicKey describes one topic config that Ferry understands.
@@ -73,7 +78,7 @@ var TopicKeys = []TopicKey{
 		tc.MaxMessageBytes = int32(n)
 		return nil
 	}},
-	{"min.insync.replicas", "1", "INT", "in-sync replicas (the leader counts) an acks=all produce needs, else NOT_ENOUGH_REPLICAS; a topic created with replication factor 3 or more gets 2", func(v string, tc *TopicConfig) error {
+	{"min.insync.replicas", "1", "INT", "acks=all writes need at least this many in-sync replicas, else NOT_ENOUGH_REPLICAS; a topic created with replication factor 3 or more gets 2 when it names none", func(v string, tc *TopicConfig) error {
 		n, err := strconv.ParseInt(v, 10, 32)
 		if err != nil || n < 1 {
 			return fmt.Errorf("must be an integer of at least 1")
@@ -112,6 +117,14 @@ var TopicKeys = []TopicKey{
 		ms, err := parseNonNegative(v)
 		tc.Log.SegmentAge = time.Duration(ms) * time.Millisecond
 		return err
+	}},
+	{"unclean.leader.election.enable", "false", "BOOLEAN", "when no in-sync replica is alive, let another replica lead and lose the records it lacks (true), or keep the partition offline until an in-sync one returns (false)", func(v string, tc *TopicConfig) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("use true or false")
+		}
+		tc.UncleanLeaderElection = b
+		return nil
 	}},
 }
 

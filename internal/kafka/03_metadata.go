@@ -13,7 +13,11 @@ import (
 
 // Metadata: v0-12.
 //
-// One broker (this node) leads every partition. A null topic list (or an
+// The controller is the active one (the Raft leader), or this broker while
+// the quorum has none. Brokers are the registered, unfenced brokers (this node alone on a single
+// node). Each partition names its leader (-1 with LEADER_NOT_AVAILABLE
+// while it is offline), leader epoch, replicas, ISR, and the replicas on
+// fenced or unregistered brokers as offline replicas. A null topic list (or an
 // empty one before v1) lists all topics; named unknown topics are created
 // when auto-creation is on and the request allows it (always before v4).
 // Topic ids are returned from v10. __consumer_offsets is listed as
@@ -35,6 +39,13 @@ func handleMetadata(c *conn, kreq kmsg.Request) finisher {
 	clusterID := b.Image().ClusterID
 	resp.ClusterID = &clusterID
 	resp.ControllerID = b.Controller()
+	if resp.ControllerID < 0 {
+		// No active controller: name this broker, as KRaft brokers
+		// name one of themselves, so admin requests come here and get
+		// NOT_CONTROLLER with the reason instead of failing in the
+		// client for want of a controller to send them to.
+		resp.ControllerID = b.Config().NodeID
+	}
 
 	allowCreate := req.Version < 4 || req.AllowAutoTopicCreation
 	var topics []*meta.Topic
@@ -56,8 +67,9 @@ func handleMetadata(c *conn, kreq kmsg.Request) finisher {
 			topics = append(topics, t)
 		}
 	}
+	img = b.Image() // newer, with any topic created above
 	for _, t := range topics {
-		resp.Topics = append(resp.Topics, metadataTopic(b, t))
+		resp.Topics = append(resp.Topics, metadataTopic(b, img, t))
 	}
 	resp.Topics = append(resp.Topics, unknown...)
 	return now(resp)
@@ -89,7 +101,7 @@ func lookupMetadataTopic(b *broker.Broker, img *meta.Image, rt kmsg.MetadataRequ
 	return t, nil
 }
 
-func metadataTopic(b *broker.Broker, t *meta.Topic) kmsg.MetadataResponseTopic {
+func metadataTopic(b *broker.Broker, img *meta.Image, t *meta.Topic) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
@@ -103,17 +115,24 @@ func metadataTopic(b *broker.Broker, t *meta.Topic) kmsg.MetadataResponseTopic {
 		mp.LeaderEpoch = pl.LeaderEpoch
 		mp.Replicas = pl.Replicas
 		mp.ISR = pl.ISR
-		if _, ok := b.Image().Broker(pl.Leader); b.Clustered() && !ok {
-			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		if b.Clustered() {
+			if !img.Live(pl.Leader) {
+				mp.ErrorCode = kerr.LeaderNotAvailable.Code
+			}
+			for _, r := range pl.Replicas {
+				if !img.Live(r) {
+					mp.OfflineReplicas = append(mp.OfflineReplicas, r)
+				}
+			}
 		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
 }
 
-// advertisedHostPort splits the advertised address for Metadata.
 // brokers lists the brokers for Metadata and DescribeCluster: every
-// registered one in a cluster, else this one at its advertised address.
+// registered, unfenced one in a cluster, else this one at its advertised
+// address.
 func (s *Server) brokers() []meta.BrokerInfo {
 	if s.broker.Clustered() {
 		return s.broker.Brokers()

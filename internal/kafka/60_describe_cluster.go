@@ -2,7 +2,9 @@ package kafka
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-// DescribeCluster: v0-1. This node is the only broker and the controller.
+// DescribeCluster: v0-1. It names the active controller (the Raft leader;
+// -1 while the quorum has none) and the registered, unfenced brokers; a
+// single node is the only broker and its own controller.
 
 func init() { register(60, 0, 1, handleDescribeCluster) }
 

@@ -8,8 +8,15 @@
 // cluster), applied to the same Image on every node.
 //
 // Besides topics, configs and producer-id blocks, records register brokers
-// (node id, advertised Kafka address) and place partitions (replicas,
-// leader, leader epoch, ISR, partition epoch). A TopicRecord or
+// and place partitions (replicas, leader, leader epoch, ISR, partition
+// epoch). A BrokerRecord holds a broker's whole state: node id, advertised
+// Kafka address, the incarnation id its process drew at start, and whether
+// it is fenced; each one replaces the last for its node. In a cluster the
+// active controller is its only writer (package cluster): the first
+// heartbeat of a process registers it, a missed lease writes it Fenced in
+// the same entry as the PlacementRecords that move its partitions, and its
+// next heartbeat unfences it. Records from before heartbeats existed have
+// no incarnation and are not fenced. A TopicRecord or
 // PartitionsRecord written before placement existed carries none: on
 // replay each such partition gets replicas=[node], leader=node, epoch 0,
 // where node is the id of the node replaying (OpenAs), so an old data dir

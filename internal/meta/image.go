@@ -28,8 +28,10 @@ func NewImage(node int32) *Image {
 
 // BrokerInfo is one registered broker.
 type BrokerInfo struct {
-	NodeID int32
-	Addr   string
+	NodeID      int32
+	Addr        string
+	Incarnation string
+	Fenced      bool
 }
 
 // Topic is one topic as the metadata log describes it.
@@ -84,6 +86,24 @@ func (img *Image) Brokers() []BrokerInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].NodeID < out[j].NodeID })
 	return out
+}
+
+// LiveBrokers returns the registered brokers that are not fenced, sorted
+// by node id.
+func (img *Image) LiveBrokers() []BrokerInfo {
+	var out []BrokerInfo
+	for _, b := range img.Brokers() {
+		if !b.Fenced {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Live reports whether node is registered and not fenced.
+func (img *Image) Live(node int32) bool {
+	b, ok := img.brokers[node]
+	return ok && !b.Fenced
 }
 
 // Broker returns a registered broker.
@@ -204,7 +224,7 @@ func (img *Image) apply(r Record) (*Image, error) {
 		if next.brokers == nil {
 			next.brokers = map[int32]BrokerInfo{}
 		}
-		next.brokers[r.Broker.NodeID] = BrokerInfo{NodeID: r.Broker.NodeID, Addr: r.Broker.Addr}
+		next.brokers[r.Broker.NodeID] = BrokerInfo{NodeID: r.Broker.NodeID, Addr: r.Broker.Addr, Incarnation: r.Broker.Incarnation, Fenced: r.Broker.Fenced}
 	case r.Placement != nil:
 		pr := r.Placement
 		t, ok := img.topics[pr.Topic]

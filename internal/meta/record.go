@@ -71,11 +71,22 @@ func (r Record) validate() error {
 	return nil
 }
 
-// BrokerRecord registers a broker, or updates the address of a registered
-// one.
+// BrokerRecord registers a broker, or replaces the state of a registered
+// one: in a cluster only the active controller writes it (the first
+// heartbeat of a process registers it, a missed lease fences it, the next
+// heartbeat unfences it).
 type BrokerRecord struct {
 	NodeID int32  `json:"node_id"`
 	Addr   string `json:"addr"` // advertised Kafka host:port
+	// Incarnation is a random id the broker process draws at start: a
+	// heartbeat with another incarnation is another process (a restart,
+	// or a second process with the same node id). Empty in records
+	// written before heartbeats existed.
+	Incarnation string `json:"incarnation,omitempty"`
+	// Fenced brokers missed their lease: they lead nothing, are in no
+	// ISR (unless they were the last member), and clients are not told
+	// about them.
+	Fenced bool `json:"fenced,omitempty"`
 }
 
 // Placement says where one partition lives: its replicas, which of them

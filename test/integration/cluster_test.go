@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -31,13 +32,13 @@ func freeAddr(t testing.TB) string {
 // quorum. They start together: each waits for a quorum before serving.
 func startCluster(t *testing.T, n int) []*ferryProc {
 	t.Helper()
-	procs, _ := startClusterWith(t, n)
+	procs, _ := startClusterNodes(t, clusterArgs(t, n), nil)
 	return procs
 }
 
-// startClusterWith is startCluster with extra flags for every node; it also
-// returns each node's arguments, to restart it on its data dir.
-func startClusterWith(t *testing.T, n int, extra ...string) ([]*ferryProc, [][]string) {
+// clusterArgs returns the flags of each node of an n-node quorum on
+// loopback (node i+1 at index i), data dir aside.
+func clusterArgs(t *testing.T, n int) [][]string {
 	t.Helper()
 	ctrl := make([]string, n)
 	quorum := ""
@@ -48,15 +49,27 @@ func startClusterWith(t *testing.T, n int, extra ...string) ([]*ferryProc, [][]s
 		}
 		quorum += fmt.Sprintf("%d@%s", i+1, ctrl[i])
 	}
-	procs := make([]*ferryProc, n)
 	args := make([][]string, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
 	for i := range n {
+		args[i] = []string{"--node-id", strconv.Itoa(i + 1), "--controller-addr", ctrl[i], "--controller-quorum", quorum,
+			"--group-initial-rebalance-delay", "0s"}
+	}
+	return args
+}
+
+// startClusterNodes starts the nodes of args whose index only lists (all
+// when only is nil), together, each on a fresh data dir; it returns them
+// by index (nil where not started).
+func startClusterNodes(t *testing.T, args [][]string, only []int) ([]*ferryProc, []error) {
+	t.Helper()
+	procs := make([]*ferryProc, len(args))
+	errs := make([]error, len(args))
+	var wg sync.WaitGroup
+	for i := range args {
+		if only != nil && !slices.Contains(only, i) {
+			continue
+		}
 		dir := t.TempDir()
-		args[i] = append([]string{"--node-id", strconv.Itoa(i + 1),
-			"--controller-addr", ctrl[i], "--controller-quorum", quorum,
-			"--group-initial-rebalance-delay", "0s"}, extra...)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -67,7 +80,7 @@ func startClusterWith(t *testing.T, n int, extra ...string) ([]*ferryProc, [][]s
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	return procs, args
+	return procs, errs
 }
 
 // A three-node cluster: a topic created through node 1 is spread over all
@@ -132,10 +145,10 @@ func TestClusterThreeNodes(t *testing.T) {
 		t.Fatalf("ListOffsets of partition %d (led by %d) at node 1: error %d, want NOT_LEADER_OR_FOLLOWER", other, leaderOf[other], code)
 	}
 
-	// Replication factor 3 is refused, and says why.
-	resp, err := adm.CreateTopic(testCtx(t, 15*time.Second), 1, 3, nil, topic+"-rf3")
+	// A replication factor above the live brokers is refused.
+	resp, err := adm.CreateTopic(testCtx(t, 15*time.Second), 1, 4, nil, topic+"-rf4")
 	if !errors.Is(err, kerr.InvalidReplicationFactor) && !errors.Is(resp.Err, kerr.InvalidReplicationFactor) {
-		t.Fatalf("create with replication factor 3: %v / %v, want INVALID_REPLICATION_FACTOR", err, resp.Err)
+		t.Fatalf("create with replication factor 4 on 3 brokers: %v / %v, want INVALID_REPLICATION_FACTOR", err, resp.Err)
 	}
 
 	// Keyed records through each node; the client routes them by
@@ -265,4 +278,17 @@ func waitTopicMetadata(t *testing.T, adm *kadm.Client, topic string) kadm.Metada
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startClusterWith starts an n-node cluster with extra flags for every
+// node; it also returns each node's arguments, to restart it on its data
+// dir.
+func startClusterWith(t *testing.T, n int, extra ...string) ([]*ferryProc, [][]string) {
+	t.Helper()
+	args := clusterArgs(t, n)
+	for i := range args {
+		args[i] = append(args[i], extra...)
+	}
+	procs, _ := startClusterNodes(t, args, nil)
+	return procs, args
 }
