@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ferry-mq/ferry/internal/meta"
@@ -121,6 +122,14 @@ func (b *Broker) proposeISRChange(p *Partition, epoch, partitionEpoch int32, cha
 		isr := change(pl.ISR)
 		if isr == nil {
 			return nil, meta.ErrNoChange
+		}
+		for _, r := range isr {
+			if !slices.Contains(pl.ISR, r) && !img.Live(r) {
+				// A fenced broker may be catching up from a stale
+				// image; it joins once the controller unfences it
+				// (KIP-841).
+				return nil, meta.ErrNoChange
+			}
 		}
 		next := pl
 		next.Replicas = append([]int32(nil), pl.Replicas...)

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/log"
 	"github.com/ferry-mq/ferry/internal/server"
 )
 
@@ -139,7 +143,7 @@ func TestCutOffLeaderStopsAckingAndTruncates(t *testing.T) {
 	srvs, tn := inprocCluster(t, 3, func(c *config.Config) { c.ReplicaLagTimeMax = 2 * time.Second })
 	topic := topicName(t)
 	adm := newAdmin(t, srvs[0].Addr())
-	createTopic(t, adm, topic, 1)
+	createReplicatedTopic(t, adm, topic, 1)
 	md := waitTopicMetadata(t, adm, topic)
 	old := md.Topics[topic].Partitions[0]
 	leader := int(old.Leader)
@@ -167,11 +171,18 @@ func TestCutOffLeaderStopsAckingAndTruncates(t *testing.T) {
 	waitISR(t, adm, topic, func(isr []int32) bool { return len(isr) == 3 })
 
 	tn.isolate(leader, others...)
-	if err := produceTo(srvs[leader-1].Addr(), kgo.AllISRAcks(), 1000, 1, 4*time.Second); err == nil {
+	// Straight to the old leader: a client that refreshed its metadata
+	// elsewhere would rightly go to the new leader instead.
+	// (kgo stamps a raw produce with the client's acks setting.)
+	direct := newClient(t, srvs[leader-1].Addr())
+	direct1 := newClient(t, srvs[leader-1].Addr(), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	if code := produceOne(t, direct, int32(leader), topic, -1, "v01000"); code == 0 {
 		t.Fatal("the cut-off leader acknowledged an acks=all write")
+	} else {
+		t.Logf("acks=all write to the cut-off leader: %v", kerr.ErrorForCode(code))
 	}
-	if err := produceTo(srvs[leader-1].Addr(), kgo.LeaderAck(), 2000, 1, 10*time.Second); err != nil {
-		t.Fatalf("acks=1 write to the cut-off leader: %v", err)
+	if code := produceOne(t, direct1, int32(leader), topic, 1, "v02000"); code != 0 {
+		t.Fatalf("acks=1 write to the cut-off leader: %v", kerr.ErrorForCode(code))
 	}
 
 	// The majority side elects another leader, which takes writes.
@@ -203,4 +214,39 @@ func TestCutOffLeaderStopsAckingAndTruncates(t *testing.T) {
 			t.Fatalf("record %d is %q, want %q (the cut-off leader's writes must be gone)", i, v, want)
 		}
 	}
+
+	// The old leader truncated its own writes and copied the new log:
+	// once the followers have the last batch, all three copies match.
+	time.Sleep(time.Second)
+	var dirs []string
+	for _, s := range srvs {
+		dirs = append(dirs, s.Broker.Config().DataDir)
+		s.Close()
+	}
+	first := partitionBytes(t, dirs[0], topic, 0)
+	for i, d := range dirs[1:] {
+		if got := partitionBytes(t, d, topic, 0); !bytes.Equal(got, first) {
+			t.Fatalf("node %d's copy of %s-0 (%d bytes) differs from node 1's (%d bytes)", i+2, topic, len(got), len(first))
+		}
+	}
+}
+
+// produceOne sends one record to partition 0 of topic at node, with acks,
+// and returns the partition's error code.
+func produceOne(t *testing.T, cl *kgo.Client, node int32, topic string, acks int16, value string) int16 {
+	t.Helper()
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks = acks
+	req.TimeoutMillis = 2000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = log.NewBatch([]log.KeyValue{{Value: []byte(value)}}, time.Now())
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(testCtx(t, 20*time.Second), cl.Broker(int(node)))
+	if err != nil {
+		t.Fatalf("produce to node %d: %v", node, err)
+	}
+	return resp.Topics[0].Partitions[0].ErrorCode
 }

@@ -25,7 +25,7 @@ func TestReplicationFollowerLossAndCatchUp(t *testing.T) {
 	procs, args := startClusterWith(t, 3, "--replica-lag-time-max", "2s")
 	topic := topicName(t)
 	adm := newAdmin(t, procs[0].addr)
-	createTopic(t, adm, topic, 1)
+	createReplicatedTopic(t, adm, topic, 1)
 	md := waitTopicMetadata(t, adm, topic)
 	p0 := md.Topics[topic].Partitions[0]
 	if len(p0.Replicas) != 3 || len(p0.ISR) != 3 {
@@ -156,4 +156,13 @@ func partitionBytes(t *testing.T, dataDir, topic string, index int) []byte {
 		all = append(all, b...)
 	}
 	return all
+}
+
+// createReplicatedTopic creates topic with replication factor 3.
+func createReplicatedTopic(t *testing.T, adm *kadm.Client, topic string, partitions int32) {
+	t.Helper()
+	resp, err := adm.CreateTopic(testCtx(t, 15*time.Second), partitions, 3, nil, topic)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create %s with replication factor 3: %v / %v (%s)", topic, err, resp.Err, resp.ErrMessage)
+	}
 }
