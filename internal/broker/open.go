@@ -85,7 +85,7 @@ func (b *Broker) openPartition(t *meta.Topic, index int32, tc config.TopicConfig
 	p.hwCheckpointed.Store(p.loadedHW)
 	l, err := log.Open(dir, tc.Log, log.Options{
 		Logger:    logger,
-		OnAdvance: p.wakeWaiters,
+		OnAdvance: p.onLogAdvance,
 		FS:        b.cfg.LogFS,
 	})
 	if err != nil {

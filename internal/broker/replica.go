@@ -63,6 +63,12 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool, 
 	rs.partitionEpoch = pl.PartitionEpoch
 	rs.replicated.Store(len(pl.Replicas) > 1)
 	if !changed {
+		if rs.leading.Load() {
+			// A smaller ISR may let the high watermark move at once.
+			if hw := p.replicatedEndLocked(); hw > rs.hw.Load() {
+				defer p.raiseHW(hw)
+			}
+		}
 		return pl.Leader != self && pl.Leader >= 0, false
 	}
 	rs.leader, rs.epoch = pl.Leader, pl.LeaderEpoch
@@ -115,6 +121,22 @@ func (p *Partition) HighWatermark() int64 {
 		return p.log.HighWatermark()
 	}
 	return min(p.repl.hw.Load(), p.log.HighWatermark())
+}
+
+// onLogAdvance runs when the local log's durable end moves: a leader
+// whose ISR is itself alone (or whose followers are ahead) commits there.
+func (p *Partition) onLogAdvance(end int64) {
+	if p.repl.replicated.Load() && p.repl.leading.Load() {
+		rs := &p.repl
+		rs.mu.Lock()
+		hw := p.replicatedEndLocked()
+		rs.mu.Unlock()
+		if hw > rs.hw.Load() {
+			p.raiseHW(hw)
+			return // raiseHW woke the waiters
+		}
+	}
+	p.wakeWaiters(end)
 }
 
 // raiseHW moves the replicated high watermark up to hw and wakes waiters.

@@ -244,3 +244,25 @@ func setProducer(b []byte, id int64, epoch int16, seq int32) {
 	binary.BigEndian.PutUint32(b[53:], uint32(seq))
 	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
 }
+
+// A leader alone in the ISR commits as its own log becomes durable, and an
+// ISR shrink applied from the controller lets the high watermark move at
+// once past the dropped follower.
+func TestHighWatermarkMovesWithoutFollowerFetches(t *testing.T) {
+	p, _ := leaderReplica(t, []int32{0})
+	end := appendRecords(t, p, 3)
+	if hw := p.HighWatermark(); hw != end {
+		t.Fatalf("leader alone in the ISR: high watermark %d, want %d", hw, end)
+	}
+
+	p, _ = leaderReplica(t, []int32{0, 1, 2})
+	end = appendRecords(t, p, 3)
+	p.FollowerFetched(1, 1, end, time.Now())
+	if hw := p.HighWatermark(); hw != 0 {
+		t.Fatalf("high watermark %d while follower 2 has fetched nothing", hw)
+	}
+	p.applyPlacement(meta.Placement{Replicas: []int32{0, 1, 2}, Leader: 0, LeaderEpoch: 1, ISR: []int32{0, 1}, PartitionEpoch: 2}, 0)
+	if hw := p.HighWatermark(); hw != end {
+		t.Fatalf("after follower 2 left the ISR: high watermark %d, want %d", hw, end)
+	}
+}
