@@ -95,6 +95,9 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool, 
 			// checkpoint); followers' fetches raise it from there.
 			rs.hw.Store(min(max(rs.hw.Load(), p.loadedHW), p.log.HighWatermark()))
 		}
+		if hw := p.replicatedEndLocked(); hw > rs.hw.Load() {
+			rs.hw.Store(hw) // alone in the ISR: committed at once
+		}
 		rs.leading.Store(true)
 		p.logger.Info("leading partition", "epoch", pl.LeaderEpoch, "replicas", pl.Replicas, "isr", pl.ISR, "log_end", rs.epochStart)
 		return false, true
@@ -113,6 +116,26 @@ func (p *Partition) Replicated() bool { return p.repl.replicated.Load() }
 
 // Leading reports whether this node leads the partition.
 func (p *Partition) Leading() bool { return p.repl.leading.Load() }
+
+// CheckEstablished refuses reads of the high watermark from a new leader
+// that has not yet committed up to the start of its epoch: it took over
+// with the high watermark it knew as a follower, which may be below the
+// one the old leader had published, and clients must never see the high
+// watermark go back. Kafka answers ListOffsets OFFSET_NOT_AVAILABLE in
+// that window; so does Ferry, for consumer fetches too (a retriable code
+// clients retry on), until the followers' first fetches raise it.
+func (p *Partition) CheckEstablished() error {
+	if !p.repl.replicated.Load() {
+		return nil
+	}
+	p.repl.mu.Lock()
+	start := p.repl.epochStart
+	p.repl.mu.Unlock()
+	if hw := p.repl.hw.Load(); hw < start {
+		return fmt.Errorf("%w: %s-%d: new leader's high watermark %d is below its epoch start %d", kerr.OffsetNotAvailable, p.Topic, p.Index, hw, start)
+	}
+	return nil
+}
 
 // HighWatermark is the offset below which records are committed: visible
 // to consumers and safe from truncation.

@@ -266,3 +266,26 @@ func TestHighWatermarkMovesWithoutFollowerFetches(t *testing.T) {
 		t.Fatalf("after follower 2 left the ISR: high watermark %d, want %d", hw, end)
 	}
 }
+
+// A new leader that took over with a lower high watermark than the old
+// leader published answers OFFSET_NOT_AVAILABLE until its followers'
+// fetches commit up to the start of its epoch, so clients never see the
+// high watermark go back.
+func TestNewLeaderNotEstablishedUntilEpochStartCommitted(t *testing.T) {
+	p, _ := leaderReplica(t, []int32{0})
+	end := appendRecords(t, p, 4)
+	// Node 0 now follows, and learns a high watermark of 2.
+	p.applyPlacement(meta.Placement{Replicas: []int32{0, 1, 2}, Leader: 1, LeaderEpoch: 2, ISR: []int32{0, 1}, PartitionEpoch: 2}, 0)
+	p.repl.hw.Store(2)
+	// And takes over again, with follower 1 in its ISR.
+	p.applyPlacement(meta.Placement{Replicas: []int32{0, 1, 2}, Leader: 0, LeaderEpoch: 3, ISR: []int32{0, 1}, PartitionEpoch: 3}, 0)
+	if err := p.CheckEstablished(); !errors.Is(err, kerr.OffsetNotAvailable) {
+		t.Fatalf("new leader with high watermark 2 below its epoch start %d: %v, want OFFSET_NOT_AVAILABLE", end, err)
+	}
+	if err := p.FollowerFetched(1, 3, end, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CheckEstablished(); err != nil {
+		t.Fatalf("after the follower fetched up to the epoch start: %v", err)
+	}
+}

@@ -118,6 +118,8 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 			p, err := c.s.broker.Partition(rt.Topic, rp.Partition)
 			if err == nil && follower {
 				err = p.FollowerFetched(req.ReplicaID, rp.CurrentLeaderEpoch, rp.FetchOffset, time.Now())
+			} else if err == nil {
+				err = p.CheckEstablished()
 			}
 			if err != nil {
 				fp.errorCode = broker.ErrorCode(err)

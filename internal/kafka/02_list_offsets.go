@@ -39,6 +39,15 @@ func handleListOffsets(c *conn, kreq kmsg.Request) finisher {
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
+			if rp.Timestamp != -2 {
+				// Latest, max timestamp and time lookups answer from
+				// the high watermark: not before a new leader has it.
+				if err := p.CheckEstablished(); err != nil {
+					sp.ErrorCode = broker.ErrorCode(err)
+					st.Partitions = append(st.Partitions, sp)
+					continue
+				}
+			}
 			sp.LeaderEpoch = p.LeaderEpoch()
 			l := p.Log()
 			sp.Timestamp = -1
