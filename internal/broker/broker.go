@@ -35,6 +35,9 @@ type Broker struct {
 	groups      *group.Coordinator
 	txn         *txn.Coordinator
 
+	fetchMu  sync.Mutex
+	fetchers map[int32]*fetcher // replica fetchers by leader node
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -115,8 +118,9 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 	b.wg.Add(1)
 	go b.retentionLoop()
 	if b.Clustered() {
-		b.wg.Add(1)
+		b.wg.Add(2)
 		go b.watchMetadata()
+		go b.replicationLoop()
 	}
 	return b, nil
 }
@@ -137,6 +141,7 @@ func (b *Broker) Close() error {
 	}
 	close(b.stop)
 	b.wg.Wait()
+	b.stopFetchers()
 	b.removals.Wait()
 	var errs []error
 	if b.txn != nil {
@@ -148,6 +153,7 @@ func (b *Broker) Close() error {
 		// its last writes.
 		errs = append(errs, b.groups.Close())
 	}
+	b.checkpointHighWatermarks()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, parts := range b.partitions {

@@ -47,7 +47,8 @@ type openJob struct {
 	topic *meta.Topic
 	index int32
 	tc    config.TopicConfig
-	// remote: another node leads the partition, so it is not opened here.
+	// remote: this node holds no replica of the partition, so it is not
+	// opened here.
 	remote bool
 }
 
@@ -65,7 +66,7 @@ func (b *Broker) openPartitions(jobs []openJob) []openResult {
 	forEachParallel(len(jobs), func(i int) {
 		j := jobs[i]
 		if j.remote {
-			return // another node leads it: a nil entry
+			return // no replica here: a nil entry
 		}
 		p, created, err := b.openPartition(j.topic, j.index, j.tc)
 		results[i] = openResult{p: p, created: created, err: err}
@@ -80,10 +81,11 @@ func (b *Broker) openPartition(t *meta.Topic, index int32, tc config.TopicConfig
 		return nil, false, fmt.Errorf("open partition %s-%d: %w", t.Name, index, err)
 	}
 	logger := b.log.With("topic", t.Name, "partition", index)
-	p := &Partition{Topic: t.Name, Index: index, config: tc, logger: logger, dir: dir, topicID: t.ID}
+	p := &Partition{Topic: t.Name, Index: index, config: tc, logger: logger, dir: dir, topicID: t.ID, loadedHW: readHighWatermark(dir), proposer: b.proposeISRChange}
+	p.hwCheckpointed.Store(p.loadedHW)
 	l, err := log.Open(dir, tc.Log, log.Options{
 		Logger:    logger,
-		OnAdvance: p.wakeWaiters,
+		OnAdvance: p.onLogAdvance,
 		FS:        b.cfg.LogFS,
 	})
 	if err != nil {
@@ -94,6 +96,9 @@ func (b *Broker) openPartition(t *meta.Topic, index int32, tc config.TopicConfig
 		l.Close()
 		return nil, created, fmt.Errorf("open partition %s-%d: producer state: %w", t.Name, index, err)
 	}
+	// Take the role before the partition is published, so that a single
+	// node's partitions are led from the start.
+	p.applyPlacement(b.PartitionPlacement(t, index), b.cfg.NodeID)
 	return p, created, nil
 }
 

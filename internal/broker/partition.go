@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -33,6 +34,12 @@ type Partition struct {
 	waiters map[chan struct{}]struct{}
 
 	storageErrs storageErrorLog // failed appends and fsyncs, rate-limited
+
+	repl     replicaState // role and replication progress, see replica.go
+	proposer isrProposer  // asks the controller for ISR changes
+	loadedHW int64        // high watermark checkpointed by the last run
+
+	hwCheckpointed atomic.Int64 // last high watermark written, see hwcheckpoint.go
 }
 
 // Log exposes the partition's log for reads.

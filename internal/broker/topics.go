@@ -347,6 +347,7 @@ func (b *Broker) reconcile() (int, error) {
 	}
 	b.mu.Unlock()
 
+	b.dropFromFetchers(removed)
 	b.deletePartitions(removed)
 
 	var jobs []openJob
@@ -364,11 +365,13 @@ func (b *Broker) reconcile() (int, error) {
 			}
 		}
 		for i := int32(current[t.Name]); i < t.Partitions; i++ {
-			jobs = append(jobs, openJob{topic: t, index: i, tc: tc, remote: !b.leads(t, i)})
+			jobs = append(jobs, openJob{topic: t, index: i, tc: tc, remote: !b.hostsReplica(t, i)})
 		}
 	}
 	results := b.openPartitions(jobs)
-	return b.addOpened(current, jobs, results)
+	n, err := b.addOpened(current, jobs, results)
+	b.applyPlacements()
+	return n, err
 }
 
 // addOpened publishes the partitions reconcile opened. A topic's partitions
@@ -445,8 +448,25 @@ func (b *Broker) Partition(topic string, index int32) (*Partition, error) {
 	if !ok || index < 0 || int(index) >= len(parts) {
 		return nil, kerr.UnknownTopicOrPartition
 	}
-	if parts[index] == nil {
+	if parts[index] == nil || !parts[index].Leading() {
 		return nil, fmt.Errorf("%w: %s-%d is led by another broker", kerr.NotLeaderForPartition, topic, index)
+	}
+	return parts[index], nil
+}
+
+// Replica returns this node's replica of a partition, led here or not:
+// what a follower's fetch reads from on the leader is Partition; this is
+// for the leader-side checks that must tell "not a replica" from "not the
+// leader".
+func (b *Broker) Replica(topic string, index int32) (*Partition, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	parts, ok := b.partitions[topic]
+	if !ok || index < 0 || int(index) >= len(parts) {
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	if parts[index] == nil {
+		return nil, fmt.Errorf("%w: no replica of %s-%d on this broker", kerr.NotLeaderForPartition, topic, index)
 	}
 	return parts[index], nil
 }

@@ -71,7 +71,7 @@ func (p *Partition) LastStableOffset() int64 {
 
 // REQUIRES: p.mu held.
 func (p *Partition) lastStableLocked() int64 {
-	hw := p.log.HighWatermark()
+	hw := p.HighWatermark()
 	lso := hw
 	for _, first := range p.txns.ongoing {
 		lso = min(lso, first)
@@ -196,8 +196,16 @@ func (p *Partition) rebuildTxnState(dir string) error {
 		return err
 	}
 	p.txns.index = idx
+	return p.scanProducerState(idx.Damaged())
+}
+
+// scanProducerState rebuilds producer and transaction state from the log
+// tail (see rebuildTxnState); damaged lists index files whose lost entries
+// must be found again.
+// REQUIRES: exclusive access, or p.mu held with fresh state.
+func (p *Partition) scanProducerState(damaged []log.TxnIndexDamage) error {
 	scan := producerScanSegments
-	for _, d := range idx.Damaged() {
+	for _, d := range damaged {
 		// The aborted transactions whose entries were lost must be
 		// found again, or read_committed consumers would see their
 		// records: scan from the segment before the damaged one, where
@@ -212,7 +220,7 @@ func (p *Partition) rebuildTxnState(dir string) error {
 	// data, and its offset.
 	seen := map[int64]bool{}
 	firstData := map[int64]int64{}
-	err = p.log.ScanTail(scan, func(h log.BatchHeader, control int) error {
+	err := p.log.ScanTail(scan, func(h log.BatchHeader, control int) error {
 		if h.ProducerID < 0 {
 			return nil
 		}
@@ -222,20 +230,7 @@ func (p *Partition) rebuildTxnState(dir string) error {
 				firstData[h.ProducerID] = h.BaseOffset
 			}
 		}
-		if h.Attributes&attrControl == 0 {
-			st, ok := p.producers[h.ProducerID]
-			if ok && h.ProducerEpoch < st.epoch {
-				return nil
-			}
-			p.recordSequenceLocked(h, h.BaseOffset)
-		} else if st, ok := p.producers[h.ProducerID]; !ok || st.epoch != h.ProducerEpoch {
-			if p.producers == nil {
-				p.producers = map[int64]*producerState{}
-			}
-			p.producers[h.ProducerID] = &producerState{epoch: h.ProducerEpoch}
-		}
-		p.producers[h.ProducerID].lastSeen = now
-		return p.trackTxnLocked(h, h.BaseOffset, h.LastOffset(), control)
+		return p.replayBatchLocked(h, control, now)
 	})
 	if err != nil {
 		return err
@@ -284,6 +279,29 @@ func (p *Partition) rebuildTxnState(dir string) error {
 		}
 	}
 	return nil
+}
+
+// replayBatchLocked applies a batch already in the log (found at open, or
+// copied from the leader) to producer and transaction state.
+// REQUIRES: p.mu held (or exclusive access).
+func (p *Partition) replayBatchLocked(h log.BatchHeader, control int, now time.Time) error {
+	if h.ProducerID < 0 {
+		return nil
+	}
+	if h.Attributes&attrControl == 0 {
+		st, ok := p.producers[h.ProducerID]
+		if ok && h.ProducerEpoch < st.epoch {
+			return nil
+		}
+		p.recordSequenceLocked(h, h.BaseOffset)
+	} else if st, ok := p.producers[h.ProducerID]; !ok || st.epoch != h.ProducerEpoch {
+		if p.producers == nil {
+			p.producers = map[int64]*producerState{}
+		}
+		p.producers[h.ProducerID] = &producerState{epoch: h.ProducerEpoch}
+	}
+	p.producers[h.ProducerID].lastSeen = now
+	return p.trackTxnLocked(h, h.BaseOffset, h.LastOffset(), control)
 }
 
 // expireProducers forgets producers idle for longer than ttl that have no

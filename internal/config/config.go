@@ -125,6 +125,11 @@ type Config struct {
 	// (producer.id.expiration.ms).
 	ProducerIDExpiration time.Duration
 
+	// ReplicaLagTimeMax drops a follower from a partition's ISR when it
+	// has not caught up with the leader for this long
+	// (replica.lag.time.max.ms).
+	ReplicaLagTimeMax time.Duration
+
 	// LogFS is the file system the partition logs use; nil is the OS. No
 	// flag sets it: it is the seam through which tests inject disk faults
 	// (internal/vfs/errorfs) into a whole broker.
@@ -185,6 +190,7 @@ func Default() Config {
 		TransactionMaxTimeout:     15 * time.Minute,
 		TransactionalIDExpiration: 7 * 24 * time.Hour,
 		ProducerIDExpiration:      24 * time.Hour,
+		ReplicaLagTimeMax:         10 * time.Second,
 		OffsetsSegmentBytes:       100 << 20,
 	}
 }
@@ -257,6 +263,9 @@ func (c Config) Validate() error {
 	if c.OffsetsRetention <= 0 || c.OffsetsRetentionCheckInterval <= 0 {
 		errs = append(errs, fmt.Errorf("offsets retention %v and its check interval %v must be positive", c.OffsetsRetention, c.OffsetsRetentionCheckInterval))
 	}
+	if c.ReplicaLagTimeMax <= 0 {
+		errs = append(errs, fmt.Errorf("replica lag time max %v must be positive", c.ReplicaLagTimeMax))
+	}
 	if c.TransactionMaxTimeout <= 0 || c.TransactionalIDExpiration <= 0 || c.ProducerIDExpiration <= 0 {
 		errs = append(errs, fmt.Errorf("transaction max timeout %v, transactional id expiration %v and producer id expiration %v must be positive", c.TransactionMaxTimeout, c.TransactionalIDExpiration, c.ProducerIDExpiration))
 	}
@@ -311,6 +320,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.OffsetsRetentionCheckInterval, "offsets-retention-check-interval", c.OffsetsRetentionCheckInterval, "how often expired offsets are removed (offsets.retention.check.interval.ms; env FERRY_OFFSETS_RETENTION_CHECK_INTERVAL)")
 	fs.DurationVar(&c.TransactionMaxTimeout, "transaction-max-timeout", c.TransactionMaxTimeout, "longest transaction timeout a producer may ask for (transaction.max.timeout.ms; env FERRY_TRANSACTION_MAX_TIMEOUT)")
 	fs.DurationVar(&c.TransactionalIDExpiration, "transactional-id-expiration", c.TransactionalIDExpiration, "forget transactional ids idle this long (transactional.id.expiration.ms; env FERRY_TRANSACTIONAL_ID_EXPIRATION)")
+	fs.DurationVar(&c.ReplicaLagTimeMax, "replica-lag-time-max", c.ReplicaLagTimeMax, "drop a follower from a partition's ISR when it has not caught up for this long (replica.lag.time.max.ms; env FERRY_REPLICA_LAG_TIME_MAX)")
 	fs.DurationVar(&c.ProducerIDExpiration, "producer-id-expiration", c.ProducerIDExpiration, "forget idempotent producers idle this long on a partition (producer.id.expiration.ms; env FERRY_PRODUCER_ID_EXPIRATION)")
 	fs.Var(int32Value{&c.OffsetsSegmentBytes}, "offsets-segment-bytes", "segment size of __consumer_offsets (offsets.topic.segment.bytes; env FERRY_OFFSETS_SEGMENT_BYTES)")
 	c.Security.flags(fs)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -76,9 +77,13 @@ func handleProduce(c *conn, kreq kmsg.Request) finisher {
 	// the reply waiting for its fsync (behind up to maxInFlight others)
 	// holds neither them nor their share of the request budget.
 	acks := req.Acks
+	timeout := time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond
 	c.releaseRequestBytes()
 	return func() reply {
 		syncAll(c, toSync)
+		if acks == -1 {
+			waitReplicated(c, toSync, timeout)
+		}
 		if acks == 0 {
 			return nil
 		}
@@ -102,6 +107,29 @@ func syncAll(c *conn, parts []producedPartition) {
 			if err := p.part.Sync(p.syncUpTo); err != nil {
 				p.resp.ErrorCode = broker.ErrorCode(err)
 				c.log.Error("sync failed; producer gets an error", "topic", p.part.Topic, "partition", p.part.Index, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// waitReplicated waits until the ISR holds every appended batch (acks=all
+// on a replicated partition) or timeout passes.
+func waitReplicated(c *conn, parts []producedPartition, timeout time.Duration) {
+	var wg sync.WaitGroup
+	for i := range parts {
+		p := &parts[i]
+		if p.resp.ErrorCode != 0 || !p.part.Replicated() {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.part.WaitReplicated(p.syncUpTo, timeout); err != nil {
+				p.resp.ErrorCode = broker.ErrorCode(err)
+				msg := broker.ErrorMessage(err)
+				p.resp.ErrorMessage = &msg
+				c.log.Debug("acks=all produce not replicated", "topic", p.part.Topic, "partition", p.part.Index, "err", err)
 			}
 		}()
 	}
@@ -138,6 +166,11 @@ func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, 
 		epoch := int16(binary.BigEndian.Uint16(rp.Records[51:53]))
 		if kerrr := b.Txn().InTransaction(*req.TransactionID, pid, epoch, topic, rp.Partition); kerrr != nil {
 			return nil, none, fmt.Errorf("%w: transactional produce to %s-%d", kerrr, topic, rp.Partition)
+		}
+	}
+	if req.Acks == -1 {
+		if err := part.CheckMinISR(); err != nil {
+			return nil, none, err
 		}
 	}
 	res, err := part.Append(rp.Records)

@@ -29,6 +29,11 @@ import (
 // partition (never served, never skipped silently). A current leader epoch
 // (v9+) older than the partition's answers FENCED_LEADER_EPOCH, a newer one
 // UNKNOWN_LEADER_EPOCH (KIP-320); -1 skips the check.
+//
+// A fetch with a replica id (>= 0) comes from a follower: it reads up to the
+// leader's durable log end rather than the high watermark, and its fetch
+// offset tells the leader how far that follower's log reaches (see
+// broker.Partition.FollowerFetched), which moves the high watermark.
 
 func init() { register(1, 4, 12, handleFetch) }
 
@@ -105,11 +110,17 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 	}
 	var total int64
 	errored := false
+	follower := req.ReplicaID >= 0
 	for _, rt := range req.Topics {
 		ft := fetchTopic{name: rt.Topic}
 		for _, rp := range rt.Partitions {
 			fp := fetchPartition{partition: rp.Partition, highWatermark: -1, lastStable: -1, logStart: -1}
 			p, err := c.s.broker.Partition(rt.Topic, rp.Partition)
+			if err == nil && follower {
+				err = p.FollowerFetched(req.ReplicaID, rp.CurrentLeaderEpoch, rp.FetchOffset, time.Now())
+			} else if err == nil {
+				err = p.CheckEstablished()
+			}
 			if err != nil {
 				fp.errorCode = broker.ErrorCode(err)
 				errored = true
@@ -123,9 +134,15 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 				continue
 			}
 			l := p.Log()
-			fp.highWatermark = l.HighWatermark()
+			fp.highWatermark = p.HighWatermark()
 			fp.lastStable = p.LastStableOffset()
 			fp.logStart = l.StartOffset()
+			// Consumers read committed records only; a follower copies
+			// everything the leader has made durable.
+			readLimit := fp.highWatermark
+			if follower {
+				readLimit = -1
+			}
 			limit := min(int64(rp.PartitionMaxBytes), budget)
 			if limit > 0 || total == 0 {
 				var slice log.Slice
@@ -133,7 +150,7 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 				if req.IsolationLevel == 1 {
 					slice, fp.lastStable, fp.aborted, err = p.ReadCommitted(rp.FetchOffset, int(max(limit, 0)), total == 0)
 				} else {
-					slice, err = l.Read(rp.FetchOffset, int(max(limit, 0)), total == 0)
+					slice, err = l.ReadBelow(rp.FetchOffset, int(max(limit, 0)), total == 0, readLimit)
 				}
 				switch {
 				case errors.Is(err, log.ErrOffsetOutOfRange):

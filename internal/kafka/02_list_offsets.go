@@ -39,12 +39,21 @@ func handleListOffsets(c *conn, kreq kmsg.Request) finisher {
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
+			if rp.Timestamp != -2 {
+				// Latest, max timestamp and time lookups answer from
+				// the high watermark: not before a new leader has it.
+				if err := p.CheckEstablished(); err != nil {
+					sp.ErrorCode = broker.ErrorCode(err)
+					st.Partitions = append(st.Partitions, sp)
+					continue
+				}
+			}
 			sp.LeaderEpoch = p.LeaderEpoch()
 			l := p.Log()
 			sp.Timestamp = -1
 			switch rp.Timestamp {
 			case -1:
-				sp.Offset = l.HighWatermark()
+				sp.Offset = p.HighWatermark()
 				if req.IsolationLevel == 1 {
 					sp.Offset = p.LastStableOffset()
 				}
@@ -54,7 +63,7 @@ func handleListOffsets(c *conn, kreq kmsg.Request) finisher {
 				sp.Offset, sp.Timestamp = l.MaxTimestamp()
 			default:
 				offset, ts, found := l.OffsetForTime(rp.Timestamp)
-				if found && offset < l.HighWatermark() {
+				if found && offset < p.HighWatermark() {
 					sp.Offset, sp.Timestamp = offset, ts
 				} else {
 					sp.Offset = -1

@@ -21,6 +21,27 @@ func (l *Log) AppendAsFollower(batch []byte) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, err
 	}
+	return l.AppendFollowerParsed(batch, h)
+}
+
+// ParseFollowerBatch validates a batch copied from a leader as
+// AppendAsFollower does, and returns its header and, for a control batch,
+// its control type (ControlCommit, ControlAbort; else ControlNone).
+func ParseFollowerBatch(batch []byte) (BatchHeader, int, error) {
+	h, err := parseStoredBatch(batch)
+	if err != nil {
+		return h, ControlNone, err
+	}
+	control := ControlNone
+	if h.Attributes&0x20 != 0 && h.Attributes&0x07 == 0 {
+		control = controlTypeOf(batch[batchHeaderSize:])
+	}
+	return h, control, nil
+}
+
+// AppendFollowerParsed is AppendAsFollower for a batch ParseFollowerBatch
+// has validated.
+func (l *Log) AppendFollowerParsed(batch []byte, h BatchHeader) (AppendResult, error) {
 	if h.PartitionLeaderEpoch < 0 {
 		return AppendResult{}, fmt.Errorf("%w: batch at offset %d has no leader epoch (%d)", ErrEpochOrder, h.BaseOffset, h.PartitionLeaderEpoch)
 	}

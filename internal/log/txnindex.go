@@ -344,6 +344,12 @@ func readControlType(f vfs.File, pos int64, h BatchHeader) int {
 	if _, err := f.ReadAt(b, pos+batchHeaderSize); err != nil && !errors.Is(err, io.EOF) {
 		return ControlNone
 	}
+	return controlTypeOf(b)
+}
+
+// controlTypeOf decodes the control type from the records of a control
+// batch (the bytes after its header).
+func controlTypeOf(b []byte) int {
 	if _, k := binary.Varint(b); k > 0 { // record length
 		b = b[k:]
 	} else {

@@ -284,3 +284,16 @@ func waitTopicMetadata(t *testing.T, adm *kadm.Client, topic string) kadm.Metada
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// startClusterWith starts an n-node cluster with extra flags for every
+// node; it also returns each node's arguments, to restart it on its data
+// dir.
+func startClusterWith(t *testing.T, n int, extra ...string) ([]*ferryProc, [][]string) {
+	t.Helper()
+	args := clusterArgs(t, n)
+	for i := range args {
+		args[i] = append(args[i], extra...)
+	}
+	procs, _ := startClusterNodes(t, args, nil)
+	return procs, args
+}

@@ -1,0 +1,364 @@
+package broker
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/ferry-mq/ferry/internal/meta"
+)
+
+// replicaState is a partition's part in replication: its role under the
+// newest placement, and on the leader what each follower has fetched.
+//
+// The high watermark of a replicated partition is the lowest log end among
+// the ISR as the leader knows it: its own durable end and each ISR
+// follower's last fetch offset (a follower fetches offset N only once it
+// holds, and under flush.policy=always has fsynced, everything below N).
+// It never goes down. A partition with one replica has no replicaState
+// worth the name: its high watermark is the log's (see HighWatermark).
+type replicaState struct {
+	mu             sync.Mutex
+	self           int32
+	leader         int32 // -1: offline
+	epoch          int32 // leader epoch of the placement applied
+	partitionEpoch int32
+	replicas       []int32
+	isr            []int32
+	epochStart     int64 // log end when this node became leader at epoch
+	followers      map[int32]*followerState
+	isrChanging    bool // an ISR change is being proposed
+
+	replicated atomic.Bool  // more than one replica
+	leading    atomic.Bool  // this node leads under epoch
+	hw         atomic.Int64 // replicated high watermark, see above
+}
+
+// followerState is what the leader knows of one follower.
+type followerState struct {
+	logEnd       int64     // offset of its last fetch; -1 before one
+	lastCaughtUp time.Time // last time it had everything the leader had
+	lastFetch    time.Time
+	endAtFetch   int64 // the leader's log end at lastFetch
+}
+
+// applyPlacement moves the partition to the role pl gives node self. It
+// returns whether this node now follows a leader (and so needs a fetcher).
+func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool, leaderChanged bool) {
+	rs := &p.repl
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.replicas != nil && pl.LeaderEpoch == rs.epoch && pl.PartitionEpoch == rs.partitionEpoch && pl.Leader == rs.leader {
+		return pl.Leader != self && pl.Leader >= 0, false
+	}
+	wasLeading := rs.leading.Load()
+	changed := rs.replicas == nil || pl.Leader != rs.leader || pl.LeaderEpoch != rs.epoch
+	rs.self = self
+	rs.replicas = slices.Clone(pl.Replicas)
+	rs.isr = slices.Clone(pl.ISR)
+	rs.partitionEpoch = pl.PartitionEpoch
+	rs.replicated.Store(len(pl.Replicas) > 1)
+	if !changed {
+		if rs.leading.Load() {
+			// A smaller ISR may let the high watermark move at once.
+			if hw := p.replicatedEndLocked(); hw > rs.hw.Load() {
+				defer p.raiseHW(hw)
+			}
+		}
+		return pl.Leader != self && pl.Leader >= 0, false
+	}
+	rs.leader, rs.epoch = pl.Leader, pl.LeaderEpoch
+	if pl.Leader == self {
+		if err := p.log.SetLeaderEpoch(pl.LeaderEpoch); err != nil {
+			// The log holds a newer epoch than the placement: never
+			// lead with an older one.
+			p.logger.Error("cannot lead: the log holds a newer leader epoch than the placement", "epoch", pl.LeaderEpoch, "err", err)
+			rs.leading.Store(false)
+			return false, true
+		}
+		rs.epochStart = p.log.EndOffset()
+		rs.followers = map[int32]*followerState{}
+		now := time.Now()
+		for _, r := range pl.Replicas {
+			if r != self {
+				rs.followers[r] = &followerState{logEnd: -1, lastCaughtUp: now, lastFetch: now}
+			}
+		}
+		if !rs.replicated.Load() {
+			rs.hw.Store(0)
+		} else if !wasLeading {
+			// Start from what this node knew as a follower (or its
+			// checkpoint); followers' fetches raise it from there.
+			rs.hw.Store(min(max(rs.hw.Load(), p.loadedHW), p.log.HighWatermark()))
+		}
+		if hw := p.replicatedEndLocked(); hw > rs.hw.Load() {
+			rs.hw.Store(hw) // alone in the ISR: committed at once
+		}
+		rs.leading.Store(true)
+		p.logger.Info("leading partition", "epoch", pl.LeaderEpoch, "replicas", pl.Replicas, "isr", pl.ISR, "log_end", rs.epochStart)
+		return false, true
+	}
+	rs.leading.Store(false)
+	rs.followers = nil
+	if wasLeading {
+		p.logger.Info("following partition", "leader", pl.Leader, "epoch", pl.LeaderEpoch)
+	}
+	p.wakeWaiters(0) // produce requests waiting for the ISR answer now
+	return pl.Leader >= 0, true
+}
+
+// Replicated reports whether the partition has more than one replica.
+func (p *Partition) Replicated() bool { return p.repl.replicated.Load() }
+
+// Leading reports whether this node leads the partition.
+func (p *Partition) Leading() bool { return p.repl.leading.Load() }
+
+// CheckEstablished refuses reads of the high watermark from a new leader
+// that has not yet committed up to the start of its epoch: it took over
+// with the high watermark it knew as a follower, which may be below the
+// one the old leader had published, and clients must never see the high
+// watermark go back. Kafka answers ListOffsets OFFSET_NOT_AVAILABLE in
+// that window; so does Ferry, for consumer fetches too (a retriable code
+// clients retry on), until the followers' first fetches raise it.
+func (p *Partition) CheckEstablished() error {
+	if !p.repl.replicated.Load() {
+		return nil
+	}
+	p.repl.mu.Lock()
+	start := p.repl.epochStart
+	p.repl.mu.Unlock()
+	if hw := p.repl.hw.Load(); hw < start {
+		return fmt.Errorf("%w: %s-%d: new leader's high watermark %d is below its epoch start %d", kerr.OffsetNotAvailable, p.Topic, p.Index, hw, start)
+	}
+	return nil
+}
+
+// HighWatermark is the offset below which records are committed: visible
+// to consumers and safe from truncation.
+func (p *Partition) HighWatermark() int64 {
+	if !p.repl.replicated.Load() {
+		return p.log.HighWatermark()
+	}
+	return min(p.repl.hw.Load(), p.log.HighWatermark())
+}
+
+// onLogAdvance runs when the local log's durable end moves: a leader
+// whose ISR is itself alone (or whose followers are ahead) commits there.
+func (p *Partition) onLogAdvance(end int64) {
+	if p.repl.replicated.Load() && p.repl.leading.Load() {
+		rs := &p.repl
+		rs.mu.Lock()
+		hw := p.replicatedEndLocked()
+		rs.mu.Unlock()
+		if hw > rs.hw.Load() {
+			p.raiseHW(hw)
+			return // raiseHW woke the waiters
+		}
+	}
+	p.wakeWaiters(end)
+}
+
+// raiseHW moves the replicated high watermark up to hw and wakes waiters.
+func (p *Partition) raiseHW(hw int64) {
+	for {
+		cur := p.repl.hw.Load()
+		if hw <= cur {
+			return
+		}
+		if p.repl.hw.CompareAndSwap(cur, hw) {
+			p.wakeWaiters(hw)
+			return
+		}
+	}
+}
+
+// FollowerFetched records a fetch by follower node at offset (the log end
+// it holds) under leader epoch, and advances the high watermark. It
+// returns an error code for a fetch this leader must not count: from a
+// node that is not a replica, or under another epoch.
+func (p *Partition) FollowerFetched(node int32, epoch int32, offset int64, now time.Time) error {
+	rs := &p.repl
+	rs.mu.Lock()
+	if !rs.leading.Load() {
+		rs.mu.Unlock()
+		return fmt.Errorf("%w: %s-%d is not led here", kerr.NotLeaderForPartition, p.Topic, p.Index)
+	}
+	if epoch >= 0 && epoch != rs.epoch {
+		cur := rs.epoch
+		rs.mu.Unlock()
+		if epoch < cur {
+			return fmt.Errorf("%w: follower epoch %d, leader %d", kerr.FencedLeaderEpoch, epoch, cur)
+		}
+		return fmt.Errorf("%w: follower epoch %d, leader %d", kerr.UnknownLeaderEpoch, epoch, cur)
+	}
+	f, ok := rs.followers[node]
+	if !ok {
+		rs.mu.Unlock()
+		return fmt.Errorf("%w: node %d is not a replica of %s-%d", kerr.NotLeaderForPartition, node, p.Topic, p.Index)
+	}
+	leaderEnd := p.log.EndOffset()
+	switch {
+	case offset >= leaderEnd:
+		f.lastCaughtUp = now
+	case offset >= f.endAtFetch && f.lastFetch.After(f.lastCaughtUp):
+		f.lastCaughtUp = f.lastFetch
+	}
+	f.logEnd, f.lastFetch, f.endAtFetch = offset, now, leaderEnd
+	hw := p.replicatedEndLocked()
+	expand := !slices.Contains(rs.isr, node) && offset >= max(p.HighWatermark(), rs.epochStart) && !rs.isrChanging
+	rs.mu.Unlock()
+	p.raiseHW(hw)
+	if expand {
+		p.proposeISR(func(isr []int32) []int32 {
+			if slices.Contains(isr, node) {
+				return nil
+			}
+			return append(isr, node)
+		}, "follower caught up", node)
+	}
+	return nil
+}
+
+// replicatedEndLocked is the lowest log end over the ISR.
+// REQUIRES: rs.mu held.
+func (p *Partition) replicatedEndLocked() int64 {
+	rs := &p.repl
+	end := p.log.HighWatermark()
+	for _, r := range rs.isr {
+		if r == rs.self {
+			continue
+		}
+		f, ok := rs.followers[r]
+		if !ok || f.logEnd < 0 {
+			return -1 // not heard from since this node took over
+		}
+		end = min(end, f.logEnd)
+	}
+	return end
+}
+
+// shrinkISR drops followers of the ISR that have not caught up within
+// lagMax. The leader proposes the change through the controller, and the
+// high watermark keeps counting them until the change is committed, so the
+// ISR on record is never smaller than the set that holds the committed
+// records.
+func (p *Partition) shrinkISR(now time.Time, lagMax time.Duration) {
+	rs := &p.repl
+	rs.mu.Lock()
+	if !rs.leading.Load() || rs.isrChanging {
+		rs.mu.Unlock()
+		return
+	}
+	var lagging []int32
+	for _, r := range rs.isr {
+		if f, ok := rs.followers[r]; ok && now.Sub(f.lastCaughtUp) > lagMax {
+			lagging = append(lagging, r)
+		}
+	}
+	rs.mu.Unlock()
+	if len(lagging) == 0 {
+		return
+	}
+	p.proposeISR(func(isr []int32) []int32 {
+		out := slices.DeleteFunc(slices.Clone(isr), func(r int32) bool { return slices.Contains(lagging, r) })
+		if len(out) == len(isr) {
+			return nil
+		}
+		return out
+	}, "followers lagging", lagging...)
+}
+
+// isrProposer is how a partition asks the controller to change its ISR;
+// the broker sets it (see replication.go).
+type isrProposer func(p *Partition, epoch, partitionEpoch int32, change func([]int32) []int32) error
+
+// proposeISR sends an ISR change in the background, one at a time per
+// partition.
+func (p *Partition) proposeISR(change func([]int32) []int32, why string, nodes ...int32) {
+	rs := &p.repl
+	rs.mu.Lock()
+	if rs.isrChanging || p.proposer == nil {
+		rs.mu.Unlock()
+		return
+	}
+	rs.isrChanging = true
+	epoch, pepoch := rs.epoch, rs.partitionEpoch
+	rs.mu.Unlock()
+	go func() {
+		err := p.proposer(p, epoch, pepoch, change)
+		rs.mu.Lock()
+		rs.isrChanging = false
+		rs.mu.Unlock()
+		if err != nil {
+			p.logger.Warn("ISR change not made", "why", why, "nodes", nodes, "err", err)
+			return
+		}
+		p.logger.Info("ISR change proposed", "why", why, "nodes", nodes)
+	}()
+}
+
+// CheckMinISR refuses an acks=all produce when the ISR is smaller than
+// min.insync.replicas.
+func (p *Partition) CheckMinISR() error {
+	if !p.repl.replicated.Load() {
+		return nil
+	}
+	rs := &p.repl
+	rs.mu.Lock()
+	n := len(rs.isr)
+	rs.mu.Unlock()
+	if want := p.minISR(); n < want {
+		return fmt.Errorf("%w: %s-%d has %d in-sync replicas, min.insync.replicas is %d", kerr.NotEnoughReplicas, p.Topic, p.Index, n, want)
+	}
+	return nil
+}
+
+func (p *Partition) minISR() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return max(1, int(p.config.MinInsyncReplicas))
+}
+
+// WaitReplicated waits until the high watermark reaches upTo (acks=all),
+// for at most timeout.
+func (p *Partition) WaitReplicated(upTo int64, timeout time.Duration) error {
+	if !p.repl.replicated.Load() {
+		return nil
+	}
+	ch := make(chan struct{}, 1)
+	p.Watch(ch)
+	defer p.Unwatch(ch)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		if !p.Leading() {
+			return fmt.Errorf("%w: %s-%d lost its leadership before the record was replicated", kerr.NotLeaderForPartition, p.Topic, p.Index)
+		}
+		if p.HighWatermark() >= upTo {
+			rs := &p.repl
+			rs.mu.Lock()
+			n := len(rs.isr)
+			rs.mu.Unlock()
+			if want := p.minISR(); n < want {
+				return fmt.Errorf("%w: %s-%d has %d in-sync replicas, min.insync.replicas is %d", kerr.NotEnoughReplicasAfterAppend, p.Topic, p.Index, n, want)
+			}
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return fmt.Errorf("%w: %s-%d: in-sync replicas did not copy the record within %v", kerr.RequestTimedOut, p.Topic, p.Index, timeout)
+		}
+	}
+}
+
+// replicaLeader returns the leader and epoch this follower fetches from.
+func (p *Partition) replicaLeader() (int32, int32) {
+	p.repl.mu.Lock()
+	defer p.repl.mu.Unlock()
+	return p.repl.leader, p.repl.epoch
+}

@@ -1,0 +1,83 @@
+package broker
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-mq/ferry/internal/config"
+)
+
+// maxPeerResponse bounds one response a follower reads from a leader.
+const maxPeerResponse = 256 << 20
+
+// peerConn is one follower's connection to a leader's Kafka listener: one
+// request at a time, encoded and decoded with kmsg. A full Kafka client
+// would add what replication does not need (metadata, routing, retries
+// across brokers), and this keeps every byte of it behind config.Dial.
+type peerConn struct {
+	conn net.Conn
+	fmt  *kmsg.RequestFormatter
+	corr int32
+	buf  []byte
+}
+
+func dialPeer(ctx context.Context, dial config.DialFunc, addr string, self int32) (*peerConn, error) {
+	c, err := dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &peerConn{conn: c, fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(fmt.Sprintf("ferry-replica-%d", self)))}, nil
+}
+
+func (pc *peerConn) Close() error { return pc.conn.Close() }
+
+// roundTrip sends req and decodes its response, within timeout.
+func (pc *peerConn) roundTrip(req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
+	pc.corr++
+	pc.buf = pc.fmt.AppendRequest(pc.buf[:0], req, pc.corr)
+	pc.conn.SetDeadline(time.Now().Add(timeout))
+	if _, err := pc.conn.Write(pc.buf); err != nil {
+		return nil, err
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(pc.conn, size[:]); err != nil {
+		return nil, err
+	}
+	n := int32(binary.BigEndian.Uint32(size[:]))
+	if n < 4 || n > maxPeerResponse {
+		return nil, fmt.Errorf("response of %d bytes from %s", n, pc.conn.RemoteAddr())
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(pc.conn, body); err != nil {
+		return nil, err
+	}
+	if corr := int32(binary.BigEndian.Uint32(body)); corr != pc.corr {
+		return nil, fmt.Errorf("response correlation id %d, want %d", corr, pc.corr)
+	}
+	body = body[4:]
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	if resp.IsFlexible() {
+		// The response header's tagged fields: none are defined.
+		r := kbin.Reader{Src: body}
+		for range r.Uvarint() {
+			r.Uvarint()
+			r.Span(int(r.Uvarint()))
+		}
+		if !r.Ok() {
+			return nil, fmt.Errorf("response header from %s is truncated", pc.conn.RemoteAddr())
+		}
+		body = r.Src
+	}
+	if err := resp.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("decode %T: %w", resp, err)
+	}
+	return resp, nil
+}
