@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"syscall"
 	"log/slog"
 	"net"
 	"strconv"
@@ -268,7 +269,7 @@ func TestSASLRequiredClosesUnauthenticated(t *testing.T) {
 		if _, err := c.send(av); err != nil {
 			t.Fatalf("%s: ApiVersions before authentication: %v", l.addr, err)
 		}
-		if _, err := c.send(metadataReq()); !errors.Is(err, io.EOF) {
+		if _, err := c.send(metadataReq()); !connClosed(err) {
 			t.Fatalf("%s: Metadata before authentication: err %v, want the connection closed", l.addr, err)
 		}
 		c = dialRaw(t, l.addr, l.tc)
@@ -372,7 +373,7 @@ func TestSessionLifetime(t *testing.T) {
 		t.Fatalf("franz-go never re-authenticated:\n%s", logs.String())
 	}
 	// Well past its lifetime, the raw connection never re-authenticated.
-	if _, err := c.send(metadataReq()); !errors.Is(err, io.EOF) {
+	if _, err := c.send(metadataReq()); !connClosed(err) {
 		t.Fatalf("request after the session expired: err %v, want the connection closed", err)
 	}
 	if got := len(consumeN(t, srv.Addr(), allFrom(1, kgo.NewOffset().AtStart()), topic, n, kgo.SASL(scram256(adminUser, adminPassword)))); got != n {
@@ -404,7 +405,7 @@ func TestReauthenticationKeepsPrincipalAndMechanism(t *testing.T) {
 	if ar := c.authenticate("eve", "eve-pw"); ar.ErrorCode != kerr.SaslAuthenticationFailed.Code {
 		t.Fatalf("re-authentication as another user: code %d", ar.ErrorCode)
 	}
-	if _, err := c.send(metadataReq()); !errors.Is(err, io.EOF) {
+	if _, err := c.send(metadataReq()); !connClosed(err) {
 		t.Fatalf("after a refused re-authentication: err %v, want the connection closed", err)
 	}
 
@@ -418,7 +419,7 @@ func TestReauthenticationKeepsPrincipalAndMechanism(t *testing.T) {
 	if err != nil || resp.(*kmsg.SASLHandshakeResponse).ErrorCode != kerr.IllegalSaslState.Code {
 		t.Fatalf("re-authentication with another mechanism: %v %+v", err, resp)
 	}
-	if _, err := c.send(metadataReq()); !errors.Is(err, io.EOF) {
+	if _, err := c.send(metadataReq()); !connClosed(err) {
 		t.Fatalf("after ILLEGAL_SASL_STATE: err %v, want the connection closed", err)
 	}
 }
@@ -441,4 +442,10 @@ func TestEachListenerAdvertisesItself(t *testing.T) {
 			t.Fatalf("Metadata through %s lists %+v", addr, md.Brokers)
 		}
 	}
+}
+
+// connClosed reports whether err says the broker closed the connection:
+// EOF, or a reset when the close found bytes the broker had not read.
+func connClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 }
