@@ -9,12 +9,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"syscall"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
