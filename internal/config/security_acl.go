@@ -41,6 +41,11 @@ func (c Config) validateACL() []error {
 	if c.ACL.MaxConnectionsPerPrincipal < 0 {
 		errs = append(errs, fmt.Errorf("max connections per principal %d must not be negative (0: no limit)", c.ACL.MaxConnectionsPerPrincipal))
 	}
+	if c.ACL.Authorizer && c.ControllerQuorum != "" {
+		// Followers fetch from leaders over the Kafka port without
+		// credentials: checks would refuse them and stop replication.
+		errs = append(errs, fmt.Errorf("--authorizer with --controller-quorum is not supported yet: brokers replicate over the Kafka port without credentials, which ACL checks refuse"))
+	}
 	if c.ACL.InsecurePrincipalFromClientID && !c.ACL.Authorizer {
 		errs = append(errs, fmt.Errorf("--insecure-principal-from-client-id is a test-only switch and needs --authorizer=true"))
 	}

@@ -15,6 +15,7 @@ func TestACLConfigValidation(t *testing.T) {
 		"insecure needs authz":    {func(c *Config) { c.ACL.InsecurePrincipalFromClientID = true }, "test-only"},
 		"insecure with authz":     {func(c *Config) { c.ACL.InsecurePrincipalFromClientID, c.ACL.Authorizer = true, true }, ""},
 		"bad superuser":           {func(c *Config) { c.ACL.Superusers = []string{"admin"} }, `superuser "admin"`},
+		"authorizer in a cluster": {func(c *Config) { c.ACL.Authorizer, c.ControllerQuorum = true, "1@127.0.0.1:9093" }, "--controller-quorum"},
 		"negative principal conn": {func(c *Config) { c.ACL.MaxConnectionsPerPrincipal = -1 }, "per principal"},
 	}
 	for name, tc := range cases {
