@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# What TLS and SASL cost: one `ferry serve` with a plaintext and a TLS
-# listener, the same produce and consume benchmarks against each,
-# interleaved (plain, TLS, SASL_SSL, plain, ...) so that load on the machine
+# What TLS, SASL and ACLs cost: one `ferry serve` with a plaintext and a
+# TLS listener, the same produce and consume benchmarks against each,
+# interleaved (plain, TLS, ACL, plain, ...) so that load on the machine
 # hits every variant alike. Prints every run and the medians.
 #
 #   RUNS=3 RECORDS=1000000 scripts/bench-tls.sh
@@ -30,7 +30,7 @@ openssl x509 -req -in "$OUT/server.csr" -CA "$OUT/ca.pem" -CAkey "$OUT/ca-key.pe
 
 "$FERRY" serve --data-dir "$OUT/data" --kafka-addr "$PLAIN" --kafka-tls-addr "$TLS" \
   --tls-cert "$OUT/server.pem" --tls-key "$OUT/server-key.pem" \
-  --sasl-mechanisms SCRAM-SHA-512 --bootstrap-user bench:bench-pw \
+  --sasl-mechanisms SCRAM-SHA-512 --bootstrap-user bench:bench-pw --superusers User:bench \
   --topic-default flush.policy=os --log-level warn >"$OUT/ferry.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
@@ -39,8 +39,15 @@ for _ in $(seq 100); do "$FERRY" topic list --brokers "$PLAIN" >/dev/null 2>&1 &
 
 # SASL is required on both listeners (it is one setting), so "plain" is
 # SASL_PLAINTEXT and "tls" SASL_SSL: authentication happens once per
-# connection, the steady state differs by TLS alone.
-declare -A ARGS=([plain]="--brokers $PLAIN" [tls]="--brokers $TLS --tls-ca $OUT/ca.pem")
+# connection, the steady state differs by TLS alone. Requiring SASL turns
+# ACL checks on: "plain" and "tls" run as the superuser bench (no lookup),
+# "acl" as SASL_PLAINTEXT user app, whose every request is checked against
+# the bindings below (and 100 of other users).
+echo app-pw | "$FERRY" user create app --mechanism SCRAM-SHA-512 --brokers "$PLAIN" >/dev/null
+for i in $(seq 100); do "$FERRY" acl add --principal "User:other$i" --operation write --topic "t$i" --brokers "$PLAIN" >/dev/null; done
+for op in write read create; do "$FERRY" acl add --principal User:app --operation $op --topic p- --prefixed --brokers "$PLAIN" >/dev/null; done
+"$FERRY" acl add --principal User:app --operation read --topic backlog --brokers "$PLAIN" >/dev/null
+declare -A ARGS=([plain]="--brokers $PLAIN" [tls]="--brokers $TLS --tls-ca $OUT/ca.pem" [acl]="--brokers $PLAIN --sasl-user app --sasl-password app-pw")
 "$FERRY" topic create backlog --partitions 4 --brokers "$PLAIN" >/dev/null
 "$FERRY" bench produce --topic backlog --records "$RECORDS" --record-size "$SIZE" --brokers "$PLAIN" >/dev/null
 
@@ -54,10 +61,10 @@ run() { # variant op
   fi
 }
 # Warm up: the backlog in the page cache, both listeners' code paths hot.
-run plain consume >/dev/null; run tls consume >/dev/null
+run plain consume >/dev/null; run tls consume >/dev/null; run acl consume >/dev/null
 for op in produce consume; do
   for i in $(seq "$RUNS"); do
-    for v in plain tls; do
+    for v in plain tls acl; do
       run "$v" "$op" | python3 -c "import json,sys; d=json.load(sys.stdin); print('$op $v run $i', round(d['records_per_sec']), round(d['mb_per_sec'],1))"
     done
   done

@@ -8,6 +8,7 @@
 //	ferry version                  module version, VCS revision and Go version
 //	ferry log verify               check partition logs on disk (offline)
 //	ferry user create|delete|list  SCRAM users (SASL authentication)
+//	ferry acl add|list|remove      ACL bindings (CreateAcls, DescribeAcls, DeleteAcls)
 package main
 
 import (
@@ -34,6 +35,7 @@ var commands = map[string]command{
 	"group":   {"list, describe, delete or reset-offsets of consumer groups", runGroup},
 	"bench":   {"measure produce or consume throughput and latency", runBench},
 	"version": {"print the version of this binary", runVersion},
+	"acl":     {"add, list or remove ACL bindings", runACL},
 	"log":     {"verify partition logs on disk (offline)", runLog},
 	"user":    {"create, delete or list SCRAM users", runUser},
 }

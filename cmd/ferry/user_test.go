@@ -12,6 +12,7 @@ func TestUserLifecycle(t *testing.T) {
 	addr := startFerryWith(t, func(cfg *config.Config) {
 		cfg.Security.SASLMechanisms = []string{"SCRAM-SHA-256", "SCRAM-SHA-512"}
 		cfg.Security.BootstrapUser = "root:root-pw"
+		cfg.ACL.Superusers = []string{"User:root"} // SASL turns ACL checks on
 	})
 	as := func(user, pw string, args ...string) []string {
 		return append(args, "--brokers", addr, "--sasl-user", user, "--sasl-password", pw, "--sasl-mechanism", "SCRAM-SHA-256", "--timeout", "10s")
@@ -20,7 +21,11 @@ func TestUserLifecycle(t *testing.T) {
 	if out != "user frank stored (SCRAM-SHA-256)\n" {
 		t.Fatalf("create printed %q", out)
 	}
-	out = mustRun(t, runUser, "", as("frank", "frank-pw", "list")...)
+	// frank authenticates, but listing users needs DESCRIBE on the cluster.
+	if _, _, err := runCmd(t, runUser, "", as("frank", "frank-pw", "list")...); err == nil || !strings.Contains(err.Error(), "CLUSTER_AUTHORIZATION_FAILED") {
+		t.Fatalf("frank listed users without DESCRIBE on the cluster: %v", err)
+	}
+	out = mustRun(t, runUser, "", as("root", "root-pw", "list")...)
 	for _, re := range []string{`(?m)^USER\tMECHANISMS$`, `(?m)^frank\tSCRAM-SHA-256\(8192 iterations\)$`, `(?m)^root\tSCRAM-SHA-256\(8192 iterations\),SCRAM-SHA-512\(8192 iterations\)$`} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Fatalf("list does not match %s:\n%s", re, out)

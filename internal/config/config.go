@@ -143,6 +143,8 @@ type Config struct {
 
 	// Security is TLS and SASL of the Kafka listeners (security.go).
 	Security SecurityConfig
+	// ACL is authorisation and quota configuration (security_acl.go).
+	ACL ACLConfig
 }
 
 // DialFunc opens a connection, as net.Dialer.DialContext does.
@@ -269,6 +271,7 @@ func (c Config) Validate() error {
 	if c.TransactionMaxTimeout <= 0 || c.TransactionalIDExpiration <= 0 || c.ProducerIDExpiration <= 0 {
 		errs = append(errs, fmt.Errorf("transaction max timeout %v, transactional id expiration %v and producer id expiration %v must be positive", c.TransactionMaxTimeout, c.TransactionalIDExpiration, c.ProducerIDExpiration))
 	}
+	errs = append(errs, c.validateACL()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -325,6 +328,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Var(int32Value{&c.OffsetsSegmentBytes}, "offsets-segment-bytes", "segment size of __consumer_offsets (offsets.topic.segment.bytes; env FERRY_OFFSETS_SEGMENT_BYTES)")
 	c.Security.flags(fs)
 	fs.Var(topicDefaultsValue{c.TopicDefaults}, "topic-default", "broker default of a topic config, `key=value`, repeatable, e.g. flush.policy=os; a value may hold commas (cleanup.policy=compact,delete): a comma starts a new pair only when key= follows it (env FERRY_TOPIC_DEFAULTS, pairs comma-separated)")
+	c.aclFlags(fs)
 }
 
 // EnvName is the environment variable of a flag: FERRY_ and the flag name

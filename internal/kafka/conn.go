@@ -58,6 +58,8 @@ type conn struct {
 	// closing, set by a handler, closes the connection once the replies
 	// pushed so far are written (a failed authentication).
 	closing error
+
+	sec connSecurity // ACL and quota state (authorize.go, quota.go)
 }
 
 type pendingReply struct {
@@ -102,12 +104,18 @@ func (c *conn) serve() {
 	}
 	<-writerDone
 	c.nc.Close()
+	if c.sec.principal != "" { // counted: security is set
+		c.s.security.quotas.leave(c.sec.principal)
+	}
 }
 
 func (c *conn) readLoop() error {
 	r := bufio.NewReaderSize(c.nc, readBufferSize)
 	maxFrame := c.s.broker.Config().MaxRequestBytes
 	for {
+		if err := c.waitThrottle(); err != nil {
+			return err
+		}
 		size, err := c.readSize(r)
 		if err != nil {
 			return err
@@ -155,6 +163,7 @@ func (c *conn) readLoop() error {
 		}
 		c.clientID = h.clientID
 		c.reqBytes = rb
+		c.sec.quota.reqSize = size
 		fin, err := c.handle(h, req)
 		c.reqBytes = nil
 		if err != nil {
@@ -254,7 +263,11 @@ func (c *conn) handle(h requestHeader, req kmsg.Request) (fin finisher, err erro
 	if fin, err := c.notCoordinator(h.key, req); fin != nil || err != nil {
 		return fin, err
 	}
-	return apis[h.key].handle(c, req), nil
+	if err := c.countPrincipal(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	return c.throttled(h.key, start, c.authorized(h.key, req, apis[h.key].handle)), nil
 }
 
 func (c *conn) writeLoop() {

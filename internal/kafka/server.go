@@ -17,11 +17,16 @@
 // conn.go).
 //
 // A TLS listener (tls.go) is a second Server sharing the first one's budget,
-// limits and SASL settings; its connections cannot use sendfile, so fetches
+// limits, SASL settings and ACL and quota state; its connections cannot use sendfile, so fetches
 // copy file sections through the write buffer (sendfile.go). With SASL
 // required (sasl.go, 17_sasl_handshake.go, 36_sasl_authenticate.go) a
 // connection may send only ApiVersions, SaslHandshake and SaslAuthenticate
 // until it authenticates; its principal (principal.go) is what ACLs check.
+//
+// With ACL enforcement on, every request is checked in front of its handler
+// (authorize.go and its siblings, Kafka's rules and error codes); client
+// quotas throttle requests with throttle_time_ms and a pause in reading
+// (quota.go, quota_conn.go).
 package kafka
 
 import (
@@ -34,7 +39,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ferry-mq/ferry/internal/acl"
 	"github.com/ferry-mq/ferry/internal/broker"
+	"github.com/ferry-mq/ferry/internal/meta"
 )
 
 // Server accepts Kafka protocol connections.
@@ -55,6 +62,10 @@ type Server struct {
 	// required (sasl.go), shared by the listeners of one broker.
 	tlsConfig *tls.Config
 	sasl      *saslServer
+	// security is shared by every listener of the broker: a Server made
+	// without it fails its requests closed (a handler panic closes the
+	// connection) instead of serving them unchecked.
+	security *serverSecurity
 
 	mu    sync.Mutex
 	lis   net.Listener
@@ -74,6 +85,17 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 		broker: b, log: logger, advertised: advertised, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
 		budget: newRequestBudget(cfg.QueuedMaxRequestBytes),
 		limits: newConnLimits(cfg.MaxConnections, cfg.MaxConnectionsPerIP),
+	}
+	if cfg.AuthorizationEnforced() && len(cfg.ACL.Superusers) == 0 {
+		// Kafka's super.users trap: with checks on, only bindings let
+		// anyone in, and only a superuser can add the first ones.
+		logger.Warn("ACL checks are on and no --superusers are set: only existing ACL bindings allow anything, and nobody may add the first ones",
+			"acl_bindings", len(b.Image().ACLs().Bindings))
+	}
+	s.security = &serverSecurity{
+		authz:                         acl.New(cfg.AuthorizationEnforced(), cfg.ACL.Superusers, func() *meta.ACLSet { return b.Image().ACLs() }),
+		insecurePrincipalFromClientID: cfg.ACL.InsecurePrincipalFromClientID,
+		quotas:                        newQuotaManager(func() *meta.QuotaSet { return b.Image().Quotas() }, cfg.ACL.MaxConnectionsPerPrincipal),
 	}
 	for i := range s.refused {
 		s.refused[i].every = 10 * time.Second

@@ -18,7 +18,7 @@ func (s *Server) TLSListener(advertised string, cfg *tls.Config) *Server {
 	t := &Server{
 		broker: s.broker, log: s.log.With("listener", "tls"), advertised: advertised,
 		ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
-		budget: s.budget, limits: s.limits, tlsConfig: cfg, sasl: s.sasl,
+		budget: s.budget, limits: s.limits, tlsConfig: cfg, sasl: s.sasl, security: s.security,
 	}
 	for i := range t.refused {
 		t.refused[i].every = 10 * time.Second

@@ -40,6 +40,15 @@
 //	          "iterations":8192,"stored_key":"…","server_key":"…"}}
 //	{"scram":{"user":"alice","mechanism":"SCRAM-SHA-256","delete":true}}
 //
+// Security records (security.go): an ACLRecord adds or removes one access
+// binding (principal, host, operation, permission, resource type, name and
+// pattern, with Kafka's wire codes); a QuotaRecord sets or removes one
+// client quota (producer_byte_rate, consumer_byte_rate,
+// request_percentage) of a user and/or client-id entity, each part a name
+// or the default. Both are idempotent. The image keeps them as an immutable
+// ACLSet and QuotaSet, replaced on change, so readers cache indexes keyed by
+// the set's pointer; snapshots carry them as "acls" and "quotas".
+//
 // On-disk format: DIR/metadata.log is a sequence of frames
 //
 //	+----------------+----------------+---------------------------+

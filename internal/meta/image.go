@@ -16,6 +16,8 @@ type Image struct {
 	topics         map[string]*Topic
 	brokers        map[int32]BrokerInfo
 	scram          map[scramKey]ScramCredential // see scram.go
+	acls           *ACLSet                      // nil: none
+	quotas         *QuotaSet                    // nil: none
 	// defaultNode leads the partitions of records written before
 	// placement existed: the node that replays the log, so an old data
 	// dir keeps working as a cluster of one.
@@ -249,6 +251,18 @@ func (img *Image) apply(r Record) (*Image, error) {
 		if err := img.applyScram(&next, r.Scram); err != nil {
 			return nil, err
 		}
+	case r.ACL != nil:
+		acls, err := img.applyACL(r.ACL)
+		if err != nil {
+			return nil, err
+		}
+		next.acls = acls
+	case r.Quota != nil:
+		quotas, err := img.applyQuota(r.Quota)
+		if err != nil {
+			return nil, err
+		}
+		next.quotas = quotas
 	}
 	return &next, nil
 }

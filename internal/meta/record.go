@@ -13,6 +13,8 @@ type Record struct {
 	Broker     *BrokerRecord          `json:"broker,omitempty"`
 	Placement  *PlacementRecord       `json:"placement,omitempty"`
 	Scram      *ScramRecord           `json:"scram,omitempty"`
+	ACL        *ACLRecord             `json:"acl,omitempty"`
+	Quota      *QuotaRecord           `json:"quota,omitempty"`
 }
 
 // ClusterRecord is written once, when the data directory is formatted.
@@ -61,7 +63,7 @@ type ProducerIDBlockRecord struct {
 
 func (r Record) validate() error {
 	n := 0
-	for _, set := range []bool{r.Cluster != nil, r.Topic != nil, r.Partitions != nil, r.Config != nil, r.Remove != nil, r.ProducerID != nil, r.Broker != nil, r.Placement != nil, r.Scram != nil} {
+	for _, set := range []bool{r.Cluster != nil, r.Topic != nil, r.Partitions != nil, r.Config != nil, r.Remove != nil, r.ProducerID != nil, r.Broker != nil, r.Placement != nil, r.Scram != nil, r.ACL != nil, r.Quota != nil} {
 		if set {
 			n++
 		}

@@ -12,8 +12,15 @@ type imageJSON struct {
 	NextProducerID int64        `json:"next_producer_id"`
 	Topics         []topicJSON  `json:"topics"`
 	Brokers        []BrokerInfo `json:"brokers"`
+	ACLs           []ACL        `json:"acls,omitempty"`
+	Quotas         []quotaJSON  `json:"quotas,omitempty"`
 	// Scram holds the SCRAM credentials (scram.go): salted, never a password.
 	Scram []ScramCredential `json:"scram,omitempty"`
+}
+
+type quotaJSON struct {
+	Entity QuotaEntity        `json:"entity"`
+	Values map[string]float64 `json:"values"`
 }
 
 type topicJSON struct {
@@ -27,6 +34,10 @@ type topicJSON struct {
 // EncodeImage returns img as a snapshot.
 func EncodeImage(img *Image) ([]byte, error) {
 	out := imageJSON{ClusterID: img.ClusterID, NextProducerID: img.NextProducerID, Brokers: img.Brokers(), Scram: img.ScramCredentials()}
+	out.ACLs = img.ACLs().Bindings
+	for e, v := range img.Quotas().Entities {
+		out.Quotas = append(out.Quotas, quotaJSON{Entity: e, Values: v})
+	}
 	for _, t := range img.Topics() {
 		out.Topics = append(out.Topics, topicJSON{Name: t.Name, ID: t.ID, Partitions: t.Partitions, Configs: t.Configs, Placement: t.Placement})
 	}
@@ -55,6 +66,15 @@ func DecodeImage(b []byte, node int32) (*Image, error) {
 			img.scram = map[scramKey]ScramCredential{}
 		}
 		img.scram[scramKey{c.User, c.Mechanism}] = c
+	}
+	if len(in.ACLs) > 0 {
+		img.acls = &ACLSet{Bindings: in.ACLs}
+	}
+	if len(in.Quotas) > 0 {
+		img.quotas = &QuotaSet{Entities: map[QuotaEntity]map[string]float64{}}
+		for _, q := range in.Quotas {
+			img.quotas.Entities[q.Entity] = q.Values
+		}
 	}
 	return img, nil
 }

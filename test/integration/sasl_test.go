@@ -58,6 +58,8 @@ func secureConfig(t testing.TB, pki *testPKI, change func(*config.Config)) confi
 		SASLMechanisms: []string{"SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"},
 		BootstrapUser:  adminUser + ":" + adminPassword,
 	}
+	// SASL turns ACL checks on: the admin passes them.
+	cfg.ACL.Superusers = []string{"User:" + adminUser}
 	if change != nil {
 		change(&cfg)
 	}

@@ -127,7 +127,7 @@ func TestMutualTLSPrincipal(t *testing.T) {
 // and does not reset the admin's password.
 func TestUserCommandAndBootstrapUser(t *testing.T) {
 	dir := t.TempDir()
-	p := startFerry(t, dir, "--sasl-mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512", "--bootstrap-user", adminUser+":"+adminPassword)
+	p := startFerry(t, dir, "--sasl-mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512", "--bootstrap-user", adminUser+":"+adminPassword, "--superusers", "User:"+adminUser)
 	ferry := func(stdin string, args ...string) (string, error) {
 		cmd := exec.Command(ferryBinary(t), args...)
 		cmd.Env = append(os.Environ(), "FERRY_BROKERS="+p.addr, "FERRY_SASL_USER="+adminUser, "FERRY_SASL_PASSWORD="+adminPassword)
@@ -148,7 +148,7 @@ func TestUserCommandAndBootstrapUser(t *testing.T) {
 		t.Fatalf("bob: %v", err)
 	}
 	p.stop()
-	p = startFerry(t, dir, "--sasl-mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512", "--bootstrap-user", adminUser+":another")
+	p = startFerry(t, dir, "--sasl-mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512", "--bootstrap-user", adminUser+":another", "--superusers", "User:"+adminUser)
 	if err := pingErr(t, p.addr, kgo.SASL(scram256("bob", "bob-secret"))); err != nil {
 		t.Fatalf("bob after restart: %v", err)
 	}
@@ -174,7 +174,7 @@ func TestKcatSASLSSL(t *testing.T) {
 	pki := newTestPKI(t)
 	cert, key, _ := pki.issue(t, "server", pkix.Name{CommonName: "localhost"}, true)
 	p := startFerry(t, t.TempDir(), "--kafka-tls-addr", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
-		"--sasl-mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN", "--bootstrap-user", adminUser+":"+adminPassword)
+		"--sasl-mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN", "--bootstrap-user", adminUser+":"+adminPassword, "--superusers", "User:"+adminUser)
 	addr := p.tlsAddr(t)
 	tc := pki.clientTLS(t, "", "")
 	adm := kadm.NewClient(newClient(t, addr, kgo.DialTLSConfig(tc), kgo.SASL(scram256(adminUser, adminPassword))))
