@@ -12,7 +12,7 @@ ADDR=127.0.0.1:19492
 for i in 1 2 3 4 5; do
   for v in old new; do
     rm -rf data-$v
-    ./ferry-$v serve --data-dir data-$v --kafka-addr $ADDR --log-level warn > serve-$v.log 2>&1 &
+    ./ferry-$v serve --data-dir data-$v --kafka-addr $ADDR --http-addr "${HTTP_ADDR:-}" --log-level warn > serve-$v.log 2>&1 &
     P=$!
     for _ in $(seq 100); do ./ferry-new topic list --brokers $ADDR >/dev/null 2>&1 && break; sleep 0.05; done
     out=$(./ferry-new bench produce --brokers $ADDR --topic b --partitions 4 "$@" --json 2>/dev/null)

@@ -27,7 +27,7 @@ trap cleanup EXIT
 
 start_ferry() { # fresh data dir each time
   rm -rf "$OUT/data"
-  "$FERRY" serve --data-dir "$OUT/data" --kafka-addr "$FERRY_ADDR" --log-level warn "$@" >"$OUT/ferry.log" 2>&1 &
+  "$FERRY" serve --data-dir "$OUT/data" --kafka-addr "$FERRY_ADDR" --http-addr "${HTTP_ADDR:-}" --log-level warn "$@" >"$OUT/ferry.log" 2>&1 &
   FERRY_PID=$!; pids+=("$FERRY_PID")
   for _ in $(seq 50); do "$FERRY" topic list --brokers "$FERRY_ADDR" >/dev/null 2>&1 && return; sleep 0.1; done
   echo "ferry did not start"; cat "$OUT/ferry.log"; exit 1

@@ -34,7 +34,7 @@ trap cleanup EXIT
 start() {
 	local t0 t1
 	t0=$(date +%s%N)
-	"$FERRY" serve --data-dir "$OUT/data" --kafka-addr "$ADDR" --log-level info >>"$OUT/ferry.log" 2>&1 &
+	"$FERRY" serve --data-dir "$OUT/data" --kafka-addr "$ADDR" --http-addr "${HTTP_ADDR:-}" --log-level info >>"$OUT/ferry.log" 2>&1 &
 	PID=$!
 	until "$FERRY" topic list --brokers "$ADDR" --timeout 2s >/dev/null 2>&1; do
 		kill -0 "$PID" 2>/dev/null || { echo "ferry exited; see $OUT/ferry.log" >&2; exit 1; }

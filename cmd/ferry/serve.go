@@ -18,6 +18,7 @@ import (
 
 func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg := config.Default()
+	cfg.HTTPAddr = config.DefaultHTTPAddr
 	fs := newFlagSet("serve", "ferry serve [flags]", stdout, stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: ferry serve [flags]\n\nRuns a broker. Every flag also reads a FERRY_* environment variable (shown with each flag).\n\nflags:")
@@ -34,6 +35,9 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if showHelp(fs) {
 		return flag.ErrHelp
 	}
+	if cfg.HTTPAddr == "off" {
+		cfg.HTTPAddr = "" // what an environment variable can say (FERRY_HTTP_ADDR= is ignored)
+	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; flags start with --", fs.Arg(0))
 	}
@@ -49,8 +53,14 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.Start(cfg, logger)
+	srv, err := server.Listen(cfg, logger)
 	if err != nil {
+		return err
+	}
+	if addr := srv.HTTPAddr(); addr != "" {
+		logger.Info("http listening", "addr", addr)
+	}
+	if err := srv.Open(); err != nil {
 		return err
 	}
 	if *pprofAddr != "" {
@@ -61,7 +71,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
-	logger.Info("ferry is serving", "kafka", srv.Addr(), "kafka_tls", srv.TLSAddr(), "sasl", cfg.Security.SASLMechanisms, "data_dir", cfg.DataDir)
+	logger.Info("ferry is serving", "kafka", srv.Addr(), "kafka_tls", srv.TLSAddr(), "http", srv.HTTPAddr(), "sasl", cfg.Security.SASLMechanisms, "data_dir", cfg.DataDir)
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")

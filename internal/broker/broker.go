@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-mq/ferry/internal/config"
 	"github.com/ferry-mq/ferry/internal/group"
 	"github.com/ferry-mq/ferry/internal/meta"
+	"github.com/ferry-mq/ferry/internal/metrics"
 	"github.com/ferry-mq/ferry/internal/txn"
 )
 
@@ -30,6 +31,8 @@ type Broker struct {
 
 	dirs     dirOps         // renames and removes partition directories (a test seam)
 	removals sync.WaitGroup // background removals of deleted partitions' directories
+
+	metrics brokerMetrics // see metrics.go
 
 	producerIDs producerIDAllocator
 	groups      *group.Coordinator
@@ -74,6 +77,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 		stop:       make(chan struct{}),
 	}
 	b.producerIDs.b = b
+	b.metrics = newBrokerMetrics(cfg.Metrics)
 	if b.Clustered() {
 		if err := b.register(); err != nil {
 			store.Close()
@@ -115,6 +119,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
+	b.metrics.sink.Register(metrics.SourceFunc(b.collectMetrics))
 	b.wg.Add(1)
 	go b.retentionLoop()
 	if b.Clustered() {

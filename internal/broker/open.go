@@ -87,6 +87,9 @@ func (b *Broker) openPartition(t *meta.Topic, index int32, tc config.TopicConfig
 		Logger:    logger,
 		OnAdvance: p.onLogAdvance,
 		FS:        b.cfg.LogFS,
+
+		OnFsync:       b.metrics.observeFsync,
+		OnGroupCommit: b.metrics.observeGroupCommit,
 	})
 	if err != nil {
 		return nil, created, fmt.Errorf("open partition %s-%d: %w", t.Name, index, err)

@@ -40,6 +40,8 @@ type Partition struct {
 	loadedHW int64        // high watermark checkpointed by the last run
 
 	hwCheckpointed atomic.Int64 // last high watermark written, see hwcheckpoint.go
+
+	traffic partitionTraffic // for metrics, read at scrape time
 }
 
 // Log exposes the partition's log for reads.
@@ -101,6 +103,8 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, p.storageError("append", err)
 	}
+	p.traffic.recordsIn.Add(int64(h.NumRecords))
+	p.traffic.bytesIn.Add(int64(len(batch)))
 	if h.ProducerID >= 0 {
 		p.recordSequenceLocked(h, res.BaseOffset)
 		if err := p.trackTxnLocked(h, res.BaseOffset, res.LastOffset, log.ControlNone); err != nil {

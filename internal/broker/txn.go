@@ -52,6 +52,8 @@ func (b *Broker) startTxn() error {
 		Partitions:    txnPartitions{b},
 		Offsets:       txnOffsets{b},
 		OffsetsTopic:  ConsumerOffsetsTopic,
+		OnEnd:         b.metrics.txnEnded,
+		OnTimeout:     b.metrics.txnTimedOut,
 	})
 	if err := b.txn.Load(); err != nil {
 		return err

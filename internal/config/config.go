@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-mq/ferry/internal/metrics"
 	"github.com/ferry-mq/ferry/internal/vfs"
 )
 
@@ -88,6 +89,24 @@ type Config struct {
 	TopicDefaults map[string]string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// SlowRequest logs a request at WARN when it takes longer than this,
+	// from its last byte read to its response written (a Fetch's wait for
+	// data not counted); 0 turns the log off.
+	SlowRequest time.Duration
+
+	// HTTPAddr is the host:port of the HTTP listener (/metrics, /healthz,
+	// /readyz, the console); empty turns it, and metrics, off. Default
+	// leaves it empty so that brokers started inside tests bind nothing
+	// more; `ferry serve` defaults it to DefaultHTTPAddr.
+	HTTPAddr string
+	// MetricsMaxPartitions bounds the per-partition metric series (and
+	// the group lag series): past it they are summed per topic with
+	// partition="all", so a broker with many partitions does not flood
+	// Prometheus.
+	MetricsMaxPartitions int
+	// Metrics receives the broker's metrics; nil is metrics.Nop. No flag
+	// sets it: server.Start sets it when the HTTP listener is on.
+	Metrics metrics.Sink
 
 	// GroupMinSessionTimeout and GroupMaxSessionTimeout bound the session
 	// timeout a consumer-group member may ask for
@@ -159,6 +178,10 @@ func (cfg Config) Dialer() DialFunc {
 	return d.DialContext
 }
 
+// DefaultHTTPAddr is where `ferry serve` serves metrics, health and the
+// console unless told otherwise (Redpanda's admin port).
+const DefaultHTTPAddr = "127.0.0.1:9644"
+
 // Default returns the configuration a user gets without flags.
 func Default() Config {
 	return Config{
@@ -171,6 +194,9 @@ func Default() Config {
 		MaxPartitions:    50000,
 		TopicDefaults:    map[string]string{},
 		LogLevel:         "info",
+		SlowRequest:      time.Second,
+
+		MetricsMaxPartitions: 2000,
 
 		BrokerHeartbeatInterval: 200 * time.Millisecond,
 		BrokerSessionTimeout:    1500 * time.Millisecond,
@@ -206,6 +232,14 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Security.validate(c.KafkaAddr)...)
 	if err := checkHostPort(c.KafkaAddr); c.KafkaAddr != "" && err != nil {
 		errs = append(errs, fmt.Errorf("kafka addr %q %v: use --kafka-addr host:port, such as 127.0.0.1:9092 or 0.0.0.0:9092 for every interface", c.KafkaAddr, err))
+	}
+	if c.HTTPAddr != "" {
+		if err := checkHostPort(c.HTTPAddr); err != nil {
+			errs = append(errs, fmt.Errorf("http addr %q %v: use --http-addr host:port, such as %s, or an empty value to turn it off", c.HTTPAddr, err, DefaultHTTPAddr))
+		}
+	}
+	if c.MetricsMaxPartitions < 0 || c.SlowRequest < 0 {
+		errs = append(errs, fmt.Errorf("metrics max partitions %d and slow request %v must not be negative", c.MetricsMaxPartitions, c.SlowRequest))
 	}
 	if c.AdvertisedAddr != "" {
 		if err := checkHostPort(c.AdvertisedAddr); err != nil {
@@ -313,7 +347,10 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.QueuedMaxRequestBytes, "queued-max-request-bytes", c.QueuedMaxRequestBytes, "bytes of requests read but not yet handled, all connections together; readers wait for room (queued.max.request.bytes; env FERRY_QUEUED_MAX_REQUEST_BYTES)")
 	fs.DurationVar(&c.ConnectionsMaxIdle, "connections-max-idle", c.ConnectionsMaxIdle, "close a connection idle this long (connections.max.idle.ms; env FERRY_CONNECTIONS_MAX_IDLE)")
 	fs.DurationVar(&c.RequestReadTimeout, "request-read-timeout", c.RequestReadTimeout, "close a connection whose request is not complete this long after its size arrived (env FERRY_REQUEST_READ_TIMEOUT)")
-	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env FERRY_LOG_LEVEL)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error; debug logs every request (env FERRY_LOG_LEVEL)")
+	fs.DurationVar(&c.SlowRequest, "slow-request", c.SlowRequest, "log requests slower than this at WARN (Fetch's wait for data not counted); 0 turns it off (env FERRY_SLOW_REQUEST)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP listen address for /metrics, /healthz, /readyz and the console; empty (--http-addr=) or off turns it and metrics off (env FERRY_HTTP_ADDR)")
+	fs.IntVar(&c.MetricsMaxPartitions, "metrics-max-partitions", c.MetricsMaxPartitions, "most per-partition metric series (and group lag series); past it they are summed per topic with partition=\"all\" (env FERRY_METRICS_MAX_PARTITIONS)")
 	fs.DurationVar(&c.GroupMinSessionTimeout, "group-min-session-timeout", c.GroupMinSessionTimeout, "shortest session timeout a group member may ask for (group.min.session.timeout.ms; env FERRY_GROUP_MIN_SESSION_TIMEOUT)")
 	fs.DurationVar(&c.GroupMaxSessionTimeout, "group-max-session-timeout", c.GroupMaxSessionTimeout, "longest session timeout a group member may ask for (group.max.session.timeout.ms; env FERRY_GROUP_MAX_SESSION_TIMEOUT)")
 	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", c.GroupInitialRebalanceDelay, "wait for more members before the first rebalance of an empty group (group.initial.rebalance.delay.ms; env FERRY_GROUP_INITIAL_REBALANCE_DELAY)")

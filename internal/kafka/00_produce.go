@@ -96,10 +96,16 @@ func handleProduce(c *conn, kreq kmsg.Request) finisher {
 // hundreds of partitions costs about one fsync of latency, not hundreds.
 func syncAll(c *conn, parts []producedPartition) {
 	var wg sync.WaitGroup
+	waiting := false
 	for i := range parts {
 		p := &parts[i]
 		if p.part.Log().HighWatermark() >= p.syncUpTo {
 			continue // already durable (or flush.policy is not always)
+		}
+		if !waiting {
+			waiting = true
+			c.s.metrics.produceWaiting.Add(1)
+			defer c.s.metrics.produceWaiting.Add(-1)
 		}
 		wg.Add(1)
 		go func() {

@@ -65,6 +65,9 @@ func fetch(c *conn, req *kmsg.FetchRequest) reply {
 		rep, total, errored := readFetch(c, req)
 		remaining := time.Until(deadline)
 		if errored || total >= int64(req.MinBytes) || remaining <= 0 || c.s.ctx.Err() != nil {
+			if req.ReplicaID < 0 {
+				countFetched(rep) // consumers' traffic; replicas' is not bytes out
+			}
 			return rep
 		}
 		if wake == nil {
@@ -78,12 +81,27 @@ func fetch(c *conn, req *kmsg.FetchRequest) reply {
 			continue
 		}
 		timer := time.NewTimer(remaining)
+		parked := time.Now()
+		c.s.metrics.fetchWaiting.Add(1)
 		select {
 		case <-wake:
 		case <-timer.C:
 		case <-c.s.ctx.Done():
 		}
+		c.s.metrics.fetchWaiting.Add(-1)
+		c.parkedSince(parked)
 		timer.Stop()
+	}
+}
+
+// countFetched adds what a response sends to its partitions' traffic.
+func countFetched(rep *fetchReply) {
+	for i := range rep.topics {
+		for _, fp := range rep.topics[i].partitions {
+			if fp.part != nil && fp.records.Size > 0 {
+				fp.part.CountFetched(fp.records.Records, fp.records.Size)
+			}
+		}
 	}
 }
 
@@ -173,7 +191,7 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 					errored = true
 					c.log.Error("fetch read failed", "topic", rt.Topic, "partition", rp.Partition, "err", err)
 				default:
-					fp.records = slice
+					fp.records, fp.part = slice, p
 					total += slice.Size
 					budget -= slice.Size
 				}

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"net"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -23,6 +24,7 @@ func handleJoinGroup(c *conn, kreq kmsg.Request) finisher {
 	req := kreq.(*kmsg.JoinGroupRequest)
 	ch := c.s.broker.Groups().Join(req, c.clientID, clientHost(c))
 	return func() reply {
+		defer c.parkedSince(time.Now()) // waiting for the other members is no slowness
 		select {
 		case resp := <-ch:
 			return msgReply{resp}

@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"time"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -19,6 +21,7 @@ func handleSyncGroup(c *conn, kreq kmsg.Request) finisher {
 	req := kreq.(*kmsg.SyncGroupRequest)
 	ch := c.s.broker.Groups().Sync(req)
 	return func() reply {
+		defer c.parkedSince(time.Now()) // waiting for the other members is no slowness
 		select {
 		case resp := <-ch:
 			return msgReply{resp}

@@ -50,6 +50,11 @@ type conn struct {
 	reqBytes *requestBytes // of the request being handled; read goroutine only
 	pending  chan pendingReply
 	inFlight atomic.Int32 // requests read whose replies are not yet written
+	// parked adds up the nanoseconds the write goroutine has spent parked
+	// waiting for something other than work: a Fetch's long poll, a
+	// JoinGroup or SyncGroup waiting for the other members. A request's
+	// share, since it was read, is not slowness (see requestDone).
+	parked atomic.Int64
 
 	// principal is who the client is (principal.go): set by the TLS
 	// handshake or SASL on the read goroutine before requests it allows.
@@ -66,6 +71,8 @@ type pendingReply struct {
 	header requestHeader
 	finish finisher
 	bytes  *requestBytes // released once finish has run
+	start  time.Time     // when its last byte was read; zero for a bare SASL token
+	parked int64         // conn.parked when it was read
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -145,6 +152,7 @@ func (c *conn) readLoop() error {
 			}
 			continue
 		}
+		start := time.Now()
 		h, req, err := parseRequest(frame)
 		if err != nil {
 			rb.release()
@@ -152,7 +160,7 @@ func (c *conn) readLoop() error {
 			if errors.As(err, &uv) && h.key == apiVersionsKey {
 				// Answered, not fatal: the client retries with a version
 				// the answer says we support (KIP-511).
-				c.push(pendingReply{header: h, finish: now(unsupportedApiVersions(h.version))})
+				c.push(pendingReply{header: h, finish: now(unsupportedApiVersions(h.version)), start: time.Now()})
 				continue
 			}
 			return fmt.Errorf("bad request (key %d, version %d, client %q): %w", h.key, h.version, h.clientID, err)
@@ -170,7 +178,7 @@ func (c *conn) readLoop() error {
 			rb.release()
 			return err
 		}
-		c.push(pendingReply{header: h, finish: fin, bytes: rb})
+		c.push(pendingReply{header: h, finish: fin, bytes: rb, start: start})
 		if c.closing != nil {
 			return c.closing
 		}
@@ -178,6 +186,7 @@ func (c *conn) readLoop() error {
 }
 
 func (c *conn) push(p pendingReply) {
+	p.parked = c.parked.Load()
 	c.inFlight.Add(1)
 	c.pending <- p
 }
@@ -286,6 +295,13 @@ func (c *conn) writeLoop() {
 			c.nc.SetWriteDeadline(time.Now().Add(c.idle))
 			err = rep.write(w, p.header)
 		}
+		if err == nil && !p.start.IsZero() { // zero: a bare SASL token, no request
+			took := time.Since(p.start)
+			// Parked time of earlier requests overlaps this one's only
+			// partly: never count more than it took.
+			waited := min(time.Duration(c.parked.Load()-p.parked), took)
+			c.requestDone(p.header, rep, took, waited)
+		}
 		if err == nil && len(c.pending) == 0 && w.bw != nil {
 			err = w.bw.Flush()
 			w.returnBuffers() // nothing more to write for now
@@ -309,6 +325,10 @@ func (c *conn) writeLoop() {
 		w.returnBuffers()
 	}
 }
+
+// parkedSince adds the time since start to the connection's parked time:
+// a finisher calls it after waiting for data or for other clients.
+func (c *conn) parkedSince(start time.Time) { c.parked.Add(int64(time.Since(start))) }
 
 func (c *conn) finish(p pendingReply) (rep reply, err error) {
 	defer func() {

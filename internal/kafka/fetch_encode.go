@@ -3,6 +3,7 @@ package kafka
 import (
 	"github.com/twmb/franz-go/pkg/kbin"
 
+	"github.com/ferry-mq/ferry/internal/broker"
 	"github.com/ferry-mq/ferry/internal/log"
 )
 
@@ -32,6 +33,7 @@ type fetchPartition struct {
 	logStart      int64
 	aborted       []log.AbortedTxn // read_committed only; nil is encoded as null
 	records       log.Slice
+	part          *broker.Partition // where records come from, for metrics
 }
 
 // piece is a run of envelope bytes followed by a file section.

@@ -42,6 +42,7 @@ import (
 	"github.com/ferry-mq/ferry/internal/acl"
 	"github.com/ferry-mq/ferry/internal/broker"
 	"github.com/ferry-mq/ferry/internal/meta"
+	"github.com/ferry-mq/ferry/internal/metrics"
 )
 
 // Server accepts Kafka protocol connections.
@@ -53,6 +54,9 @@ type Server struct {
 
 	ctx    context.Context // cancelled by Close: ends long polls
 	cancel context.CancelFunc
+
+	metrics     *serverMetrics
+	slowRequest time.Duration // --slow-request; 0 logs none
 
 	budget  *requestBudget // request bytes read and not yet handled
 	limits  *connLimits
@@ -85,6 +89,9 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 		broker: b, log: logger, advertised: advertised, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
 		budget: newRequestBudget(cfg.QueuedMaxRequestBytes),
 		limits: newConnLimits(cfg.MaxConnections, cfg.MaxConnectionsPerIP),
+
+		metrics:     newServerMetrics(cfg.Metrics),
+		slowRequest: cfg.SlowRequest,
 	}
 	if cfg.AuthorizationEnforced() && len(cfg.ACL.Superusers) == 0 {
 		// Kafka's super.users trap: with checks on, only bindings let
@@ -97,6 +104,7 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 		insecurePrincipalFromClientID: cfg.ACL.InsecurePrincipalFromClientID,
 		quotas:                        newQuotaManager(func() *meta.QuotaSet { return b.Image().Quotas() }, cfg.ACL.MaxConnectionsPerPrincipal),
 	}
+	s.metrics.sink.Register(metrics.SourceFunc(s.collect))
 	for i := range s.refused {
 		s.refused[i].every = 10 * time.Second
 	}

@@ -109,4 +109,10 @@ type Options struct {
 	OnAdvance func(highWatermark int64) // called (outside locks) whenever HighWatermark advances; may be nil
 	Now       func() time.Time          // injectable clock; nil = time.Now
 	FS        vfs.FS                    // file system; nil = the OS (vfs.Default)
+	// OnFsync, if set, is told how long each fsync of a segment took
+	// (group commits, rolls, interval flushes), for metrics.
+	OnFsync func(took time.Duration)
+	// OnGroupCommit, if set, is told after each successful group-commit
+	// fsync how many appended batches it made durable, for metrics.
+	OnGroupCommit func(batches int64)
 }

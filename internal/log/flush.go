@@ -62,6 +62,7 @@ func (l *Log) syncTo(upTo int64) error {
 
 	l.mu.RLock()
 	target := l.end.Load()
+	appends := l.appends.Load()
 	active := l.segments[len(l.segments)-1]
 	f := active.file
 	rp := recoveryPoint{offset: target, segment: active.base, position: active.size}
@@ -71,6 +72,10 @@ func (l *Log) syncTo(upTo int64) error {
 	l.syncMu.Lock()
 	l.syncing = false
 	advanced := int64(-1)
+	covered := appends - l.syncedAppends
+	if err == nil && appends > l.syncedAppends {
+		l.syncedAppends = appends
+	}
 	if err == nil && target > l.syncedEnd {
 		l.syncedEnd = target
 		// Publish before waking the waiters: Sync's contract is that the
@@ -84,6 +89,9 @@ func (l *Log) syncTo(upTo int64) error {
 	l.syncMu.Unlock()
 	if err != nil {
 		return err
+	}
+	if l.onGroupCommit != nil && covered > 0 {
+		l.onGroupCommit(covered)
 	}
 	l.notify(advanced)
 	return nil
@@ -108,7 +116,15 @@ func (l *Log) markSynced(end int64) int64 {
 // until the log is reopened, which re-validates the tail.
 func (l *Log) fsync(f vfs.File) error {
 	l.fsyncs.Add(1)
-	if err := f.Sync(); err != nil {
+	var start time.Time
+	if l.onFsync != nil {
+		start = time.Now()
+	}
+	err := f.Sync()
+	if l.onFsync != nil {
+		l.onFsync(time.Since(start))
+	}
+	if err != nil {
 		err = fmt.Errorf("log: fsync %s: %w", f.Name(), err)
 		l.logger.Error("fsync failed; log is read-only until reopened", "err", err)
 		l.syncMu.Lock()

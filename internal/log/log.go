@@ -39,6 +39,9 @@ type Log struct {
 	logger    *slog.Logger
 	onAdvance func(int64)
 	now       func() time.Time
+	// Metrics hooks (Options.OnFsync, OnGroupCommit); may be nil.
+	onFsync       func(time.Duration)
+	onGroupCommit func(int64)
 
 	cleanMu sync.Mutex
 	closing atomic.Bool // Close has begun: a running Compact gives up
@@ -56,6 +59,9 @@ type Log struct {
 	syncedEnd int64 // every offset below is durable
 	syncErr   error // sticky: after a failed fsync nothing is known to be durable
 	syncStop  bool  // Close has begun
+	// syncedAppends is appends as of the last group commit, to count the
+	// batches each one covers.
+	syncedAppends int64
 
 	mu       sync.RWMutex
 	segments []*segment // ordered by base offset; the last one is active
@@ -101,6 +107,9 @@ type Log struct {
 	// set in Open, read-only afterwards.
 	damaged []DamagedRange
 
+	// appends counts batches appended since Open; written with mu held.
+	appends atomic.Int64
+
 	// Counters for tests.
 	fsyncs          atomic.Int64
 	scannedSegments atomic.Int64
@@ -120,7 +129,8 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, fs: fs, logger: opts.Logger, onAdvance: opts.OnAdvance, now: opts.Now, cfg: cfg}
+	l := &Log{dir: dir, fs: fs, logger: opts.Logger, onAdvance: opts.OnAdvance, now: opts.Now, cfg: cfg,
+		onFsync: opts.OnFsync, onGroupCommit: opts.OnGroupCommit}
 	if l.logger == nil {
 		l.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -245,6 +255,7 @@ func (l *Log) appendLocked(batch []byte, h BatchHeader, follower bool) (AppendRe
 	s.track(h, pos, l.cfg.IndexIntervalBytes)
 	l.end.Store(s.next)
 	l.size.Add(h.Size())
+	l.appends.Add(1)
 	policy := l.cfg.FlushPolicy
 	l.mu.Unlock()
 

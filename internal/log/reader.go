@@ -17,6 +17,9 @@ type Slice struct {
 	File io.ReaderAt
 	Pos  int64
 	Size int64
+	// Records counts the records of the slice's batches, as their headers
+	// say (for metrics: the fetch path never decodes them).
+	Records int64
 }
 
 // ReadAll reads the slice into memory, for tests and paths that cannot use sendfile.
@@ -112,6 +115,7 @@ func (l *Log) ReadBelow(offset int64, maxBytes int, minOneBatch bool, limit int6
 		return Slice{}, fmt.Errorf("log: read offset %d: %w", offset, err)
 	}
 	end := first
+	var records int64
 	for {
 		// h is the header of the batch at end.
 		if h.BaseOffset >= limit {
@@ -120,10 +124,12 @@ func (l *Log) ReadBelow(offset int64, maxBytes int, minOneBatch bool, limit int6
 		if end+h.Size()-first > int64(maxBytes) {
 			if end == first && minOneBatch {
 				end += h.Size()
+				records += int64(h.NumRecords)
 			}
 			break
 		}
 		end += h.Size()
+		records += int64(h.NumRecords)
 		if end >= size {
 			break
 		}
@@ -133,7 +139,7 @@ func (l *Log) ReadBelow(offset int64, maxBytes int, minOneBatch bool, limit int6
 			break
 		}
 	}
-	return Slice{File: f, Pos: first, Size: end - first}, nil
+	return Slice{File: f, Pos: first, Size: end - first, Records: records}, nil
 }
 
 // OffsetForTime returns the first record, in offset order, whose timestamp is

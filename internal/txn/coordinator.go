@@ -69,6 +69,11 @@ type Options struct {
 	OffsetsTopic string
 	// TickInterval is how often Start's goroutine calls Tick; 0 means 1s.
 	TickInterval time.Duration
+	// OnEnd, if set, is called once per transaction whose markers are
+	// written, with its outcome; OnTimeout when one is aborted for
+	// outliving its timeout. For metrics; both may be nil.
+	OnEnd     func(commit bool)
+	OnTimeout func()
 }
 
 // tp names a partition.
@@ -202,6 +207,9 @@ func (c *Coordinator) Tick() {
 			t.state = stateOf(statePrepareAbort)
 			t.updated = now
 			toAbort = append(toAbort, t)
+			if c.opts.OnTimeout != nil {
+				c.opts.OnTimeout()
+			}
 			c.opts.Logger.Info("aborting timed-out transaction", "transactional_id", id, "producer_id", t.producerID, "epoch", t.epoch, "timeout", t.timeout)
 		case idle(t.state) && now.Sub(t.updated) > c.cfg.IDExpiration:
 			tombstones = append(tombstones, id)

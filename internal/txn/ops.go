@@ -359,6 +359,9 @@ func (c *Coordinator) complete(t *txn) bool {
 	t.updated = c.now()
 	next, err := c.appendLocked([]kv{stateRecord(t)})
 	c.mu.Unlock()
+	if c.opts.OnEnd != nil {
+		c.opts.OnEnd(commit)
+	}
 	// Losing this record only means the markers are written again after a
 	// restart, which readers tolerate.
 	return c.syncOrFail(next, err, "complete transaction") == nil

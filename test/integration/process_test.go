@@ -73,6 +73,7 @@ type ferryProc struct {
 	t       testing.TB
 	cmd     *exec.Cmd
 	addr    string
+	http    string // host:port of /metrics, /healthz, /readyz
 	dataDir string
 	exited  chan struct{}
 	waitErr error
@@ -81,10 +82,14 @@ type ferryProc struct {
 	stderr bytes.Buffer
 }
 
-var servingRE = regexp.MustCompile(`msg="ferry is serving".* kafka=(\S+)`)
+var (
+	servingRE = regexp.MustCompile(`msg="ferry is serving".* kafka=(\S+)`)
+	httpRE    = regexp.MustCompile(`msg="http listening".* addr=(\S+)`)
+)
 
 // startFerry starts `ferry serve` on 127.0.0.1:0 with dataDir and waits
-// until it accepts connections.
+// until it accepts connections. Its HTTP listener is on 127.0.0.1:0 too, so
+// processes started together never share a port.
 func startFerry(t testing.TB, dataDir string, extra ...string) *ferryProc {
 	t.Helper()
 	p, err := tryStartFerry(t, dataDir, extra...)
@@ -102,6 +107,7 @@ func tryStartFerry(t testing.TB, dataDir string, extra ...string) (*ferryProc, e
 	args := append([]string{"serve",
 		"--data-dir", dataDir,
 		"--kafka-addr", "127.0.0.1:0",
+		"--http-addr", "127.0.0.1:0",
 		"--auto-create-topics=false",
 		"--topic-default", "flush.policy=always",
 		"--log-level", "info",
@@ -127,6 +133,11 @@ func tryStartFerry(t testing.TB, dataDir string, extra ...string) (*ferryProc, e
 			p.mu.Lock()
 			p.stderr.WriteString(line + "\n")
 			p.mu.Unlock()
+			if m := httpRE.FindStringSubmatch(line); m != nil {
+				p.mu.Lock()
+				p.http = strings.Trim(m[1], `"`)
+				p.mu.Unlock()
+			}
 			if m := servingRE.FindStringSubmatch(line); m != nil {
 				select {
 				case addrc <- strings.Trim(m[1], `"`):
@@ -162,6 +173,13 @@ func tryStartFerry(t testing.TB, dataDir string, extra ...string) (*ferryProc, e
 		time.Sleep(20 * time.Millisecond)
 	}
 	return p, nil
+}
+
+// httpAddr is the process's HTTP listener address, empty if it is off.
+func (p *ferryProc) httpAddr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.http
 }
 
 func (p *ferryProc) log() string {
