@@ -19,6 +19,7 @@ func (s *Server) TLSListener(advertised string, cfg *tls.Config) *Server {
 		broker: s.broker, log: s.log.With("listener", "tls"), advertised: advertised,
 		ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
 		budget: s.budget, limits: s.limits, tlsConfig: cfg, sasl: s.sasl, security: s.security,
+		metrics: s.metrics, slowRequest: s.slowRequest, // one set of metrics for both listeners
 	}
 	for i := range t.refused {
 		t.refused[i].every = 10 * time.Second
