@@ -104,8 +104,8 @@ func syncAll(c *conn, parts []producedPartition) {
 		}
 		if !waiting {
 			waiting = true
-			c.s.metrics.produceWaiting.Add(1)
-			defer c.s.metrics.produceWaiting.Add(-1)
+			c.s.instruments().produceWaiting.Add(1)
+			defer c.s.instruments().produceWaiting.Add(-1)
 		}
 		wg.Add(1)
 		go func() {

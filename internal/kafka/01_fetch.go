@@ -82,13 +82,13 @@ func fetch(c *conn, req *kmsg.FetchRequest) reply {
 		}
 		timer := time.NewTimer(remaining)
 		parked := time.Now()
-		c.s.metrics.fetchWaiting.Add(1)
+		c.s.instruments().fetchWaiting.Add(1)
 		select {
 		case <-wake:
 		case <-timer.C:
 		case <-c.s.ctx.Done():
 		}
-		c.s.metrics.fetchWaiting.Add(-1)
+		c.s.instruments().fetchWaiting.Add(-1)
 		c.parkedSince(parked)
 		timer.Stop()
 	}

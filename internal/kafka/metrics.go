@@ -32,6 +32,19 @@ type serverMetrics struct {
 
 type apiError struct{ key, code int16 }
 
+// noMetrics stands in for a Server built without NewServer's metrics (a
+// listener added later that forgets to share them): it is made before the
+// API files register, so every instrument in it is a no-op.
+var noMetrics = newServerMetrics(metrics.Nop)
+
+// instruments returns the server's metrics, never nil.
+func (s *Server) instruments() *serverMetrics {
+	if s.metrics == nil {
+		return noMetrics
+	}
+	return s.metrics
+}
+
 func newServerMetrics(sink metrics.Sink) *serverMetrics {
 	sink = metrics.OrNop(sink)
 	m := &serverMetrics{
@@ -69,7 +82,7 @@ func (s *Server) collect(emit metrics.Emit) {
 // for a rebalance): it counts in the latency, as in Kafka's TotalTimeMs,
 // but not as slowness.
 func (c *conn) requestDone(h requestHeader, rep reply, took, waited time.Duration) {
-	m := c.s.metrics
+	m := c.s.instruments()
 	if h.key < 0 || int(h.key) >= maxAPIKey {
 		return
 	}
