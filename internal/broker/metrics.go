@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ferry-mq/ferry/internal/meta"
 	"github.com/ferry-mq/ferry/internal/metrics"
 )
 
@@ -53,8 +54,8 @@ func (m *brokerMetrics) txnEnded(commit bool) {
 
 func (m *brokerMetrics) txnTimedOut() { m.txnTimeout.Add(1) }
 
-// isrChanged counts a change of the ISR of a partition led here. TODO(replication):
-// call it where the leader shrinks or expands an ISR.
+// isrChanged counts a change of the ISR of a partition led here, once the
+// controller has taken it.
 func (m *brokerMetrics) isrChanged(shrunk bool) {
 	if shrunk {
 		m.isrShrinks.Add(1)
@@ -68,6 +69,9 @@ func (m *brokerMetrics) isrChanged(shrunk bool) {
 // partition fetched, read only when scraped.
 type partitionTraffic struct {
 	recordsIn, bytesIn, recordsOut, bytesOut atomic.Int64
+	// fetchLag is, on a follower, the leader's high watermark minus this
+	// replica's log end at the last fetch.
+	fetchLag atomic.Int64
 }
 
 // CountFetched adds records and bytes sent to a consumer (not a replica)
@@ -90,22 +94,34 @@ func (b *Broker) collectMetrics(emit metrics.Emit) {
 	}
 	parts := b.allPartitions()
 	img := b.Image()
-	led := 0
+	led, underReplicated := 0, 0
+	var followed []*Partition
 	for _, p := range parts {
-		if t, ok := img.Topic(p.Topic); ok && b.leads(t, p.Index) {
+		t, ok := img.Topic(p.Topic)
+		if !ok {
+			continue
+		}
+		pl := b.PartitionPlacement(t, p.Index)
+		switch {
+		case pl.Leader == b.cfg.NodeID:
 			led++
+			if len(pl.ISR) < len(pl.Replicas) {
+				underReplicated++
+			}
+		case pl.Leader >= 0:
+			followed = append(followed, p)
 		}
 	}
 	emit(metrics.BrokerPartitions, float64(len(parts)))
 	emit(metrics.BrokerPartitionsLed, float64(led))
+	emit(metrics.UnderReplicatedPartitions, float64(underReplicated))
 	controller := b.Controller()
 	emit(metrics.ControllerID, float64(controller))
 	emit(metrics.ActiveController, boolGauge(controller == b.cfg.NodeID))
-	// TODO(replication): emit UnderReplicatedPartitions (led here, ISR
-	// smaller than the replicas), OfflinePartitions (on the controller:
-	// no live leader) and ReplicaFetchLag per followed partition once the
-	// replica layer holds ISRs; until then a partition has one replica,
-	// always in sync, so there is nothing to report.
+	if controller == b.cfg.NodeID {
+		// As in Kafka, the active controller reports offline partitions.
+		emit(metrics.OfflinePartitions, float64(offlinePartitions(b, img)))
+	}
 
 	limit := b.cfg.MetricsMaxPartitions
 	capped := len(parts) > limit
@@ -115,11 +131,27 @@ func (b *Broker) collectMetrics(emit metrics.Emit) {
 		for _, p := range parts {
 			emitPartition(emit, p.Topic, strconv.Itoa(int(p.Index)), partitionSample(p))
 		}
+		for _, p := range followed {
+			emit(metrics.ReplicaFetchLag, float64(p.traffic.fetchLag.Load()), p.Topic, strconv.Itoa(int(p.Index)))
+		}
 	}
 	if b.collectGroups(emit, limit) {
 		capped = true
 	}
 	emit(metrics.PartitionSeriesCapped, boolGauge(capped))
+}
+
+// offlinePartitions counts the partitions of the image without a leader.
+func offlinePartitions(b *Broker, img *meta.Image) int {
+	n := 0
+	for _, t := range img.Topics() {
+		for i := range t.Placement {
+			if b.PartitionPlacement(t, int32(i)).Leader < 0 {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // partitionValues are one partition's scraped values, or a topic's sums.

@@ -62,5 +62,9 @@ func (p *Partition) truncateTo(offset int64) error {
 // setFollowerHW records the leader's high watermark, capped at what this
 // replica holds.
 func (p *Partition) setFollowerHW(leaderHW int64) {
-	p.raiseHW(min(leaderHW, p.log.EndOffset()))
+	end := p.log.EndOffset()
+	p.raiseHW(min(leaderHW, end))
+	// For ferry_replica_fetch_lag: the leader's high watermark is the
+	// nearest to its log end that a fetch response tells.
+	p.traffic.fetchLag.Store(max(leaderHW-end, 0))
 }

@@ -110,8 +110,7 @@ var (
 		Like: "(none)"}
 )
 
-// The node and the cluster. Those marked TODO in the help are defined for
-// the replication work and not reported yet.
+// The node and the cluster.
 var (
 	BrokerPartitions = &Desc{Name: "ferry_broker_partitions", Kind: KindGauge, Scraped: true,
 		Help: "Partitions open on this node.",
@@ -129,19 +128,19 @@ var (
 		Help: "1 once log recovery is done, the listeners are up and (in a cluster) the node is registered: what /readyz says.",
 		Like: "(none)"}
 	UnderReplicatedPartitions = &Desc{Name: "ferry_cluster_under_replicated_partitions", Kind: KindGauge, Scraped: true,
-		Help: "Partitions led here whose ISR is smaller than their replica set. TODO: reported once replication lands.",
+		Help: "Partitions led here whose ISR (as the controller has it) is smaller than their replica set.",
 		Like: "kafka.server ReplicaManager UnderReplicatedPartitions"}
 	OfflinePartitions = &Desc{Name: "ferry_cluster_offline_partitions", Kind: KindGauge, Scraped: true,
-		Help: "Partitions without a live leader (reported by the controller). TODO: reported once replication lands.",
+		Help: "Partitions without a leader; reported by the active controller only.",
 		Like: "kafka.controller OfflinePartitionsCount"}
 	ISRShrinks = &Desc{Name: "ferry_cluster_isr_shrinks_total", Kind: KindCounter,
-		Help: "Times a partition led here removed a replica from its ISR. TODO: reported once replication lands.",
+		Help: "ISR changes that removed replicas, made by partitions led here (counted when the controller takes them).",
 		Like: "kafka.server ReplicaManager IsrShrinksPerSec"}
 	ISRExpands = &Desc{Name: "ferry_cluster_isr_expands_total", Kind: KindCounter,
-		Help: "Times a partition led here added a replica back to its ISR. TODO: reported once replication lands.",
+		Help: "ISR changes that added a caught-up replica back, made by partitions led here.",
 		Like: "kafka.server ReplicaManager IsrExpandsPerSec"}
 	ReplicaFetchLag = &Desc{Name: "ferry_replica_fetch_lag", Kind: KindGauge, Labels: topicPartition, Scraped: true,
-		Help: "On a follower: leader's log end offset minus this replica's. TODO: reported once replication lands.",
+		Help: "On a follower, per followed partition: the leader's high watermark at the last fetch minus this replica's log end (not reported past --metrics-max-partitions).",
 		Like: "kafka.server ReplicaFetcherManager MaxLag"}
 )
 
