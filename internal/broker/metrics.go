@@ -54,8 +54,8 @@ func (m *brokerMetrics) txnEnded(commit bool) {
 
 func (m *brokerMetrics) txnTimedOut() { m.txnTimeout.Add(1) }
 
-// isrChanged counts a change of the ISR of a partition led here, once the
-// controller has taken it.
+// isrChanged counts a change of the ISR of a partition led here, when the
+// placement holding it is applied.
 func (m *brokerMetrics) isrChanged(shrunk bool) {
 	if shrunk {
 		m.isrShrinks.Add(1)

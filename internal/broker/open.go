@@ -81,7 +81,7 @@ func (b *Broker) openPartition(t *meta.Topic, index int32, tc config.TopicConfig
 		return nil, false, fmt.Errorf("open partition %s-%d: %w", t.Name, index, err)
 	}
 	logger := b.log.With("topic", t.Name, "partition", index)
-	p := &Partition{Topic: t.Name, Index: index, config: tc, logger: logger, dir: dir, topicID: t.ID, loadedHW: readHighWatermark(dir), proposer: b.proposeISRChange}
+	p := &Partition{Topic: t.Name, Index: index, config: tc, logger: logger, dir: dir, topicID: t.ID, loadedHW: readHighWatermark(dir), proposer: b.proposeISRChange, metrics: &b.metrics}
 	p.hwCheckpointed.Store(p.loadedHW)
 	l, err := log.Open(dir, tc.Log, log.Options{
 		Logger:    logger,

@@ -42,6 +42,7 @@ type Partition struct {
 	hwCheckpointed atomic.Int64 // last high watermark written, see hwcheckpoint.go
 
 	traffic partitionTraffic // for metrics, read at scrape time
+	metrics *brokerMetrics   // the broker's instruments; nil in some tests
 }
 
 // Log exposes the partition's log for reads.

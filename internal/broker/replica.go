@@ -57,6 +57,11 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool, 
 	}
 	wasLeading := rs.leading.Load()
 	changed := rs.replicas == nil || pl.Leader != rs.leader || pl.LeaderEpoch != rs.epoch
+	if !changed && wasLeading && p.metrics != nil && len(pl.ISR) != len(rs.isr) {
+		// Whoever proposed it (this leader, or the controller fencing a
+		// broker), the ISR of a partition led here changed.
+		p.metrics.isrChanged(len(pl.ISR) < len(rs.isr))
+	}
 	rs.self = self
 	rs.replicas = slices.Clone(pl.Replicas)
 	rs.isr = slices.Clone(pl.ISR)

@@ -110,9 +110,7 @@ var errStalePlacement = errors.New("placement changed since the ISR change was c
 // as Kafka's AlterPartition does: the change names the leader epoch and
 // partition epoch it was computed under, and is dropped if either moved.
 func (b *Broker) proposeISRChange(p *Partition, epoch, partitionEpoch int32, change func([]int32) []int32) error {
-	var changed, shrunk bool // of the last run of the update, the one applied
 	_, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
-		changed = false
 		t, ok := img.Topic(p.Topic)
 		if !ok || t.ID != p.topicID || int(p.Index) >= len(t.Placement) {
 			return nil, meta.ErrNoChange
@@ -133,7 +131,6 @@ func (b *Broker) proposeISRChange(p *Partition, epoch, partitionEpoch int32, cha
 				return nil, meta.ErrNoChange
 			}
 		}
-		changed, shrunk = true, len(isr) < len(pl.ISR)
 		next := pl
 		next.Replicas = append([]int32(nil), pl.Replicas...)
 		next.ISR = isr
@@ -142,9 +139,6 @@ func (b *Broker) proposeISRChange(p *Partition, epoch, partitionEpoch int32, cha
 	})
 	if err != nil && !errors.Is(err, meta.ErrNoChange) {
 		return fmt.Errorf("propose ISR of %s-%d: %w", p.Topic, p.Index, err)
-	}
-	if err == nil && changed {
-		b.metrics.isrChanged(shrunk)
 	}
 	return nil
 }

@@ -134,10 +134,10 @@ var (
 		Help: "Partitions without a leader; reported by the active controller only.",
 		Like: "kafka.controller OfflinePartitionsCount"}
 	ISRShrinks = &Desc{Name: "ferry_cluster_isr_shrinks_total", Kind: KindCounter,
-		Help: "ISR changes that removed replicas, made by partitions led here (counted when the controller takes them).",
+		Help: "ISR shrinks of partitions led here (the leader dropping a lagging follower, or the controller fencing a broker), counted when applied.",
 		Like: "kafka.server ReplicaManager IsrShrinksPerSec"}
 	ISRExpands = &Desc{Name: "ferry_cluster_isr_expands_total", Kind: KindCounter,
-		Help: "ISR changes that added a caught-up replica back, made by partitions led here.",
+		Help: "ISR expansions of partitions led here: a caught-up replica added back.",
 		Like: "kafka.server ReplicaManager IsrExpandsPerSec"}
 	ReplicaFetchLag = &Desc{Name: "ferry_replica_fetch_lag", Kind: KindGauge, Labels: topicPartition, Scraped: true,
 		Help: "On a follower, per followed partition: the leader's high watermark at the last fetch minus this replica's log end (not reported past --metrics-max-partitions).",

@@ -40,7 +40,7 @@ func waitMetric(t *testing.T, what string, cond func() (bool, string)) {
 // active controller and reports offline partitions; every partition of a
 // topic with replication factor 3 has one leader; followers report their
 // fetch lag; a killed broker makes the partitions it replicated
-// under-replicated on their leaders, and once it is back and caught up the
+// under-replicated on their leaders, whose ISRs shrink, and once it is back and caught up the
 // leaders count ISR expansions and nothing is under-replicated.
 func TestClusterMetrics(t *testing.T) {
 	args := clusterArgs(t, 3)
@@ -102,9 +102,13 @@ func TestClusterMetrics(t *testing.T) {
 
 	victim := (controller + 1) % 3
 	procs[victim].kill()
+	// The 4 partitions the victim followed keep their leaders, whose ISR
+	// shrinks when the controller fences it; the 2 it led move to a new
+	// leader (no shrink on the old leader, which is dead).
 	waitMetric(t, "the killed broker's replicas under-replicated on the leaders", func() (bool, string) {
 		under := sumOverNodes(t, procs, "ferry_cluster_under_replicated_partitions", nil)
-		return under >= 6, fmt.Sprintf("%v under-replicated", under)
+		shrinks := sumOverNodes(t, procs, "ferry_cluster_isr_shrinks_total", nil)
+		return under >= 6 && shrinks >= 4, fmt.Sprintf("%v under-replicated, %v ISR shrinks", under, shrinks)
 	})
 	expandsBefore := sumOverNodes(t, procs, "ferry_cluster_isr_expands_total", nil)
 
