@@ -18,7 +18,7 @@ func metricsConn(sink metrics.Sink) *conn {
 	return &conn{s: s, log: slog.New(slog.DiscardHandler)}
 }
 
-func produceReply() reply {
+func sampleProduceReply() reply {
 	resp := kmsg.NewPtrProduceResponse()
 	rt := kmsg.NewProduceResponseTopic()
 	rt.Topic = "t"
@@ -32,7 +32,7 @@ func produceReply() reply {
 // Prometheus metrics on or off, so the produce and fetch paths pay no
 // garbage for them.
 func TestRequestMetricsDoNotAllocate(t *testing.T) {
-	rep := produceReply()
+	rep := sampleProduceReply()
 	fetch := &fetchReply{topics: []fetchTopic{{name: "t", partitions: make([]fetchPartition, 4)}}}
 	for name, sink := range map[string]metrics.Sink{"prometheus": prom.New(), "off": metrics.Nop} {
 		c := metricsConn(sink)
@@ -65,7 +65,7 @@ func TestErrorCodesCounted(t *testing.T) {
 }
 
 func BenchmarkRequestDone(b *testing.B) {
-	rep := produceReply()
+	rep := sampleProduceReply()
 	for _, tc := range []struct {
 		name string
 		sink metrics.Sink
