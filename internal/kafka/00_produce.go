@@ -123,10 +123,16 @@ func syncAll(c *conn, parts []producedPartition) {
 // on a replicated partition) or timeout passes.
 func waitReplicated(c *conn, parts []producedPartition, timeout time.Duration) {
 	var wg sync.WaitGroup
+	waiting := false
 	for i := range parts {
 		p := &parts[i]
 		if p.resp.ErrorCode != 0 || !p.part.Replicated() {
 			continue
+		}
+		if !waiting {
+			waiting = true // in Kafka's produce purgatory, as while waiting for an fsync
+			c.s.instruments().produceWaiting.Add(1)
+			defer c.s.instruments().produceWaiting.Add(-1)
 		}
 		wg.Add(1)
 		go func() {

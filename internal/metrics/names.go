@@ -37,7 +37,7 @@ var (
 		Help: "Bytes of requests read and not yet handled (counted against --queued-max-request-bytes).",
 		Like: "kafka.network MemoryPoolUsed"}
 	ProducePurgatory = &Desc{Name: "ferry_produce_purgatory_requests", Kind: KindGauge,
-		Help: "Produce requests appended and waiting to be acknowledged (fsync under flush.policy=always).",
+		Help: "Produce requests appended and waiting to be acknowledged: for the fsync under flush.policy=always, for the ISR under acks=all.",
 		Like: "kafka.server DelayedOperationPurgatory PurgatorySize{delayedOperation=Produce}"}
 	FetchPurgatory = &Desc{Name: "ferry_fetch_purgatory_requests", Kind: KindGauge,
 		Help: "Fetch requests parked until data arrives or max_wait_ms passes.",
