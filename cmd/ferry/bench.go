@@ -185,7 +185,7 @@ func benchProduce(args []string, stdout, stderr io.Writer) error {
 	batchMaxBytes := fs.Int("batch-max-bytes", 0, "largest record batch in bytes (default: the client's, about 1MB)")
 	linger := fs.Duration("linger", 0, "how long a partition waits for more records before sending (default: the client's; 0 with --one-at-a-time)")
 	partitions := fs.Int("partitions", 0, "create the topic with this many partitions if it does not exist")
-	rf := fs.Int("replication-factor", 1, "replication factor when creating the topic")
+	rf := fs.Int("replication-factor", -1, "replication factor when creating the topic; -1 takes the broker's default (on a cluster, min(3, live brokers) unless --default-replication-factor says otherwise)")
 	compression := fs.String("compression", "none", "batch compression: none, gzip, snappy, lz4 or zstd")
 	oneAtATime := fs.Bool("one-at-a-time", false, "per producer, send one record and wait for its ack before the next (latency)")
 	noIdempotence := fs.Bool("no-idempotence", false, "plain producers: no producer id, no sequence numbers (idempotence is on by default with --acks all)")
