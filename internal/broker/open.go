@@ -86,6 +86,7 @@ func (b *Broker) openPartition(t *meta.Topic, index int32, tc config.TopicConfig
 	l, err := log.Open(dir, tc.Log, log.Options{
 		Logger:    logger,
 		OnAdvance: p.onLogAdvance,
+		OnAppend:  p.onLogAppend,
 		FS:        b.cfg.LogFS,
 
 		OnFsync:       b.metrics.observeFsync,

@@ -32,6 +32,9 @@ type Partition struct {
 
 	waitMu  sync.Mutex
 	waiters map[chan struct{}]struct{}
+	// appendWaiters are followers' fetches: woken by every append, since
+	// they copy records before they are committed.
+	appendWaiters map[chan struct{}]struct{}
 
 	storageErrs storageErrorLog // failed appends and fsyncs, rate-limited
 
@@ -139,6 +142,35 @@ func (p *Partition) Watch(ch chan struct{}) {
 func (p *Partition) Unwatch(ch chan struct{}) {
 	p.waitMu.Lock()
 	delete(p.waiters, ch)
+	p.waitMu.Unlock()
+}
+
+// WatchAppends is Watch for a follower's fetch: ch is signalled on every
+// append, durable or not. UnwatchAppends removes it.
+func (p *Partition) WatchAppends(ch chan struct{}) {
+	p.waitMu.Lock()
+	if p.appendWaiters == nil {
+		p.appendWaiters = map[chan struct{}]struct{}{}
+	}
+	p.appendWaiters[ch] = struct{}{}
+	p.waitMu.Unlock()
+}
+
+// UnwatchAppends stops signalling ch.
+func (p *Partition) UnwatchAppends(ch chan struct{}) {
+	p.waitMu.Lock()
+	delete(p.appendWaiters, ch)
+	p.waitMu.Unlock()
+}
+
+func (p *Partition) onLogAppend(int64) {
+	p.waitMu.Lock()
+	for ch := range p.appendWaiters {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 	p.waitMu.Unlock()
 }
 

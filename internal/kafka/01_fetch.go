@@ -31,9 +31,10 @@ import (
 // UNKNOWN_LEADER_EPOCH (KIP-320); -1 skips the check.
 //
 // A fetch with a replica id (>= 0) comes from a follower: it reads up to the
-// leader's durable log end rather than the high watermark, and its fetch
-// offset tells the leader how far that follower's log reaches (see
-// broker.Partition.FollowerFetched), which moves the high watermark.
+// leader's log end (fsynced or not) rather than the high watermark, is woken
+// by appends, and its fetch offset tells the leader how far that follower's
+// log reaches (see broker.Partition.FollowerFetched), which moves the high
+// watermark.
 
 func init() { register(1, 4, 12, handleFetch) }
 
@@ -58,7 +59,11 @@ func fetch(c *conn, req *kmsg.FetchRequest) reply {
 	var watched []*broker.Partition
 	defer func() {
 		for _, p := range watched {
-			p.Unwatch(wake)
+			if req.ReplicaID >= 0 {
+				p.UnwatchAppends(wake)
+			} else {
+				p.Unwatch(wake)
+			}
 		}
 	}()
 	for {
@@ -76,7 +81,11 @@ func fetch(c *conn, req *kmsg.FetchRequest) reply {
 			wake = make(chan struct{}, 1)
 			watched = fetchPartitions(c, req)
 			for _, p := range watched {
-				p.Watch(wake)
+				if req.ReplicaID >= 0 {
+					p.WatchAppends(wake)
+				} else {
+					p.Watch(wake)
+				}
 			}
 			continue
 		}
@@ -156,11 +165,10 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 			fp.lastStable = p.LastStableOffset()
 			fp.logStart = l.StartOffset()
 			// Consumers read committed records only; a follower copies
-			// everything the leader has made durable.
+			// everything the leader has, fsynced or not, so that its
+			// fsync runs alongside the leader's (the high watermark
+			// still waits for both).
 			readLimit := fp.highWatermark
-			if follower {
-				readLimit = -1
-			}
 			limit := min(int64(rp.PartitionMaxBytes), budget)
 			if limit > 0 || total == 0 {
 				var slice log.Slice
@@ -168,7 +176,11 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 				if req.IsolationLevel == 1 {
 					slice, fp.lastStable, fp.aborted, err = p.ReadCommitted(rp.FetchOffset, int(max(limit, 0)), total == 0)
 				} else {
-					slice, err = l.ReadBelow(rp.FetchOffset, int(max(limit, 0)), total == 0, readLimit)
+					if follower {
+						slice, err = l.ReadUnflushed(rp.FetchOffset, int(max(limit, 0)), total == 0)
+					} else {
+						slice, err = l.ReadBelow(rp.FetchOffset, int(max(limit, 0)), total == 0, readLimit)
+					}
 				}
 				switch {
 				case errors.Is(err, log.ErrOffsetOutOfRange):

@@ -107,6 +107,7 @@ func (c Config) Validate() error {
 type Options struct {
 	Logger    *slog.Logger              // nil = discard
 	OnAdvance func(highWatermark int64) // called (outside locks) whenever HighWatermark advances; may be nil
+	OnAppend  func(endOffset int64)     // called (outside locks) after each append, durable or not; may be nil
 	Now       func() time.Time          // injectable clock; nil = time.Now
 	FS        vfs.FS                    // file system; nil = the OS (vfs.Default)
 	// OnFsync, if set, is told how long each fsync of a segment took

@@ -48,6 +48,7 @@ func (l *Log) AppendFollowerParsed(batch []byte, h BatchHeader) (AppendResult, e
 	l.appendMu.Lock()
 	res, advanced, err := l.appendLocked(batch, h, true)
 	l.appendMu.Unlock()
+	l.appended(res, err)
 	l.notify(advanced)
 	return res, err
 }

@@ -38,6 +38,7 @@ type Log struct {
 	fs        vfs.FS
 	logger    *slog.Logger
 	onAdvance func(int64)
+	onAppend  func(int64)
 	now       func() time.Time
 	// Metrics hooks (Options.OnFsync, OnGroupCommit); may be nil.
 	onFsync       func(time.Duration)
@@ -129,7 +130,7 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, fs: fs, logger: opts.Logger, onAdvance: opts.OnAdvance, now: opts.Now, cfg: cfg,
+	l := &Log{dir: dir, fs: fs, logger: opts.Logger, onAdvance: opts.OnAdvance, onAppend: opts.OnAppend, now: opts.Now, cfg: cfg,
 		onFsync: opts.OnFsync, onGroupCommit: opts.OnGroupCommit}
 	if l.logger == nil {
 		l.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -198,6 +199,7 @@ func (l *Log) AppendParsed(batch []byte, h BatchHeader) (AppendResult, error) {
 	l.appendMu.Lock()
 	res, advanced, err := l.appendLocked(batch, h, false)
 	l.appendMu.Unlock()
+	l.appended(res, err)
 	l.notify(advanced)
 	return res, err
 }
@@ -404,6 +406,14 @@ func (l *Log) advanceHW(hw int64) int64 {
 		if l.hw.CompareAndSwap(cur, hw) {
 			return hw
 		}
+	}
+}
+
+// appended calls OnAppend after a successful append.
+// REQUIRES: no locks held.
+func (l *Log) appended(res AppendResult, err error) {
+	if err == nil && l.onAppend != nil {
+		l.onAppend(res.LastOffset + 1)
 	}
 }
 

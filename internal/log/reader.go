@@ -65,12 +65,28 @@ func (l *Log) Read(offset int64, maxBytes int, minOneBatch bool) (Slice, error) 
 // returned; an offset in [limit, HighWatermark] gives an empty Slice. A
 // negative limit means the high watermark.
 func (l *Log) ReadBelow(offset int64, maxBytes int, minOneBatch bool, limit int64) (Slice, error) {
+	return l.read(offset, maxBytes, minOneBatch, limit, false)
+}
+
+// ReadUnflushed is Read up to the log end offset rather than the high
+// watermark: it may return batches not yet fsynced. A partition leader
+// serves its followers with it, so that their fsyncs run alongside its
+// own instead of after it; nothing read this way counts as committed
+// until the leader's own high watermark covers it.
+func (l *Log) ReadUnflushed(offset int64, maxBytes int, minOneBatch bool) (Slice, error) {
+	return l.read(offset, maxBytes, minOneBatch, -1, true)
+}
+
+func (l *Log) read(offset int64, maxBytes int, minOneBatch bool, limit int64, unflushed bool) (Slice, error) {
 	l.mu.RLock()
 	if l.closed.Load() {
 		l.mu.RUnlock()
 		return Slice{}, ErrClosed
 	}
 	hw, start := l.hw.Load(), l.start.Load()
+	if unflushed {
+		hw = l.end.Load()
+	}
 	if offset < start || offset > hw {
 		l.mu.RUnlock()
 		return Slice{}, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, start, hw)
