@@ -1,0 +1,171 @@
+package console
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Bounds on what one request may read; see the package doc.
+const (
+	MaxMessages     = 500
+	DefaultMessages = 50
+	MaxFetchBytes   = 8 << 20
+	MaxShownBytes   = 64 << 10
+	MaxSearchScan   = 100_000
+	DefaultScan     = 10_000
+	MaxSearchHits   = 50
+	maxBodyBytes    = 1 << 20
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Options configure a Console.
+type Options struct {
+	// Brokers are the Kafka addresses to seed the console's client with:
+	// normally the node's own Kafka listener.
+	Brokers []string
+	// ClientOpts are added to every client the console makes (TLS, SASL).
+	ClientOpts []kgo.Opt
+	// Logger gets one line per failed request; nil discards.
+	Logger *slog.Logger
+	// RequestTimeout bounds each API request; 0 means 15 s.
+	RequestTimeout time.Duration
+	// Now is the clock for live rates; nil means time.Now.
+	Now func() time.Time
+}
+
+// Console serves the web console and its JSON API. Close it to close its
+// Kafka client.
+type Console struct {
+	opts    Options
+	log     *slog.Logger
+	client  *kgo.Client
+	admin   *kadm.Client
+	initErr error
+	handler http.Handler
+
+	liveMu   sync.Mutex
+	liveLast liveSample
+}
+
+// New returns the console for the cluster at opts.Brokers. It does not
+// connect yet: the client dials on the first request, so a console made
+// before the Kafka listener is up still works once it is.
+func New(opts Options) *Console {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 15 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	c := &Console{opts: opts, log: opts.Logger}
+	c.client, c.initErr = kgo.NewClient(c.clientOpts()...)
+	if c.initErr == nil {
+		c.admin = kadm.NewClient(c.client)
+	}
+	c.handler = http.NewCrossOriginProtection().Handler(c.routes())
+	return c
+}
+
+// clientOpts are the options every client of the console starts from.
+func (c *Console) clientOpts(extra ...kgo.Opt) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.opts.Brokers...),
+		kgo.ClientID("ferry-console"),
+		kgo.MetadataMinAge(500 * time.Millisecond),
+		kgo.RetryTimeout(5 * time.Second),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	}
+	opts = append(opts, c.opts.ClientOpts...)
+	return append(opts, extra...)
+}
+
+// Close closes the console's Kafka client.
+func (c *Console) Close() {
+	if c.client != nil {
+		c.client.Close()
+	}
+}
+
+// ServeHTTP serves the page, its assets and the API.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.handler.ServeHTTP(w, r)
+}
+
+func (c *Console) routes() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(assets, "assets")
+	mux.Handle("/static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFileFS(w, r, static, "index.html")
+	})
+	api := func(pattern string, m methods) { mux.Handle(pattern, c.api(m)) }
+	api("/api/cluster", methods{"GET": c.getCluster})
+	api("/api/topics", methods{"GET": c.listTopics})
+	api("/api/topics/{topic}", methods{"GET": c.getTopic})
+	api("/api/topics/{topic}/configs", methods{"GET": c.getConfigs, "POST": c.alterConfigs})
+	api("/api/topics/{topic}/messages", methods{"GET": c.browse, "POST": c.produce})
+	api("/api/topics/{topic}/search", methods{"GET": c.search})
+	api("/api/groups", methods{"GET": c.listGroups})
+	api("/api/groups/{group}", methods{"GET": c.getGroup})
+	api("/api/groups/{group}/reset", methods{"POST": c.resetOffsets})
+	api("/api/transactions", methods{"GET": c.listTransactions})
+	api("/api/transactions/{id}", methods{"GET": c.getTransaction})
+	api("/api/live", methods{"GET": c.live})
+	mux.Handle("/api/", c.api(nil)) // anything else under /api is a JSON 404
+	return mux
+}
+
+// apiFunc handles one API request: it returns the value to send as JSON, or
+// an error (an *apiError says which status).
+type apiFunc func(ctx context.Context, r *http.Request) (any, error)
+
+// methods maps an HTTP method to its handler for one path.
+type methods map[string]apiFunc
+
+// api wraps handlers for one path: method dispatch, time limit, body limit,
+// JSON answers and errors. A nil map answers 404.
+func (c *Console) api(m methods) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m == nil {
+			writeError(w, errNotFound("no API endpoint %s", r.URL.Path))
+			return
+		}
+		h, ok := m[r.Method]
+		if !ok {
+			w.Header().Set("Allow", allowed(m))
+			writeError(w, &apiError{status: http.StatusMethodNotAllowed, msg: r.Method + " is not allowed on " + r.URL.Path})
+			return
+		}
+		if c.initErr != nil {
+			writeError(w, &apiError{status: http.StatusServiceUnavailable, msg: "console has no Kafka client: " + c.initErr.Error()})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		ctx, cancel := context.WithTimeout(r.Context(), c.opts.RequestTimeout)
+		defer cancel()
+		v, err := h(ctx, r)
+		if err != nil {
+			ae := classify(err)
+			if ae.status >= 500 {
+				c.log.Warn("console request failed", "method", r.Method, "path", r.URL.Path, "status", ae.status, "err", ae.msg)
+			}
+			writeError(w, ae)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}
