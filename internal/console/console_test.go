@@ -316,9 +316,9 @@ func TestSearchByKey(t *testing.T) {
 func TestGroupsLagAndReset(t *testing.T) {
 	f := startFixture(t, nil)
 	ctx := ctxFor(t, 20*time.Second)
-	os := kadm.Offsets{}
-	os.Add(kadm.Offset{Topic: f.topic, Partition: 0, At: 4, LeaderEpoch: -1})
-	if err := f.adm.CommitAllOffsets(ctx, "billing", os); err != nil {
+	commits := kadm.Offsets{}
+	commits.Add(kadm.Offset{Topic: f.topic, Partition: 0, At: 4, LeaderEpoch: -1})
+	if err := f.adm.CommitAllOffsets(ctx, "billing", commits); err != nil {
 		t.Fatalf("commit: %v", err)
 	}
 	groups := list(f.ok(t, "GET", "/api/groups", nil), "groups")

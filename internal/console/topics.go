@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -148,7 +149,7 @@ func (c *Console) partitionSizes(ctx context.Context, set kadm.TopicsSet) (map[s
 		}
 	}
 	if err != nil {
-		return nil, "sizes on disk are not reported: the broker does not answer DescribeLogDirs (" + err.Error() + ")"
+		return nil, sizeNote(err)
 	}
 	dirs.Each(func(d kadm.DescribedLogDir) {
 		for topic, ps := range d.Topics {
@@ -161,6 +162,15 @@ func (c *Console) partitionSizes(ctx context.Context, set kadm.TopicsSet) (map[s
 		}
 	})
 	return sizes, ""
+}
+
+// sizeNote says why sizes are missing: briefly where the broker does not
+// serve the request at all (franz-go then says the broker is "too old").
+func sizeNote(err error) string {
+	if strings.Contains(err.Error(), "broker is too old") {
+		return "Sizes on disk are not shown: this broker does not serve DescribeLogDirs."
+	}
+	return "Sizes on disk are not shown: DescribeLogDirs failed: " + err.Error()
 }
 
 type partitionView struct {

@@ -52,7 +52,12 @@ function table(id, headers, rows) {
     h("thead", {}, h("tr", {}, headers.map((c) => typeof c === "string" ? h("th", {}, c) : h("th", c[1], c[0])))),
     h("tbody", {}, rows));
 }
-function render(...nodes) { view.replaceChildren(...nodes); }
+// put replaces el's children, leaving out the null, undefined and false that
+// optional parts of a view give (replaceChildren would show them as text).
+function put(el, ...nodes) {
+  el.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false));
+}
+function render(...nodes) { put(view, ...nodes); }
 
 // shown renders a key, value or header as the API rendered it.
 function shown(s) {
@@ -181,10 +186,10 @@ async function messagesView(topic, head, query) {
     if (from !== undefined) p.set("offset", from);
     else if (offset.value.trim() !== "") p.set("offset", offset.value.trim());
     else if (time.value) p.set("time", String(new Date(time.value).getTime()));
-    out.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+    put(out, h("p", { class: "muted" }, "Loading…"));
     try {
       const m = await api("GET", "/topics/" + enc(topic) + "/messages?" + p);
-      out.replaceChildren(
+      put(out,
         h("p", { class: "muted" }, "Partition " + m.partition + ": offsets " + fmtNum(m.start_offset) + " to " + fmtNum(m.end_offset) +
           "; showing " + m.messages.length + " from " + m.from + "."),
         m.note ? h("div", { class: "note" }, m.note) : null,
@@ -197,7 +202,7 @@ async function messagesView(topic, head, query) {
             h("td", {}, r.headers.length ? r.headers.map((hd) => h("div", {}, h("b", {}, hd.key + ": "), shown(hd.value))) : h("span", { class: "muted" }, "–"))))),
         m.next_offset < m.end_offset ? h("button", { type: "button", class: "secondary", id: "msg-next", onclick: () => load(m.next_offset) }, "Next from " + m.next_offset) : null);
     } catch (e) {
-      out.replaceChildren(errorBox(e));
+      put(out, errorBox(e));
     }
   };
   form.addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
@@ -226,13 +231,13 @@ async function produceView(topic, head) {
       const i = line.indexOf("=");
       body.headers.push(i < 0 ? { key: line.trim(), value: "" } : { key: line.slice(0, i).trim(), value: line.slice(i + 1) });
     }
-    result.replaceChildren(h("p", { class: "muted" }, "Sending…"));
+    put(result, h("p", { class: "muted" }, "Sending…"));
     try {
       const r = await api("POST", "/topics/" + enc(topic) + "/messages", body);
-      result.replaceChildren(h("p", { class: "ok" }, "Written to partition " + r.partition + " at offset " + r.offset + " (" + r.timestamp + "). ",
+      put(result, h("p", { class: "ok" }, "Written to partition " + r.partition + " at offset " + r.offset + " (" + r.timestamp + "). ",
         h("a", { href: "#/topics/" + enc(topic) + "/messages?partition=" + r.partition + "&offset=" + r.offset }, "Show it")));
     } catch (e) {
-      result.replaceChildren(errorBox(e));
+      put(result, errorBox(e));
     }
   });
   render(...head, form, result);
@@ -247,10 +252,10 @@ async function searchView(topic, head, query) {
     h("label", {}, "Scan at most (≤ 100,000)", maxScan), h("button", { type: "submit" }, "Search"));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    out.replaceChildren(h("p", { class: "muted" }, "Scanning…"));
+    put(out, h("p", { class: "muted" }, "Scanning…"));
     try {
       const r = await api("GET", "/topics/" + enc(topic) + "/search?" + new URLSearchParams({ key: key.value, max_scan: maxScan.value }));
-      out.replaceChildren(h("div", { class: "note" }, r.note),
+      put(out, h("div", { class: "note" }, r.note),
         h("p", {}, r.matches.length + " match" + (r.matches.length === 1 ? "" : "es") + "."),
         table("search-table", [["Partition", { class: "num" }], ["Offset", { class: "num" }], "Timestamp", "Value"],
           r.matches.map((m) => h("tr", {}, h("td", { class: "num" }, m.partition),
@@ -258,7 +263,7 @@ async function searchView(topic, head, query) {
             h("td", {}, m.timestamp), h("td", {}, shown(m.value))))),
         h("p", { class: "muted" }, "Scanned: " + r.scanned.map((s) => "p" + s.partition + " [" + s.from + ", " + s.reached + ")").join(", ")));
     } catch (e) {
-      out.replaceChildren(errorBox(e));
+      put(out, errorBox(e));
     }
   });
   render(...head, form, out);
@@ -271,9 +276,9 @@ async function configsView(topic, head) {
     try {
       await api("POST", "/topics/" + enc(topic) + "/configs", body);
       await configsView(topic, head);
-      document.getElementById("config-status").replaceChildren(h("p", { class: "ok" }, "Saved."));
+      put(document.getElementById("config-status"), h("p", { class: "ok" }, "Saved."));
     } catch (e) {
-      status.replaceChildren(errorBox(e));
+      put(status, errorBox(e));
     }
   };
   const rows = data.configs.map((c) => {
@@ -338,7 +343,7 @@ function resetForm(group, topics) {
     try {
       if (to.value === "offset" && !/^\d+$/.test(offset.value.trim())) throw new Error("the offset must be a whole number");
       const r = await api("POST", "/groups/" + enc(group) + "/reset", body(dry));
-      out.replaceChildren(
+      put(out,
         h("p", { class: r.applied ? "ok" : "" }, r.applied ? "Applied." : "Plan (dry run, nothing changed yet):"),
         r.reason ? h("div", { class: "note" }, r.reason) : null,
         table("reset-table", [["Partition", { class: "num" }], ["Current", { class: "num" }], ["New", { class: "num" }], ["Start", { class: "num" }], ["End", { class: "num" }], ""],
@@ -348,7 +353,7 @@ function resetForm(group, topics) {
       apply.disabled = !(dry && r.can_apply);
       if (r.applied) setTimeout(() => groupView(group).catch(showError), 300);
     } catch (e) {
-      out.replaceChildren(errorBox(e));
+      put(out, errorBox(e));
       apply.disabled = true;
     }
   };
@@ -375,14 +380,14 @@ async function transactionsView(id) {
   if (!id) return;
   try {
     const d = await api("GET", "/transactions/" + enc(id));
-    detail.replaceChildren(h("h2", {}, id),
+    put(detail, h("h2", {}, id),
       table("txn-table", ["Field", "Value"], [
         ["State", d.state], ["Producer id / epoch", d.producer_id + " / " + d.producer_epoch], ["Timeout", d.timeout_ms + " ms"],
         ["Started", d.started || "–"],
         ["Partitions", Object.entries(d.partitions).map(([t, ps]) => t + ": " + ps.join(", ")).join("; ") || "none"],
       ].map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v)))));
   } catch (e) {
-    detail.replaceChildren(errorBox(e));
+    put(detail, errorBox(e));
   }
 }
 
