@@ -5,6 +5,7 @@ import (
 	"embed"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -22,7 +23,10 @@ const (
 	MaxSearchScan   = 100_000
 	DefaultScan     = 10_000
 	MaxSearchHits   = 50
-	maxBodyBytes    = 1 << 20
+	// MaxConcurrentScans bounds the browses and searches running at once:
+	// each has a Kafka consumer of its own and may hold MaxFetchBytes.
+	MaxConcurrentScans = 4
+	maxBodyBytes       = 1 << 20
 )
 
 //go:embed assets
@@ -53,6 +57,8 @@ type Console struct {
 	initErr error
 	handler http.Handler
 
+	scans chan struct{} // a slot per running scan
+
 	liveMu   sync.Mutex
 	liveLast liveSample
 }
@@ -70,7 +76,7 @@ func New(opts Options) *Console {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	c := &Console{opts: opts, log: opts.Logger}
+	c := &Console{opts: opts, log: opts.Logger, scans: make(chan struct{}, MaxConcurrentScans)}
 	c.client, c.initErr = kgo.NewClient(c.clientOpts()...)
 	if c.initErr == nil {
 		c.admin = kadm.NewClient(c.client)
@@ -90,6 +96,19 @@ func (c *Console) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 	}
 	opts = append(opts, c.opts.ClientOpts...)
 	return append(opts, extra...)
+}
+
+// LocalSeed turns a bound listener address into one this process can dial:
+// a wildcard host (0.0.0.0, ::, none) becomes loopback.
+func LocalSeed(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
 }
 
 // Close closes the console's Kafka client.

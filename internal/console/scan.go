@@ -3,6 +3,8 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,6 +34,12 @@ func (c *Console) scan(ctx context.Context, topic string, spans map[int32]span, 
 	}
 	if len(offsets) == 0 {
 		return next, nil
+	}
+	select {
+	case c.scans <- struct{}{}:
+		defer func() { <-c.scans }()
+	default:
+		return next, &apiError{status: http.StatusTooManyRequests, msg: fmt.Sprintf("%d message reads are already running; try again shortly", MaxConcurrentScans)}
 	}
 	cl, err := kgo.NewClient(c.clientOpts(
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
