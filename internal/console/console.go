@@ -3,10 +3,12 @@ package console
 import (
 	"context"
 	"embed"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -173,6 +175,14 @@ func (c *Console) api(m methods) http.Handler {
 			writeError(w, &apiError{status: http.StatusServiceUnavailable, msg: "console has no Kafka client: " + c.initErr.Error()})
 			return
 		}
+		defer func() {
+			// A bug in a handler answers one request with a 500, in JSON,
+			// and a logged stack; it never takes the listener down.
+			if p := recover(); p != nil {
+				c.log.Error("console handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				writeError(w, &apiError{status: http.StatusInternalServerError, msg: fmt.Sprintf("internal error: %v", p)})
+			}
+		}()
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		ctx, cancel := context.WithTimeout(r.Context(), c.opts.RequestTimeout)
 		defer cancel()

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -157,8 +158,11 @@ func (c *Console) browse(ctx context.Context, r *http.Request) (any, error) {
 			return nil, err
 		}
 		lo, ok := listed.Lookup(topic, p)
-		if !ok || lo.Err != nil {
-			return nil, withMessage(lo.Err, "listing offsets by time")
+		if !ok {
+			return nil, fmt.Errorf("the broker listed no offset by time for partition %d", p)
+		}
+		if lo.Err != nil {
+			return nil, fmt.Errorf("offset by time of partition %d: %w", p, lo.Err)
 		}
 		v.From = min(max(lo.Offset, start), end)
 		if v.From == end {

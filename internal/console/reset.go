@@ -145,6 +145,9 @@ func (c *Console) resetOffsets(ctx context.Context, r *http.Request) (any, error
 		if s.Err != nil || e.Err != nil {
 			return nil, fmt.Errorf("offsets of partition %d: %w", p, errors.Join(s.Err, e.Err))
 		}
+		if s.Offset < 0 || e.Offset < 0 {
+			return nil, fmt.Errorf("the broker listed no start or end offset for partition %d", p)
+		}
 		step := resetStep{Partition: p, Current: -1, Start: s.Offset, End: e.Offset}
 		if o, ok := committed.Lookup(req.Topic, p); ok && o.Err == nil {
 			step.Current = o.At
@@ -158,7 +161,10 @@ func (c *Console) resetOffsets(ctx context.Context, r *http.Request) (any, error
 			step.Target = *req.Offset
 		case "time":
 			lo, ok := byTime.Lookup(req.Topic, p)
-			if !ok || lo.Err != nil {
+			if !ok {
+				return nil, fmt.Errorf("the broker listed no offset by time for partition %d", p)
+			}
+			if lo.Err != nil {
 				return nil, fmt.Errorf("offset by time of partition %d: %w", p, lo.Err)
 			}
 			step.Target = lo.Offset
