@@ -465,7 +465,7 @@ func TestLiveThroughput(t *testing.T) {
 	mu.Unlock()
 	m := f.ok(t, "GET", "/api/live", nil)
 	second := find(list(m, "topics"), "topic", f.topic)
-	if num(second["delta"]) != 20 || second["records_per_sec"] != 10.0 || num(m["interval_ms"]) != 2000 {
+	if num(second["delta"]) != 20 || num(second["records"]) != 31 || second["records_per_sec"] != 10.0 || num(m["interval_ms"]) != 2000 {
 		t.Errorf("second live sample = %v (interval %v), want delta 20 at 10 records/s over 2000 ms", second, m["interval_ms"])
 	}
 }

@@ -16,6 +16,8 @@ type liveSample struct {
 type liveTopic struct {
 	Topic     string `json:"topic"`
 	EndOffset int64  `json:"end_offset_sum"`
+	// Records is the sum of end - start offsets, as in the topic list.
+	Records int64 `json:"records"`
 	// Delta is records appended since the previous sample, RecordsPerSec
 	// the same per second; both are -1 on the first sample (nothing to
 	// compare with) and for a topic that was not in it.
@@ -39,7 +41,7 @@ func (c *Console) live(ctx context.Context, _ *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, ends, err := c.offsetsOf(ctx, tds.Names())
+	starts, ends, err := c.offsetsOf(ctx, tds.Names())
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +67,9 @@ func (c *Console) live(ctx context.Context, _ *http.Request) (any, error) {
 	}
 	for _, name := range tds.Names() {
 		lt := liveTopic{Topic: name, EndOffset: cur.ends[name], Delta: -1, RecordsPerSec: -1}
+		for _, p := range tds[name].Partitions {
+			lt.Records += spanOf(starts, ends, name, p.Partition)
+		}
 		if before, ok := prev.ends[name]; ok {
 			lt.Delta = max(0, cur.ends[name]-before) // a recreated topic starts again at 0
 			if interval > 0 {

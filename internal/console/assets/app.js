@@ -78,6 +78,10 @@ async function pollLive() {
       if (t.records_per_sec >= 0) { total += t.records_per_sec; known = true; }
     }
     document.getElementById("live-status").textContent = "live: " + (known ? fmtRate(total) : "…");
+    for (const cell of document.querySelectorAll("[data-live-records]")) {
+      const t = live.rates[cell.dataset.liveRecords];
+      if (t) cell.textContent = fmtNum(t.records);
+    }
     for (const cell of document.querySelectorAll("[data-live-rate]")) {
       const t = live.rates[cell.dataset.liveRate];
       cell.textContent = t ? fmtRate(t.records_per_sec) : "–";
@@ -114,7 +118,7 @@ async function topicsView() {
     h("td", {}, h("a", { href: "#/topics/" + enc(t.name) }, t.name), t.internal ? h("span", { class: "fmt" }, "internal") : null),
     h("td", { class: "num" }, t.partitions),
     h("td", { class: "num" }, t.replication_factor),
-    h("td", { class: "num" }, fmtNum(t.records)),
+    h("td", { class: "num", "data-live-records": t.name }, fmtNum(t.records)),
     h("td", { class: "num" }, fmtBytes(t.size_bytes)),
     h("td", { class: "num " + (t.under_replicated ? "warn" : "") }, t.under_replicated),
     h("td", { class: "num " + (t.offline ? "bad" : "") }, t.offline),
