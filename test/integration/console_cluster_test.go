@@ -1,0 +1,105 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-mq/ferry/internal/console"
+)
+
+// The console seeded with one node of a three-node cluster sees every
+// broker and each partition's leader, produces to partitions led by the
+// other nodes and reads them back: it is a Kafka client, so metadata sends
+// it to each leader.
+func TestConsoleOnACluster(t *testing.T) {
+	procs := startCluster(t, 3)
+	topic := topicName(t)
+	adm := newAdmin(t, procs[0].addr)
+	createTopic(t, adm, topic, 6)
+	waitTopicMetadata(t, adm, topic)
+
+	c := console.New(console.Options{Brokers: []string{procs[1].addr}})
+	defer c.Close()
+	hs := httptest.NewServer(c)
+	defer hs.Close()
+	call := func(method, path, body string, into any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, hs.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var raw json.RawMessage
+		if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		}
+		if err := json.Unmarshal(raw, into); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	}
+
+	var cluster struct {
+		Controller int32
+		Brokers    []struct{ ID int32 }
+	}
+	call("GET", "/api/cluster", "", &cluster)
+	if len(cluster.Brokers) != 3 || cluster.Controller < 1 {
+		t.Fatalf("cluster = %+v, want 3 brokers and a controller", cluster)
+	}
+
+	// A node may apply the new topic a heartbeat after the controller;
+	// wait until the console's node lists every partition with a leader.
+	var view struct {
+		Partitions []struct {
+			Partition int32
+			Leader    int32
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		call("GET", "/api/topics/"+topic, "", &view)
+		leaders := map[int32]bool{}
+		for _, p := range view.Partitions {
+			if p.Leader > 0 {
+				leaders[p.Leader] = true
+			}
+		}
+		if len(view.Partitions) == 6 && len(leaders) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic view %+v: want 6 partitions led by 3 brokers", view)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	for p := range int32(6) {
+		var produced struct{ Partition, Offset int64 }
+		call("POST", "/api/topics/"+topic+"/messages", fmt.Sprintf(`{"partition":%d,"key":"k%d","value":"v%d"}`, p, p, p), &produced)
+		if produced.Partition != int64(p) || produced.Offset != 0 {
+			t.Fatalf("produce to partition %d answered %+v", p, produced)
+		}
+	}
+	for p := range int32(6) {
+		var browsed struct {
+			Messages []struct {
+				Offset int64
+				Value  struct{ Text string }
+			}
+		}
+		call("GET", fmt.Sprintf("/api/topics/%s/messages?partition=%d&offset=0", topic, p), "", &browsed)
+		if len(browsed.Messages) != 1 || browsed.Messages[0].Value.Text != fmt.Sprintf("v%d", p) {
+			t.Errorf("partition %d (leader %d) read back %+v", p, view.Partitions[p].Leader, browsed.Messages)
+		}
+	}
+}
