@@ -39,10 +39,12 @@
 //	GET  /api/transactions/{id}                one transaction described
 //	GET  /api/live                             end-offset sums and records/s per topic
 //
-// Every answer is JSON; an error is {"error": "..."} with a status that says
-// whose fault it is: 400 bad input, 404 unknown topic or group, 405 wrong
-// method, 409 a reset of a group that has members, 502 the broker refused,
-// 504 the broker did not answer in time.
+// Every answer is JSON; an error is {"error": "...", "status": N} with a
+// status that says whose fault it is: 400 bad input, 403 a POST from
+// another site's page, 404 unknown topic, partition, group or transactional
+// id, 405 wrong method, 409 a reset of a group that has members, 413 a body
+// over 1 MiB, 429 too many message reads at once, 500 a bug (logged), 502
+// the broker refused, 504 the broker did not answer in time.
 //
 // # Bounds
 //
@@ -51,8 +53,9 @@
 // of a key, value or header (the rest is cut and marked). A key search scans
 // at most MaxSearchScan (100,000) records, the newest of each partition,
 // split evenly between partitions, and stops at the request's time limit. A
-// request body is at most 1 MiB. Every request has a time limit
-// (Options.RequestTimeout, 15 s by default).
+// request body is at most 1 MiB. At most MaxConcurrentScans (4) browses
+// and searches run at once, each with a consumer of its own. Every request
+// has a time limit (Options.RequestTimeout, 15 s by default).
 //
 // Mutating requests (POST) from another origin are refused
 // (net/http.CrossOriginProtection), so a web page elsewhere cannot make a
