@@ -83,7 +83,11 @@ func New(opts Options) *Console {
 	if c.initErr == nil {
 		c.admin = kadm.NewClient(c.client)
 	}
-	c.handler = http.NewCrossOriginProtection().Handler(c.routes())
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{status: http.StatusForbidden, msg: "cross-origin " + r.Method + " refused: use the console's own page"})
+	}))
+	c.handler = cop.Handler(c.routes())
 	return c
 }
 

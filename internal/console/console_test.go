@@ -483,9 +483,20 @@ func TestAPIErrorsAreJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var body map[string]any
+	jsonErr := json.NewDecoder(resp.Body).Decode(&body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("cross-site POST answered %d, want 403", resp.StatusCode)
+	if resp.StatusCode != http.StatusForbidden || jsonErr != nil || !strings.Contains(fmt.Sprint(body["error"]), "cross-origin") {
+		t.Errorf("cross-site POST answered %d %v (%v), want 403 with a JSON error", resp.StatusCode, body, jsonErr)
+	}
+	ends, err := f.adm.ListEndOffsets(ctxFor(t, 10*time.Second), f.topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	if total != 11 {
+		t.Errorf("the topic holds %d records after the refused produce, want the 11 it had", total)
 	}
 }
 
