@@ -46,6 +46,10 @@
 // over 1 MiB, 429 too many message reads at once, 500 a bug (logged), 502
 // the broker refused, 504 the broker did not answer in time.
 //
+// Messages are read as read_uncommitted, as an operator looking for a
+// record wants: records of open and aborted transactions show too, and
+// offsets taken by transaction markers show as gaps.
+//
 // # Bounds
 //
 // One request reads at most MaxMessages (500) records to show, at most
