@@ -56,8 +56,10 @@ type Console struct {
 	log     *slog.Logger
 	client  *kgo.Client
 	admin   *kadm.Client
-	initErr error
 	handler http.Handler
+	// unavailable, when set, is why the console cannot work: every API
+	// request answers it with 503 and the page shows it.
+	unavailable string
 
 	scans chan struct{} // a slot per running scan
 
@@ -79,16 +81,32 @@ func New(opts Options) *Console {
 		opts.Now = time.Now
 	}
 	c := &Console{opts: opts, log: opts.Logger, scans: make(chan struct{}, MaxConcurrentScans)}
-	c.client, c.initErr = kgo.NewClient(c.clientOpts()...)
-	if c.initErr == nil {
+	var err error
+	if c.client, err = kgo.NewClient(c.clientOpts()...); err != nil {
+		c.unavailable = "the console has no Kafka client: " + err.Error()
+	} else {
 		c.admin = kadm.NewClient(c.client)
 	}
+	c.handler = c.protect(c.routes())
+	return c
+}
+
+// Unavailable returns a console that only says why it cannot work (on the
+// page and, 503, on every API request), for a node whose listener it cannot
+// use: better than a page that fails without a reason.
+func Unavailable(reason string) *Console {
+	c := &Console{opts: Options{Logger: slog.New(slog.DiscardHandler)}, log: slog.New(slog.DiscardHandler), unavailable: reason}
+	c.handler = c.protect(c.routes())
+	return c
+}
+
+// protect refuses mutating requests from other sites' pages, in JSON.
+func (c *Console) protect(h http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusForbidden, msg: "cross-origin " + r.Method + " refused: use the console's own page"})
 	}))
-	c.handler = cop.Handler(c.routes())
-	return c
+	return cop.Handler(h)
 }
 
 // clientOpts are the options every client of the console starts from.
@@ -175,8 +193,8 @@ func (c *Console) api(m methods) http.Handler {
 			writeError(w, &apiError{status: http.StatusMethodNotAllowed, msg: r.Method + " is not allowed on " + r.URL.Path})
 			return
 		}
-		if c.initErr != nil {
-			writeError(w, &apiError{status: http.StatusServiceUnavailable, msg: "console has no Kafka client: " + c.initErr.Error()})
+		if c.unavailable != "" {
+			writeError(w, &apiError{status: http.StatusServiceUnavailable, msg: c.unavailable})
 			return
 		}
 		defer func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -75,5 +76,22 @@ func TestScansAreBounded(t *testing.T) {
 	var ae *apiError
 	if !errors.As(err, &ae) || ae.status != http.StatusTooManyRequests {
 		t.Fatalf("scan with every slot taken: %v, want 429", err)
+	}
+}
+
+// An unavailable console serves its page, and every API request answers
+// 503 with the reason, which the page shows.
+func TestUnavailable(t *testing.T) {
+	c := Unavailable("the Kafka listener requires SASL")
+	defer c.Close()
+	rec := httptest.NewRecorder()
+	c.ServeHTTP(rec, httptest.NewRequest("GET", "/api/topics", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "requires SASL") {
+		t.Errorf("GET /api/topics: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	c.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "Ferry console") {
+		t.Errorf("GET /: %d", rec.Code)
 	}
 }
