@@ -13,14 +13,16 @@ import (
 )
 
 // The console seeded with one node of a three-node cluster sees every
-// broker and each partition's leader, produces to partitions led by the
-// other nodes and reads them back: it is a Kafka client, so metadata sends
-// it to each leader.
+// broker, each partition's leader and ISR, produces to partitions led by
+// the other nodes and reads them back: it is a Kafka client, so metadata
+// sends it to each leader.
 func TestConsoleOnACluster(t *testing.T) {
 	procs := startCluster(t, 3)
 	topic := topicName(t)
 	adm := newAdmin(t, procs[0].addr)
-	createTopic(t, adm, topic, 6)
+	if resp, err := adm.CreateTopic(testCtx(t, 15*time.Second), 6, 3, nil, topic); err != nil {
+		t.Fatalf("create topic %s: %v (%s)", topic, err, resp.ErrMessage)
+	}
 	waitTopicMetadata(t, adm, topic)
 
 	c := console.New(console.Options{Brokers: []string{procs[1].addr}})
@@ -57,28 +59,35 @@ func TestConsoleOnACluster(t *testing.T) {
 		t.Fatalf("cluster = %+v, want 3 brokers and a controller", cluster)
 	}
 
-	// A node may apply the new topic a heartbeat after the controller;
-	// wait until the console's node lists every partition with a leader.
+	// A node may apply the new topic a heartbeat after the controller, and
+	// followers join the ISR once they have caught up; wait until the
+	// console's node lists every partition with a leader and a full ISR.
 	var view struct {
 		Partitions []struct {
 			Partition int32
 			Leader    int32
+			Replicas  []int32
+			ISR       []int32
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		call("GET", "/api/topics/"+topic, "", &view)
 		leaders := map[int32]bool{}
+		fullISR := 0
 		for _, p := range view.Partitions {
 			if p.Leader > 0 {
 				leaders[p.Leader] = true
 			}
+			if len(p.Replicas) == 3 && len(p.ISR) == 3 {
+				fullISR++
+			}
 		}
-		if len(view.Partitions) == 6 && len(leaders) == 3 {
+		if len(view.Partitions) == 6 && len(leaders) == 3 && fullISR == 6 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("topic view %+v: want 6 partitions led by 3 brokers", view)
+			t.Fatalf("topic view %+v: want 6 partitions led by 3 brokers, each with 3 replicas in sync", view)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -100,6 +109,20 @@ func TestConsoleOnACluster(t *testing.T) {
 		call("GET", fmt.Sprintf("/api/topics/%s/messages?partition=%d&offset=0", topic, p), "", &browsed)
 		if len(browsed.Messages) != 1 || browsed.Messages[0].Value.Text != fmt.Sprintf("v%d", p) {
 			t.Errorf("partition %d (leader %d) read back %+v", p, view.Partitions[p].Leader, browsed.Messages)
+		}
+	}
+	var topics struct {
+		Topics []struct {
+			Name              string
+			ReplicationFactor int `json:"replication_factor"`
+			UnderReplicated   int `json:"under_replicated"`
+			Records           int64
+		}
+	}
+	call("GET", "/api/topics", "", &topics)
+	for _, tp := range topics.Topics {
+		if tp.Name == topic && (tp.ReplicationFactor != 3 || tp.UnderReplicated != 0 || tp.Records != 6) {
+			t.Errorf("topic list entry %+v: want RF 3, none under-replicated, 6 records", tp)
 		}
 	}
 }
