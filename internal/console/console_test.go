@@ -517,3 +517,39 @@ func TestPageAndAssets(t *testing.T) {
 		}
 	}
 }
+
+// Where the broker checks ACLs, the console is a client like any other: a
+// topic its principal may not describe answers 403 with the broker's
+// reason, and the topic list leaves it out.
+func TestACLRefusalIsForbidden(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.KafkaAddr = "127.0.0.1:0"
+	cfg.AutoCreateTopics = false
+	cfg.ACL.Authorizer = true
+	cfg.ACL.InsecurePrincipalFromClientID = true // test only: the admin below names itself
+	cfg.ACL.Superusers = []string{"User:admin"}
+	srv, err := server.Start(cfg, nil)
+	if err != nil {
+		t.Fatalf("start broker: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	admin, err := kgo.NewClient(kgo.SeedBrokers(srv.Addr()), kgo.ClientID("principal=User:admin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := kadm.NewClient(admin).CreateTopic(ctxFor(t, 15*time.Second), 1, 1, nil, "secret"); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	c := console.New(console.Options{Brokers: []string{srv.Addr()}})
+	t.Cleanup(c.Close)
+	f := &fixture{http: httptest.NewServer(c)}
+	t.Cleanup(f.http.Close)
+
+	f.wantErr(t, "GET", "/api/topics/secret", nil, 403, "TOPIC_AUTHORIZATION_FAILED")
+	f.wantErr(t, "GET", "/api/topics/secret/messages", nil, 403, "TOPIC_AUTHORIZATION_FAILED")
+	if topics := list(f.ok(t, "GET", "/api/topics", nil), "topics"); find(topics, "name", "secret") != nil {
+		t.Errorf("the topic list shows a topic the console may not describe: %v", topics)
+	}
+}

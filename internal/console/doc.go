@@ -44,7 +44,8 @@
 // another site's page, 404 unknown topic, partition, group or transactional
 // id, 405 wrong method, 409 a reset of a group that has members, 413 a body
 // over 1 MiB, 429 too many message reads at once, 500 a bug (logged), 502
-// the broker refused, 504 the broker did not answer in time.
+// the broker refused, 504 the broker did not answer in time. A refusal by
+// the broker's ACLs is 403 too.
 //
 // Messages are read as read_uncommitted, as an operator looking for a
 // record wants: records of open and aborted transactions show too, and

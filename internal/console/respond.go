@@ -52,6 +52,10 @@ func classify(err error) *apiError {
 		case kerr.InvalidConfig, kerr.InvalidRequest, kerr.InvalidTopicException, kerr.PolicyViolation,
 			kerr.InvalidPartitions, kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidRecord:
 			return &apiError{status: http.StatusBadRequest, msg: err.Error()}
+		case kerr.TopicAuthorizationFailed, kerr.GroupAuthorizationFailed, kerr.ClusterAuthorizationFailed,
+			kerr.TransactionalIDAuthorizationFailed, kerr.DelegationTokenAuthorizationFailed:
+			// The broker's ACLs refuse the console's principal.
+			return &apiError{status: http.StatusForbidden, msg: err.Error()}
 		case kerr.NonEmptyGroup, kerr.UnknownMemberID, kerr.IllegalGeneration, kerr.RebalanceInProgress:
 			return &apiError{status: http.StatusConflict, msg: err.Error()}
 		}
