@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/console"
 	"github.com/ferry-mq/ferry/internal/server"
 )
 
@@ -63,6 +64,11 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := srv.Open(); err != nil {
 		return err
 	}
+	if srv.HTTPAddr() != "" {
+		cons := consoleFor(cfg, srv.Addr(), logger)
+		defer cons.Close()
+		srv.Mount(cons)
+	}
 	if *pprofAddr != "" {
 		go func() {
 			logger.Info("pprof listening", "addr", *pprofAddr)
@@ -82,6 +88,21 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	return srv.Close()
+}
+
+// consoleFor is the web console at "/" of the HTTP listener: a Kafka
+// client of this node's own plaintext listener (internal/console says why).
+// Where that listener requires SASL the console, which has no login yet,
+// is off rather than a way around the password; a node with only a TLS
+// listener has none it can use. Either way the page says so.
+func consoleFor(cfg config.Config, kafkaAddr string, logger *slog.Logger) *console.Console {
+	switch {
+	case len(cfg.Security.SASLMechanisms) > 0:
+		return console.Unavailable("the console is off: the Kafka listener requires SASL (--sasl-mechanisms) and the console has no login yet, so it would let anyone who reaches the HTTP port act without a password")
+	case kafkaAddr == "":
+		return console.Unavailable("the console is off: it needs the plaintext Kafka listener (--kafka-addr) and this node has only a TLS one")
+	}
+	return console.New(console.Options{Brokers: []string{console.LocalSeed(kafkaAddr)}, Logger: logger.With("component", "console")})
 }
 
 func levelOf(s string) slog.Level {
