@@ -176,7 +176,12 @@ func lookKcat() (string, error) { return exec.LookPath("kcat") }
 // waitPartitionISR waits until partition of topic has n in-sync replicas.
 func waitPartitionISR(t *testing.T, adm *kadm.Client, topic string, partition int32, n int) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	waitPartitionISRWithin(t, adm, topic, partition, n, 60*time.Second)
+}
+
+func waitPartitionISRWithin(t *testing.T, adm *kadm.Client, topic string, partition int32, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
 		md, err := adm.Metadata(testCtx(t, 10*time.Second), topic)
 		if err == nil {
