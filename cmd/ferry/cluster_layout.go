@@ -112,45 +112,51 @@ func nodeDir(dir string, id int) string { return filepath.Join(dir, fmt.Sprintf(
 
 // resolveLayout returns the layout of the cluster in dir: the saved one if
 // dir holds a cluster already (a flag given explicitly must agree with
-// it), else the flags' one, saved. A dir that holds something else is
-// refused rather than mixed with a cluster.
-func resolveLayout(dir string, flags clusterLayout, nodesSet, baseSet bool) (clusterLayout, error) {
+// it), else the flags' one, with fresh true: save it (saveLayout) once
+// the cluster can start. A dir that holds something else is refused
+// rather than mixed with a cluster.
+func resolveLayout(dir string, flags clusterLayout, nodesSet, baseSet bool) (l clusterLayout, fresh bool, err error) {
 	path := filepath.Join(dir, layoutFile)
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
 		var saved clusterLayout
 		if err := json.Unmarshal(b, &saved); err != nil {
-			return clusterLayout{}, fmt.Errorf("%s is damaged (%v): fix it or use another --data-dir", path, err)
+			return clusterLayout{}, false, fmt.Errorf("%s is damaged (%v): fix it or use another --data-dir", path, err)
 		}
 		if err := saved.validate(); err != nil {
-			return clusterLayout{}, fmt.Errorf("%s: %v", path, err)
+			return clusterLayout{}, false, fmt.Errorf("%s: %v", path, err)
 		}
 		if (nodesSet && flags.Nodes != saved.Nodes) || (baseSet && flags.BasePort != saved.BasePort) {
-			return clusterLayout{}, fmt.Errorf("%s was made with --nodes %d --base-port %d; a controller quorum's members and addresses cannot change, so run it with those (or no) flags, or use another --data-dir",
+			return clusterLayout{}, false, fmt.Errorf("%s was made with --nodes %d --base-port %d; a controller quorum's members and addresses cannot change, so run it with those (or no) flags, or use another --data-dir",
 				dir, saved.Nodes, saved.BasePort)
 		}
-		return saved, nil
+		return saved, false, nil
 	case !errors.Is(err, os.ErrNotExist):
-		return clusterLayout{}, err
+		return clusterLayout{}, false, err
 	}
 	if err := flags.validate(); err != nil {
-		return clusterLayout{}, err
+		return clusterLayout{}, false, err
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return clusterLayout{}, fmt.Errorf("%s is not empty and has no %s, so it is no cluster made by `ferry cluster up`: use an empty or new --data-dir", dir, layoutFile)
+		return clusterLayout{}, false, fmt.Errorf("%s is not empty and has no %s, so it is no cluster made by `ferry cluster up`: use an empty or new --data-dir", dir, layoutFile)
 	}
+	return flags, true, nil
+}
+
+// saveLayout writes l to dir/cluster.json, making dir if need be.
+func saveLayout(dir string, l clusterLayout) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return clusterLayout{}, err
+		return err
 	}
-	b, err = json.MarshalIndent(flags, "", "  ")
+	b, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {
-		return clusterLayout{}, err
+		return err
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return clusterLayout{}, fmt.Errorf("saving the cluster's layout: %w", err)
+	if err := os.WriteFile(filepath.Join(dir, layoutFile), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("saving the cluster's layout: %w", err)
 	}
-	return flags, nil
+	return nil
 }
 
 // checkPortsFree listens on each port the cluster will use and closes it

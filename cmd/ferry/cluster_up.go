@@ -78,13 +78,18 @@ flags:
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	layout, err := resolveLayout(*dir, clusterLayout{Nodes: *nodes, BasePort: *basePort}, given["nodes"], given["base-port"])
+	layout, fresh, err := resolveLayout(*dir, clusterLayout{Nodes: *nodes, BasePort: *basePort}, given["nodes"], given["base-port"])
 	if err != nil {
 		return err
 	}
 	withHTTP := serveHasFlag("http-addr")
 	if err := layout.checkPortsFree(withHTTP); err != nil {
 		return err
+	}
+	if fresh {
+		if err := saveLayout(*dir, layout); err != nil {
+			return err
+		}
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -258,7 +263,7 @@ func (u *upRun) stopAll() {
 			killAll(fmt.Sprintf("still running %v after SIGTERM", u.grace))
 		}
 	}
-	fmt.Fprintf(u.stderr, "all %d node(s) stopped\n", len(u.nodes))
+	fmt.Fprintln(u.stderr, "every node has stopped")
 }
 
 // waitNodeAnswers polls the node at addr until it answers a Metadata
