@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,7 +197,7 @@ func alive(pid int) bool {
 func startClusterUpFree(t *testing.T, dir string, extra ...string) *clusterUpProc {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
-		base := 20000 + rand.IntN(30000)
+		base := randomBasePort()
 		p, err := startClusterUp(t, append([]string{"--nodes", "3", "--data-dir", dir, "--base-port", strconv.Itoa(base)}, extra...)...)
 		if err == nil {
 			return p
@@ -279,11 +280,7 @@ func TestClusterUpStatusRestart(t *testing.T) {
 	}
 
 	// SIGKILL the node leading partition 0 of the topic.
-	md, err := adminClient(t, up.bootstrap).Metadata(testCtx(t), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	victim := int(md.Topics[topic].Partitions[0].Leader)
+	victim := int(topicLeaders(t, up.bootstrap, topic, 3)[0])
 	pid, ok := up.pids[victim]
 	if !ok {
 		t.Fatalf("partition 0 led by %d, a node cluster up did not report", victim)
@@ -324,10 +321,7 @@ func TestClusterUpStatusRestart(t *testing.T) {
 		t.Fatalf("restart printed %q, first start %q", again.bootstrap, up.bootstrap)
 	}
 	waitStatus(t, again.bootstrap, "the restarted cluster healthy", healthy)
-	md, err = adminClient(t, again.bootstrap).Metadata(testCtx(t), topic)
-	if err != nil || len(md.Topics[topic].Partitions) != 3 {
-		t.Fatalf("topic after restart: %+v, %v", md.Topics[topic], err)
-	}
+	topicLeaders(t, again.bootstrap, topic, 3)
 	again.interrupt()
 }
 
@@ -367,4 +361,32 @@ func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// randomBasePort picks a base port whose three ranges (up to base+202 for
+// 3 nodes) stay below Linux's ephemeral ports (32768 up), so an outgoing
+// connection elsewhere cannot take one between the check and the listen.
+func randomBasePort() int { return 10000 + rand.IntN(22000) }
+
+// topicLeaders returns the leader of each of the topic's partitions once
+// a broker lists all of them with a leader: a broker applies a new topic
+// a moment after the controller.
+func topicLeaders(t *testing.T, brokers, topic string, partitions int) []int32 {
+	t.Helper()
+	adm := adminClient(t, brokers)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		md, err := adm.Metadata(testCtx(t), topic)
+		if err == nil && md.Topics[topic].Err == nil && len(md.Topics[topic].Partitions) == partitions {
+			leaders := make([]int32, partitions)
+			for _, p := range md.Topics[topic].Partitions {
+				leaders[p.Partition] = p.Leader
+			}
+			if !slices.Contains(leaders, -1) {
+				return leaders
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %s: no leader for each of %d partitions within 20s (last: %+v, %v)", topic, partitions, md.Topics[topic], err)
+		}
+	}
 }
