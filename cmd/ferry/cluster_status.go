@@ -161,16 +161,17 @@ func printHealth(w io.Writer, h clusterHealth) {
 		controller = strconv.Itoa(int(h.Controller))
 	}
 	fmt.Fprintf(w, "Cluster: %s  Controller: %s\n\n", h.ClusterID, controller)
-	tw := newTable(w, "BROKER\tADDRESS\tSTATE")
+	tw := newTable(w, "BROKER\tADDRESS\tCONTROLLER\tSTATE")
 	for _, b := range h.Brokers {
+		role := "-"
+		if b.ID == h.Controller {
+			role = "active"
+		}
 		state := "up"
 		if b.Unreachable != "" {
 			state = "unreachable: " + b.Unreachable
 		}
-		if b.ID == h.Controller {
-			state += " (active controller)"
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\n", b.ID, b.Addr, state)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", b.ID, b.Addr, role, state)
 	}
 	tw.Flush()
 	if len(h.Problems) > 0 {

@@ -390,3 +390,42 @@ func topicLeaders(t *testing.T, brokers, topic string, partitions int) []int32 {
 		}
 	}
 }
+
+// TestClusterStopKillsAfterGrace: a node that ignores SIGTERM gets
+// SIGKILL once the grace period is over, and stopAll returns only when
+// every node has exited.
+func TestClusterStopKillsAfterGrace(t *testing.T) {
+	var stderr strings.Builder
+	u := &upRun{stderr: &stderr, exits: make(chan childExit, 2), sigs: make(chan os.Signal), grace: 2 * time.Second}
+	// An ignored signal stays ignored across exec; "ready" says the
+	// trap is set.
+	for id, script := range []string{"echo ready; exec sleep 30", "trap '' TERM; echo ready; exec sleep 30"} {
+		cmd := exec.Command("sh", "-c", script)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if line, err := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+			t.Fatalf("child %d: read %q, %v", id+1, line, err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		n := &childNode{id: id + 1, cmd: cmd, running: true, logPath: "log"}
+		u.nodes = append(u.nodes, n)
+		go func() { u.exits <- childExit{n.id, cmd.Wait()} }()
+	}
+	u.stopAll()
+	for _, n := range u.nodes {
+		if n.running || alive(n.cmd.Process.Pid) {
+			t.Errorf("node %d still running after stopAll", n.id)
+		}
+	}
+	if want := fmt.Sprintf("node 2 (pid %d): SIGKILL (still running 2s after SIGTERM)", u.nodes[1].cmd.Process.Pid); !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "node 1 (pid") {
+		t.Errorf("node 1 exited on SIGTERM but was killed:\n%s", stderr.String())
+	}
+}
