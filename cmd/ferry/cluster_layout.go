@@ -25,6 +25,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -179,25 +180,53 @@ func (l clusterLayout) checkPortsFree(withHTTP bool) error {
 	return nil
 }
 
-// managedServeFlags are the serve flags `cluster up` sets for each node;
-// the user's extra serve flags may not set them.
-var managedServeFlags = []string{"node-id", "data-dir", "kafka-addr", "advertised-addr", "controller-addr", "controller-quorum", "http-addr"}
+// managedServeFlags are the serve flags `cluster up` sets for each node,
+// and perNodeServeFlags those that need a value per node, which it does
+// not give out: the user's extra serve flags may set neither, and the
+// FERRY_* variables of both are kept from the nodes' environment.
+var (
+	managedServeFlags = []string{"node-id", "data-dir", "kafka-addr", "controller-addr", "controller-quorum", "http-addr"}
+	perNodeServeFlags = []string{"advertised-addr", "kafka-tls-addr", "advertised-tls-addr", "pprof-addr"}
+	clusterServeFlags = append(slices.Clone(managedServeFlags), perNodeServeFlags...)
+)
 
 // checkExtraServeFlags refuses extra serve flags that would override the
-// ones cluster up manages.
+// ones cluster up manages or that would give every node the same address.
 func checkExtraServeFlags(extra []string) error {
 	for _, a := range extra {
 		if !strings.HasPrefix(a, "-") {
 			continue
 		}
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		for _, m := range managedServeFlags {
-			if name == m {
-				return fmt.Errorf("serve flag --%s is set by `ferry cluster up` for each node; leave it out", m)
-			}
+		if slices.Contains(managedServeFlags, name) {
+			return fmt.Errorf("serve flag --%s is set by `ferry cluster up` for each node; leave it out", name)
+		}
+		if slices.Contains(perNodeServeFlags, name) {
+			return fmt.Errorf("serve flag --%s would give every node the same address; `ferry cluster up` cannot set it per node, so leave it out", name)
 		}
 	}
 	return nil
+}
+
+// nodeEnv is env without the FERRY_* variables of clusterServeFlags: one
+// set for the user's own `ferry serve` (FERRY_PPROF_ADDR) would give every
+// node the same address.
+func nodeEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		drop := false
+		for _, f := range clusterServeFlags {
+			if name == "FERRY_"+strings.ToUpper(strings.ReplaceAll(f, "-", "_")) {
+				drop = true
+				break
+			}
+		}
+		if !drop {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // serveHasFlag reports whether `ferry serve` takes --name.

@@ -93,9 +93,18 @@ func TestClusterExtraServeFlags(t *testing.T) {
 	if err := checkExtraServeFlags([]string{"--log-level", "debug", "--topic-default=flush.policy=interval"}); err != nil {
 		t.Errorf("ordinary serve flags refused: %v", err)
 	}
-	for _, bad := range [][]string{{"--data-dir", "x"}, {"-node-id=4"}, {"--controller-quorum=1@h:1"}} {
+	for _, bad := range [][]string{{"--data-dir", "x"}, {"-node-id=4"}, {"--controller-quorum=1@h:1"}, {"--pprof-addr", "127.0.0.1:6060"}, {"--kafka-tls-addr=127.0.0.1:9093"}} {
 		if err := checkExtraServeFlags(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestClusterNodeEnv: a FERRY_* address meant for one broker is not
+// handed to every node; other settings are.
+func TestClusterNodeEnv(t *testing.T) {
+	env := []string{"PATH=/bin", "FERRY_PPROF_ADDR=127.0.0.1:6060", "FERRY_ADVERTISED_ADDR=h:1", "FERRY_KAFKA_TLS_ADDR=:9093", "FERRY_LOG_LEVEL=debug", "FERRY_NODE_ID=7"}
+	if got, want := nodeEnv(env), []string{"PATH=/bin", "FERRY_LOG_LEVEL=debug"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("nodeEnv = %q, want %q", got, want)
 	}
 }

@@ -146,6 +146,7 @@ func (u *upRun) start(exe string, id int, withHTTP bool, extra []string) error {
 	fmt.Fprintf(logf, "=== ferry cluster up: starting node %d at %s\n", id, time.Now().UTC().Format(time.RFC3339))
 	n.cmd = exec.Command(exe, u.layout.serveArgs(u.dir, id, withHTTP, extra)...)
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf
+	n.cmd.Env = nodeEnv(os.Environ())
 	n.cmd.SysProcAttr = childProcAttr()
 	if err := n.cmd.Start(); err != nil {
 		return fmt.Errorf("starting node %d: %w", id, err)
