@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -73,20 +72,27 @@ func TestClusterLayoutSaved(t *testing.T) {
 }
 
 // TestClusterPortInUse: a port the cluster would use that something holds
-// is named before any node starts.
+// is named before any node starts. (Another process may hold one of the
+// other ports too: then the test tries another base port.)
 func TestClusterPortInUse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		l := clusterLayout{Nodes: 3, BasePort: randomBasePort()}
+		held := l.addrs(2).controller
+		ln, lerr := net.Listen("tcp", held)
+		if lerr != nil {
+			continue
+		}
+		err = l.checkPortsFree(false)
+		ln.Close()
+		if err == nil {
+			t.Fatalf("checkPortsFree passed with %s held", held)
+		}
+		if strings.Contains(err.Error(), "controller port of node 2, "+held+", is in use") {
+			return
+		}
 	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
-	// The held port is node 2's controller port.
-	l := clusterLayout{Nodes: 3, BasePort: port - controllerPortOffset - 1}
-	err = l.checkPortsFree(false)
-	if err == nil || !strings.Contains(err.Error(), "controller port of node 2, 127.0.0.1:"+strconv.Itoa(port)) {
-		t.Fatalf("checkPortsFree: %v, want node 2's controller port named", err)
-	}
+	t.Fatalf("checkPortsFree: %v, want node 2's controller port named", err)
 }
 
 func TestClusterExtraServeFlags(t *testing.T) {

@@ -332,7 +332,14 @@ func TestClusterUpNodeFailsToStart(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	dir := filepath.Join(t.TempDir(), "cluster")
-	p, err := startClusterUp(t, "--nodes", "2", "--data-dir", dir, "--base-port", strconv.Itoa(20000+rand.IntN(30000)), "--", "--no-such-flag")
+	var p *clusterUpProc
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		p, err = startClusterUp(t, "--nodes", "2", "--data-dir", dir, "--base-port", strconv.Itoa(randomBasePort()), "--", "--no-such-flag")
+		if err == nil || !strings.Contains(err.Error(), "is in use") {
+			break
+		}
+	}
 	if err == nil {
 		p.kill()
 		t.Fatal("cluster up with a bad serve flag printed a bootstrap list")
