@@ -50,8 +50,8 @@ Starts N nodes of this binary (ferry serve) as child processes forming one
 cluster on 127.0.0.1, waits until every node answers Metadata, prints the
 bootstrap list on stdout and runs until Ctrl-C (SIGINT or SIGTERM), which
 stops every node (SIGTERM, SIGKILL after --stop-grace). Node i listens for
-Kafka on base+i-1 and for its controller on base+100+i-1 (and HTTP on
-base+200+i-1 when serve has --http-addr); its data dir is D/node-i and its
+Kafka on base+i-1, for its controller on base+100+i-1 and for HTTP
+(metrics, console) on base+200+i-1; its data dir is D/node-i and its
 output goes to D/node-i/ferry.log. Running it again on the same D restarts
 the same cluster (D/cluster.json keeps --nodes and --base-port). Flags after
 "--" go to every node's ferry serve.
@@ -154,7 +154,11 @@ func (u *upRun) start(exe string, id int, withHTTP bool, extra []string) error {
 	n.running = true
 	u.nodes = append(u.nodes, n)
 	go func() { u.exits <- childExit{id, n.cmd.Wait()} }()
-	fmt.Fprintf(u.stderr, "node %d: pid %d, kafka %s, controller %s, log %s\n", id, n.cmd.Process.Pid, n.addrs.kafka, n.addrs.controller, n.logPath)
+	http := ""
+	if withHTTP {
+		http = ", http " + n.addrs.http
+	}
+	fmt.Fprintf(u.stderr, "node %d: pid %d, kafka %s, controller %s%s, log %s\n", id, n.cmd.Process.Pid, n.addrs.kafka, n.addrs.controller, http, n.logPath)
 	return nil
 }
 
