@@ -177,18 +177,38 @@ func (c *clientFlags) unreachable(err error) error {
 	return fmt.Errorf("cannot reach broker at %s: %v — is `ferry serve` running? set --brokers or %s", c.brokers, err, brokersEnv)
 }
 
+// newTopicGrace is how long a broker of a cluster (more than one broker)
+// may answer UNKNOWN_TOPIC_OR_PARTITION for a topic that exists: each
+// broker applies a new topic a moment after the controller, so a command
+// run right after `ferry topic create` can ask one that has not yet. (The
+// client's metadata cache answers repeated asks for up to MetadataMinAge,
+// so this allows a few real ones.)
+const newTopicGrace = 5 * time.Second
+
 // topicPartitions returns the partition count of topic, or an error telling
 // the user to create it.
 func topicPartitions(ctx context.Context, adm admin, topic string) (int, error) {
 	ctx, cancel := adm.requestContext(ctx)
 	defer cancel()
-	tds, err := adm.ListTopics(ctx, topic)
-	if err != nil {
-		return 0, fmt.Errorf("cannot read metadata for topic %q: %w", topic, err)
-	}
-	td, ok := tds[topic]
-	if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
-		return 0, errNoTopic(topic)
+	var td kadm.TopicDetail
+	for start := time.Now(); ; {
+		md, err := adm.Metadata(ctx, topic)
+		if err != nil {
+			return 0, fmt.Errorf("cannot read metadata for topic %q: %w", topic, err)
+		}
+		var ok bool
+		td, ok = md.Topics[topic]
+		if ok && !errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+			break
+		}
+		if len(md.Brokers) < 2 || time.Since(start) >= newTopicGrace {
+			return 0, errNoTopic(topic)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, errNoTopic(topic)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	if td.Err != nil {
 		return 0, fmt.Errorf("cannot load topic %q: %w", topic, td.Err)

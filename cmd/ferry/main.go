@@ -9,6 +9,7 @@
 //	ferry log verify               check partition logs on disk (offline)
 //	ferry user create|delete|list  SCRAM users (SASL authentication)
 //	ferry acl add|list|remove      ACL bindings (CreateAcls, DescribeAcls, DeleteAcls)
+//	ferry cluster up|status        run N local nodes; show a cluster's health
 package main
 
 import (
@@ -38,6 +39,7 @@ var commands = map[string]command{
 	"acl":     {"add, list or remove ACL bindings", runACL},
 	"log":     {"verify partition logs on disk (offline)", runLog},
 	"user":    {"create, delete or list SCRAM users", runUser},
+	"cluster": {"run a local cluster (up) or show a cluster's health (status)", runCluster},
 }
 
 func main() {
@@ -67,6 +69,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		var es *exitStatusError
+		if errors.As(err, &es) {
+			fmt.Fprintf(stderr, "ferry %s: %v\n", args[0], err)
+			return es.status
+		}
 		fmt.Fprintf(stderr, "ferry %s: %v\n", args[0], err)
 		return 1
 	}
@@ -86,3 +93,14 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nrun 'ferry <command> -h' for a command's flags")
 }
+
+// exitStatusError is an error for which a command exits with a status of
+// its own rather than 1, so scripts can tell "the command worked and found
+// a problem" (`ferry cluster status` with offline partitions) from "the
+// command failed".
+type exitStatusError struct {
+	status int
+	msg    string
+}
+
+func (e *exitStatusError) Error() string { return e.msg }

@@ -35,6 +35,9 @@ func TestHelpGoesToStdout(t *testing.T) {
 		{[]string{"topic", "create", "NAME", "-h"}, "-partitions"},
 		{[]string{"group", "list", "--help"}, "-state"},
 		{[]string{"bench", "produce", "-h"}, "-records"},
+		{[]string{"cluster", "-h"}, "usage: ferry cluster"},
+		{[]string{"cluster", "up", "-h"}, "-base-port"},
+		{[]string{"cluster", "status", "--help"}, "-json"},
 	} {
 		code, out, errOut := runMain(tc.args...)
 		if code != 0 || !strings.Contains(out, tc.want) || errOut != "" {

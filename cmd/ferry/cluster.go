@@ -1,0 +1,29 @@
+package main
+
+// ferry cluster up|status: run a cluster of local nodes for trying Ferry
+// out (cluster_up.go), and show the health of any cluster over the Kafka
+// protocol (cluster_status.go, classified by cluster_health.go).
+
+import "io"
+
+const clusterUsage = `usage: ferry cluster <action> [flags]
+
+actions:
+  up --nodes N --data-dir D [--base-port P] [-- serve flags...]
+      start N local nodes (ferry serve) as child processes; Ctrl-C stops them
+  status [--brokers H:P,...] [--json]
+      brokers, the active controller, and partitions that are
+      under-replicated, under min ISR or offline (exit status 2 if any is offline)
+
+run 'ferry cluster <action> -h' for an action's flags`
+
+func runCluster(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return runAction(args, clusterUsage, "action", "up or status", map[string]func([]string) error{
+		"up": func(args []string) error { return clusterUp(args, stdout, stderr) },
+		"status": func(args []string) error {
+			ctx, cancel := interruptContext()
+			defer cancel()
+			return clusterStatus(ctx, args, stdout, stderr)
+		},
+	}, stdout, stderr)
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// healthMetadata is a hand-built Metadata response: brokers 1-3, and one
+// topic per case below.
+func healthMetadata() kadm.Metadata {
+	part := func(topic string, p, leader int32, replicas, isr []int32, err error) kadm.PartitionDetail {
+		return kadm.PartitionDetail{Topic: topic, Partition: p, Leader: leader, Replicas: replicas, ISR: isr, Err: err}
+	}
+	topic := func(name string, parts ...kadm.PartitionDetail) kadm.TopicDetail {
+		td := kadm.TopicDetail{Topic: name, Partitions: kadm.PartitionDetails{}}
+		for _, p := range parts {
+			td.Partitions[p.Partition] = p
+		}
+		return td
+	}
+	withOffline := part("offline-replica", 0, 1, []int32{1, 2, 3}, []int32{1, 2, 3}, nil)
+	withOffline.OfflineReplicas = []int32{3}
+	return kadm.Metadata{
+		Cluster:    "c1",
+		Controller: 2,
+		Brokers: kadm.BrokerDetails{
+			{NodeID: 3, Host: "127.0.0.1", Port: 9094},
+			{NodeID: 1, Host: "127.0.0.1", Port: 9092},
+			{NodeID: 2, Host: "127.0.0.1", Port: 9093},
+		},
+		Topics: kadm.TopicDetails{
+			"healthy": topic("healthy",
+				part("healthy", 0, 1, []int32{1, 2}, []int32{2, 1}, nil),
+				part("healthy", 1, 2, []int32{2}, []int32{2}, nil)),
+			// ISR 2 of 3, min.insync.replicas 2: under-replicated only.
+			"under-replicated": topic("under-replicated",
+				part("under-replicated", 0, 1, []int32{1, 2, 3}, []int32{1, 2}, nil)),
+			// ISR 1 of 3, min.insync.replicas 2: both.
+			"under-min": topic("under-min",
+				part("under-min", 0, 1, []int32{1, 2, 3}, []int32{1}, nil)),
+			// No min.insync.replicas reported: the default 1 applies.
+			"default-min": topic("default-min",
+				part("default-min", 0, 1, []int32{1, 2}, []int32{1}, nil)),
+			"no-leader": topic("no-leader",
+				part("no-leader", 0, -1, []int32{3}, []int32{3}, kerr.LeaderNotAvailable)),
+			// A follower missing is no reason to call it offline.
+			"replica-missing": topic("replica-missing",
+				part("replica-missing", 0, 1, []int32{1, 3}, []int32{1, 3}, kerr.ReplicaNotAvailable)),
+			"leader-unreachable": topic("leader-unreachable",
+				part("leader-unreachable", 0, 3, []int32{3}, []int32{3}, nil)),
+			"leader-unlisted": topic("leader-unlisted",
+				part("leader-unlisted", 0, 7, []int32{7}, []int32{7}, nil)),
+			"offline-replica": topic("offline-replica", withOffline),
+			"broken":          {Topic: "broken", Err: kerr.UnknownServerError},
+		},
+	}
+}
+
+func TestClassifyHealth(t *testing.T) {
+	minISR := map[string]int{"under-replicated": 2, "under-min": 2, "healthy": 1}
+	h := classify(healthMetadata(), 2, minISR, map[int32]string{3: "connection refused"})
+
+	wantBrokers := []brokerHealth{{1, "127.0.0.1:9092", ""}, {2, "127.0.0.1:9093", ""}, {3, "127.0.0.1:9094", "connection refused"}}
+	if !reflect.DeepEqual(h.Brokers, wantBrokers) {
+		t.Errorf("brokers %+v, want %+v", h.Brokers, wantBrokers)
+	}
+	type flags struct{ ur, min, off bool }
+	want := map[string]flags{
+		"default-min":        {ur: true},
+		"leader-unlisted":    {off: true},
+		"leader-unreachable": {off: true},
+		"no-leader":          {off: true},
+		"offline-replica":    {}, // listed for its offline replica, counted nowhere
+		"replica-missing":    {}, // replica 3 does not answer
+		"under-min":          {ur: true, min: true},
+		"under-replicated":   {ur: true},
+	}
+	got := map[string]flags{}
+	for _, p := range h.Problems {
+		got[p.Topic] = flags{p.UnderReplicated, p.UnderMinISR, p.Offline}
+		if len(p.Why) == 0 {
+			t.Errorf("%s/%d has a problem but no reason", p.Topic, p.Partition)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems %+v\nwant %+v", got, want)
+	}
+	if want := []string{"broken: UNKNOWN_SERVER_ERROR: The server experienced an unexpected error when processing the request."}; !reflect.DeepEqual(h.TopicErrors, want) {
+		t.Errorf("topic errors %q, want %q", h.TopicErrors, want)
+	}
+	if got, want := h.summary(), "3 brokers, 10 partitions, 3 under-replicated, 1 under min ISR, 3 offline"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+	for _, p := range h.Problems {
+		switch p.Topic {
+		case "offline-replica", "replica-missing":
+			if !reflect.DeepEqual(p.OfflineReplicas, []int32{3}) {
+				t.Errorf("%s: offline replicas %v, want [3]", p.Topic, p.OfflineReplicas)
+			}
+		case "default-min":
+			if p.MinISR != defaultMinISR {
+				t.Errorf("default-min: min ISR %d, want the default %d", p.MinISR, defaultMinISR)
+			}
+		}
+	}
+}
+
+// TestClassifyHealthyCluster: nothing to report, and the lists are empty
+// rather than null for --json.
+func TestClassifyHealthyCluster(t *testing.T) {
+	md := healthMetadata()
+	md.Topics = kadm.TopicDetails{"healthy": md.Topics["healthy"]}
+	h := classify(md, 1, nil, nil)
+	if h.Problems == nil || len(h.Problems) != 0 || h.Offline != 0 {
+		t.Fatalf("healthy cluster: problems %+v", h.Problems)
+	}
+	if got, want := h.summary(), "3 brokers, 2 partitions, 0 under-replicated, 0 under min ISR, 0 offline"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+}
