@@ -30,11 +30,40 @@ type testNet struct {
 	mu    sync.Mutex
 	owner map[string]int // listen address -> node
 	cut   map[[2]int]bool
+	delay map[[2]int]time.Duration
 	conns map[[2]int][]net.Conn
 }
 
 func newTestNet() *testNet {
-	return &testNet{owner: map[string]int{}, cut: map[[2]int]bool{}, conns: map[[2]int][]net.Conn{}}
+	return &testNet{owner: map[string]int{}, cut: map[[2]int]bool{}, delay: map[[2]int]time.Duration{}, conns: map[[2]int][]net.Conn{}}
+}
+
+// slow delays every write on the links between a and b (both ways, open
+// connections included) by d; 0 removes the delay.
+func (n *testNet) slow(a, b int, d time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.delay[[2]int{a, b}], n.delay[[2]int{b, a}] = d, d
+}
+
+func (n *testNet) delayOf(k [2]int) time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.delay[k]
+}
+
+// delayedConn sleeps before each write for the link's current delay.
+type delayedConn struct {
+	net.Conn
+	n    *testNet
+	link [2]int
+}
+
+func (c *delayedConn) Write(b []byte) (int, error) {
+	if d := c.n.delayOf(c.link); d > 0 {
+		time.Sleep(d)
+	}
+	return c.Conn.Write(b)
 }
 
 func (n *testNet) dialer(from int) config.DialFunc {
@@ -58,7 +87,7 @@ func (n *testNet) dialer(from int) config.DialFunc {
 			return nil, fmt.Errorf("test network: link %d -> %d is cut", from, to)
 		}
 		n.conns[[2]int{from, to}] = append(n.conns[[2]int{from, to}], c)
-		return c, nil
+		return &delayedConn{Conn: c, n: n, link: [2]int{from, to}}, nil
 	}
 }
 
@@ -249,4 +278,55 @@ func produceOne(t *testing.T, cl *kgo.Client, node int32, topic string, acks int
 		t.Fatalf("produce to node %d: %v", node, err)
 	}
 	return resp.Topics[0].Partitions[0].ErrorCode
+}
+
+// A follower behind a slow link (every write on it delayed 3 s, so its
+// fetches never keep up) leaves the ISR after --replica-lag-time-max
+// while it still heartbeats — the leader, not the controller's fencing,
+// drops it — and acks=all writes go on with the other two; once the link
+// is fast again it catches up and rejoins.
+func TestSlowFollowerLeavesAndRejoinsISR(t *testing.T) {
+	srvs, tn := inprocCluster(t, 3, func(c *config.Config) {
+		c.ReplicaLagTimeMax = time.Second
+		c.BrokerSessionTimeout = 20 * time.Second // the slow link must not get it fenced
+	})
+	topic := topicName(t)
+	adm := newAdmin(t, srvs[0].Addr())
+	createReplicatedTopic(t, adm, topic, 1)
+	waitISR(t, adm, topic, func(isr []int32) bool { return len(isr) == 3 })
+	md := waitTopicMetadata(t, adm, topic)
+	p0 := md.Topics[topic].Partitions[0]
+	var slowNode int32 = -1
+	for _, r := range p0.Replicas {
+		if r != p0.Leader {
+			slowNode = r
+			break
+		}
+	}
+	tn.slow(int(slowNode), int(p0.Leader), 3*time.Second)
+	cl := newClient(t, srvs[p0.Leader-1].Addr(), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	for i := range 20 {
+		produceSync(t, cl, &kgo.Record{Value: []byte(fmt.Sprintf("v%05d", i))})
+	}
+	waitISR(t, adm, topic, func(isr []int32) bool { return len(isr) == 2 && !slices.Contains(isr, slowNode) })
+	md = waitTopicMetadata(t, adm, topic)
+	if got := md.Topics[topic].Partitions[0]; got.Leader != p0.Leader || got.LeaderEpoch != p0.LeaderEpoch {
+		t.Fatalf("leadership moved (%+v): the slow follower should only leave the ISR", got)
+	}
+	brokers, err := adm.ListBrokers(testCtx(t, 10*time.Second))
+	if err != nil || len(brokers) != 3 {
+		t.Fatalf("brokers %v (%v): the slow follower must stay registered, not fenced", brokers, err)
+	}
+
+	tn.slow(int(slowNode), int(p0.Leader), 0)
+	waitISR(t, adm, topic, func(isr []int32) bool { return len(isr) == 3 })
+	for i := 20; i < 40; i++ {
+		produceSync(t, cl, &kgo.Record{Value: []byte(fmt.Sprintf("v%05d", i))})
+	}
+	got := consumeValues(t, srvs[p0.Leader-1].Addr(), topic, 40)
+	for i, v := range got {
+		if want := fmt.Sprintf("v%05d", i); v != want {
+			t.Fatalf("record %d is %q, want %q", i, v, want)
+		}
+	}
 }
