@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/ferry-mq/ferry/internal/config"
 )
@@ -80,4 +83,59 @@ func (pc *peerConn) roundTrip(req kmsg.Request, timeout time.Duration) (kmsg.Res
 		return nil, fmt.Errorf("decode %T: %w", resp, err)
 	}
 	return resp, nil
+}
+
+// authenticate logs the connection in with SASL (SaslHandshake, then
+// SaslAuthenticate rounds) as the inter-broker user, with a SCRAM
+// mechanism (franz-go's client side of it).
+func (pc *peerConn) authenticate(ctx context.Context, mechanism, user, password string) error {
+	auth := scram.Auth{User: user, Pass: password}
+	var mech sasl.Mechanism
+	switch mechanism {
+	case "SCRAM-SHA-512":
+		mech = auth.AsSha512Mechanism()
+	case "SCRAM-SHA-256":
+		mech = auth.AsSha256Mechanism()
+	default:
+		return fmt.Errorf("inter-broker SASL mechanism %q is not supported", mechanism)
+	}
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version = 1
+	hs.Mechanism = mechanism
+	kresp, err := pc.roundTrip(hs, replicaTimeout)
+	if err != nil {
+		return fmt.Errorf("SASL handshake: %w", err)
+	}
+	if code := kresp.(*kmsg.SASLHandshakeResponse).ErrorCode; code != 0 {
+		return fmt.Errorf("SASL handshake: %w", kerr.ErrorForCode(code))
+	}
+	session, msg, err := mech.Authenticate(ctx, pc.conn.RemoteAddr().String())
+	if err != nil {
+		return err
+	}
+	for {
+		req := kmsg.NewPtrSASLAuthenticateRequest()
+		req.Version = 1
+		req.SASLAuthBytes = msg
+		kresp, err := pc.roundTrip(req, replicaTimeout)
+		if err != nil {
+			return fmt.Errorf("SASL authenticate: %w", err)
+		}
+		resp := kresp.(*kmsg.SASLAuthenticateResponse)
+		if resp.ErrorCode != 0 {
+			detail := ""
+			if resp.ErrorMessage != nil {
+				detail = ": " + *resp.ErrorMessage
+			}
+			return fmt.Errorf("SASL authenticate as %s: %w%s", user, kerr.ErrorForCode(resp.ErrorCode), detail)
+		}
+		done, next, err := session.Challenge(resp.SASLAuthBytes)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		msg = next
+	}
 }

@@ -141,7 +141,16 @@ func (f *fetcher) connect() (*peerConn, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), replicaTimeout)
 	defer cancel()
-	return dialPeer(ctx, f.b.cfg.Dialer(), info.Addr, f.b.cfg.NodeID)
+	pc, err := dialPeer(ctx, f.b.cfg.Dialer(), info.Addr, f.b.cfg.NodeID)
+	if err != nil || len(f.b.cfg.Security.SASLMechanisms) == 0 {
+		return pc, err
+	}
+	user, password, _ := f.b.cfg.Security.InterBrokerUserParts()
+	if err := pc.authenticate(ctx, f.b.cfg.InterBrokerMechanism(), user, password); err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("leader %d at %s: %w", f.leader, info.Addr, err)
+	}
+	return pc, nil
 }
 
 // round truncates what needs it, then fetches once.

@@ -44,6 +44,17 @@ type SecurityConfig struct {
 	// and SCRAM-SHA-512 credentials) at start if it has none, so the first
 	// client can authenticate.
 	BootstrapUser string
+	// InterBrokerUser is NAME:PASSWORD of the user a cluster node's
+	// replica fetchers authenticate as when SASL is required. Every node
+	// creates it at start if it has no credentials, and it passes every
+	// ACL check (as Kafka's inter-broker principal is made a super user).
+	InterBrokerUser string
+}
+
+// InterBrokerUserParts splits InterBrokerUser into its name and password.
+func (s SecurityConfig) InterBrokerUserParts() (name, password string, ok bool) {
+	name, password, ok = strings.Cut(s.InterBrokerUser, ":")
+	return name, password, ok && name != "" && password != ""
 }
 
 // BootstrapUserParts splits BootstrapUser into its name and password.
@@ -61,6 +72,7 @@ func (s *SecurityConfig) flags(fs *flag.FlagSet) {
 	fs.Var(listValue{&s.SASLMechanisms}, "sasl-mechanisms", "require SASL authentication on every Kafka listener with these mechanisms, comma-separated: SCRAM-SHA-256,SCRAM-SHA-512,PLAIN (env FERRY_SASL_MECHANISMS)")
 	fs.DurationVar(&s.SASLSessionLifetime, "sasl-session-lifetime", s.SASLSessionLifetime, "clients must re-authenticate within this long (KIP-368), else their connection is closed; 0 for no limit (env FERRY_SASL_SESSION_LIFETIME)")
 	fs.BoolVar(&s.AllowPlainWithoutTLS, "allow-plain-without-tls", s.AllowPlainWithoutTLS, "offer SASL PLAIN, which sends passwords in the clear, on the plaintext listener too (env FERRY_ALLOW_PLAIN_WITHOUT_TLS)")
+	fs.StringVar(&s.InterBrokerUser, "inter-broker-user", s.InterBrokerUser, "on a cluster with --sasl-mechanisms, the user `NAME:PASSWORD` followers authenticate as to fetch from leaders (SCRAM); created at start if absent, and a superuser; give every node the same (env FERRY_INTER_BROKER_USER)")
 	fs.StringVar(&s.BootstrapUser, "bootstrap-user", s.BootstrapUser, "create user `NAME:PASSWORD` at start if it does not exist (env FERRY_BOOTSTRAP_USER)")
 }
 
@@ -99,6 +111,11 @@ func (s SecurityConfig) validate(kafkaAddr string) []error {
 	}
 	if s.SASLSessionLifetime < 0 {
 		errs = append(errs, fmt.Errorf("sasl session lifetime %v must not be negative", s.SASLSessionLifetime))
+	}
+	if s.InterBrokerUser != "" {
+		if _, _, ok := s.InterBrokerUserParts(); !ok {
+			errs = append(errs, fmt.Errorf("inter-broker user must be NAME:PASSWORD with both parts non-empty"))
+		}
 	}
 	if s.BootstrapUser != "" {
 		if _, _, ok := s.BootstrapUserParts(); !ok {

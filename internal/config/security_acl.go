@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -31,6 +32,27 @@ func (c Config) AuthorizationEnforced() bool {
 	return c.ACL.Authorizer || len(c.Security.SASLMechanisms) > 0 || c.Security.TLSClientCA != ""
 }
 
+// InterBrokerMechanism is the SASL mechanism followers authenticate with:
+// the strongest SCRAM one the listeners accept, or "" when none is.
+func (c Config) InterBrokerMechanism() string {
+	for _, m := range []string{"SCRAM-SHA-512", "SCRAM-SHA-256"} {
+		if slices.Contains(c.Security.SASLMechanisms, m) {
+			return m
+		}
+	}
+	return ""
+}
+
+// EffectiveSuperusers are --superusers plus the inter-broker user, whose
+// follower fetches need CLUSTER_ACTION.
+func (c Config) EffectiveSuperusers() []string {
+	out := slices.Clone(c.ACL.Superusers)
+	if name, _, ok := c.Security.InterBrokerUserParts(); ok && !slices.Contains(out, "User:"+name) {
+		out = append(out, "User:"+name)
+	}
+	return out
+}
+
 func (c Config) validateACL() []error {
 	var errs []error
 	for _, s := range c.ACL.Superusers {
@@ -41,10 +63,17 @@ func (c Config) validateACL() []error {
 	if c.ACL.MaxConnectionsPerPrincipal < 0 {
 		errs = append(errs, fmt.Errorf("max connections per principal %d must not be negative (0: no limit)", c.ACL.MaxConnectionsPerPrincipal))
 	}
-	if c.ACL.Authorizer && c.ControllerQuorum != "" {
-		// Followers fetch from leaders over the Kafka port without
-		// credentials: checks would refuse them and stop replication.
-		errs = append(errs, fmt.Errorf("--authorizer with --controller-quorum is not supported yet: brokers replicate over the Kafka port without credentials, which ACL checks refuse"))
+	if c.ControllerQuorum != "" && c.AuthorizationEnforced() {
+		// Followers fetch from leaders over the Kafka port: with checks
+		// on they must authenticate, and only SASL gives them a way to.
+		switch {
+		case len(c.Security.SASLMechanisms) == 0:
+			errs = append(errs, fmt.Errorf("--authorizer or --tls-client-ca on a cluster (--controller-quorum) needs --sasl-mechanisms and --inter-broker-user too: followers replicate over the Kafka port and must authenticate"))
+		case c.Security.InterBrokerUser == "":
+			errs = append(errs, fmt.Errorf("--sasl-mechanisms on a cluster (--controller-quorum) needs --inter-broker-user NAME:PASSWORD (the same on every node): followers replicate over the Kafka port and must authenticate"))
+		case c.InterBrokerMechanism() == "":
+			errs = append(errs, fmt.Errorf("--inter-broker-user needs SCRAM-SHA-256 or SCRAM-SHA-512 in --sasl-mechanisms (followers do not send PLAIN passwords)"))
+		}
 	}
 	if c.ACL.InsecurePrincipalFromClientID && !c.ACL.Authorizer {
 		errs = append(errs, fmt.Errorf("--insecure-principal-from-client-id is a test-only switch and needs --authorizer=true"))

@@ -93,14 +93,14 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 		metrics:     newServerMetrics(cfg.Metrics),
 		slowRequest: cfg.SlowRequest,
 	}
-	if cfg.AuthorizationEnforced() && len(cfg.ACL.Superusers) == 0 {
+	if cfg.AuthorizationEnforced() && len(cfg.EffectiveSuperusers()) == 0 {
 		// Kafka's super.users trap: with checks on, only bindings let
 		// anyone in, and only a superuser can add the first ones.
 		logger.Warn("ACL checks are on and no --superusers are set: only existing ACL bindings allow anything, and nobody may add the first ones",
 			"acl_bindings", len(b.Image().ACLs().Bindings))
 	}
 	s.security = &serverSecurity{
-		authz:                         acl.New(cfg.AuthorizationEnforced(), cfg.ACL.Superusers, func() *meta.ACLSet { return b.Image().ACLs() }),
+		authz:                         acl.New(cfg.AuthorizationEnforced(), cfg.EffectiveSuperusers(), func() *meta.ACLSet { return b.Image().ACLs() }),
 		insecurePrincipalFromClientID: cfg.ACL.InsecurePrincipalFromClientID,
 		quotas:                        newQuotaManager(func() *meta.QuotaSet { return b.Image().Quotas() }, cfg.ACL.MaxConnectionsPerPrincipal),
 	}

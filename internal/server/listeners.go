@@ -53,6 +53,15 @@ func (s *Server) startKafka(cfg config.Config, advertised string, logger *slog.L
 			logger.Info("bootstrap user created", "user", name)
 		}
 	}
+	if name, password, ok := sec.InterBrokerUserParts(); ok {
+		created, err := s.Broker.EnsureUser(name, password)
+		if err != nil {
+			return fmt.Errorf("--inter-broker-user: %w", err)
+		}
+		if created {
+			logger.Info("inter-broker user created", "user", name)
+		}
+	}
 	base := kafka.NewServer(s.Broker, advertised, logger.With("component", "kafka"))
 	if len(sec.SASLMechanisms) > 0 {
 		base.RequireSASL(kafka.SASLConfig{
