@@ -33,6 +33,10 @@ const (
 	nodes      = 3
 )
 
+// topicConfigs: small segments, so a run rolls segments and recovery
+// after a kill spans several of them.
+var topicConfigs = map[string]*string{"segment.bytes": kadm.StringPtr("262144")}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	cluster.RemoveBinary()
@@ -193,7 +197,7 @@ func createTopic(t *testing.T, adm *kadm.Client, topic string) int16 {
 	deadline := time.Now().Add(settleWait)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		resp, err := adm.CreateTopic(ctx, partitions, rf, nil, topic)
+		resp, err := adm.CreateTopic(ctx, partitions, rf, topicConfigs, topic)
 		cancel()
 		if err == nil {
 			err = resp.Err

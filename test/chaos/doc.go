@@ -17,9 +17,10 @@
 //
 // # The run
 //
-// The topic has 6 partitions and replication factor 3 when the cluster
-// accepts it; a cluster that does not replicate refuses RF>1 with
-// INVALID_REPLICATION_FACTOR and the run uses 1 (the log says which).
+// The topic has 6 partitions, 256 KiB segments (so segments roll), and
+// replication factor 3 when the cluster accepts it; a cluster that does
+// not replicate refuses RF>1 with INVALID_REPLICATION_FACTOR and the run
+// uses 1 (the log says which).
 // Four franz-go producers, idempotent with acks=all, write keyed records
 // whose value carries the producer id and a sequence number ("chaos p=1
 // s=42"), recording each attempt and each acknowledgement with its
