@@ -175,17 +175,17 @@ func Check(h History) Report {
 		observer  string
 		partition int32
 	}
-	lastHW := map[op]int64{}
+	lastHW := map[op]Watermark{}
 	pastEnd := map[int32]bool{}
 	for _, w := range h.Watermarks {
 		k := op{w.Observer, w.Partition}
-		if prev, ok := lastHW[k]; ok && w.HW < prev {
-			add(Violation{WatermarkWentBack, w.Partition, -1, "", fmt.Sprintf("%s saw high watermark %d after %d", w.Observer, w.HW, prev)})
+		if prev, ok := lastHW[k]; ok && w.HW < prev.HW {
+			add(Violation{WatermarkWentBack, w.Partition, -1, "", fmt.Sprintf("%s saw high watermark %d (%s) after %d (%s)", w.Observer, w.HW, w.when(), prev.HW, prev.when())})
 		}
-		lastHW[k] = w.HW
+		lastHW[k] = w
 		if _, known := h.Final[w.Partition]; known && w.HW > end[w.Partition] && !pastEnd[w.Partition] {
 			pastEnd[w.Partition] = true
-			add(Violation{WatermarkPastEnd, w.Partition, -1, "", fmt.Sprintf("%s saw high watermark %d, final log ends at %d", w.Observer, w.HW, end[w.Partition])})
+			add(Violation{WatermarkPastEnd, w.Partition, -1, "", fmt.Sprintf("%s saw high watermark %d (%s), final log ends at %d", w.Observer, w.HW, w.when(), end[w.Partition])})
 		}
 	}
 	// (c) what a consumer saw stays where it saw it.
@@ -296,6 +296,18 @@ func diffRecords(a, b []Entry) *difference {
 		return &difference{-1, fmt.Sprintf("%d records vs %d", len(a), len(b))}
 	}
 	return nil
+}
+
+// when describes the leader epoch and time of an observation.
+func (w Watermark) when() string {
+	s := "epoch ?"
+	if w.Epoch >= 0 {
+		s = fmt.Sprintf("epoch %d", w.Epoch)
+	}
+	if !w.At.IsZero() {
+		s += " at " + w.At.UTC().Format("15:04:05.000")
+	}
+	return s
 }
 
 func entryValue(e Entry) string {

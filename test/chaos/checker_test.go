@@ -27,7 +27,7 @@ func goodHistory() History {
 			{1, 0, 0, val(1, 0)}, {1, 0, 1, val(1, 1)}, {1, 1, 0, val(2, 1)},
 			{2, 1, 0, val(2, 1)}, {2, 1, 1, val(1, 2)},
 		},
-		Watermarks: []Watermark{{"c1", 0, 1}, {"c1", 0, 3}, {"lo", 1, 2}, {"lo", 1, 2}, {"lo", 1, 3}},
+		Watermarks: []Watermark{{"c1", 0, 1, -1, time.Time{}}, {"c1", 0, 3, -1, time.Time{}}, {"lo", 1, 2, -1, time.Time{}}, {"lo", 1, 2, -1, time.Time{}}, {"lo", 1, 3, -1, time.Time{}}},
 		Final: map[int32][]Entry{
 			0: {{0, val(1, 0), ""}, {1, val(1, 1), ""}, {2, val(2, 0), ""}},
 			1: {{0, val(2, 1), ""}, {1, val(1, 2), ""}, {2, val(2, 2), ""}}, // p2/s2 was never acked
@@ -80,10 +80,10 @@ func TestCheckFindsEachViolation(t *testing.T) {
 			h.Reads = append(h.Reads, Read{1, 0, 0, val(1, 0)})
 		}},
 		{"watermark went back", WatermarkWentBack, func(h *History) {
-			h.Watermarks = append(h.Watermarks, Watermark{"c1", 0, 2})
+			h.Watermarks = append(h.Watermarks, Watermark{"c1", 0, 2, -1, time.Time{}})
 		}},
 		{"watermark above the final end", WatermarkPastEnd, func(h *History) {
-			h.Watermarks = append(h.Watermarks, Watermark{"lo", 1, 4})
+			h.Watermarks = append(h.Watermarks, Watermark{"lo", 1, 4, -1, time.Time{}})
 		}},
 		{"read record truncated", ReadLost, func(h *History) {
 			h.Reads = append(h.Reads, Read{2, 1, 2, val(2, 1)}) // final has p2/s2 there

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"time"
 )
 
 // History is everything a chaos run recorded, the only input of Check.
@@ -64,11 +65,15 @@ type Read struct {
 	Value     Value
 }
 
-// Watermark is a high watermark an observer saw for a partition.
+// Watermark is a high watermark an observer saw for a partition. Epoch
+// (the leader epoch that answered, -1 if unknown) and At only explain a
+// violation.
 type Watermark struct {
 	Observer  string
 	Partition int32
 	HW        int64
+	Epoch     int32
+	At        time.Time
 }
 
 // Entry is a record of a final log. Raw is set instead of Value when the

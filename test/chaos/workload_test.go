@@ -102,7 +102,7 @@ func consume(ctx context.Context, id int, bootstrap []string, topic string, part
 			if fp.Err != nil {
 				return // a broker down or electing: the client retries
 			}
-			hws = append(hws, Watermark{Observer: observer, Partition: fp.Partition, HW: fp.HighWatermark})
+			hws = append(hws, Watermark{Observer: observer, Partition: fp.Partition, HW: fp.HighWatermark, Epoch: -1, At: time.Now()})
 			for _, r := range fp.Records {
 				v, err := DecodeValue(r.Value)
 				if err != nil {
@@ -145,7 +145,7 @@ func watch(ctx context.Context, bootstrap []string, topic string, rec *recorder)
 		var hws []Watermark
 		listed.Each(func(o kadm.ListedOffset) {
 			if o.Err == nil {
-				hws = append(hws, Watermark{Observer: "list-offsets", Partition: o.Partition, HW: o.Offset})
+				hws = append(hws, Watermark{Observer: "list-offsets", Partition: o.Partition, HW: o.Offset, Epoch: o.LeaderEpoch, At: time.Now()})
 			}
 		})
 		rec.watermarks(hws)
