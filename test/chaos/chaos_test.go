@@ -94,14 +94,25 @@ func TestChaos(t *testing.T) {
 	var wg sync.WaitGroup
 	errc := make(chan error, producers+consumers+1)
 	produceCtx, stopProducing := context.WithCancel(context.Background())
-	defer stopProducing()
 	readCtx, stopReading := context.WithCancel(context.Background())
-	defer stopReading()
+	flushCtx, abort := context.WithCancel(context.Background())
+	var readers sync.WaitGroup
+	// A test that ends early stops its goroutines before it returns
+	// (they log through t); on the normal path they are done already.
+	defer func() {
+		abort()
+		stopProducing()
+		stopReading()
+		wg.Wait()
+		readers.Wait()
+	}()
 	for id := range producers {
 		wg.Add(1)
-		go func() { defer wg.Done(); errc <- produce(produceCtx, t, id, bootstrap, topic, rec, settleWait) }()
+		go func() {
+			defer wg.Done()
+			errc <- produce(produceCtx, flushCtx, t, id, bootstrap, topic, rec, settleWait)
+		}()
 	}
-	var readers sync.WaitGroup
 	for id := range consumers {
 		readers.Add(1)
 		go func() {

@@ -35,8 +35,9 @@ func clientOpts(bootstrap []string) []kgo.Opt {
 }
 
 // produce runs producer id until ctx is done, then waits for its
-// outstanding records (at most flushWait) and closes the client.
-func produce(ctx context.Context, t *testing.T, id int, bootstrap []string, topic string, rec *recorder, flushWait time.Duration) error {
+// outstanding records (at most flushWait, or until flushCtx is done) and
+// closes the client.
+func produce(ctx, flushCtx context.Context, t *testing.T, id int, bootstrap []string, topic string, rec *recorder, flushWait time.Duration) error {
 	cl, err := kgo.NewClient(append(clientOpts(bootstrap),
 		kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent: franz-go's default
@@ -66,7 +67,7 @@ func produce(ctx context.Context, t *testing.T, id int, bootstrap []string, topi
 		})
 		time.Sleep(produceEvery)
 	}
-	fctx, cancel := context.WithTimeout(context.Background(), flushWait)
+	fctx, cancel := context.WithTimeout(flushCtx, flushWait)
 	defer cancel()
 	if err := cl.Flush(fctx); err != nil {
 		t.Logf("producer %d: records still unacknowledged after %v: %v", id, flushWait, err)

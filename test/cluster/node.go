@@ -70,6 +70,7 @@ func (n *Node) startLocked() error {
 	w := &serveWatcher{out: f, serving: make(chan struct{})}
 	cmd := exec.Command(n.bin, n.args...)
 	cmd.Env = childEnv()
+	cmd.SysProcAttr = procAttr()
 	cmd.Stdout = f
 	cmd.Stderr = w
 	if err := cmd.Start(); err != nil {
