@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -230,15 +231,24 @@ func createTopic(t *testing.T, adm *kadm.Client, topic string) int16 {
 	}
 }
 
-// saveHistory writes the history next to the kept logs for a closer look.
+// saveHistory writes the history, gzipped JSON, next to the kept logs for
+// a closer look.
 func saveHistory(t *testing.T, dir string, h History) {
-	b, err := json.Marshal(h)
+	path := filepath.Join(dir, "history.json.gz")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Logf("saving the history: %v", err)
+		return
+	}
+	defer f.Close()
+	zw := gzip.NewWriter(f)
+	err = json.NewEncoder(zw).Encode(h)
 	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, "history.json"), b, 0o644)
+		err = zw.Close()
 	}
 	if err != nil {
 		t.Logf("saving the history: %v", err)
 		return
 	}
-	t.Logf("chaos: history saved in %s", filepath.Join(dir, "history.json"))
+	t.Logf("chaos: history saved in %s", path)
 }

@@ -62,5 +62,5 @@
 //     exactly the final log's records (replica-not-final).
 //
 // A failed run prints each node's last log lines and keeps the cluster's
-// directory (logs, data dirs, history.json) for a closer look.
+// directory (logs, data dirs, history.json.gz) for a closer look.
 package chaos

@@ -93,6 +93,7 @@ func consume(ctx context.Context, id int, bootstrap []string, topic string, part
 	}
 	defer cl.Close()
 	observer := fmt.Sprintf("consumer %d fetch", id)
+	lastHW := map[int32]int64{}
 	for ctx.Err() == nil {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		fs := cl.PollFetches(pctx)
@@ -103,7 +104,11 @@ func consume(ctx context.Context, id int, bootstrap []string, topic string, part
 			if fp.Err != nil {
 				return // a broker down or electing: the client retries
 			}
-			hws = append(hws, Watermark{Observer: observer, Partition: fp.Partition, HW: fp.HighWatermark, Epoch: -1, At: time.Now()})
+			if hw, seen := lastHW[fp.Partition]; !seen || hw != fp.HighWatermark {
+				// Only changes: a repeat adds nothing to the checks.
+				lastHW[fp.Partition] = fp.HighWatermark
+				hws = append(hws, Watermark{Observer: observer, Partition: fp.Partition, HW: fp.HighWatermark, Epoch: -1, At: time.Now()})
+			}
 			for _, r := range fp.Records {
 				v, err := DecodeValue(r.Value)
 				if err != nil {
@@ -129,6 +134,7 @@ func watch(ctx context.Context, bootstrap []string, topic string, rec *recorder)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
+	lastHW := map[int32]int64{}
 	tick := time.NewTicker(watchEvery)
 	defer tick.Stop()
 	for {
@@ -145,7 +151,8 @@ func watch(ctx context.Context, bootstrap []string, topic string, rec *recorder)
 		}
 		var hws []Watermark
 		listed.Each(func(o kadm.ListedOffset) {
-			if o.Err == nil {
+			if hw, seen := lastHW[o.Partition]; o.Err == nil && (!seen || hw != o.Offset) {
+				lastHW[o.Partition] = o.Offset
 				hws = append(hws, Watermark{Observer: "list-offsets", Partition: o.Partition, HW: o.Offset, Epoch: o.LeaderEpoch, At: time.Now()})
 			}
 		})
