@@ -30,7 +30,8 @@
 // offsets. The nemesis, one fault at a time so a majority always stays
 // up, either SIGKILLs a node and restarts it on its data dir after a
 // pause, or SIGSTOPs it and SIGCONTs it later (always: even when the run
-// is cut short).
+// is cut short), or SIGKILLs it, starts it and SIGKILLs it again while
+// it starts (recovering its logs or rejoining), then restarts it.
 //
 // When the faults stop, every node is brought back, producers flush,
 // the cluster settles (every partition answers ListOffsets) and the

@@ -19,7 +19,8 @@ const (
 )
 
 // nemesis injects one fault at a time into a cluster: a SIGKILL followed
-// by a restart on the same data dir, or a SIGSTOP followed by a SIGCONT.
+// by a restart on the same data dir, a SIGSTOP followed by a SIGCONT, or
+// a SIGKILL of a node that is starting again after one.
 // Only one node is ever down, so a majority of the quorum stays up.
 type nemesis struct {
 	c   *cluster.Cluster
@@ -57,10 +58,13 @@ func (n *nemesis) run(ctx context.Context) {
 		}
 		i := n.rng.IntN(n.c.Len())
 		d := between(n.rng, minFault, maxFault)
-		if n.rng.IntN(2) == 0 {
+		switch k := n.rng.IntN(5); {
+		case k < 2:
 			n.killAndRestart(i, d)
-		} else {
+		case k < 4:
 			n.pause(i, d)
+		default:
+			n.crashInRecovery(i, d, between(n.rng, 20*time.Millisecond, 1500*time.Millisecond))
 		}
 	}
 }
@@ -73,6 +77,35 @@ func (n *nemesis) killAndRestart(i int, down time.Duration) {
 	}
 	n.event("SIGKILL node %d; restart in %v", id, down.Round(time.Millisecond))
 	time.Sleep(down)
+	n.restart(i)
+}
+
+// crashInRecovery kills node i, starts it again after down and kills it
+// again after into (while it recovers its logs or joins the quorum, if
+// the machine is not too fast), then restarts it.
+func (n *nemesis) crashInRecovery(i int, down, into time.Duration) {
+	id := n.c.Node(i).ID
+	if err := n.c.Kill(i); err != nil {
+		n.fail(err)
+		return
+	}
+	n.event("SIGKILL node %d; start in %v, SIGKILL again %v into the start", id, down.Round(time.Millisecond), into.Round(time.Millisecond))
+	time.Sleep(down)
+	if err := n.c.Launch(i); err != nil {
+		n.fail(err)
+		return
+	}
+	time.Sleep(into)
+	if err := n.c.Kill(i); err != nil {
+		n.fail(err) // it exited on its own: a crash of the broker
+	}
+	time.Sleep(down / 2)
+	n.restart(i)
+}
+
+// restart brings node i back.
+func (n *nemesis) restart(i int) {
+	id := n.c.Node(i).ID
 	// A restart that fails (a port taken meanwhile, a broker that refuses
 	// its own data dir) is retried; the run fails if it never comes back.
 	for attempt := 1; ; attempt++ {

@@ -138,8 +138,13 @@ func (c *Cluster) Kill(i int) error {
 	n := c.nodes[i]
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.proc == nil || !n.proc.running() {
+	if n.proc == nil {
 		return fmt.Errorf("kill node %d: not running", n.ID)
+	}
+	if !n.proc.running() {
+		err := fmt.Errorf("kill node %d: it had exited on its own: %v", n.ID, n.proc.waitErr)
+		n.proc = nil
+		return err
 	}
 	n.killLocked()
 	return nil
@@ -181,6 +186,20 @@ func (c *Cluster) Restart(i int) error {
 	}
 	n.proc = nil
 	return n.startLocked()
+}
+
+// Launch starts node i again like Restart but returns without waiting
+// for it to serve: a test can Kill it while it recovers its data dir.
+func (c *Cluster) Launch(i int) error {
+	n := c.nodes[i]
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proc != nil && n.proc.running() {
+		return fmt.Errorf("launch node %d: still running", n.ID)
+	}
+	n.proc = nil
+	_, err := n.spawnLocked()
+	return err
 }
 
 // Shutdown resumes node i if paused, sends SIGTERM and waits for a clean

@@ -80,6 +80,19 @@ func TestClusterFaults(t *testing.T) {
 	if !answers(c.Node(2).KafkaAddr, time.Minute) {
 		t.Fatal("restarted node does not answer")
 	}
+	// Killed while it starts, then restarted.
+	if err := c.Kill(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Launch(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kill(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart(2); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Died(); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@
 //	Stop(i)     SIGSTOP (a paused process: sockets open, nothing answers)
 //	Cont(i)     SIGCONT
 //	Restart(i)  starts the node again on its data dir; waits until it serves
+//	Launch(i)   starts it again without waiting (to kill it during recovery)
 //	Shutdown(i) SIGTERM, waits for a clean exit
 //
 // Every node's stderr is appended to <dir>/node-<id>.log across restarts.

@@ -58,12 +58,22 @@ func (p *process) running() bool {
 	}
 }
 
-// start runs the node and waits until it serves and accepts connections.
-// REQUIRES: n.mu held, no process running.
+// startLocked runs the node and waits until it serves and accepts
+// connections. REQUIRES: n.mu held, no process running.
 func (n *Node) startLocked() error {
-	f, err := os.OpenFile(n.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	w, err := n.spawnLocked()
 	if err != nil {
 		return err
+	}
+	return n.waitServingLocked(w)
+}
+
+// spawnLocked starts the node's process and returns at once; the
+// watcher says when it serves. REQUIRES: n.mu held, no process running.
+func (n *Node) spawnLocked() (*serveWatcher, error) {
+	f, err := os.OpenFile(n.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
 	}
 	n.starts++
 	fmt.Fprintf(f, "=== cluster: start #%d of node %d at %s ===\n", n.starts, n.ID, time.Now().UTC().Format(time.RFC3339Nano))
@@ -75,7 +85,7 @@ func (n *Node) startLocked() error {
 	cmd.Stderr = w
 	if err := cmd.Start(); err != nil {
 		f.Close()
-		return fmt.Errorf("start node %d: %v", n.ID, err)
+		return nil, fmt.Errorf("start node %d: %v", n.ID, err)
 	}
 	p := &process{cmd: cmd, exited: make(chan struct{}), log: f}
 	go func() {
@@ -85,7 +95,13 @@ func (n *Node) startLocked() error {
 		close(p.exited)
 	}()
 	n.proc, n.paused = p, false
+	return w, nil
+}
 
+// waitServingLocked waits until the process spawnLocked started serves
+// and accepts connections. REQUIRES: n.mu held.
+func (n *Node) waitServingLocked(w *serveWatcher) error {
+	p := n.proc
 	select {
 	case <-w.serving:
 	case <-p.exited:
