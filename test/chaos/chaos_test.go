@@ -129,7 +129,11 @@ func TestChaos(t *testing.T) {
 	defer stopFaults()
 	nem.run(faultCtx) // returns with every fault healed
 
-	// Heal: every node up, whatever the nemesis managed.
+	// Heal: every node up, whatever the nemesis managed. A node that
+	// exited on its own is a failure (a broker crash), restarted anyway.
+	if err := c.Died(); err != nil {
+		t.Errorf("%v", err)
+	}
 	for i := range c.Len() {
 		if !c.Node(i).Running() {
 			if err := c.Restart(i); err != nil {
