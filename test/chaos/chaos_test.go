@@ -189,9 +189,9 @@ func TestChaos(t *testing.T) {
 	}
 
 	report := Check(h)
-	events, nemErrs := nem.report()
-	t.Logf("chaos: replication factor %d, %d partitions, %d nemesis events, %d failed produces, %d undecodable values read\n%s",
-		rf, partitions, len(events), rec.produceErrs.Load(), rec.badValues.Load(), report.Summary(20))
+	events, faults, nemErrs := nem.report()
+	t.Logf("chaos: replication factor %d, %d partitions, faults %v, %d failed produces, %d undecodable values read\n%s",
+		rf, partitions, faults, rec.produceErrs.Load(), rec.badValues.Load(), report.Summary(20))
 	for _, err := range nemErrs {
 		t.Errorf("nemesis: %v", err)
 	}

@@ -30,6 +30,16 @@ type nemesis struct {
 	mu     sync.Mutex
 	events []string
 	errs   []error
+	faults map[string]int // how many faults of each kind
+}
+
+func (n *nemesis) count(kind string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.faults == nil {
+		n.faults = map[string]int{}
+	}
+	n.faults[kind]++
 }
 
 func (n *nemesis) event(format string, args ...any) {
@@ -60,10 +70,13 @@ func (n *nemesis) run(ctx context.Context) {
 		d := between(n.rng, minFault, maxFault)
 		switch k := n.rng.IntN(5); {
 		case k < 2:
+			n.count("kill+restart")
 			n.killAndRestart(i, d)
 		case k < 4:
+			n.count("stop+cont")
 			n.pause(i, d)
 		default:
+			n.count("kill during start-up")
 			n.crashInRecovery(i, d, between(n.rng, 20*time.Millisecond, 1500*time.Millisecond))
 		}
 	}
@@ -141,10 +154,10 @@ func (n *nemesis) pause(i int, paused time.Duration) {
 	time.Sleep(paused)
 }
 
-func (n *nemesis) report() (events []string, errs []error) {
+func (n *nemesis) report() (events []string, faults map[string]int, errs []error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.events, n.errs
+	return n.events, n.faults, n.errs
 }
 
 func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
