@@ -71,21 +71,22 @@ func Start(tb testing.TB, opts Options) *Cluster {
 }
 
 func (c *Cluster) tryStart(bin string, opts Options) error {
-	ports, err := freePorts(2 * opts.Nodes)
+	ports, err := freePorts(3 * opts.Nodes)
 	if err != nil {
 		return err
 	}
 	var quorum []string
 	for i := range opts.Nodes {
-		quorum = append(quorum, fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[2*i+1]))
+		quorum = append(quorum, fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[3*i+1]))
 	}
 	c.nodes = nil
 	for i := range opts.Nodes {
 		id := int32(i + 1)
 		n := &Node{
 			ID:             id,
-			KafkaAddr:      "127.0.0.1:" + strconv.Itoa(ports[2*i]),
-			ControllerAddr: "127.0.0.1:" + strconv.Itoa(ports[2*i+1]),
+			KafkaAddr:      "127.0.0.1:" + strconv.Itoa(ports[3*i]),
+			ControllerAddr: "127.0.0.1:" + strconv.Itoa(ports[3*i+1]),
+			HTTPAddr:       "127.0.0.1:" + strconv.Itoa(ports[3*i+2]),
 			DataDir:        filepath.Join(c.Dir, fmt.Sprintf("node-%d", id)),
 			LogPath:        filepath.Join(c.Dir, fmt.Sprintf("node-%d.log", id)),
 			bin:            bin,
@@ -100,6 +101,7 @@ func (c *Cluster) tryStart(bin string, opts Options) error {
 			"--kafka-addr", n.KafkaAddr,
 			"--controller-addr", n.ControllerAddr,
 			"--controller-quorum", strings.Join(quorum, ","),
+			"--http-addr", n.HTTPAddr,
 		}, append(append([]string(nil), DefaultArgs...), opts.Args...)...)
 		c.nodes = append(c.nodes, n)
 	}

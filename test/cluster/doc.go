@@ -5,7 +5,7 @@
 // Start builds ./cmd/ferry once per test binary (call RemoveBinary from
 // TestMain to delete it), picks free loopback ports, and starts N nodes
 // that form one controller quorum (--node-id, --controller-addr,
-// --controller-quorum, --kafka-addr, --data-dir). A node keeps its ports and
+// --controller-quorum, --kafka-addr, --http-addr, --data-dir). A node keeps its ports and
 // its data dir for the life of the Cluster, so Restart brings back the same
 // broker at the same address. Faults are signals sent to that one pid:
 //

@@ -29,6 +29,7 @@ type Node struct {
 	ID             int32
 	KafkaAddr      string
 	ControllerAddr string
+	HTTPAddr       string // /metrics, /healthz, /readyz
 	DataDir        string
 	LogPath        string // stderr of every run, appended
 
