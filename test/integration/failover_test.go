@@ -28,6 +28,12 @@ func (a *ackLog) add(value string, partition int32) {
 	a.last[partition] = time.Now()
 }
 
+func (a *ackLog) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.acked)
+}
+
 func (a *ackLog) lastAck(partition int32) time.Time {
 	a.mu.Lock()
 	defer a.mu.Unlock()

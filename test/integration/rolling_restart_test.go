@@ -61,7 +61,7 @@ func TestRollingRestartUnderLoadLosesNothing(t *testing.T) {
 		for p := range int32(3) {
 			waitPartitionISR(t, adm, topic, p, 3)
 		}
-		t.Logf("node %d restarted; %d records acknowledged so far", i+1, len(acks.acked))
+		t.Logf("node %d restarted; %d records acknowledged so far", i+1, acks.count())
 	}
 	time.Sleep(500 * time.Millisecond)
 	stop()
