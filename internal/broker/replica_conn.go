@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -31,10 +32,18 @@ type peerConn struct {
 	buf  []byte
 }
 
-func dialPeer(ctx context.Context, dial config.DialFunc, addr string, self int32) (*peerConn, error) {
+func dialPeer(ctx context.Context, dial config.DialFunc, addr string, self int32, tc *tls.Config) (*peerConn, error) {
 	c, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	if tc != nil {
+		tlsConn := tls.Client(c, tc)
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+		}
+		c = tlsConn
 	}
 	return &peerConn{conn: c, fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(fmt.Sprintf("ferry-replica-%d", self)))}, nil
 }

@@ -141,7 +141,11 @@ func (f *fetcher) connect() (*peerConn, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), replicaTimeout)
 	defer cancel()
-	pc, err := dialPeer(ctx, f.b.cfg.Dialer(), info.Addr, f.b.cfg.NodeID)
+	tc, err := f.b.interBrokerTLS(info.Addr)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := dialPeer(ctx, f.b.cfg.Dialer(), info.Addr, f.b.cfg.NodeID, tc)
 	if err != nil || len(f.b.cfg.Security.SASLMechanisms) == 0 {
 		return pc, err
 	}

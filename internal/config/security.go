@@ -49,6 +49,11 @@ type SecurityConfig struct {
 	// creates it at start if it has no credentials, and it passes every
 	// ACL check (as Kafka's inter-broker principal is made a super user).
 	InterBrokerUser string
+	// InterBrokerTLSCA is a PEM file of the CAs that signed the other
+	// brokers' listener certificates: a node without a plaintext listener
+	// fetches from leaders over TLS and checks their certificates with
+	// it (presenting its own certificate, for mutual TLS).
+	InterBrokerTLSCA string
 }
 
 // InterBrokerUserParts splits InterBrokerUser into its name and password.
@@ -73,6 +78,7 @@ func (s *SecurityConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.SASLSessionLifetime, "sasl-session-lifetime", s.SASLSessionLifetime, "clients must re-authenticate within this long (KIP-368), else their connection is closed; 0 for no limit (env FERRY_SASL_SESSION_LIFETIME)")
 	fs.BoolVar(&s.AllowPlainWithoutTLS, "allow-plain-without-tls", s.AllowPlainWithoutTLS, "offer SASL PLAIN, which sends passwords in the clear, on the plaintext listener too (env FERRY_ALLOW_PLAIN_WITHOUT_TLS)")
 	fs.StringVar(&s.InterBrokerUser, "inter-broker-user", s.InterBrokerUser, "on a cluster with --sasl-mechanisms, the user `NAME:PASSWORD` followers authenticate as to fetch from leaders (SCRAM); created at start if absent, and a superuser; give every node the same (env FERRY_INTER_BROKER_USER)")
+	fs.StringVar(&s.InterBrokerTLSCA, "inter-broker-tls-ca", s.InterBrokerTLSCA, "PEM CA certificates that signed the brokers' certificates: a cluster node without a plaintext listener (--kafka-addr \"\") fetches from leaders over TLS, verified with them (env FERRY_INTER_BROKER_TLS_CA)")
 	fs.StringVar(&s.BootstrapUser, "bootstrap-user", s.BootstrapUser, "create user `NAME:PASSWORD` at start if it does not exist (env FERRY_BOOTSTRAP_USER)")
 }
 

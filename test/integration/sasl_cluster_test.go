@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"crypto/x509/pkix"
 	"fmt"
 	"strings"
 	"testing"
@@ -55,5 +56,35 @@ func TestSASLClusterReplicates(t *testing.T) {
 	}
 	if strings.Join(got, ",") != strings.Join(values(rs), ",") { // values sorts; these sort in produce order
 		t.Fatalf("read %v, want the 50 records in order", got)
+	}
+}
+
+// A TLS-only cluster (no plaintext listener) requiring SASL replicates:
+// followers dial leaders' TLS listeners, verify them with
+// --inter-broker-tls-ca and authenticate as the inter-broker user.
+func TestTLSOnlySASLClusterReplicates(t *testing.T) {
+	pki := newTestPKI(t)
+	cert, key, _ := pki.issue(t, "server", pkix.Name{CommonName: "localhost"}, true)
+	srvs, _ := inprocCluster(t, 3, func(c *config.Config) {
+		c.Security.TLSAddr, c.KafkaAddr = c.KafkaAddr, ""
+		c.Security.TLSCert, c.Security.TLSKey = cert, key
+		c.Security.InterBrokerTLSCA = pki.caFile
+		c.Security.SASLMechanisms = []string{"SCRAM-SHA-512"}
+		c.Security.BootstrapUser = adminUser + ":" + adminPassword
+		c.Security.InterBrokerUser = "broker:broker-secret"
+		c.ACL.Superusers = []string{"User:" + adminUser}
+	})
+	opts := []kgo.Opt{kgo.DialTLSConfig(pki.clientTLS(t, "", "")), kgo.SASL(scram512(adminUser, adminPassword))}
+	adm := kadm.NewClient(newClient(t, srvs[0].TLSAddr(), opts...))
+	topic := topicName(t)
+	createReplicatedTopic(t, adm, topic, 1)
+	waitISR(t, adm, topic, func(isr []int32) bool { return len(isr) == 3 })
+	prod := newClient(t, srvs[0].TLSAddr(), append(opts, kgo.DefaultProduceTopic(topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(20*time.Second))...)
+	for i := range 20 {
+		produceSync(t, prod, &kgo.Record{Value: []byte(fmt.Sprintf("v%05d", i))})
+	}
+	if isr := waitTopicMetadata(t, adm, topic).Topics[topic].Partitions[0].ISR; len(isr) != 3 {
+		t.Fatalf("ISR %v after acks=all writes, want all three replicas", isr)
 	}
 }
