@@ -204,6 +204,10 @@ func (b *Broker) Compact() {
 	}
 }
 
+// LocalReplicas returns every partition replica this broker holds, led
+// here or not.
+func (b *Broker) LocalReplicas() []*Partition { return b.allPartitions() }
+
 func (b *Broker) allPartitions() []*Partition {
 	b.mu.RLock()
 	defer b.mu.RUnlock()

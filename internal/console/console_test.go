@@ -166,8 +166,9 @@ func TestClusterAndTopics(t *testing.T) {
 	if orders == nil || num(orders["partitions"]) != 3 || num(orders["records"]) != 11 {
 		t.Fatalf("orders in topic list = %v, want 3 partitions and 11 records", orders)
 	}
-	if orders["size_bytes"] == nil && topics["size_note"] == "" {
-		t.Errorf("no size and no note saying why")
+	// The broker serves DescribeLogDirs: sizes are shown, no note.
+	if orders["size_bytes"] == nil || num(orders["size_bytes"]) <= 0 || topics["size_note"] != nil && topics["size_note"] != "" {
+		t.Errorf("topic %v with size note %v: want its size on disk and no note", orders, topics["size_note"])
 	}
 
 	topic := f.ok(t, "GET", "/api/topics/"+f.topic, nil)

@@ -85,6 +85,13 @@ func (c *conn) authorized(key int16, req kmsg.Request, next handlerFunc) finishe
 		return c.authorizeAlterConfigs(r, next)
 	case *kmsg.IncrementalAlterConfigsRequest:
 		return c.authorizeIncrementalAlterConfigs(r, next)
+	case *kmsg.DescribeLogDirsRequest:
+		if !c.allowCluster(acl.Describe) {
+			resp := r.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+			resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code // v3+; older versions see no dirs
+			return now(resp)
+		}
+		return next(c, req)
 	case *kmsg.DescribeACLsRequest, *kmsg.DescribeClientQuotasRequest, *kmsg.DescribeUserSCRAMCredentialsRequest:
 		op := acl.Describe
 		if key == 48 {
