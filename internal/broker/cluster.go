@@ -30,9 +30,13 @@ func openStore(cfg config.Config, logger *slog.Logger) (meta.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	serverTLS, clientTLS, err := controllerTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s, err := cluster.Open(cluster.Config{NodeID: cfg.NodeID, DataDir: cfg.DataDir, ListenAddr: cfg.ControllerAddr, Quorum: quorum,
 		Dial: cfg.Dialer(), HeartbeatInterval: cfg.BrokerHeartbeatInterval, SessionTimeout: cfg.BrokerSessionTimeout,
-		TopicDefaults: cfg.TopicDefaults}, logger)
+		TopicDefaults: cfg.TopicDefaults, ServerTLS: serverTLS, ClientTLS: clientTLS}, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+
+	"github.com/ferry-mq/ferry/internal/config"
 )
 
 // interBrokerTLS returns the TLS client config a follower dials leaders
@@ -40,4 +42,31 @@ func (b *Broker) interBrokerTLS(addr string) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// controllerTLS returns the TLS configs of the controller port: with
+// --inter-broker-tls-ca, Raft, forwarded proposals and heartbeats run over
+// mutual TLS — each node presents its --tls-cert and accepts only peers
+// whose certificate that CA signed — so only the cluster's own nodes take
+// part. Without it the port is plaintext (nil, nil).
+func controllerTLS(cfg config.Config) (server, client *tls.Config, err error) {
+	sec := cfg.Security
+	if sec.InterBrokerTLSCA == "" {
+		return nil, nil, nil
+	}
+	pem, err := os.ReadFile(sec.InterBrokerTLSCA)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inter-broker TLS CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, nil, fmt.Errorf("inter-broker TLS CA %s holds no PEM certificate", sec.InterBrokerTLSCA)
+	}
+	cert, err := tls.LoadX509KeyPair(sec.TLSCert, sec.TLSKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("controller port TLS: --tls-cert/--tls-key: %w", err)
+	}
+	server = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	client = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, RootCAs: pool}
+	return server, client, nil
 }

@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -159,4 +161,30 @@ func dialKind(dial dialFunc, addr string, kind byte, timeout time.Duration) (net
 		return nil, err
 	}
 	return c, nil
+}
+
+// dialTLS wraps dial so that every connection to another controller port
+// is TLS, verified against the peer's host and presenting this node's
+// certificate (base holds the CAs and the certificate).
+func dialTLS(dial dialFunc, base *tls.Config) dialFunc {
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		tc := base.Clone()
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			tc.ServerName = host
+		}
+		t := tls.Client(c, tc)
+		if err := t.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("TLS handshake with controller port %s: %w", addr, err)
+		}
+		return t, nil
+	}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,10 @@ type Config struct {
 	TopicDefaults map[string]string
 	// Now is the controller's clock; nil is time.Now.
 	Now func() time.Time
+	// ServerTLS, when set, makes the controller port a TLS listener
+	// (with client certificates required, as the caller configures it),
+	// and ClientTLS is what this node dials other controller ports with.
+	ServerTLS, ClientTLS *tls.Config
 }
 
 // The defaults fence a dead broker, and move its partitions' leadership,
@@ -131,6 +136,9 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = self
 	}
+	if cfg.ServerTLS != nil {
+		cfg.Dial = dialTLS(cfg.Dial, cfg.ClientTLS)
+	}
 	dir := filepath.Join(cfg.DataDir, RaftDirName)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create raft dir: %w", err)
@@ -171,6 +179,9 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 			hint = fmt.Sprintf(" (another process holds it: is node %d running already?)", cfg.NodeID)
 		}
 		return nil, fmt.Errorf("controller listener: %w%s", err, hint)
+	}
+	if cfg.ServerTLS != nil {
+		ln = tls.NewListener(ln, cfg.ServerTLS)
 	}
 	if s.mux, err = newMux(ln, self, cfg.Dial, map[byte]func(net.Conn){connForward: s.serveForward, connHeartbeat: s.serveHeartbeats}); err != nil {
 		ln.Close()

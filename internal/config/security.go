@@ -99,8 +99,10 @@ func (s SecurityConfig) validate(kafkaAddr string) []error {
 				errs = append(errs, fmt.Errorf("advertised tls addr %q %v: use --advertised-tls-addr host:port", s.AdvertisedTLSAddr, err))
 			}
 		}
-	} else if s.TLSCert != "" || s.TLSKey != "" || s.TLSClientCA != "" || s.AdvertisedTLSAddr != "" {
-		errs = append(errs, errors.New("--tls-cert, --tls-key, --tls-client-ca and --advertised-tls-addr need --kafka-tls-addr"))
+	} else if s.TLSClientCA != "" || s.AdvertisedTLSAddr != "" || (s.TLSCert != "" || s.TLSKey != "") && s.InterBrokerTLSCA == "" {
+		// Without a TLS listener a certificate serves the controller
+		// port only (--inter-broker-tls-ca).
+		errs = append(errs, errors.New("--tls-cert, --tls-key, --tls-client-ca and --advertised-tls-addr need --kafka-tls-addr (or, for the controller port alone, --inter-broker-tls-ca)"))
 	}
 	for _, f := range []string{s.TLSCert, s.TLSKey, s.TLSClientCA} {
 		if f == "" {

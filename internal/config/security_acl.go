@@ -63,6 +63,9 @@ func (c Config) validateACL() []error {
 	if c.ACL.MaxConnectionsPerPrincipal < 0 {
 		errs = append(errs, fmt.Errorf("max connections per principal %d must not be negative (0: no limit)", c.ACL.MaxConnectionsPerPrincipal))
 	}
+	if c.Security.InterBrokerTLSCA != "" && (c.Security.TLSCert == "" || c.Security.TLSKey == "") {
+		errs = append(errs, fmt.Errorf("--inter-broker-tls-ca needs --tls-cert and --tls-key: each node presents its certificate to the others"))
+	}
 	if c.ControllerQuorum != "" && c.KafkaAddr == "" && c.Security.InterBrokerTLSCA == "" {
 		errs = append(errs, fmt.Errorf("a cluster node without a plaintext listener (--kafka-addr \"\") needs --inter-broker-tls-ca: followers fetch from leaders over TLS and must verify their certificates"))
 	}

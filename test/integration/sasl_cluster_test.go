@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"crypto/tls"
 	"crypto/x509/pkix"
+	"net"
 	"fmt"
 	"strings"
 	"testing"
@@ -86,5 +88,55 @@ func TestTLSOnlySASLClusterReplicates(t *testing.T) {
 	}
 	if isr := waitTopicMetadata(t, adm, topic).Topics[topic].Partitions[0].ISR; len(isr) != 3 {
 		t.Fatalf("ISR %v after acks=all writes, want all three replicas", isr)
+	}
+}
+
+// With --inter-broker-tls-ca the controller port speaks mutual TLS: the
+// nodes form a quorum and replicate through it, while a peer without a
+// certificate signed by that CA gets no answer from it.
+func TestControllerPortMutualTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	cert, key, _ := pki.issue(t, "server", pkix.Name{CommonName: "localhost"}, true)
+	var ctrlAddr string
+	srvs, _ := inprocCluster(t, 3, func(c *config.Config) {
+		c.Security.TLSCert, c.Security.TLSKey = cert, key
+		c.Security.InterBrokerTLSCA = pki.caFile
+		if c.NodeID == 1 {
+			ctrlAddr = c.ControllerAddr
+		}
+	})
+	adm := newAdmin(t, srvs[0].Addr())
+	topic := topicName(t)
+	createReplicatedTopic(t, adm, topic, 1)
+	waitISR(t, adm, topic, func(isr []int32) bool { return len(isr) == 3 })
+	prod := newClient(t, srvs[0].Addr(), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	produceSync(t, prod, &kgo.Record{Value: []byte("over a TLS controller port")})
+
+	// A plaintext peer: its forwarded proposal gets no answer.
+	c, err := net.DialTimeout("tcp", ctrlAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("F{\"records\":[]}\n"))
+	if n, err := c.Read(make([]byte, 64)); err == nil {
+		t.Fatalf("the TLS controller port answered a plaintext peer (%d bytes)", n)
+	}
+	// A TLS peer whose certificate another CA signed is refused.
+	other := newTestPKI(t)
+	ocert, okey, _ := other.issue(t, "intruder", pkix.Name{CommonName: "intruder"}, false)
+	tc := pki.clientTLS(t, ocert, okey)
+	tc.ServerName = "127.0.0.1"
+	tconn, err := tls.Dial("tcp", ctrlAddr, tc)
+	if err == nil {
+		_, err = tconn.Write([]byte("F"))
+		if err == nil {
+			_, err = tconn.Read(make([]byte, 1))
+		}
+		tconn.Close()
+	}
+	if err == nil {
+		t.Fatal("the controller port accepted a certificate from another CA")
 	}
 }

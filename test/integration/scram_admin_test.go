@@ -53,7 +53,8 @@ func TestScramAdminErrors(t *testing.T) {
 // (credentials are metadata records, so Raft entries), and once deleted
 // through another node, on none.
 func TestClusterScramCredentialsReplicated(t *testing.T) {
-	procs := startCluster(t, 3, "--sasl-mechanisms", "SCRAM-SHA-256", "--bootstrap-user", adminUser+":"+adminPassword, "--superusers", "User:"+adminUser)
+	procs := startCluster(t, 3, "--sasl-mechanisms", "SCRAM-SHA-256", "--bootstrap-user", adminUser+":"+adminPassword, "--superusers", "User:"+adminUser,
+		"--inter-broker-user", "broker:broker-secret")
 	adm := kadm.NewClient(newClient(t, procs[0].addr, kgo.SASL(scram256(adminUser, adminPassword))))
 	ctx := testCtx(t, 60*time.Second)
 	res, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "dave", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "dave-pw"}})
