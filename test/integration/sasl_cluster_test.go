@@ -3,8 +3,8 @@ package integration
 import (
 	"crypto/tls"
 	"crypto/x509/pkix"
-	"net"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
