@@ -165,4 +165,19 @@ func createReplicatedTopic(t *testing.T, adm *kadm.Client, topic string, partiti
 	if err != nil || resp.Err != nil {
 		t.Fatalf("create %s with replication factor 3: %v / %v (%s)", topic, err, resp.Err, resp.ErrMessage)
 	}
+	// Every partition's leader has applied the topic (a broker learns
+	// of it a heartbeat after the controller): a client's first produce
+	// does not meet UNKNOWN_TOPIC_OR_PARTITION, which franz-go retries
+	// only a few times.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ends, err := adm.ListEndOffsets(testCtx(t, 10*time.Second), topic)
+		if err == nil && ends.Error() == nil && len(ends[topic]) == int(partitions) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leaders of %s never answered for it: %v / %v", topic, err, ends.Error())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
