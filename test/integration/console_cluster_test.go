@@ -20,10 +20,7 @@ func TestConsoleOnACluster(t *testing.T) {
 	procs := startCluster(t, 3)
 	topic := topicName(t)
 	adm := newAdmin(t, procs[0].addr)
-	if resp, err := adm.CreateTopic(testCtx(t, 15*time.Second), 6, 3, nil, topic); err != nil {
-		t.Fatalf("create topic %s: %v (%s)", topic, err, resp.ErrMessage)
-	}
-	waitTopicMetadata(t, adm, topic)
+	createReplicatedTopic(t, adm, topic, 6) // returns once every leader answers for it
 
 	c := console.New(console.Options{Brokers: []string{procs[1].addr}})
 	defer c.Close()
