@@ -164,6 +164,9 @@ func (p *Partition) UnwatchAppends(ch chan struct{}) {
 }
 
 func (p *Partition) onLogAppend(int64) {
+	if !p.repl.replicated.Load() {
+		return // no followers: skip the lock on every append
+	}
 	p.waitMu.Lock()
 	for ch := range p.appendWaiters {
 		select {

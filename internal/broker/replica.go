@@ -48,12 +48,12 @@ type followerState struct {
 
 // applyPlacement moves the partition to the role pl gives node self. It
 // returns whether this node now follows a leader (and so needs a fetcher).
-func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool, leaderChanged bool) {
+func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool) {
 	rs := &p.repl
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.replicas != nil && pl.LeaderEpoch == rs.epoch && pl.PartitionEpoch == rs.partitionEpoch && pl.Leader == rs.leader {
-		return pl.Leader != self && pl.Leader >= 0, false
+		return pl.Leader != self && pl.Leader >= 0
 	}
 	wasLeading := rs.leading.Load()
 	changed := rs.replicas == nil || pl.Leader != rs.leader || pl.LeaderEpoch != rs.epoch
@@ -74,7 +74,7 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool, 
 				defer p.raiseHW(hw)
 			}
 		}
-		return pl.Leader != self && pl.Leader >= 0, false
+		return pl.Leader != self && pl.Leader >= 0
 	}
 	rs.leader, rs.epoch = pl.Leader, pl.LeaderEpoch
 	if pl.Leader == self {
@@ -83,7 +83,7 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool, 
 			// lead with an older one.
 			p.logger.Error("cannot lead: the log holds a newer leader epoch than the placement", "epoch", pl.LeaderEpoch, "err", err)
 			rs.leading.Store(false)
-			return false, true
+			return false
 		}
 		rs.epochStart = p.log.EndOffset()
 		rs.followers = map[int32]*followerState{}
@@ -105,7 +105,7 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool, 
 		}
 		rs.leading.Store(true)
 		p.logger.Info("leading partition", "epoch", pl.LeaderEpoch, "replicas", pl.Replicas, "isr", pl.ISR, "log_end", rs.epochStart)
-		return false, true
+		return false
 	}
 	rs.leading.Store(false)
 	rs.followers = nil
@@ -113,7 +113,7 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool, 
 		p.logger.Info("following partition", "leader", pl.Leader, "epoch", pl.LeaderEpoch)
 	}
 	p.wakeWaiters(0) // produce requests waiting for the ISR answer now
-	return pl.Leader >= 0, true
+	return pl.Leader >= 0
 }
 
 // Replicated reports whether the partition has more than one replica.
@@ -359,11 +359,4 @@ func (p *Partition) WaitReplicated(upTo int64, timeout time.Duration) error {
 			return fmt.Errorf("%w: %s-%d: in-sync replicas did not copy the record within %v", kerr.RequestTimedOut, p.Topic, p.Index, timeout)
 		}
 	}
-}
-
-// replicaLeader returns the leader and epoch this follower fetches from.
-func (p *Partition) replicaLeader() (int32, int32) {
-	p.repl.mu.Lock()
-	defer p.repl.mu.Unlock()
-	return p.repl.leader, p.repl.epoch
 }

@@ -113,17 +113,13 @@ func (f *fetcher) run() {
 			}
 		}
 		if err := f.round(pc); err != nil {
-			if !errors.Is(err, errStopped) {
-				f.b.log.Debug("replica fetch failed", "leader", f.leader, "err", err)
-			}
+			f.b.log.Debug("replica fetch failed", "leader", f.leader, "err", err)
 			pc.Close()
 			pc = nil
 			f.sleep(replicaRetryBackoff)
 		}
 	}
 }
-
-var errStopped = errors.New("fetcher stopped")
 
 func (f *fetcher) sleep(d time.Duration) {
 	t := time.NewTimer(d)

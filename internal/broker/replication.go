@@ -32,7 +32,7 @@ func (b *Broker) applyPlacements() {
 			continue
 		}
 		pl := b.PartitionPlacement(t, p.Index)
-		if f, _ := p.applyPlacement(pl, b.cfg.NodeID); f {
+		if p.applyPlacement(pl, b.cfg.NodeID) {
 			if follow[pl.Leader] == nil {
 				follow[pl.Leader] = map[*Partition]int32{}
 			}
