@@ -19,6 +19,8 @@ import (
 	"github.com/ferry-mq/ferry/internal/config"
 	"github.com/ferry-mq/ferry/internal/log"
 	"github.com/ferry-mq/ferry/internal/server"
+	"github.com/ferry-mq/ferry/internal/vfs"
+	"github.com/ferry-mq/ferry/internal/vfs/errorfs"
 )
 
 // testNet is the network between in-process nodes: every connection a
@@ -334,6 +336,48 @@ func TestSlowFollowerLeavesAndRejoinsISR(t *testing.T) {
 		produceSync(t, cl, &kgo.Record{Value: []byte(fmt.Sprintf("v%05d", i))})
 	}
 	got := consumeValues(t, srvs[p0.Leader-1].Addr(), topic, 40)
+	for i, v := range got {
+		if want := fmt.Sprintf("v%05d", i); v != want {
+			t.Fatalf("record %d is %q, want %q", i, v, want)
+		}
+	}
+}
+
+// A follower whose disk is full (every partition write fails with ENOSPC)
+// falls behind and leaves the ISR; acks=all writes go on with the other
+// two, and once the disk has room again the follower catches up and
+// rejoins. Nothing acknowledged is lost.
+func TestFollowerDiskFullLeavesAndRejoinsISR(t *testing.T) {
+	disks := map[int32]*errorfs.FS{}
+	srvs, _ := inprocCluster(t, 3, func(c *config.Config) {
+		c.ReplicaLagTimeMax = time.Second
+		disks[c.NodeID] = errorfs.New(vfs.Default)
+		c.LogFS = disks[c.NodeID]
+	})
+	topic := topicName(t)
+	adm := newAdmin(t, srvs[0].Addr())
+	createReplicatedTopic(t, adm, topic, 1)
+	p0 := waitTopicMetadata(t, adm, topic).Topics[topic].Partitions[0]
+	cl := newClient(t, srvs[p0.Leader-1].Addr(), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	produceSync(t, cl, &kgo.Record{Value: []byte("v00000")})
+	var full int32 = -1
+	for _, r := range p0.Replicas {
+		if r != p0.Leader {
+			full = r
+			break
+		}
+	}
+	disks[full].Add(errorfs.Rule{Op: errorfs.OpWrite, Err: errorfs.ENOSPC})
+	for i := 1; i < 20; i++ {
+		produceSync(t, cl, &kgo.Record{Value: []byte(fmt.Sprintf("v%05d", i))})
+	}
+	waitISR(t, adm, topic, func(isr []int32) bool { return len(isr) == 2 && !slices.Contains(isr, full) })
+	if disks[full].Injected() == 0 {
+		t.Fatal("no write failed on the full disk")
+	}
+	disks[full].Reset()
+	waitISR(t, adm, topic, func(isr []int32) bool { return len(isr) == 3 })
+	got := consumeValues(t, srvs[p0.Leader-1].Addr(), topic, 20)
 	for i, v := range got {
 		if want := fmt.Sprintf("v%05d", i); v != want {
 			t.Fatalf("record %d is %q, want %q", i, v, want)
