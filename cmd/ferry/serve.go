@@ -77,7 +77,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
-	logger.Info("ferry is serving", "kafka", srv.Addr(), "kafka_tls", srv.TLSAddr(), "http", srv.HTTPAddr(), "sasl", cfg.Security.SASLMechanisms, "data_dir", cfg.DataDir)
+	logger.Info("ferry is serving", "kafka", srv.Addr(), "kafka_tls", srv.TLSAddr(), "http", srv.HTTPAddr(), "rocketmq", srv.RocketMQAddr(), "sasl", cfg.Security.SASLMechanisms, "data_dir", cfg.DataDir)
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")

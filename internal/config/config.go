@@ -164,6 +164,8 @@ type Config struct {
 	Security SecurityConfig
 	// ACL is authorisation and quota configuration (security_acl.go).
 	ACL ACLConfig
+	// RocketMQ is the RocketMQ remoting listener (rocketmq.go).
+	RocketMQ RocketMQConfig
 }
 
 // DialFunc opens a connection, as net.Dialer.DialContext does.
@@ -230,6 +232,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("data dir is empty: pass --data-dir DIR"))
 	}
 	errs = append(errs, c.Security.validate(c.KafkaAddr)...)
+	errs = append(errs, c.RocketMQ.validate()...)
 	if err := checkHostPort(c.KafkaAddr); c.KafkaAddr != "" && err != nil {
 		errs = append(errs, fmt.Errorf("kafka addr %q %v: use --kafka-addr host:port, such as 127.0.0.1:9092 or 0.0.0.0:9092 for every interface", c.KafkaAddr, err))
 	}
@@ -366,6 +369,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	c.Security.flags(fs)
 	fs.Var(topicDefaultsValue{c.TopicDefaults}, "topic-default", "broker default of a topic config, `key=value`, repeatable, e.g. flush.policy=os; a value may hold commas (cleanup.policy=compact,delete): a comma starts a new pair only when key= follows it (env FERRY_TOPIC_DEFAULTS, pairs comma-separated)")
 	c.aclFlags(fs)
+	c.RocketMQ.flags(fs)
 }
 
 // EnvName is the environment variable of a flag: FERRY_ and the flag name

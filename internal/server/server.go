@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-mq/ferry/internal/kafka"
 	"github.com/ferry-mq/ferry/internal/metrics"
 	"github.com/ferry-mq/ferry/internal/metrics/prom"
+	"github.com/ferry-mq/ferry/internal/rocketmq"
 )
 
 // Server is a running node.
@@ -30,7 +31,11 @@ type Server struct {
 	kafkaTLS *kafka.Server
 	tlsLis   net.Listener
 	http     *httpapi.Server // nil when --http-addr is empty
-	done     chan error
+	// rocketmq and rocketLis are the RocketMQ listener, nil when off
+	// (--rocketmq-addr "").
+	rocketmq  *rocketmq.Server
+	rocketLis net.Listener
+	done      chan error
 }
 
 // Start binds the listeners, opens the data directory and serves: Listen
@@ -62,7 +67,13 @@ func Listen(cfg config.Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, lis: lis, tlsLis: tlsLis, done: make(chan error, 2)}
+	s := &Server{cfg: cfg, logger: logger, lis: lis, tlsLis: tlsLis, done: make(chan error, 3)}
+	if cfg.RocketMQ.Addr != "" {
+		if s.rocketLis, err = net.Listen("tcp", cfg.RocketMQ.Addr); err != nil {
+			closeAll(lis, tlsLis)
+			return nil, fmt.Errorf("listen on %s: %w (check --rocketmq-addr)", cfg.RocketMQ.Addr, err)
+		}
+	}
 	if cfg.HTTPAddr != "" {
 		var metricsHandler http.Handler
 		if s.cfg.Metrics == nil {
@@ -71,7 +82,7 @@ func Listen(cfg config.Config, logger *slog.Logger) (*Server, error) {
 		}
 		s.http, err = httpapi.Listen(cfg.HTTPAddr, metricsHandler, logger.With("component", "http"))
 		if err != nil {
-			closeAll(lis, tlsLis)
+			closeAll(lis, tlsLis, s.rocketLis)
 			return nil, err
 		}
 		s.cfg.Metrics.Register(metrics.SourceFunc(func(emit metrics.Emit) {
@@ -105,6 +116,14 @@ func (s *Server) Open() error {
 		b.Close()
 		return err
 	}
+	if s.rocketLis != nil {
+		advertised := s.cfg.RocketMQ.AdvertisedAddr
+		if advertised == "" {
+			advertised = s.rocketLis.Addr().String()
+		}
+		s.rocketmq = rocketmq.NewServer(b, advertised, s.logger.With("component", "rocketmq"))
+		go func() { s.done <- s.rocketmq.Serve(s.rocketLis) }()
+	}
 	// The console mounts here, once the broker it shows exists:
 	// s.Mount(console.New(...)).
 	if s.http != nil {
@@ -114,7 +133,7 @@ func (s *Server) Open() error {
 }
 
 func (s *Server) closeListeners() {
-	closeAll(s.lis, s.tlsLis)
+	closeAll(s.lis, s.tlsLis, s.rocketLis)
 	if s.http != nil {
 		s.http.Close()
 	}
@@ -134,6 +153,17 @@ func (s *Server) Addr() string {
 	}
 	return s.lis.Addr().String()
 }
+
+// RocketMQAddr is the bound RocketMQ listener address, "" when it is off.
+func (s *Server) RocketMQAddr() string {
+	if s.rocketLis == nil {
+		return ""
+	}
+	return s.rocketLis.Addr().String()
+}
+
+// RocketMQ is the RocketMQ front, nil when it is off.
+func (s *Server) RocketMQ() *rocketmq.Server { return s.rocketmq }
 
 // HTTPAddr is the bound HTTP listener address, "" when it is off.
 func (s *Server) HTTPAddr() string {
@@ -175,8 +205,11 @@ func (s *Server) Close() error {
 	if s.kafkaTLS != nil {
 		s.kafkaTLS.Close()
 	}
+	if s.rocketmq != nil {
+		s.rocketmq.Close()
+	}
 	if s.Broker == nil { // Open was not called
-		closeAll(s.lis, s.tlsLis)
+		closeAll(s.lis, s.tlsLis, s.rocketLis)
 	}
 	var err error
 	if s.Broker != nil {

@@ -1,0 +1,43 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+)
+
+// RocketMQConfig is the RocketMQ remoting listener (internal/rocketmq):
+// one port serving the NameServer and broker roles.
+type RocketMQConfig struct {
+	// Addr is the host:port the RocketMQ listener binds; empty turns it
+	// off.
+	Addr string
+	// AdvertisedAddr is the host:port put in routes; empty means Addr
+	// (with its real port if Addr asked for port 0). On a cluster every
+	// node must keep the same distance between its Kafka and RocketMQ
+	// advertised ports: routes name a peer by its Kafka advertised host
+	// and that port plus the distance (internal/rocketmq/doc.go).
+	AdvertisedAddr string
+}
+
+func (r *RocketMQConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&r.Addr, "rocketmq-addr", r.Addr, "RocketMQ remoting listen address (NameServer and broker on one port), e.g. 127.0.0.1:9876; empty turns it off (env FERRY_ROCKETMQ_ADDR)")
+	fs.StringVar(&r.AdvertisedAddr, "rocketmq-advertised-addr", r.AdvertisedAddr, "address RocketMQ clients are given in routes; default the RocketMQ listen address (env FERRY_ROCKETMQ_ADVERTISED_ADDR)")
+}
+
+func (r RocketMQConfig) validate() []error {
+	var errs []error
+	if r.Addr != "" {
+		if err := checkHostPort(r.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("rocketmq addr %q %v: use --rocketmq-addr host:port, such as 127.0.0.1:9876", r.Addr, err))
+		}
+	}
+	if r.AdvertisedAddr != "" {
+		if err := checkHostPort(r.AdvertisedAddr); err != nil {
+			errs = append(errs, fmt.Errorf("rocketmq advertised addr %q %v: use --rocketmq-advertised-addr host:port", r.AdvertisedAddr, err))
+		}
+		if r.Addr == "" {
+			errs = append(errs, fmt.Errorf("--rocketmq-advertised-addr needs --rocketmq-addr"))
+		}
+	}
+	return errs
+}

@@ -1,0 +1,83 @@
+package rocketmq
+
+import (
+	"encoding/json"
+	"strconv"
+)
+
+// GET_ROUTEINFO_BY_TOPIC (105), the NameServer's answer to "where is topic
+// T": header topic; body TopicRouteData as JSON.
+//
+// Each node leading partitions of T is a broker ferry-<id> (brokerId 0,
+// the master) with as many read and write queues as partitions it leads
+// (route.go). An unknown topic is TOPIC_NOT_EXIST, and the producer then
+// asks for TBW102, the clients' default topic key: with automatic topic
+// creation on, its route is this node with --num-partitions queues, and
+// the first send creates the topic; with it off, TBW102 does not exist
+// either and the send fails with "route not found".
+
+func init() { register(codeGetRouteInfoByTopic, handleGetRouteInfo) }
+
+type topicRouteData struct {
+	OrderTopicConf    string              `json:"orderTopicConf,omitempty"`
+	QueueDatas        []queueData         `json:"queueDatas"`
+	BrokerDatas       []brokerData        `json:"brokerDatas"`
+	FilterServerTable map[string][]string `json:"filterServerTable"`
+}
+
+type queueData struct {
+	BrokerName     string `json:"brokerName"`
+	ReadQueueNums  int32  `json:"readQueueNums"`
+	WriteQueueNums int32  `json:"writeQueueNums"`
+	Perm           int32  `json:"perm"`
+	TopicSysFlag   int32  `json:"topicSysFlag"`
+}
+
+type brokerData struct {
+	Cluster     string            `json:"cluster"`
+	BrokerName  string            `json:"brokerName"`
+	BrokerAddrs map[string]string `json:"brokerAddrs"` // brokerId → host:port
+}
+
+// permReadWrite is PermName.PERM_READ | PERM_WRITE.
+const permReadWrite = 4 | 2
+
+func handleGetRouteInfo(c *Conn, req *Command) *Command {
+	s := c.s
+	topic := req.Field("topic")
+	var route topicRouteData
+	route.FilterServerTable = map[string][]string{}
+	if topic == defaultTopicKey && s.broker.Config().AutoCreateTopics {
+		if _, ok := s.broker.Image().Topic(topic); !ok {
+			route.add(s.BrokerName(), s.advertised, s.broker.Config().NumPartitions)
+			return jsonResponse(req, route)
+		}
+	}
+	t, code, err := s.Topic(topic, false)
+	if err != nil {
+		return errorResponse(req, code, err.Error())
+	}
+	for _, n := range s.route(t) {
+		route.add(BrokerName(n.id), n.addr, int32(len(n.partitions)))
+	}
+	if len(route.QueueDatas) == 0 {
+		return errorResponse(req, ResTopicNotExist, "no partition of topic "+topic+" has a leader now")
+	}
+	return jsonResponse(req, route)
+}
+
+func (r *topicRouteData) add(name, addr string, queues int32) {
+	r.QueueDatas = append(r.QueueDatas, queueData{BrokerName: name, ReadQueueNums: queues, WriteQueueNums: queues, Perm: permReadWrite})
+	r.BrokerDatas = append(r.BrokerDatas, brokerData{Cluster: ClusterName, BrokerName: name, BrokerAddrs: map[string]string{strconv.Itoa(0): addr}})
+}
+
+// jsonResponse is a success response with v as its JSON body.
+func jsonResponse(req *Command, v any) *Command {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return errorResponse(req, ResSystemError, "encoding the response: "+err.Error())
+	}
+	resp := Response(req)
+	resp.Body = body
+	return resp
+}
