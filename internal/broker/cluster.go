@@ -36,11 +36,21 @@ func openStore(cfg config.Config, logger *slog.Logger) (meta.Store, error) {
 	}
 	s, err := cluster.Open(cluster.Config{NodeID: cfg.NodeID, DataDir: cfg.DataDir, ListenAddr: cfg.ControllerAddr, Quorum: quorum,
 		Dial: cfg.Dialer(), HeartbeatInterval: cfg.BrokerHeartbeatInterval, SessionTimeout: cfg.BrokerSessionTimeout,
-		TopicDefaults: cfg.TopicDefaults, ServerTLS: serverTLS, ClientTLS: clientTLS}, logger)
+		TopicDefaults: cfg.TopicDefaults, ServerTLS: serverTLS, ClientTLS: clientTLS,
+		LeaderRebalanceInterval: leaderRebalanceInterval(cfg), LeaderImbalancePct: cfg.Reassign.LeaderImbalancePerBrokerPct}, logger)
 	if err != nil {
 		return nil, err
 	}
 	return noControllerStore{s}, nil
+}
+
+// leaderRebalanceInterval is how often the active controller moves
+// leadership back to preferred replicas; 0 when it does not.
+func leaderRebalanceInterval(cfg config.Config) time.Duration {
+	if !cfg.Reassign.AutoLeaderRebalance {
+		return 0
+	}
+	return cfg.Reassign.LeaderImbalanceCheckInterval
 }
 
 // checkDataDirMode refuses a data dir written in the other mode. Its

@@ -66,9 +66,15 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool) 
 	rs.replicas = slices.Clone(pl.Replicas)
 	rs.isr = slices.Clone(pl.ISR)
 	rs.partitionEpoch = pl.PartitionEpoch
+	if !rs.replicated.Load() && len(pl.Replicas) > 1 && rs.leading.Load() && !changed {
+		// A reassignment gives a partition led alone a second
+		// replica: what its log committed alone stays committed.
+		rs.hw.Store(max(rs.hw.Load(), p.log.HighWatermark()))
+	}
 	rs.replicated.Store(len(pl.Replicas) > 1)
 	if !changed {
 		if rs.leading.Load() {
+			p.syncFollowersLocked(pl.Replicas)
 			// A smaller ISR may let the high watermark move at once.
 			if hw := p.replicatedEndLocked(); hw > rs.hw.Load() {
 				defer p.raiseHW(hw)
@@ -114,6 +120,24 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool) 
 	}
 	p.wakeWaiters(0) // produce requests waiting for the ISR answer now
 	return pl.Leader >= 0
+}
+
+// syncFollowersLocked gives the leader a follower state for each replica a
+// reassignment added (it fetches from scratch) and drops those removed.
+// REQUIRES: rs.mu held, this node leading.
+func (p *Partition) syncFollowersLocked(replicas []int32) {
+	rs := &p.repl
+	now := time.Now()
+	for _, r := range replicas {
+		if _, ok := rs.followers[r]; !ok && r != rs.self {
+			rs.followers[r] = &followerState{logEnd: -1, lastCaughtUp: now, lastFetch: now}
+		}
+	}
+	for r := range rs.followers {
+		if !slices.Contains(replicas, r) {
+			delete(rs.followers, r)
+		}
+	}
 }
 
 // Replicated reports whether the partition has more than one replica.

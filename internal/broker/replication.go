@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ferry-mq/ferry/internal/controller"
 	"github.com/ferry-mq/ferry/internal/meta"
 )
 
@@ -135,6 +136,12 @@ func (b *Broker) proposeISRChange(p *Partition, epoch, partitionEpoch int32, cha
 		next.Replicas = append([]int32(nil), pl.Replicas...)
 		next.ISR = isr
 		next.PartitionEpoch++
+		if done, ok := controller.CompleteReassignment(img, next); ok {
+			// The last adding replica joined: the move completes in
+			// the same record (one partition epoch).
+			done.PartitionEpoch = next.PartitionEpoch
+			next = done
+		}
 		return []meta.Record{{Placement: &meta.PlacementRecord{Topic: p.Topic, Partition: p.Index, Placement: next}}}, nil
 	})
 	if err != nil && !errors.Is(err, meta.ErrNoChange) {

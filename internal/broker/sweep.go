@@ -25,6 +25,9 @@ const metaDirName = "__meta"
 //     removed;
 //   - a directory whose id belongs to no live topic (a delete that a crash
 //     cut short before its renames, or lost metadata) is quarantined;
+//   - in a cluster, a directory of a live partition whose replicas no
+//     longer name this node (a reassignment completed while it was down)
+//     is renamed to "…-delete" and removed;
 //   - a directory without a topic-id file that belongs to a live topic
 //     (written before topic ids were recorded, or by a create interrupted
 //     between mkdir and writing the id) is adopted: the live topic's id is
@@ -76,6 +79,18 @@ func (b *Broker) sweepDataDir(img *meta.Image) {
 		inRange := live && index < t.Partitions
 		id, err := ids[i], idErrs[i]
 		switch {
+		case err == nil && inRange && id == t.ID && b.Clustered() && !b.hostsReplica(t, index):
+			// A replica moved off this node while it was down (the image
+			// holds everything committed before its registration): a
+			// stray log no one reads, as Kafka deletes them.
+			b.log.Info("removing the log of a replica moved to other brokers while this one was down", "dir", path)
+			to, err := b.moveAside(path, id)
+			if err != nil {
+				b.log.Error("cannot rename the directory of a replica moved away; it stays unopened", "dir", path, "err", err)
+				continue
+			}
+			changed = true
+			remove = append(remove, to)
 		case err == nil && inRange && id == t.ID:
 			// A partition of a live topic: reconcile opens it.
 		case err == nil && !live:

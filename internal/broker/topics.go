@@ -349,6 +349,7 @@ func (b *Broker) reconcile() (int, error) {
 
 	b.dropFromFetchers(removed)
 	b.deletePartitions(removed)
+	b.moveLocalReplicas(img)
 
 	var jobs []openJob
 	for _, t := range img.Topics() {

@@ -19,6 +19,7 @@ func (s *Store) leaseLoop() {
 	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	var lastRebalance time.Time
 	for {
 		select {
 		case <-s.stop:
@@ -34,6 +35,37 @@ func (s *Store) leaseLoop() {
 		if len(controller.ElectOffline(s.Image(), s.policy)) > 0 {
 			s.electOffline()
 		}
+		if len(controller.CompleteReassignments(s.Image())) > 0 {
+			s.proposeEach("complete reassignments", func(img *meta.Image) []meta.Record { return controller.CompleteReassignments(img) })
+		}
+		if every := s.cfg.LeaderRebalanceInterval; every > 0 {
+			if now := s.cfg.Now(); now.Sub(lastRebalance) >= every {
+				lastRebalance = now
+				s.proposeEach("move leadership back to preferred replicas", func(img *meta.Image) []meta.Record {
+					return controller.RebalanceLeaders(img, s.cfg.LeaderImbalancePct, nil)
+				})
+			}
+		}
+	}
+}
+
+// proposeEach commits the records decide returns on the newest image, if
+// any, and logs what it did.
+func (s *Store) proposeEach(what string, decide func(*meta.Image) []meta.Record) {
+	n := 0
+	_, err := s.Update(func(img *meta.Image) ([]meta.Record, error) {
+		recs := decide(img)
+		if n = len(recs); n == 0 {
+			return nil, meta.ErrNoChange
+		}
+		return recs, nil
+	})
+	if err != nil {
+		s.log.Warn("controller could not "+what, "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Info("controller: "+what, "partitions", n)
 	}
 }
 

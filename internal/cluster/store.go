@@ -54,6 +54,12 @@ type Config struct {
 	// TopicDefaults are the broker defaults of topic configs; fencing
 	// reads unclean.leader.election.enable from them.
 	TopicDefaults map[string]string
+	// LeaderRebalanceInterval is how often the active controller moves
+	// leadership back to preferred replicas (auto.leader.rebalance.enable);
+	// 0 never does. LeaderImbalancePct is the share of a broker's
+	// preferred partitions that may be led elsewhere before it acts.
+	LeaderRebalanceInterval time.Duration
+	LeaderImbalancePct      int
 	// Now is the controller's clock; nil is time.Now.
 	Now func() time.Time
 	// ServerTLS, when set, makes the controller port a TLS listener

@@ -166,6 +166,8 @@ type Config struct {
 	ACL ACLConfig
 	// RocketMQ is the RocketMQ remoting listener (rocketmq.go).
 	RocketMQ RocketMQConfig
+	// Reassign is replica moves and preferred leaders (reassign.go).
+	Reassign ReassignConfig
 }
 
 // DialFunc opens a connection, as net.Dialer.DialContext does.
@@ -222,6 +224,8 @@ func Default() Config {
 		ProducerIDExpiration:      24 * time.Hour,
 		ReplicaLagTimeMax:         10 * time.Second,
 		OffsetsSegmentBytes:       100 << 20,
+
+		Reassign: defaultReassign(),
 	}
 }
 
@@ -309,6 +313,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("transaction max timeout %v, transactional id expiration %v and producer id expiration %v must be positive", c.TransactionMaxTimeout, c.TransactionalIDExpiration, c.ProducerIDExpiration))
 	}
 	errs = append(errs, c.validateACL()...)
+	errs = append(errs, c.validateReassign()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -370,6 +375,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Var(topicDefaultsValue{c.TopicDefaults}, "topic-default", "broker default of a topic config, `key=value`, repeatable, e.g. flush.policy=os; a value may hold commas (cleanup.policy=compact,delete): a comma starts a new pair only when key= follows it (env FERRY_TOPIC_DEFAULTS, pairs comma-separated)")
 	c.aclFlags(fs)
 	c.RocketMQ.flags(fs)
+	c.reassignFlags(fs)
 }
 
 // EnvName is the environment variable of a flag: FERRY_ and the flag name

@@ -193,6 +193,8 @@ func fencePlacement(p meta.Placement, node int32, live func(int32) bool, unclean
 func clonePlacement(p meta.Placement) meta.Placement {
 	p.Replicas = slices.Clone(p.Replicas)
 	p.ISR = slices.Clone(p.ISR)
+	p.Adding = slices.Clone(p.Adding)
+	p.Removing = slices.Clone(p.Removing)
 	return p
 }
 

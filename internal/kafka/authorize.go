@@ -117,6 +117,9 @@ func (c *conn) authorized(key int16, req kmsg.Request, next handlerFunc) finishe
 	if fin, ok := c.authorizeTxnAPI(req, next); ok {
 		return fin
 	}
+	if fin, ok := c.authorizeReassignAPI(req, next); ok {
+		return fin
+	}
 	// An API without a rule here is one only a superuser may use: a new
 	// handler must not be open to everyone by omission.
 	if c.s.security.authz.Superuser(c.effectivePrincipal()) {

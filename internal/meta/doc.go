@@ -26,6 +26,14 @@
 // keeps working as a cluster of one. A ClusterRecord names the cluster once;
 // a second, different name is refused.
 //
+// A Placement may describe a reassignment in progress (KIP-455): Adding
+// and Removing (omitted when empty, so older records load unchanged) name
+// the replicas being added and removed; Replicas is then the target list
+// followed by the removed replicas. A placement is refused whose Adding or
+// Removing names a non-replica, names a replica in both, or removes every
+// replica, or whose Replicas names a broker twice (package controller
+// holds the rules of a move: start, complete, cancel).
+//
 // A ScramRecord stores or deletes one user's SCRAM credential for one
 // mechanism (SCRAM-SHA-256 or SCRAM-SHA-512): the salt, the PBKDF2
 // iteration count (4096 to 16384), StoredKey and ServerKey as RFC 5802

@@ -239,6 +239,9 @@ func (img *Image) apply(r Record) (*Image, error) {
 		if len(pr.Placement.Replicas) == 0 || pr.Placement.LeaderEpoch < old.LeaderEpoch || pr.Placement.PartitionEpoch <= old.PartitionEpoch {
 			return nil, fmt.Errorf("placement of %s/%d does not advance its epochs (leader %d, partition %d)", pr.Topic, pr.Partition, old.LeaderEpoch, old.PartitionEpoch)
 		}
+		if err := pr.Placement.check(); err != nil {
+			return nil, fmt.Errorf("placement of %s/%d: %w", pr.Topic, pr.Partition, err)
+		}
 		if err := img.checkFencedIn(old, pr.Placement); err != nil {
 			return nil, fmt.Errorf("placement of %s/%d: %w", pr.Topic, pr.Partition, err)
 		}

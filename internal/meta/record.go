@@ -1,6 +1,9 @@
 package meta
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Record is one metadata change. Exactly one field is set.
 type Record struct {
@@ -101,6 +104,72 @@ type Placement struct {
 	LeaderEpoch    int32   `json:"leader_epoch"`
 	ISR            []int32 `json:"isr"`
 	PartitionEpoch int32   `json:"partition_epoch"`
+	// Adding and Removing describe a reassignment in progress (KIP-455):
+	// Replicas is then the target followed by the original replicas the
+	// target drops; Adding are the target's new replicas, Removing the
+	// original replicas it drops. Both are empty (and omitted) when no
+	// move runs, so metadata written before reassignment loads unchanged.
+	Adding   []int32 `json:"adding,omitempty"`
+	Removing []int32 `json:"removing,omitempty"`
+}
+
+// Reassigning reports whether a move of the partition is in progress.
+func (p Placement) Reassigning() bool { return len(p.Adding) > 0 || len(p.Removing) > 0 }
+
+// Target is the replica set the partition is moving to (Replicas without
+// Removing, in Replicas order), or Replicas when no move runs.
+func (p Placement) Target() []int32 {
+	if len(p.Removing) == 0 {
+		return slices.Clone(p.Replicas)
+	}
+	out := make([]int32, 0, len(p.Replicas))
+	for _, r := range p.Replicas {
+		if !slices.Contains(p.Removing, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Original is the replica set the partition is moving from (Replicas
+// without Adding), or Replicas when no move runs.
+func (p Placement) Original() []int32 {
+	if len(p.Adding) == 0 {
+		return slices.Clone(p.Replicas)
+	}
+	out := make([]int32, 0, len(p.Replicas))
+	for _, r := range p.Replicas {
+		if !slices.Contains(p.Adding, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// check refuses a placement whose move does not fit its replicas: every
+// adding and removing replica must be a replica, none both, none twice.
+func (p Placement) check() error {
+	seen := map[int32]bool{}
+	for _, r := range p.Replicas {
+		if seen[r] {
+			return fmt.Errorf("replica %d is named twice in %v", r, p.Replicas)
+		}
+		seen[r] = true
+	}
+	for _, r := range p.Adding {
+		if !seen[r] || slices.Contains(p.Removing, r) {
+			return fmt.Errorf("adding replica %d is not a replica, or is removed too (replicas %v, removing %v)", r, p.Replicas, p.Removing)
+		}
+	}
+	for _, r := range p.Removing {
+		if !seen[r] {
+			return fmt.Errorf("removing replica %d is not a replica (replicas %v)", r, p.Replicas)
+		}
+	}
+	if len(p.Removing) >= len(p.Replicas) {
+		return fmt.Errorf("a move removes every replica of %v", p.Replicas)
+	}
+	return nil
 }
 
 // PlacementRecord replaces one partition's placement.

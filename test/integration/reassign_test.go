@@ -1,0 +1,250 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// createTopicRF creates a one-partition topic with rf replicas and waits
+// until its leader answers for it.
+func createTopicRF(t *testing.T, adm *kadm.Client, topic string, rf int16) kadm.PartitionDetail {
+	t.Helper()
+	resp, err := adm.CreateTopic(testCtx(t, 15*time.Second), 1, rf, nil, topic)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create %s with replication factor %d: %v / %v (%s)", topic, rf, err, resp.Err, resp.ErrMessage)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ends, err := adm.ListEndOffsets(testCtx(t, 10*time.Second), topic)
+		if err == nil && ends.Error() == nil && len(ends[topic]) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leader of %s never answered for it: %v / %v", topic, err, ends.Error())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return waitTopicMetadata(t, adm, topic).Topics[topic].Partitions[0]
+}
+
+// loadProducer produces numbered records with acks=all until stopped and
+// remembers which were acknowledged.
+type loadProducer struct {
+	cl     *kgo.Client
+	stopCh chan struct{}
+	done   chan struct{}
+
+	mu     sync.Mutex
+	acked  []string
+	failed []error
+}
+
+func startLoad(t *testing.T, addr, topic string) *loadProducer {
+	lp := &loadProducer{
+		cl:     newClient(t, addr, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MaxBufferedRecords(2000)),
+		stopCh: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go func() {
+		defer close(lp.done)
+		for i := 0; ; i++ {
+			select {
+			case <-lp.stopCh:
+				lp.cl.Flush(context.Background())
+				return
+			default:
+			}
+			v := fmt.Sprintf("r%07d-%s", i, bytes.Repeat([]byte{'x'}, 200))
+			lp.cl.Produce(context.Background(), &kgo.Record{Value: []byte(v)}, func(r *kgo.Record, err error) {
+				lp.mu.Lock()
+				defer lp.mu.Unlock()
+				if err != nil {
+					lp.failed = append(lp.failed, err)
+					return
+				}
+				lp.acked = append(lp.acked, string(r.Value))
+			})
+		}
+	}()
+	return lp
+}
+
+// waitAcked waits until at least n records were acknowledged.
+func (lp *loadProducer) waitAcked(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		lp.mu.Lock()
+		got, failed := len(lp.acked), len(lp.failed)
+		lp.mu.Unlock()
+		if failed > 0 {
+			lp.stop()
+			t.Fatalf("produce failed: %v", lp.failed[0])
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d records acknowledged", got, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (lp *loadProducer) stop() ([]string, []error) {
+	select {
+	case <-lp.stopCh:
+	default:
+		close(lp.stopCh)
+	}
+	<-lp.done
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	return lp.acked, lp.failed
+}
+
+// waitReassigned waits until no move of topic-0 runs and its replicas are
+// target, in order.
+func waitReassigned(t *testing.T, adm *kadm.Client, topic string, target []int32, within time.Duration) kadm.PartitionDetail {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		moving, err := adm.ListPartitionReassignments(testCtx(t, 10*time.Second), kadm.TopicsSet{topic: {0: {}}})
+		md, mdErr := adm.Metadata(testCtx(t, 10*time.Second), topic)
+		if err == nil && mdErr == nil && len(moving[topic]) == 0 {
+			if p, ok := md.Topics[topic].Partitions[0]; ok && slices.Equal(p.Replicas, target) && p.Leader >= 0 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s-0 did not move to %v within %v: moving %v (%v), metadata %+v (%v)", topic, target, within, moving, err, md.Topics[topic].Partitions[0], mdErr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitSameSize waits until brokers hold topic-0 logs of the same size
+// (followers fetched everything), as DescribeLogDirs reports them.
+func waitSameSize(t *testing.T, adm *kadm.Client, topic string, brokers []int32) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		dirs, err := adm.DescribeAllLogDirs(testCtx(t, 10*time.Second), kadm.TopicsSet{topic: {0: {}}})
+		sizes := map[int32]int64{}
+		if err == nil {
+			for _, b := range brokers {
+				if p, ok := dirs[b].LookupPartition(topic, 0); ok {
+					sizes[b] = p.Size
+				}
+			}
+		}
+		same := len(sizes) == len(brokers)
+		for _, b := range brokers {
+			same = same && sizes[b] == sizes[brokers[0]] && sizes[b] > 0
+		}
+		if same {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas of %s-0 on %v never reached the same size: %v (%v)", topic, brokers, sizes, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkAllAcked reads topic-0 from the start and fails unless every
+// acknowledged value is there.
+func checkAllAcked(t *testing.T, adm *kadm.Client, addr, topic string, acked []string) {
+	t.Helper()
+	end := endOffsets(t, adm, topic)[0]
+	got := consumeValues(t, addr, topic, int(end))
+	have := make(map[string]bool, len(got))
+	for _, v := range got {
+		if have[v] {
+			t.Fatalf("record %.8s read twice", v)
+		}
+		have[v] = true
+	}
+	for _, v := range acked {
+		if !have[v] {
+			t.Fatalf("acknowledged record %.8s is lost (%d records read, %d acknowledged)", v, len(got), len(acked))
+		}
+	}
+}
+
+func otherBroker(replicas []int32, n int32) int32 {
+	for b := int32(1); b <= n; b++ {
+		if !slices.Contains(replicas, b) {
+			return b
+		}
+	}
+	return -1
+}
+
+// A partition moves to a broker that held none of it, under acks=all
+// produce load, and away from its leader: the new replica catches up, the
+// move completes (leadership moves to an in-sync target replica), the old
+// replica's log is deleted, no acknowledged record is lost, and the new
+// replica's log is byte-identical to the other target replica's.
+func TestReassignMovesAPartitionUnderLoad(t *testing.T) {
+	procs, _ := startClusterWith(t, 3, "--replica-lag-time-max", "5s")
+	topic := topicName(t)
+	adm := newAdmin(t, procs[0].addr)
+	p0 := createTopicRF(t, adm, topic, 2)
+	from, keep := p0.Replicas[0], p0.Replicas[1]
+	to := otherBroker(p0.Replicas, 3)
+	target := []int32{to, keep}
+
+	lp := startLoad(t, procs[0].addr, topic)
+	lp.waitAcked(t, 3000)
+	var req kadm.AlterPartitionAssignmentsReq
+	req.Assign(topic, 0, target)
+	resp, err := adm.AlterPartitionAssignments(testCtx(t, 15*time.Second), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := resp[topic][0]; r.Err != nil {
+		t.Fatalf("reassign %s-0 to %v: %v (%s)", topic, target, r.Err, r.ErrMessage)
+	}
+	moved := waitReassigned(t, adm, topic, target, 60*time.Second)
+	if !slices.Contains(target, moved.Leader) {
+		t.Fatalf("leader %d is not a target replica %v", moved.Leader, target)
+	}
+	lp.waitAcked(t, len(lp.acked)+2000)
+	acked, failed := lp.stop()
+	if len(failed) > 0 {
+		t.Fatalf("%d records failed to produce, first: %v", len(failed), failed[0])
+	}
+	checkAllAcked(t, adm, procs[0].addr, topic, acked)
+	waitSameSize(t, adm, topic, target)
+
+	gone := filepath.Join(procs[from-1].dataDir, topic+"-0")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(gone); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker %d still holds %s after the move", from, gone)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, p := range procs {
+		p.stop()
+	}
+	a, b := partitionBytes(t, procs[to-1].dataDir, topic, 0), partitionBytes(t, procs[keep-1].dataDir, topic, 0)
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatalf("the new replica on %d (%d bytes) differs from the replica on %d (%d bytes)", to, len(a), keep, len(b))
+	}
+}
