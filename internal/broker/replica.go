@@ -29,7 +29,8 @@ type replicaState struct {
 	partitionEpoch int32
 	replicas       []int32
 	isr            []int32
-	epochStart     int64 // log end when this node became leader at epoch
+	adding         []int32 // replicas a running reassignment adds
+	epochStart     int64   // log end when this node became leader at epoch
 	followers      map[int32]*followerState
 	isrChanging    bool // an ISR change is being proposed
 
@@ -65,6 +66,7 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool) 
 	rs.self = self
 	rs.replicas = slices.Clone(pl.Replicas)
 	rs.isr = slices.Clone(pl.ISR)
+	rs.adding = slices.Clone(pl.Adding)
 	rs.partitionEpoch = pl.PartitionEpoch
 	if !rs.replicated.Load() && len(pl.Replicas) > 1 && rs.leading.Load() && !changed {
 		// A reassignment gives a partition led alone a second
