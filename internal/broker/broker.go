@@ -41,6 +41,8 @@ type Broker struct {
 	fetchMu  sync.Mutex
 	fetchers map[int32]*fetcher // replica fetchers by leader node
 
+	throttle *replicationThrottle // --replication-throttle; nil when off
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -77,6 +79,9 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 		stop:       make(chan struct{}),
 	}
 	b.producerIDs.b = b
+	if cfg.Reassign.ReplicationThrottle > 0 {
+		b.throttle = newReplicationThrottle(cfg.Reassign.ReplicationThrottle)
+	}
 	b.metrics = newBrokerMetrics(cfg.Metrics)
 	if b.Clustered() {
 		if err := b.register(); err != nil {

@@ -23,6 +23,7 @@ type brokerMetrics struct {
 	txnTimeout  metrics.Counter
 	isrShrinks  metrics.Counter
 	isrExpands  metrics.Counter
+	reassigned  metrics.Counter
 }
 
 func newBrokerMetrics(sink metrics.Sink) brokerMetrics {
@@ -36,6 +37,7 @@ func newBrokerMetrics(sink metrics.Sink) brokerMetrics {
 		txnTimeout:  sink.Counter(metrics.TxnTimedOut),
 		isrShrinks:  sink.Counter(metrics.ISRShrinks),
 		isrExpands:  sink.Counter(metrics.ISRExpands),
+		reassigned:  sink.Counter(metrics.ReassignmentBytes),
 	}
 }
 
@@ -133,6 +135,12 @@ func (b *Broker) collectMetrics(emit metrics.Emit) {
 		}
 		for _, p := range followed {
 			emit(metrics.ReplicaFetchLag, float64(p.traffic.fetchLag.Load()), p.Topic, strconv.Itoa(int(p.Index)))
+		}
+	}
+	// Moves are few whatever the partition count: never capped.
+	for _, p := range parts {
+		if lag, moving := p.reassignmentLag(); moving {
+			emit(metrics.ReassignmentLag, float64(lag), p.Topic, strconv.Itoa(int(p.Index)))
 		}
 	}
 	if b.collectGroups(emit, limit) {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -29,9 +30,17 @@ type replicaState struct {
 	partitionEpoch int32
 	replicas       []int32
 	isr            []int32
-	epochStart     int64 // log end when this node became leader at epoch
+	adding         []int32 // replicas a running reassignment adds
+	epochStart     int64   // log end when this node became leader at epoch
 	followers      map[int32]*followerState
 	isrChanging    bool // an ISR change is being proposed
+	// joining is the follower whose addition to the ISR is proposed:
+	// the high watermark counts it from the proposal until the placement
+	// holding it is applied (Kafka's "maximal ISR", KIP-497), so a
+	// record acknowledged meanwhile is on it too, and it can lead as
+	// soon as the ISR names it (a reassignment hands it leadership in
+	// the very record that adds it). Nil: none.
+	joining []int32
 
 	replicated atomic.Bool  // more than one replica
 	leading    atomic.Bool  // this node leads under epoch
@@ -63,8 +72,10 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool) 
 		p.metrics.isrChanged(len(pl.ISR) < len(rs.isr))
 	}
 	rs.self = self
+	rs.joining = nil // the applied ISR says whether it joined
 	rs.replicas = slices.Clone(pl.Replicas)
 	rs.isr = slices.Clone(pl.ISR)
+	rs.adding = slices.Clone(pl.Adding)
 	rs.partitionEpoch = pl.PartitionEpoch
 	if !rs.replicated.Load() && len(pl.Replicas) > 1 && rs.leading.Load() && !changed {
 		// A reassignment gives a partition led alone a second
@@ -239,6 +250,9 @@ func (p *Partition) FollowerFetched(node int32, epoch int32, offset int64, now t
 	f.logEnd, f.lastFetch, f.endAtFetch = offset, now, leaderEnd
 	hw := p.replicatedEndLocked()
 	expand := !slices.Contains(rs.isr, node) && offset >= max(p.HighWatermark(), rs.epochStart) && !rs.isrChanging
+	if expand {
+		rs.joining = []int32{node}
+	}
 	rs.mu.Unlock()
 	p.raiseHW(hw)
 	if expand {
@@ -266,6 +280,11 @@ func (p *Partition) replicatedEndLocked() int64 {
 			return -1 // not heard from since this node took over
 		}
 		end = min(end, f.logEnd)
+	}
+	for _, r := range rs.joining {
+		if f, ok := rs.followers[r]; ok && !slices.Contains(rs.isr, r) {
+			end = min(end, max(f.logEnd, 0))
+		}
 	}
 	return end
 }
@@ -311,6 +330,7 @@ func (p *Partition) proposeISR(change func([]int32) []int32, why string, nodes .
 	rs := &p.repl
 	rs.mu.Lock()
 	if rs.isrChanging || p.proposer == nil {
+		rs.joining = nil // no proposal carries it
 		rs.mu.Unlock()
 		return
 	}
@@ -321,7 +341,15 @@ func (p *Partition) proposeISR(change func([]int32) []int32, why string, nodes .
 		err := p.proposer(p, epoch, pepoch, change)
 		rs.mu.Lock()
 		rs.isrChanging = false
+		if err != nil {
+			// Not written: the ISR stays as applied. (Written, the
+			// joiner counts until its placement is applied.)
+			rs.joining = nil
+		}
 		rs.mu.Unlock()
+		if errors.Is(err, errISRUnchanged) {
+			return
+		}
 		if err != nil {
 			p.logger.Warn("ISR change not made", "why", why, "nodes", nodes, "err", err)
 			return

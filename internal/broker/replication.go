@@ -111,7 +111,9 @@ var errStalePlacement = errors.New("placement changed since the ISR change was c
 // as Kafka's AlterPartition does: the change names the leader epoch and
 // partition epoch it was computed under, and is dropped if either moved.
 func (b *Broker) proposeISRChange(p *Partition, epoch, partitionEpoch int32, change func([]int32) []int32) error {
+	wrote := false
 	_, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
+		wrote = false
 		t, ok := img.Topic(p.Topic)
 		if !ok || t.ID != p.topicID || int(p.Index) >= len(t.Placement) {
 			return nil, meta.ErrNoChange
@@ -142,13 +144,21 @@ func (b *Broker) proposeISRChange(p *Partition, epoch, partitionEpoch int32, cha
 			done.PartitionEpoch = next.PartitionEpoch
 			next = done
 		}
+		wrote = true
 		return []meta.Record{{Placement: &meta.PlacementRecord{Topic: p.Topic, Partition: p.Index, Placement: next}}}, nil
 	})
 	if err != nil && !errors.Is(err, meta.ErrNoChange) {
 		return fmt.Errorf("propose ISR of %s-%d: %w", p.Topic, p.Index, err)
 	}
+	if !wrote {
+		return errISRUnchanged
+	}
 	return nil
 }
+
+// errISRUnchanged: the proposal found nothing to change (the change was
+// made already, or may not be made yet) and wrote nothing.
+var errISRUnchanged = errors.New("ISR change not needed")
 
 // replicationLoop shrinks the ISR of led partitions whose followers fell
 // behind, and checkpoints high watermarks.

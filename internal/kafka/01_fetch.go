@@ -34,7 +34,9 @@ import (
 // leader's log end (fsynced or not) rather than the high watermark, is woken
 // by appends, and its fetch offset tells the leader how far that follower's
 // log reaches (see broker.Partition.FollowerFetched), which moves the high
-// watermark.
+// watermark. What a leader serves to replicas a reassignment adds is
+// limited by --replication-throttle (broker.ReplicaFetchBudget): once it is
+// spent, such a partition is answered without records.
 
 func init() { register(1, 4, 12, handleFetch) }
 
@@ -170,6 +172,17 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 			// still waits for both).
 			readLimit := fp.highWatermark
 			limit := min(int64(rp.PartitionMaxBytes), budget)
+			adding := false
+			if follower {
+				// A replica a reassignment adds gets what
+				// --replication-throttle leaves; nothing when spent.
+				var throttled int64
+				if throttled, adding = c.s.broker.ReplicaFetchBudget(p, req.ReplicaID, limit); throttled <= 0 && adding {
+					ft.partitions = append(ft.partitions, fp)
+					continue
+				}
+				limit = throttled
+			}
 			if limit > 0 || total == 0 {
 				var slice log.Slice
 				var err error
@@ -206,6 +219,9 @@ func readFetch(c *conn, req *kmsg.FetchRequest) (*fetchReply, int64, bool) {
 					fp.records, fp.part = slice, p
 					total += slice.Size
 					budget -= slice.Size
+					if adding {
+						c.s.broker.ReplicaFetchServed(slice.Size)
+					}
 				}
 			}
 			ft.partitions = append(ft.partitions, fp)

@@ -142,6 +142,12 @@ var (
 	ReplicaFetchLag = &Desc{Name: "ferry_replica_fetch_lag", Kind: KindGauge, Labels: topicPartition, Scraped: true,
 		Help: "On a follower, per followed partition: the leader's high watermark at the last fetch minus this replica's log end (not reported past --metrics-max-partitions).",
 		Like: "kafka.server ReplicaFetcherManager MaxLag"}
+	ReassignmentBytes = &Desc{Name: "ferry_reassignment_bytes_total", Kind: KindCounter,
+		Help: "Bytes this leader served to replicas a reassignment adds (what --replication-throttle limits).",
+		Like: "kafka.server BrokerTopicMetrics ReassignmentBytesOutPerSec"}
+	ReassignmentLag = &Desc{Name: "ferry_reassignment_lag_offsets", Kind: KindGauge, Labels: topicPartition, Scraped: true,
+		Help: "On the leader of a partition being moved: offsets the slowest replica the move adds still lacks (its last fetch offset to the log end); the move completes once that replica is in sync.",
+		Like: "(none; kafka-reassign-partitions --verify)"}
 )
 
 // All lists every Desc, for the README check and the dashboard test.
@@ -156,4 +162,5 @@ var All = []*Desc{
 	TxnEnded, TxnTimedOut,
 	BrokerPartitions, BrokerPartitionsLed, ControllerID, ActiveController, Ready,
 	UnderReplicatedPartitions, OfflinePartitions, ISRShrinks, ISRExpands, ReplicaFetchLag,
+	ReassignmentBytes, ReassignmentLag,
 }

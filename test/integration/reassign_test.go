@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -240,6 +241,136 @@ func TestReassignMovesAPartitionUnderLoad(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	for _, p := range procs {
+		p.stop()
+	}
+	a, b := partitionBytes(t, procs[to-1].dataDir, topic, 0), partitionBytes(t, procs[keep-1].dataDir, topic, 0)
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatalf("the new replica on %d (%d bytes) differs from the replica on %d (%d bytes)", to, len(a), keep, len(b))
+	}
+}
+
+// produceBytes writes about n bytes of incompressible records of 10 KiB
+// to topic-0 with acks=all, and returns the values written.
+func produceBytes(t *testing.T, addr, topic string, n int) []string {
+	t.Helper()
+	cl := newClient(t, addr, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	var rs []*kgo.Record
+	var vals []string
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i*10240 < n; i++ {
+		filler := make([]byte, 10230)
+		for j := range filler {
+			filler[j] = byte('a' + rnd.IntN(26))
+		}
+		v := fmt.Sprintf("r%07d-%s", i, filler)
+		vals = append(vals, v)
+		rs = append(rs, &kgo.Record{Value: []byte(v)})
+	}
+	if err := cl.ProduceSync(testCtx(t, 60*time.Second), rs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	return vals
+}
+
+func reassign(t *testing.T, adm *kadm.Client, topic string, target []int32) {
+	t.Helper()
+	var req kadm.AlterPartitionAssignmentsReq
+	req.Assign(topic, 0, target)
+	resp, err := adm.AlterPartitionAssignments(testCtx(t, 15*time.Second), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := resp[topic][0]; r.Err != nil {
+		t.Fatalf("reassign %s-0 to %v: %v (%s)", topic, target, r.Err, r.ErrMessage)
+	}
+}
+
+// --replication-throttle limits how fast a new replica copies the
+// partition: the copy of 6 MiB at 1 MiB/s takes at least the time the
+// rate allows (less one second of burst and one fetch of overdraw). The
+// measured rate is logged; the test asserts only that lower bound, which
+// a slow machine cannot break. (Without the throttle the copy took 0.2 s
+// and this test failed.)
+func TestReassignReplicationThrottle(t *testing.T) {
+	const rate = 1 << 20
+	procs, _ := startClusterWith(t, 2, "--replication-throttle", fmt.Sprint(rate))
+	topic := topicName(t)
+	adm := newAdmin(t, procs[0].addr)
+	p0 := createTopicRF(t, adm, topic, 1)
+	from := p0.Replicas[0]
+	to := otherBroker(p0.Replicas, 2)
+	vals := produceBytes(t, procs[0].addr, topic, 6<<20)
+
+	start := time.Now()
+	reassign(t, adm, topic, []int32{to, from})
+	waitReassigned(t, adm, topic, []int32{to, from}, 120*time.Second)
+	took := time.Since(start)
+	size := partitionSize(t, adm, topic, to)
+	t.Logf("copied %d bytes in %v: %.0f bytes/s with --replication-throttle %d", size, took.Round(time.Millisecond), float64(size)/took.Seconds(), rate)
+	if floor := time.Duration(float64(size-2*rate-(1<<20)) / rate * float64(time.Second)); took < floor {
+		t.Fatalf("copied %d bytes in %v: faster than the throttle allows (at least %v)", size, took, floor)
+	}
+	checkAllAcked(t, adm, procs[0].addr, topic, vals)
+}
+
+// partitionSize is topic-0's log size on broker.
+func partitionSize(t *testing.T, adm *kadm.Client, topic string, broker int32) int64 {
+	t.Helper()
+	dirs, err := adm.DescribeBrokerLogDirs(testCtx(t, 10*time.Second), broker, kadm.TopicsSet{topic: {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := dirs.LookupPartition(topic, 0)
+	if !ok {
+		t.Fatalf("broker %d holds no %s-0", broker, topic)
+	}
+	return p.Size
+}
+
+// A move survives a SIGKILL of the active controller in its middle (the
+// copy is slowed by the throttle so the kill lands while it runs): the
+// move is in the Raft log, the new controller and the partition leader
+// carry it on, it completes, no acknowledged record is lost and the
+// replicas are byte-identical.
+func TestReassignSurvivesControllerKillMidMove(t *testing.T) {
+	procs, args := startClusterWith(t, 3, "--replication-throttle", fmt.Sprint(1<<20))
+	topic := topicName(t)
+	adm := newAdmin(t, procs[0].addr)
+	p0 := createTopicRF(t, adm, topic, 2)
+	keep := p0.Replicas[1]
+	to := otherBroker(p0.Replicas, 3)
+	target := []int32{to, keep}
+	vals := produceBytes(t, procs[0].addr, topic, 8<<20)
+
+	reassign(t, adm, topic, target)
+	moving, err := adm.ListPartitionReassignments(testCtx(t, 10*time.Second), kadm.TopicsSet{topic: {0: {}}})
+	if err != nil || len(moving[topic]) != 1 {
+		t.Fatalf("the move is not listed while it runs: %v %v", moving, err)
+	}
+	if m := moving[topic][0]; !slices.Equal(m.AddingReplicas, []int32{to}) || !slices.Equal(m.RemovingReplicas, []int32{p0.Replicas[0]}) {
+		t.Fatalf("listed move: %+v", m)
+	}
+	md, err := adm.Metadata(testCtx(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl := md.Controller
+	t.Logf("killing the active controller, node %d, mid-move (replicas %v -> %v)", ctrl, p0.Replicas, target)
+	procs[ctrl-1].kill()
+	restarted, err := tryStartFerry(t, procs[ctrl-1].dataDir, args[ctrl-1]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs[ctrl-1] = restarted
+	alive := procs[0]
+	if ctrl == 1 {
+		alive = procs[1]
+	}
+	adm = newAdmin(t, alive.addr)
+	waitReassigned(t, adm, topic, target, 120*time.Second)
+	checkAllAcked(t, adm, alive.addr, topic, vals)
+	waitSameSize(t, adm, topic, target)
 	for _, p := range procs {
 		p.stop()
 	}
