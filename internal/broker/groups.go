@@ -2,13 +2,14 @@ package broker
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/ferry-mq/ferry/internal/cluster"
 	"github.com/ferry-mq/ferry/internal/group"
 	"github.com/ferry-mq/ferry/internal/meta"
 )
@@ -68,13 +69,16 @@ func (b *Broker) createInternalTopic(name string, partitions int32, configs map[
 // requests as before. Later leadership changes load and unload shards
 // from reconcile.
 func (b *Broker) startCoordinators() error {
-	if err := b.ensureConsumerOffsets(); err != nil {
-		return err
-	}
-	if _, ok := b.Image().Topic(TransactionStateTopic); !ok {
-		if err := b.createInternalTopic(TransactionStateTopic, b.cfg.TxnTopicPartitions, transactionStateConfigs(b.cfg.MaxRequestBytes)); err != nil {
+	if b.Clustered() {
+		if err := b.updateConsumerOffsetsConfigs(); err != nil {
 			return err
 		}
+		if !b.internalTopicsExist() {
+			b.wg.Add(1)
+			go b.createInternalTopicsWhenReady()
+		}
+	} else if err := b.createInternalTopics(); err != nil {
+		return err
 	}
 	b.coords.mu.Lock()
 	b.coords.started = true
@@ -97,24 +101,90 @@ func (b *Broker) startCoordinators() error {
 	return nil
 }
 
-// ensureConsumerOffsets creates __consumer_offsets, or brings the configs
-// of one made by an older version up to date.
-func (b *Broker) ensureConsumerOffsets() error {
+// createInternalTopics creates the internal topics that do not exist.
+func (b *Broker) createInternalTopics() error {
+	if _, ok := b.Image().Topic(ConsumerOffsetsTopic); !ok {
+		want := consumerOffsetsConfigs(b.cfg.MaxRequestBytes, b.cfg.OffsetsSegmentBytes)
+		if err := b.createInternalTopic(ConsumerOffsetsTopic, b.cfg.OffsetsTopicPartitions, want); err != nil {
+			return err
+		}
+	}
+	if _, ok := b.Image().Topic(TransactionStateTopic); !ok {
+		if err := b.createInternalTopic(TransactionStateTopic, b.cfg.TxnTopicPartitions, transactionStateConfigs(b.cfg.MaxRequestBytes)); err != nil {
+			return err
+		}
+	}
+	return b.updateConsumerOffsetsConfigs()
+}
+
+func (b *Broker) internalTopicsExist() bool {
+	img := b.Image()
+	_, a := img.Topic(ConsumerOffsetsTopic)
+	_, c := img.Topic(TransactionStateTopic)
+	return a && c
+}
+
+// internalTopicsGrace is how long a new cluster waits for enough brokers
+// to give the internal topics their full replication factor before it
+// creates them with the brokers it has.
+const internalTopicsGrace = 30 * time.Second
+
+// createInternalTopicsWhenReady creates the internal topics of a new
+// cluster once as many brokers are live as the default replication
+// factor asks (min(3, controller voters) unless set): nodes starting
+// together register one after the other, and a topic created by the
+// first would otherwise get one replica for good. Until then
+// FindCoordinator answers COORDINATOR_NOT_AVAILABLE and clients retry.
+func (b *Broker) createInternalTopicsWhenReady() {
+	defer b.wg.Done()
+	want := 3
+	if voters, err := cluster.ParseQuorum(b.cfg.ControllerQuorum); err == nil {
+		want = min(want, len(voters))
+	}
+	if b.cfg.DefaultReplicationFactor > 0 {
+		want = int(b.cfg.DefaultReplicationFactor)
+	}
+	start := time.Now()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for !b.internalTopicsExist() {
+		live := len(b.Image().LiveBrokers())
+		if live >= want || time.Since(start) > internalTopicsGrace {
+			if live < want {
+				b.log.Warn("creating the internal topics with fewer replicas than wanted: not enough brokers are live", "live", live, "want", want)
+			}
+			if err := b.createInternalTopics(); err != nil {
+				b.log.Warn("cannot create the internal topics yet; retrying", "err", err)
+			}
+		}
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// updateConsumerOffsetsConfigs brings the configs of a __consumer_offsets
+// made by an older version up to date.
+func (b *Broker) updateConsumerOffsetsConfigs() error {
 	want := consumerOffsetsConfigs(b.cfg.MaxRequestBytes, b.cfg.OffsetsSegmentBytes)
 	t, ok := b.Image().Topic(ConsumerOffsetsTopic)
 	if !ok {
-		return b.createInternalTopic(ConsumerOffsetsTopic, b.cfg.OffsetsTopicPartitions, want)
-	}
-	if maps.Equal(t.Configs, want) {
 		return nil
 	}
 	// Data dirs made before compaction existed: bring the topic's
-	// configs up to date.
+	// configs up to date. Others (min.insync.replicas) stay.
 	var changes []ConfigChange
 	for k, v := range want {
-		changes = append(changes, ConfigChange{Key: k, Value: &v})
+		if t.Configs[k] != v {
+			changes = append(changes, ConfigChange{Key: k, Value: &v})
+		}
 	}
-	if err := b.AlterTopicConfigs(ConsumerOffsetsTopic, changes, true, false); err != nil {
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := b.AlterTopicConfigs(ConsumerOffsetsTopic, changes, false, false); err != nil {
 		return fmt.Errorf("update %s configs: %w", ConsumerOffsetsTopic, err)
 	}
 	return nil
