@@ -2,7 +2,9 @@ package broker
 
 import (
 	"fmt"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -25,8 +27,10 @@ import (
 // requests for its ids then get NOT_COORDINATOR and clients ask
 // FindCoordinator again.
 //
-// Lock order: coordinators.mu is taken alone; shards are closed and
-// loaded outside it.
+// Lock order: coordinators.mu, then Broker.mu, then a partition's
+// replica lock; shards are closed and loaded outside it. Requests find
+// their shard without a lock, in a snapshot published on every change, so
+// no lock is shared by all groups.
 
 // commitReplicationTimeout bounds how long a coordinator write waits for
 // the ISR of its internal partition (offsets.commit.timeout.ms).
@@ -39,6 +43,29 @@ type coordinators struct {
 	groups  map[int32]*groupShard
 	txns    map[int32]*txnShard
 	closing sync.WaitGroup // shards being closed in the background
+
+	// published are the maps above as of the last change, for lookups.
+	published atomic.Pointer[shardSnapshot]
+}
+
+// shardSnapshot is an immutable copy of the shard maps.
+type shardSnapshot struct {
+	groups map[int32]*groupShard
+	txns   map[int32]*txnShard
+}
+
+// publishLocked makes the current shards visible to lookups.
+// REQUIRES: coordinators.mu held.
+func (cs *coordinators) publishLocked() {
+	cs.published.Store(&shardSnapshot{groups: maps.Clone(cs.groups), txns: maps.Clone(cs.txns)})
+}
+
+// snapshot returns the shards as last published.
+func (cs *coordinators) snapshot() *shardSnapshot {
+	if s := cs.published.Load(); s != nil {
+		return s
+	}
+	return &shardSnapshot{}
 }
 
 // groupShard is the group coordinator of one __consumer_offsets partition.
@@ -112,9 +139,7 @@ func (b *Broker) GroupCoordinatorFor(groupID string) (*group.Coordinator, error)
 	if !ok {
 		return nil, kerr.NotCoordinator
 	}
-	b.coords.mu.Lock()
-	s := b.coords.groups[part]
-	b.coords.mu.Unlock()
+	s := b.coords.snapshot().groups[part]
 	if s == nil {
 		return nil, kerr.NotCoordinator
 	}
@@ -136,9 +161,7 @@ func (b *Broker) TxnCoordinatorFor(txnID string) (*txn.Coordinator, error) {
 	if !ok {
 		return nil, kerr.NotCoordinator
 	}
-	b.coords.mu.Lock()
-	s := b.coords.txns[part]
-	b.coords.mu.Unlock()
+	s := b.coords.snapshot().txns[part]
 	if s == nil {
 		return nil, kerr.NotCoordinator
 	}
@@ -156,12 +179,7 @@ func (b *Broker) TxnCoordinatorFor(txnID string) (*txn.Coordinator, error) {
 // GroupCoordinators returns every loaded group coordinator shard of this
 // broker, for the listings (ListGroups) that span all groups here.
 func (b *Broker) GroupCoordinators() []*group.Coordinator {
-	b.coords.mu.Lock()
-	shards := make([]*groupShard, 0, len(b.coords.groups))
-	for _, s := range b.coords.groups {
-		shards = append(shards, s)
-	}
-	b.coords.mu.Unlock()
+	shards := b.coords.snapshot().groups
 	out := make([]*group.Coordinator, 0, len(shards))
 	for _, s := range shards {
 		if ready(s.loaded) && !s.failed {
@@ -173,12 +191,7 @@ func (b *Broker) GroupCoordinators() []*group.Coordinator {
 
 // TxnCoordinators returns every loaded transaction coordinator shard.
 func (b *Broker) TxnCoordinators() []*txn.Coordinator {
-	b.coords.mu.Lock()
-	shards := make([]*txnShard, 0, len(b.coords.txns))
-	for _, s := range b.coords.txns {
-		shards = append(shards, s)
-	}
-	b.coords.mu.Unlock()
+	shards := b.coords.snapshot().txns
 	out := make([]*txn.Coordinator, 0, len(shards))
 	for _, s := range shards {
 		if ready(s.loaded) && !s.failed {
@@ -191,14 +204,13 @@ func (b *Broker) TxnCoordinators() []*txn.Coordinator {
 // CoordinatorsLoading reports whether a shard of this broker is still
 // loading its partition.
 func (b *Broker) CoordinatorsLoading() bool {
-	b.coords.mu.Lock()
-	defer b.coords.mu.Unlock()
-	for _, s := range b.coords.groups {
+	snap := b.coords.snapshot()
+	for _, s := range snap.groups {
 		if !ready(s.loaded) {
 			return true
 		}
 	}
-	for _, s := range b.coords.txns {
+	for _, s := range snap.txns {
 		if !ready(s.loaded) {
 			return true
 		}
@@ -306,7 +318,7 @@ func (b *Broker) syncCoordinators() {
 // REQUIRES: b.coords.mu held.
 func (b *Broker) loadGroupShardLocked(p *Partition, epoch int32) {
 	s := &groupShard{epoch: epoch, loaded: make(chan struct{})}
-	s.c = group.New(b.groupConfig(), &offsetsLog{p: p, epoch: epoch}, group.Options{
+	s.c = group.New(b.groupConfig(), &offsetsLog{p: p, epoch: epoch, stop: b.stop}, group.Options{
 		Logger:        b.log.With("component", "group"),
 		LogName:       fmt.Sprintf("%s-%d", p.Topic, p.Index),
 		Topics:        b.groupTopics,
@@ -318,6 +330,7 @@ func (b *Broker) loadGroupShardLocked(p *Partition, epoch int32) {
 		},
 	})
 	b.coords.groups[p.Index] = s
+	b.coords.publishLocked()
 	b.coords.closing.Add(1)
 	go func() {
 		defer b.coords.closing.Done()
@@ -341,6 +354,7 @@ func (b *Broker) loadGroupShardLocked(p *Partition, epoch int32) {
 // REQUIRES: b.coords.mu held.
 func (b *Broker) unloadGroupShardLocked(part int32, s *groupShard) {
 	delete(b.coords.groups, part)
+	b.coords.publishLocked()
 	s.gone = true
 	b.coords.closing.Add(1)
 	go func() {
@@ -358,7 +372,7 @@ func (b *Broker) unloadGroupShardLocked(part int32, s *groupShard) {
 // REQUIRES: b.coords.mu held.
 func (b *Broker) loadTxnShardLocked(p *Partition, epoch int32) {
 	s := &txnShard{epoch: epoch, loaded: make(chan struct{})}
-	s.c = txn.New(txn.Config{MaxTimeout: b.cfg.TransactionMaxTimeout, IDExpiration: b.cfg.TransactionalIDExpiration}, &offsetsLog{p: p, epoch: epoch}, txn.Options{
+	s.c = txn.New(txn.Config{MaxTimeout: b.cfg.TransactionMaxTimeout, IDExpiration: b.cfg.TransactionalIDExpiration}, &offsetsLog{p: p, epoch: epoch, stop: b.stop}, txn.Options{
 		Logger:        b.log.With("component", "txn"),
 		LogName:       fmt.Sprintf("%s-%d", p.Topic, p.Index),
 		NewProducerID: b.NewProducerID,
@@ -369,6 +383,7 @@ func (b *Broker) loadTxnShardLocked(p *Partition, epoch int32) {
 		OnTimeout:     b.metrics.txnTimedOut,
 	})
 	b.coords.txns[p.Index] = s
+	b.coords.publishLocked()
 	b.coords.closing.Add(1)
 	go func() {
 		defer b.coords.closing.Done()
@@ -397,6 +412,7 @@ func (b *Broker) loadTxnShardLocked(p *Partition, epoch int32) {
 // REQUIRES: b.coords.mu held.
 func (b *Broker) unloadTxnShardLocked(part int32, s *txnShard) {
 	delete(b.coords.txns, part)
+	b.coords.publishLocked()
 	s.gone = true
 	b.coords.closing.Add(1)
 	go func() {
@@ -437,6 +453,7 @@ func (b *Broker) closeCoordinators() {
 type offsetsLog struct {
 	p     *Partition
 	epoch int32
+	stop  <-chan struct{} // the broker's: closed at shutdown
 }
 
 func (l *offsetsLog) Append(batch []byte) (int64, error) {
@@ -453,6 +470,13 @@ func (l *offsetsLog) Append(batch []byte) (int64, error) {
 func (l *offsetsLog) Sync(upTo int64) error {
 	if err := l.p.Sync(upTo); err != nil {
 		return err
+	}
+	select {
+	case <-l.stop:
+		// Shutting down (the last sync of group metadata): the
+		// followers may no longer reach this node; local is enough.
+		return nil
+	default:
 	}
 	return l.p.WaitReplicated(upTo, commitReplicationTimeout)
 }

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // consumed records, per partition, which offsets any member has read.
@@ -262,4 +264,81 @@ func firstOf(m map[int32][]int64) map[int32]int64 {
 		out[p] = os[0]
 	}
 	return out
+}
+
+// TestCoordinatorsSpreadOverBrokers: on a 3-node cluster, FindCoordinator
+// (batched, v4+) names different brokers for different groups and
+// transactional ids; a group request sent to another broker is answered
+// NOT_COORDINATOR (it used to close the connection), and the coordinator
+// itself serves it.
+func TestCoordinatorsSpreadOverBrokers(t *testing.T) {
+	args := clusterArgs(t, 3)
+	procs, _ := startClusterNodes(t, args, nil)
+	var seeds []string
+	for _, p := range procs {
+		seeds = append(seeds, p.addr)
+	}
+	cl := newClient(t, seeds[0], kgo.SeedBrokers(seeds...))
+	adm := kadm.NewClient(cl)
+	var groups []string
+	for i := range 30 {
+		groups = append(groups, fmt.Sprintf("spread-%d", i))
+	}
+	byNode := map[int32][]string{}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		byNode = map[int32][]string{}
+		resp := adm.FindGroupCoordinators(testCtx(t, 10*time.Second), groups...)
+		var err error
+		for _, g := range groups {
+			r := resp[g]
+			if r.Err != nil {
+				err = errors.Join(err, fmt.Errorf("%s: %w", g, r.Err))
+				continue
+			}
+			byNode[r.NodeID] = append(byNode[r.NodeID], g)
+		}
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("FindCoordinator: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(byNode) != 3 {
+		t.Fatalf("30 groups are coordinated by %d brokers, want all 3: %v", len(byNode), byNode)
+	}
+	txnResp := adm.FindTxnCoordinators(testCtx(t, 10*time.Second), groups...)
+	txnNodes := map[int32]bool{}
+	for _, r := range txnResp {
+		if r.Err != nil {
+			t.Fatalf("FindCoordinator(transaction): %v", r.Err)
+		}
+		txnNodes[r.NodeID] = true
+	}
+	if len(txnNodes) != 3 {
+		t.Fatalf("30 transactional ids are coordinated by %d brokers, want 3", len(txnNodes))
+	}
+
+	// OffsetFetch of a group on its coordinator works; on another broker
+	// it is NOT_COORDINATOR.
+	for node, gs := range byNode {
+		g := gs[0]
+		for other := int32(1); other <= 3; other++ {
+			req := kmsg.NewPtrOffsetFetchRequest()
+			req.Version = 7
+			req.Group = g
+			resp, err := req.RequestWith(testCtx(t, 10*time.Second), cl.Broker(int(other)))
+			if err != nil {
+				t.Fatalf("OffsetFetch of %s to broker %d: %v", g, other, err)
+			}
+			want := int16(0)
+			if other != node {
+				want = kerr.NotCoordinator.Code
+			}
+			if resp.ErrorCode != want {
+				t.Fatalf("OffsetFetch of %s (coordinator %d) to broker %d: error %v, want %v", g, node, other, kerr.ErrorForCode(resp.ErrorCode), kerr.ErrorForCode(want))
+			}
+		}
+	}
 }
