@@ -119,3 +119,44 @@ func TestCoordinatorShardsFollowLeadership(t *testing.T) {
 		t.Fatalf("after leading again: %v (same coordinator: %v)", err, c0b == c0)
 	}
 }
+
+// TestGroupTopicsVersionMovesOnlyWithTopics: the topics version the
+// KIP-848 coordinators compare changes when a topic is created or grown,
+// not on other metadata changes (config changes here), and the list is
+// built once per metadata image, not per heartbeat.
+func TestGroupTopicsVersionMovesOnlyWithTopics(t *testing.T) {
+	b := newTestBroker(t)
+	v0 := b.groupTopicsVersion()
+	if v := b.groupTopicsVersion(); v != v0 {
+		t.Fatalf("version moved from %d to %d with nothing changed", v0, v)
+	}
+	if _, err := b.CreateTopic("grow", 1, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	v1 := b.groupTopicsVersion()
+	if v1 == v0 {
+		t.Fatal("version did not move when a topic was created")
+	}
+	two := "2"
+	if err := b.AlterTopicConfigs("grow", []ConfigChange{{Key: "min.insync.replicas", Value: &two}}, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if v := b.groupTopicsVersion(); v != v1 {
+		t.Fatalf("a config change moved the version from %d to %d", v1, v)
+	}
+	if err := b.CreatePartitions("grow", 3, false); err != nil {
+		t.Fatal(err)
+	}
+	if v := b.groupTopicsVersion(); v == v1 {
+		t.Fatal("version did not move when a topic grew")
+	}
+	found := false
+	for _, ti := range b.groupTopics() {
+		if ti.Name == "grow" {
+			found = ti.Partitions == 3
+		}
+	}
+	if !found {
+		t.Fatalf("topic list %+v lacks grow with 3 partitions", b.groupTopics())
+	}
+}
