@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/ferry-mq/ferry/internal/config"
-	"github.com/ferry-mq/ferry/internal/group"
 	"github.com/ferry-mq/ferry/internal/meta"
 	"github.com/ferry-mq/ferry/internal/metrics"
-	"github.com/ferry-mq/ferry/internal/txn"
 )
 
 // Broker is one Ferry node: a cluster of one until clustering lands.
@@ -35,8 +33,8 @@ type Broker struct {
 	metrics brokerMetrics // see metrics.go
 
 	producerIDs producerIDAllocator
-	groups      *group.Coordinator
-	txn         *txn.Coordinator
+	coords      coordinators // group and transaction coordinator shards, see coordinators.go
+	topicList   topicList    // topics for the KIP-848 assignors, see groups.go
 
 	fetchMu  sync.Mutex
 	fetchers map[int32]*fetcher // replica fetchers by leader node
@@ -116,17 +114,14 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 	}
 	b.log.Info("partitions opened", "partitions", opened, "topics", len(b.meta.Image().Topics()),
 		"workers", openWorkers(), "took", time.Since(start).Round(time.Millisecond))
-	if err := b.startGroups(); err != nil {
-		b.Close()
-		return nil, err
-	}
-	if err := b.startTxn(); err != nil {
+	if err := b.startCoordinators(); err != nil {
 		b.Close()
 		return nil, err
 	}
 	b.metrics.sink.Register(metrics.SourceFunc(b.collectMetrics))
-	b.wg.Add(1)
+	b.wg.Add(2)
 	go b.retentionLoop()
+	go b.producerExpiryLoop()
 	if b.Clustered() {
 		b.wg.Add(2)
 		go b.watchMetadata()
@@ -154,15 +149,9 @@ func (b *Broker) Close() error {
 	b.stopFetchers()
 	b.removals.Wait()
 	var errs []error
-	if b.txn != nil {
-		// First: it may be writing markers and offsets.
-		errs = append(errs, b.txn.Close())
-	}
-	if b.groups != nil {
-		// Before the logs close: it answers waiting joins and syncs
-		// its last writes.
-		errs = append(errs, b.groups.Close())
-	}
+	// Before the logs close: group coordinators answer waiting joins and
+	// sync their last writes.
+	b.closeCoordinators()
 	b.checkpointHighWatermarks()
 	b.mu.Lock()
 	defer b.mu.Unlock()

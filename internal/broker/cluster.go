@@ -238,21 +238,6 @@ func (b *Broker) watchMetadata() {
 	}
 }
 
-// CoordinatorNode returns the broker leading partition 0 of an internal
-// topic, where that topic's coordinator runs.
-func (b *Broker) CoordinatorNode(topic string) (meta.BrokerInfo, bool) {
-	img := b.Image()
-	t, ok := img.Topic(topic)
-	if !ok {
-		return meta.BrokerInfo{}, false
-	}
-	leader := b.PartitionPlacement(t, 0).Leader
-	if !b.Clustered() {
-		return meta.BrokerInfo{NodeID: leader, Addr: b.cfg.AdvertisedAddr}, true
-	}
-	return img.Broker(leader)
-}
-
 // nonNil returns the partitions of parts this node holds; a cluster node
 // keeps a nil entry at the index of each partition another node leads.
 func nonNil(parts []*Partition) []*Partition {

@@ -100,7 +100,10 @@ func TestClusterOfOneInProcess(t *testing.T) {
 	if _, err := b.Partition("spread", 2); err != nil {
 		t.Fatalf("after restart: %v", err)
 	}
-	if b.Groups() == nil || b.Txn() == nil {
-		t.Fatal("the only broker runs no coordinator")
+	if _, err := b.GroupCoordinatorFor("g"); err != nil {
+		t.Fatalf("the only broker runs no group coordinator: %v", err)
+	}
+	if _, err := b.TxnCoordinatorFor("t"); err != nil {
+		t.Fatalf("the only broker runs no transaction coordinator: %v", err)
 	}
 }

@@ -2,8 +2,9 @@
 // and owns their lifecycle. The Kafka protocol layer calls it; it never
 // sees the wire.
 //
-// Lock order: group.Coordinator's mutex, then Broker.mu, then Partition.mu,
-// then whatever the log takes.
+// Lock order: coordinators.mu (the shard maps, coordinators.go), then a
+// group.Coordinator's mutex, then topicList.mu, then Broker.mu, then a
+// partition's replica lock, then Partition.mu, then whatever the log takes.
 // Metadata changes go through meta.Store.Update, which is called without
 // Broker.mu held; the broker then reconciles its partitions with the newest
 // image (reconcileMu, then Broker.mu only for the map updates).

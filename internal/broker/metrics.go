@@ -223,33 +223,9 @@ func (b *Broker) collectTopicTotals(emit metrics.Emit, parts []*Partition, limit
 // with a committed offset (high watermark minus the commit, never below
 // 0). It reports whether the lag series were summed per topic to stay
 // within limit.
+// Only the groups coordinated here are reported: every broker reports
+// its own.
 func (b *Broker) collectGroups(emit metrics.Emit, limit int) bool {
-	c := b.groups
-	if c == nil {
-		return false // the coordinator runs on another node
-	}
-	listReq := kmsg.NewPtrListGroupsRequest()
-	listReq.Version = 5
-	list := c.ListGroups(listReq)
-	if len(list.Groups) == 0 {
-		return false
-	}
-	fetchReq := kmsg.NewPtrOffsetFetchRequest()
-	fetchReq.Version = 8
-	descReq := kmsg.NewPtrDescribeGroupsRequest()
-	descReq.Version = 5
-	for _, g := range list.Groups {
-		emit(metrics.GroupState, 1, g.Group, g.GroupState)
-		rg := kmsg.NewOffsetFetchRequestGroup()
-		rg.Group = g.Group
-		fetchReq.Groups = append(fetchReq.Groups, rg) // Topics nil: every commit
-		descReq.Groups = append(descReq.Groups, g.Group)
-	}
-	for _, dg := range c.DescribeGroups(descReq).Groups {
-		if dg.ErrorCode == 0 {
-			emit(metrics.GroupMembers, float64(len(dg.Members)), dg.Group)
-		}
-	}
 	type lagKey struct {
 		group, topic string
 		partition    int32
@@ -258,21 +234,45 @@ func (b *Broker) collectGroups(emit metrics.Emit, limit int) bool {
 		key lagKey
 		lag int64
 	}
-	for _, g := range c.FetchOffsets(fetchReq).Groups {
-		for _, t := range g.Topics {
-			for _, p := range t.Partitions {
-				if p.ErrorCode != 0 || p.Offset < 0 {
-					continue
+	for _, c := range b.GroupCoordinators() {
+		listReq := kmsg.NewPtrListGroupsRequest()
+		listReq.Version = 5
+		list := c.ListGroups(listReq)
+		if len(list.Groups) == 0 {
+			continue
+		}
+		fetchReq := kmsg.NewPtrOffsetFetchRequest()
+		fetchReq.Version = 8
+		descReq := kmsg.NewPtrDescribeGroupsRequest()
+		descReq.Version = 5
+		for _, g := range list.Groups {
+			emit(metrics.GroupState, 1, g.Group, g.GroupState)
+			rg := kmsg.NewOffsetFetchRequestGroup()
+			rg.Group = g.Group
+			fetchReq.Groups = append(fetchReq.Groups, rg) // Topics nil: every commit
+			descReq.Groups = append(descReq.Groups, g.Group)
+		}
+		for _, dg := range c.DescribeGroups(descReq).Groups {
+			if dg.ErrorCode == 0 {
+				emit(metrics.GroupMembers, float64(len(dg.Members)), dg.Group)
+			}
+		}
+		for _, g := range c.FetchOffsets(fetchReq).Groups {
+			for _, t := range g.Topics {
+				for _, p := range t.Partitions {
+					if p.ErrorCode != 0 || p.Offset < 0 {
+						continue
+					}
+					part, err := b.Partition(t.Topic, p.Partition)
+					if err != nil {
+						continue // deleted, or led by another node
+					}
+					lag := max(part.log.HighWatermark()-p.Offset, 0)
+					lags = append(lags, struct {
+						key lagKey
+						lag int64
+					}{lagKey{g.Group, t.Topic, p.Partition}, lag})
 				}
-				part, err := b.Partition(t.Topic, p.Partition)
-				if err != nil {
-					continue // deleted, or led by another node
-				}
-				lag := max(part.log.HighWatermark()-p.Offset, 0)
-				lags = append(lags, struct {
-					key lagKey
-					lag int64
-				}{lagKey{g.Group, t.Topic, p.Partition}, lag})
 			}
 		}
 	}

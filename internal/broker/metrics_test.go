@@ -46,6 +46,7 @@ func TestPartitionSeriesCapped(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.Metrics = sink
 	cfg.MetricsMaxPartitions = 4 // the two internal topics' partitions, and a's two
+	cfg.OffsetsTopicPartitions, cfg.TxnTopicPartitions = 1, 1
 	b, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -108,14 +108,17 @@ func (b *Broker) NewProducerID() (int64, error) {
 	defer a.mu.Unlock()
 	if a.next >= a.end {
 		var start int64
-		img, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
+		_, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
 			start = img.NextProducerID
 			return []meta.Record{{ProducerID: &meta.ProducerIDBlockRecord{Next: start + producerIDBlock}}}, nil
 		})
 		if err != nil {
 			return 0, err
 		}
-		a.next, a.end = start, img.NextProducerID
+		// The block is [start, start+producerIDBlock), not up to the
+		// image's NextProducerID: in a cluster other brokers' blocks may
+		// have been reserved after ours by the time we read it.
+		a.next, a.end = start, start+producerIDBlock
 	}
 	id := a.next
 	a.next++

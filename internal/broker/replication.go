@@ -107,11 +107,23 @@ func (b *Broker) dropFromFetchers(parts []*Partition) {
 // longer the newest; the change is dropped (the next check recomputes it).
 var errStalePlacement = errors.New("placement changed since the ISR change was computed")
 
+// errNoActiveController: an ISR change is not proposed while the quorum
+// has no leader.
+var errNoActiveController = errors.New("no active controller; the ISR change waits for one")
+
 // proposeISRChange asks the controller quorum to change partition p's ISR,
 // as Kafka's AlterPartition does: the change names the leader epoch and
 // partition epoch it was computed under, and is dropped if either moved.
 func (b *Broker) proposeISRChange(p *Partition, epoch, partitionEpoch int32, change func([]int32) []int32) error {
 	wrote := false
+	if b.Controller() < 0 {
+		// Without a controller a proposal waits seconds for one while
+		// holding the store's update lock: one per partition led here
+		// (the internal topics' included) would queue every other
+		// metadata change, CreateTopics' NOT_CONTROLLER answer too, for
+		// minutes. The next check proposes again.
+		return errNoActiveController
+	}
 	_, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
 		wrote = false
 		t, ok := img.Topic(p.Topic)

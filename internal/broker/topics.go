@@ -44,7 +44,7 @@ type TopicSpec struct {
 	// Partitions <= 0 takes --num-partitions.
 	Partitions int32
 	// ReplicationFactor <= 0 takes the default (see
-	// defaultReplicationFactor); internal topics always get 1 for now.
+	// defaultReplicationFactor), internal topics included.
 	ReplicationFactor int16
 	// Assignment, when set, names each partition's replicas (the first
 	// leads) instead of Partitions and ReplicationFactor.
@@ -97,9 +97,6 @@ func (b *Broker) CreateTopicSpec(spec TopicSpec) (*meta.Topic, error) {
 			if rf <= 0 {
 				rf = b.defaultReplicationFactor(img)
 			}
-			if IsInternalTopic(name) {
-				rf = 1 // until the coordinators move with leadership (issue 9)
-			}
 			placement, err = b.place(img, 0, partitions, rf)
 		}
 		if err != nil {
@@ -109,13 +106,6 @@ func (b *Broker) CreateTopicSpec(spec TopicSpec) (*meta.Topic, error) {
 		configs = withMinISR(spec.Configs, b.cfg.TopicDefaults, rf)
 		if validateOnly {
 			return nil, meta.ErrNoChange
-		}
-		if co, ok := img.Topic(ConsumerOffsetsTopic); ok && name == TransactionStateTopic {
-			// The transaction coordinator commits offsets through the
-			// group coordinator, so the two run on one broker.
-			for i := range placement {
-				placement[i] = meta.LocalPlacement(co.Leader(0))
-			}
 		}
 		return []meta.Record{{Topic: &meta.TopicRecord{Name: name, ID: newTopicID(), Partitions: partitions, Configs: configs,
 			Placement: placement}}}, nil
@@ -372,6 +362,7 @@ func (b *Broker) reconcile() (int, error) {
 	results := b.openPartitions(jobs)
 	n, err := b.addOpened(current, jobs, results)
 	b.applyPlacements()
+	b.syncCoordinators() // coordinators follow the leadership of their partitions
 	return n, err
 }
 

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
@@ -15,54 +14,14 @@ import (
 // coordinator keeps its state.
 const TransactionStateTopic = "__transaction_state"
 
-// transactionStateConfigs: one partition, compacted like
-// __consumer_offsets (records are keyed by transactional id).
+// transactionStateConfigs: compacted like __consumer_offsets (records are
+// keyed by transactional id), --txn-topic-partitions partitions.
 func transactionStateConfigs(maxRequestBytes int32) map[string]string {
 	return map[string]string{
 		"cleanup.policy":    "compact",
 		"segment.bytes":     strconv.Itoa(100 << 20),
 		"max.message.bytes": strconv.Itoa(int(maxRequestBytes)),
 	}
-}
-
-// Txn returns the transaction coordinator.
-func (b *Broker) Txn() *txn.Coordinator { return b.txn }
-
-// startTxn creates __transaction_state if needed, replays it, completes
-// transactions that were ending when the broker stopped, and starts the
-// coordinator's timers and the producer-expiry sweep.
-func (b *Broker) startTxn() error {
-	if _, ok := b.Image().Topic(TransactionStateTopic); !ok {
-		if err := b.createInternalTopic(TransactionStateTopic, transactionStateConfigs(b.cfg.MaxRequestBytes)); err != nil {
-			return err
-		}
-	}
-	if !b.coordinatesHere(TransactionStateTopic) {
-		b.wg.Add(1)
-		go b.producerExpiryLoop()
-		return nil
-	}
-	p, err := b.Partition(TransactionStateTopic, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", TransactionStateTopic, err)
-	}
-	b.txn = txn.New(txn.Config{MaxTimeout: b.cfg.TransactionMaxTimeout, IDExpiration: b.cfg.TransactionalIDExpiration}, offsetsLog{p}, txn.Options{
-		Logger:        b.log.With("component", "txn"),
-		NewProducerID: b.NewProducerID,
-		Partitions:    txnPartitions{b},
-		Offsets:       txnOffsets{b},
-		OffsetsTopic:  ConsumerOffsetsTopic,
-		OnEnd:         b.metrics.txnEnded,
-		OnTimeout:     b.metrics.txnTimedOut,
-	})
-	if err := b.txn.Load(); err != nil {
-		return err
-	}
-	b.txn.Recover()
-	b.txn.Start()
-	b.wg.Add(1)
-	go b.producerExpiryLoop()
-	return nil
 }
 
 // producerExpiryLoop drops idle producers' state (producer.id.expiration.ms).
@@ -117,12 +76,47 @@ func (t txnPartitions) WriteMarker(topic string, partition int32, producerID int
 	return p.WriteMarker(producerID, epoch, commit)
 }
 
+// txnOffsets reaches the group's coordinator on this broker; a group
+// coordinated elsewhere gets NOT_COORDINATOR.
 type txnOffsets struct{ b *Broker }
 
 func (o txnOffsets) ValidateMember(req *kmsg.TxnOffsetCommitRequest) *kerr.Error {
-	return o.b.groups.ValidateTxnMember(req)
+	c, err := o.b.GroupCoordinatorFor(req.Group)
+	if err != nil {
+		return kerrOf(err)
+	}
+	return c.ValidateTxnMember(req)
 }
 
 func (o txnOffsets) CommitTxnOffsets(req *kmsg.TxnOffsetCommitRequest) error {
-	return o.b.groups.CommitTxnOffsets(req)
+	c, err := o.b.GroupCoordinatorFor(req.Group)
+	if err != nil {
+		return err
+	}
+	return c.CommitTxnOffsets(req)
+}
+
+// kerrOf returns the Kafka error err wraps, UNKNOWN_SERVER_ERROR if none.
+func kerrOf(err error) *kerr.Error {
+	var ke *kerr.Error
+	if asKerr(err, &ke) {
+		return ke
+	}
+	return kerr.UnknownServerError
+}
+
+// TxnPendingOffsets returns the partitions of a group with offsets
+// committed inside transactions not yet completed, over every
+// transaction coordinator shard of this broker.
+func (b *Broker) TxnPendingOffsets(group string) map[txn.Partition]bool {
+	var out map[txn.Partition]bool
+	for _, c := range b.TxnCoordinators() {
+		for p := range c.PendingOffsets(group) {
+			if out == nil {
+				out = map[txn.Partition]bool{}
+			}
+			out[p] = true
+		}
+	}
+	return out
 }

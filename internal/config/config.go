@@ -132,6 +132,14 @@ type Config struct {
 	// (offsets.topic.segment.bytes); compaction cleans sealed segments
 	// only, so smaller segments compact sooner.
 	OffsetsSegmentBytes int32
+	// OffsetsTopicPartitions is how many partitions __consumer_offsets is
+	// created with (offsets.topic.num.partitions). A group's coordinator is
+	// the leader of partition abs(hash(group)) % N, so N is fixed once the
+	// topic exists: later values are ignored.
+	OffsetsTopicPartitions int32
+	// TxnTopicPartitions is the same for __transaction_state
+	// (transaction.state.log.num.partitions).
+	TxnTopicPartitions int32
 
 	// TransactionMaxTimeout caps the transaction timeout a producer may
 	// ask for in InitProducerId (transaction.max.timeout.ms).
@@ -225,7 +233,9 @@ func Default() Config {
 		ReplicaLagTimeMax:         10 * time.Second,
 		OffsetsSegmentBytes:       100 << 20,
 
-		Reassign: defaultReassign(),
+		Reassign:               defaultReassign(),
+		OffsetsTopicPartitions: 50,
+		TxnTopicPartitions:     50,
 	}
 }
 
@@ -303,6 +313,9 @@ func (c Config) Validate() error {
 	if c.OffsetsSegmentBytes < 1024 {
 		errs = append(errs, fmt.Errorf("offsets segment bytes %d must be at least 1024", c.OffsetsSegmentBytes))
 	}
+	if c.OffsetsTopicPartitions < 1 || c.OffsetsTopicPartitions > 1000 || c.TxnTopicPartitions < 1 || c.TxnTopicPartitions > 1000 {
+		errs = append(errs, fmt.Errorf("offsets topic partitions %d and txn topic partitions %d must be between 1 and 1000", c.OffsetsTopicPartitions, c.TxnTopicPartitions))
+	}
 	if c.OffsetsRetention <= 0 || c.OffsetsRetentionCheckInterval <= 0 {
 		errs = append(errs, fmt.Errorf("offsets retention %v and its check interval %v must be positive", c.OffsetsRetention, c.OffsetsRetentionCheckInterval))
 	}
@@ -371,6 +384,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ReplicaLagTimeMax, "replica-lag-time-max", c.ReplicaLagTimeMax, "drop a follower from a partition's ISR when it has not caught up for this long (replica.lag.time.max.ms; env FERRY_REPLICA_LAG_TIME_MAX)")
 	fs.DurationVar(&c.ProducerIDExpiration, "producer-id-expiration", c.ProducerIDExpiration, "forget idempotent producers idle this long on a partition (producer.id.expiration.ms; env FERRY_PRODUCER_ID_EXPIRATION)")
 	fs.Var(int32Value{&c.OffsetsSegmentBytes}, "offsets-segment-bytes", "segment size of __consumer_offsets (offsets.topic.segment.bytes; env FERRY_OFFSETS_SEGMENT_BYTES)")
+	fs.Var(int32Value{&c.OffsetsTopicPartitions}, "offsets-topic-partitions", "partitions of __consumer_offsets when it is created; fixed afterwards (offsets.topic.num.partitions; env FERRY_OFFSETS_TOPIC_PARTITIONS)")
+	fs.Var(int32Value{&c.TxnTopicPartitions}, "txn-topic-partitions", "partitions of __transaction_state when it is created; fixed afterwards (transaction.state.log.num.partitions; env FERRY_TXN_TOPIC_PARTITIONS)")
 	c.Security.flags(fs)
 	fs.Var(topicDefaultsValue{c.TopicDefaults}, "topic-default", "broker default of a topic config, `key=value`, repeatable, e.g. flush.policy=os; a value may hold commas (cleanup.policy=compact,delete): a comma starts a new pair only when key= follows it (env FERRY_TOPIC_DEFAULTS, pairs comma-separated)")
 	c.aclFlags(fs)

@@ -91,6 +91,7 @@ type consumerGroup struct {
 	assignor        string
 	dirty           bool   // membership or subscriptions changed: recompute the target
 	metaHash        uint64 // fingerprint of the subscribed topics at the last target
+	topicsVersion   uint64 // Options.TopicsVersion when the hash was last computed
 	members         map[string]*cmember
 	static          map[string]string // instance id -> member id
 	owners          map[tpID]string   // partition -> member that owns it (assigned or revoking)
@@ -526,6 +527,15 @@ func (c *Coordinator) refreshTargetLocked(g *group, topics []TopicInfo) {
 	if len(cg.members) == 0 {
 		cg.dirty = false
 		return
+	}
+	if topics == nil && c.topicsVersion != nil {
+		// Nothing the target depends on changed: skip the walk over
+		// every topic, so a heartbeat costs O(its group).
+		v := c.topicsVersion()
+		if !cg.dirty && v == cg.topicsVersion {
+			return
+		}
+		cg.topicsVersion = v
 	}
 	if topics == nil && c.topics != nil {
 		topics = c.topics()

@@ -58,6 +58,9 @@ func DefaultConfig() Config {
 // Options are the coordinator's collaborators.
 type Options struct {
 	Logger *slog.Logger
+	// LogName names the coordinator's partition in log messages;
+	// empty means __consumer_offsets-0.
+	LogName string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// PartitionExists says whether offsets may be committed for a
@@ -69,6 +72,10 @@ type Options struct {
 	// Topics lists the broker's topics for the KIP-848 assignors; nil
 	// means none.
 	Topics func() []TopicInfo
+	// TopicsVersion, if set, changes whenever Topics' answer does; while
+	// it stays the same, a heartbeat of a group whose members and
+	// subscriptions did not change skips calling Topics.
+	TopicsVersion func() uint64
 }
 
 // Coordinator owns every group. All methods are safe for concurrent use.
@@ -80,6 +87,9 @@ type Coordinator struct {
 	exists func(string, int32) bool
 	tick   time.Duration
 	topics func() []TopicInfo
+	// topicsVersion is Options.TopicsVersion; nil: always ask topics.
+	topicsVersion func() uint64
+	logName       string
 
 	mu          sync.Mutex
 	groups      map[string]*group
@@ -100,6 +110,9 @@ func New(cfg Config, l Log, opts Options) *Coordinator {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.LogName == "" {
+		opts.LogName = "__consumer_offsets-0"
 	}
 	if opts.PartitionExists == nil {
 		opts.PartitionExists = func(string, int32) bool { return true }
@@ -124,7 +137,10 @@ func New(cfg Config, l Log, opts Options) *Coordinator {
 		exists: opts.PartitionExists,
 		tick:   opts.TickInterval,
 		topics: opts.Topics,
-		groups: map[string]*group{},
+
+		topicsVersion: opts.TopicsVersion,
+		logName:       opts.LogName,
+		groups:        map[string]*group{},
 	}
 	c.lastExpiry = c.now()
 	return c

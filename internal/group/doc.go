@@ -32,9 +32,10 @@
 //	value: GroupMetadataValue v3 {protocol type, generation, protocol,
 //	       leader, state time, members with subscriptions and assignments}
 //
-// A nil value is a tombstone: the offset or the group is gone. The topic
-// has one partition on this single node (one log, group commit shares the
-// fsyncs of concurrent commits). An offset commit is acknowledged, and
+// A nil value is a tombstone: the offset or the group is gone. A
+// Coordinator owns one partition of the topic (the broker runs one per
+// partition it leads; a group lives in partition abs(hash(id)) % N);
+// group commit shares the fsyncs of concurrent commits. An offset commit is acknowledged, and
 // becomes visible to OffsetFetch, only after its batch is durable. Group
 // metadata is written when a generation becomes Stable, when a group empties
 // and when a static member is replaced; it is synced in the background,

@@ -128,7 +128,7 @@ func (c *Coordinator) Load() error {
 		// The groups whose records were there keep what the rest of
 		// the log holds for them: older commits, or nothing.
 		c.logger.Error("skipping damaged records of __consumer_offsets; offsets committed there are lost",
-			"partition", "__consumer_offsets-0", "from", d.From, "to", d.To, "err", d.Err)
+			"partition", c.logName, "from", d.From, "to", d.To, "err", d.Err)
 	})
 	if err != nil {
 		return fmt.Errorf("group: load __consumer_offsets at %d: %w", offset, err)

@@ -176,8 +176,12 @@ func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, 
 	if req.TransactionID != nil {
 		pid := int64(binary.BigEndian.Uint64(rp.Records[43:51]))
 		epoch := int16(binary.BigEndian.Uint16(rp.Records[51:53]))
-		if kerrr := b.Txn().InTransaction(*req.TransactionID, pid, epoch, topic, rp.Partition); kerrr != nil {
-			return nil, none, fmt.Errorf("%w: transactional produce to %s-%d", kerrr, topic, rp.Partition)
+		// The check needs the transaction's coordinator: done here when
+		// this broker runs it.
+		if tc, err := b.TxnCoordinatorFor(*req.TransactionID); err == nil {
+			if kerrr := tc.InTransaction(*req.TransactionID, pid, epoch, topic, rp.Partition); kerrr != nil {
+				return nil, none, fmt.Errorf("%w: transactional produce to %s-%d", kerrr, topic, rp.Partition)
+			}
 		}
 	}
 	if req.Acks == -1 {

@@ -1,6 +1,9 @@
 package kafka
 
-import "github.com/twmb/franz-go/pkg/kmsg"
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 // OffsetCommit: v0-8 (v9 adds the new consumer protocol's member epochs and
 // v10 topic ids).
@@ -16,6 +19,28 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 func init() { register(8, 0, 8, handleOffsetCommit) }
 
 func handleOffsetCommit(c *conn, kreq kmsg.Request) finisher {
-	finish := c.s.broker.Groups().CommitOffsets(kreq.(*kmsg.OffsetCommitRequest))
+	req := kreq.(*kmsg.OffsetCommitRequest)
+	gc, cerr := c.groupCoordinator(req.Group)
+	if cerr != nil {
+		return now(offsetCommitFailed(req, cerr))
+	}
+	finish := gc.CommitOffsets(req)
 	return func() reply { return msgReply{finish()} }
+}
+
+// offsetCommitFailed answers every partition of req with err.
+func offsetCommitFailed(req *kmsg.OffsetCommitRequest, err *kerr.Error) *kmsg.OffsetCommitResponse {
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetCommitResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetCommitResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = err.Code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }

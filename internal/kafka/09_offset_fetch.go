@@ -17,52 +17,93 @@ func init() { register(9, 0, 8, handleOffsetFetch) }
 
 func handleOffsetFetch(c *conn, kreq kmsg.Request) finisher {
 	req := kreq.(*kmsg.OffsetFetchRequest)
+	if req.Version < 8 {
+		return now(fetchGroupOffsets(c, req))
+	}
+	// v8 names many groups, perhaps on several coordinators: answer
+	// each from its own.
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	for _, rg := range req.Groups {
+		one := *req
+		one.Groups = []kmsg.OffsetFetchRequestGroup{rg}
+		got := fetchGroupOffsets(c, &one)
+		if len(got.Groups) == 0 {
+			g := kmsg.NewOffsetFetchResponseGroup()
+			g.Group = rg.Group
+			g.ErrorCode = kerr.UnknownServerError.Code
+			got.Groups = append(got.Groups, g)
+		}
+		resp.Groups = append(resp.Groups, got.Groups[0])
+	}
+	return now(resp)
+}
+
+// fetchGroupOffsets answers an OffsetFetch for one group (a v8 request
+// holding one group) from the group's coordinator.
+func fetchGroupOffsets(c *conn, req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchResponse {
+	id := req.Group
+	if req.Version >= 8 {
+		id = req.Groups[0].Group
+	}
+	gc, cerr := c.groupCoordinator(id)
+	if cerr != nil {
+		resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+		if req.Version >= 8 {
+			g := kmsg.NewOffsetFetchResponseGroup()
+			g.Group, g.ErrorCode = id, cerr.Code
+			resp.Groups = append(resp.Groups, g)
+			return resp
+		}
+		resp.ErrorCode = cerr.Code
+		for _, rt := range req.Topics { // v0-1 have no top-level error
+			st := kmsg.NewOffsetFetchResponseTopic()
+			st.Topic = rt.Topic
+			for _, p := range rt.Partitions {
+				sp := kmsg.NewOffsetFetchResponseTopicPartition()
+				sp.Partition, sp.Offset, sp.ErrorCode = p, -1, cerr.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp
+	}
 	// Pending offsets are looked up before the committed ones: offsets a
 	// transaction applies meanwhile are still reported unstable.
-	var pending []map[txnPartition]bool
-	if req.RequireStable && c.s.broker.Txn() != nil {
-		if req.Version >= 8 {
-			for _, g := range req.Groups {
-				pending = append(pending, pendingOffsets(c, g.Group))
-			}
-		} else {
-			pending = append(pending, pendingOffsets(c, req.Group))
-		}
+	var pending map[txnPartition]bool
+	if req.RequireStable {
+		pending = pendingOffsets(c, id)
 	}
-	resp := c.s.broker.Groups().FetchOffsets(req)
+	resp := gc.FetchOffsets(req)
 	if len(pending) == 0 {
-		return now(resp)
+		return resp
+	}
+	mark := func(topic string, p int32, code *int16, offset *int64) {
+		if *code == 0 && pending[txnPartition{topic, p}] {
+			*code = kerr.UnstableOffsetCommit.Code
+			*offset = -1
+		}
 	}
 	if req.Version >= 8 {
 		for i := range resp.Groups {
 			g := &resp.Groups[i]
-			if i >= len(pending) || pending[i] == nil {
-				continue
-			}
 			for j := range g.Topics {
 				t := &g.Topics[j]
 				for k := range t.Partitions {
-					if p := &t.Partitions[k]; p.ErrorCode == 0 && pending[i][txnPartition{t.Topic, p.Partition}] {
-						p.ErrorCode = kerr.UnstableOffsetCommit.Code
-						p.Offset = -1
-					}
+					p := &t.Partitions[k]
+					mark(t.Topic, p.Partition, &p.ErrorCode, &p.Offset)
 				}
 			}
 		}
-		return now(resp)
+		return resp
 	}
-	if pending[0] != nil {
-		for j := range resp.Topics {
-			t := &resp.Topics[j]
-			for k := range t.Partitions {
-				if p := &t.Partitions[k]; p.ErrorCode == 0 && pending[0][txnPartition{t.Topic, p.Partition}] {
-					p.ErrorCode = kerr.UnstableOffsetCommit.Code
-					p.Offset = -1
-				}
-			}
+	for j := range resp.Topics {
+		t := &resp.Topics[j]
+		for k := range t.Partitions {
+			p := &t.Partitions[k]
+			mark(t.Topic, p.Partition, &p.ErrorCode, &p.Offset)
 		}
 	}
-	return now(resp)
+	return resp
 }
 
 type txnPartition struct {
@@ -71,7 +112,7 @@ type txnPartition struct {
 }
 
 func pendingOffsets(c *conn, group string) map[txnPartition]bool {
-	ps := c.s.broker.Txn().PendingOffsets(group)
+	ps := c.s.broker.TxnPendingOffsets(group)
 	if len(ps) == 0 {
 		return nil
 	}

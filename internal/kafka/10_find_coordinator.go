@@ -7,27 +7,27 @@ import (
 	"github.com/ferry-mq/ferry/internal/broker"
 )
 
-// FindCoordinator: v0-4 (v4 is the batched form, KIP-699).
+// FindCoordinator: v0-6 (v4+ is the batched form, KIP-699).
 //
-// This node coordinates every group and every transactional id (key type
-// 1); other key types are INVALID_REQUEST.
+// A group's coordinator (key type 0) is the leader of partition
+// abs(hash(group)) % N of __consumer_offsets, a transactional id's (key
+// type 1) that of __transaction_state, hashed as Kafka does. A partition
+// without a live leader answers COORDINATOR_NOT_AVAILABLE (clients
+// retry); other key types (share groups, v6) are INVALID_REQUEST.
 
-func init() { register(10, 0, 4, handleFindCoordinator) }
+func init() { register(10, 0, 6, handleFindCoordinator) }
 
 func handleFindCoordinator(c *conn, kreq kmsg.Request) finisher {
 	req := kreq.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	host, port := c.s.advertisedHostPort()
-	node := c.s.broker.Config().NodeID
-	// In a cluster each coordinator runs on the broker leading partition 0
-	// of its internal topic.
-	at := func(topic string) (int32, string, int32, *kerr.Error) {
-		if !c.s.broker.Clustered() {
-			return node, host, port, nil
+	at := func(topic, key string) (int32, string, int32, *kerr.Error) {
+		bi, err := c.s.broker.CoordinatorFor(topic, key)
+		if err != nil {
+			return -1, "", -1, coordinatorError(err)
 		}
-		bi, ok := c.s.broker.CoordinatorNode(topic)
-		if !ok {
-			return -1, "", -1, kerr.CoordinatorNotAvailable
+		if !c.s.broker.Clustered() {
+			return bi.NodeID, host, port, nil
 		}
 		h, p := splitHostPort(bi.Addr)
 		return bi.NodeID, h, p, nil
@@ -38,12 +38,12 @@ func handleFindCoordinator(c *conn, kreq kmsg.Request) finisher {
 			if key == "" {
 				return -1, "", -1, kerr.InvalidGroupID
 			}
-			return at(broker.ConsumerOffsetsTopic)
+			return at(broker.ConsumerOffsetsTopic, key)
 		case 1:
 			if key == "" {
 				return -1, "", -1, kerr.InvalidRequest
 			}
-			return at(broker.TransactionStateTopic)
+			return at(broker.TransactionStateTopic, key)
 		default:
 			return -1, "", -1, kerr.InvalidRequest
 		}

@@ -22,7 +22,13 @@ func init() { register(11, 0, 9, handleJoinGroup) }
 
 func handleJoinGroup(c *conn, kreq kmsg.Request) finisher {
 	req := kreq.(*kmsg.JoinGroupRequest)
-	ch := c.s.broker.Groups().Join(req, c.clientID, clientHost(c))
+	gc, cerr := c.groupCoordinator(req.Group)
+	if cerr != nil {
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode = cerr.Code
+		return now(resp)
+	}
+	ch := gc.Join(req, c.clientID, clientHost(c))
 	return func() reply {
 		defer c.parkedSince(time.Now()) // waiting for the other members is no slowness
 		select {

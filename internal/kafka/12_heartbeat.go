@@ -11,5 +11,12 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 func init() { register(12, 0, 4, handleHeartbeat) }
 
 func handleHeartbeat(c *conn, kreq kmsg.Request) finisher {
-	return now(c.s.broker.Groups().Heartbeat(kreq.(*kmsg.HeartbeatRequest)))
+	req := kreq.(*kmsg.HeartbeatRequest)
+	gc, cerr := c.groupCoordinator(req.Group)
+	if cerr != nil {
+		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = cerr.Code
+		return now(resp)
+	}
+	return now(gc.Heartbeat(req))
 }

@@ -11,5 +11,12 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 func init() { register(13, 0, 5, handleLeaveGroup) }
 
 func handleLeaveGroup(c *conn, kreq kmsg.Request) finisher {
-	return now(c.s.broker.Groups().Leave(kreq.(*kmsg.LeaveGroupRequest)))
+	req := kreq.(*kmsg.LeaveGroupRequest)
+	gc, cerr := c.groupCoordinator(req.Group)
+	if cerr != nil {
+		resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+		resp.ErrorCode = cerr.Code
+		return now(resp)
+	}
+	return now(gc.Leave(req))
 }

@@ -19,7 +19,13 @@ func init() { register(14, 0, 5, handleSyncGroup) }
 
 func handleSyncGroup(c *conn, kreq kmsg.Request) finisher {
 	req := kreq.(*kmsg.SyncGroupRequest)
-	ch := c.s.broker.Groups().Sync(req)
+	gc, cerr := c.groupCoordinator(req.Group)
+	if cerr != nil {
+		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+		resp.ErrorCode = cerr.Code
+		return now(resp)
+	}
+	ch := gc.Sync(req)
 	return func() reply {
 		defer c.parkedSince(time.Now()) // waiting for the other members is no slowness
 		select {

@@ -13,5 +13,19 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 func init() { register(15, 0, 5, handleDescribeGroups) }
 
 func handleDescribeGroups(c *conn, kreq kmsg.Request) finisher {
-	return now(c.s.broker.Groups().DescribeGroups(kreq.(*kmsg.DescribeGroupsRequest)))
+	req := kreq.(*kmsg.DescribeGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
+	for _, id := range req.Groups {
+		gc, cerr := c.groupCoordinator(id)
+		if cerr != nil {
+			dg := kmsg.NewDescribeGroupsResponseGroup()
+			dg.Group, dg.ErrorCode = id, cerr.Code
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
+		one := *req
+		one.Groups = []string{id}
+		resp.Groups = append(resp.Groups, gc.DescribeGroups(&one).Groups...)
+	}
+	return now(resp)
 }

@@ -23,7 +23,13 @@ func handleInitProducerID(c *conn, kreq kmsg.Request) finisher {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	if req.TransactionalID != nil {
 		return func() reply {
-			pid, epoch, err := c.s.broker.Txn().InitProducerID(*req.TransactionalID, req.TransactionTimeoutMillis, req.ProducerID, req.ProducerEpoch)
+			tc, cerr := c.txnCoordinator(*req.TransactionalID)
+			if cerr != nil {
+				resp.ErrorCode = cerr.Code
+				resp.ProducerID, resp.ProducerEpoch = -1, -1
+				return msgReply{resp}
+			}
+			pid, epoch, err := tc.InitProducerID(*req.TransactionalID, req.TransactionTimeoutMillis, req.ProducerID, req.ProducerEpoch)
 			if err != nil {
 				resp.ErrorCode = fencedCode(err, req.Version, 4)
 				resp.ProducerID, resp.ProducerEpoch = -1, -1

@@ -28,7 +28,11 @@ func handleAddPartitionsToTxn(c *conn, kreq kmsg.Request) finisher {
 		}
 	}
 	return func() reply {
-		perPart, err := c.s.broker.Txn().AddPartitions(req.TransactionalID, req.ProducerID, req.ProducerEpoch, parts)
+		var perPart map[txn.Partition]*kerr.Error
+		tc, err := c.txnCoordinator(req.TransactionalID)
+		if err == nil {
+			perPart, err = tc.AddPartitions(req.TransactionalID, req.ProducerID, req.ProducerEpoch, parts)
+		}
 		for _, rt := range req.Topics {
 			st := kmsg.NewAddPartitionsToTxnResponseTopic()
 			st.Topic = rt.Topic

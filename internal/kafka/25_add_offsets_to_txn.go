@@ -14,7 +14,11 @@ func handleAddOffsetsToTxn(c *conn, kreq kmsg.Request) finisher {
 	req := kreq.(*kmsg.AddOffsetsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
 	return func() reply {
-		if err := c.s.broker.Txn().AddOffsets(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group); err != nil {
+		tc, err := c.txnCoordinator(req.TransactionalID)
+		if err == nil {
+			err = tc.AddOffsets(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group)
+		}
+		if err != nil {
 			resp.ErrorCode = fencedCode(err, req.Version, 2)
 		}
 		return msgReply{resp}

@@ -20,7 +20,11 @@ func handleEndTxn(c *conn, kreq kmsg.Request) finisher {
 	req := kreq.(*kmsg.EndTxnRequest)
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
 	return func() reply {
-		if err := c.s.broker.Txn().EndTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit); err != nil {
+		tc, err := c.txnCoordinator(req.TransactionalID)
+		if err == nil {
+			err = tc.EndTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit)
+		}
+		if err != nil {
 			resp.ErrorCode = fencedCode(err, req.Version, 2)
 		}
 		return msgReply{resp}

@@ -18,7 +18,10 @@ func handleTxnOffsetCommit(c *conn, kreq kmsg.Request) finisher {
 	req := kreq.(*kmsg.TxnOffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	return func() reply {
-		err := c.s.broker.Txn().TxnOffsetCommit(req)
+		tc, err := c.txnCoordinator(req.TransactionalID)
+		if err == nil {
+			err = tc.TxnOffsetCommit(req)
+		}
 		for _, rt := range req.Topics {
 			st := kmsg.NewTxnOffsetCommitResponseTopic()
 			st.Topic = rt.Topic

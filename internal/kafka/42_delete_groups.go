@@ -11,5 +11,19 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 func init() { register(42, 0, 2, handleDeleteGroups) }
 
 func handleDeleteGroups(c *conn, kreq kmsg.Request) finisher {
-	return now(c.s.broker.Groups().DeleteGroups(kreq.(*kmsg.DeleteGroupsRequest)))
+	req := kreq.(*kmsg.DeleteGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	for _, id := range req.Groups {
+		gc, cerr := c.groupCoordinator(id)
+		if cerr != nil {
+			dg := kmsg.NewDeleteGroupsResponseGroup()
+			dg.Group, dg.ErrorCode = id, cerr.Code
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
+		one := *req
+		one.Groups = []string{id}
+		resp.Groups = append(resp.Groups, gc.DeleteGroups(&one).Groups...)
+	}
+	return now(resp)
 }

@@ -11,5 +11,12 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 func init() { register(47, 0, 0, handleOffsetDelete) }
 
 func handleOffsetDelete(c *conn, kreq kmsg.Request) finisher {
-	return now(c.s.broker.Groups().DeleteOffsets(kreq.(*kmsg.OffsetDeleteRequest)))
+	req := kreq.(*kmsg.OffsetDeleteRequest)
+	gc, cerr := c.groupCoordinator(req.Group)
+	if cerr != nil {
+		resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+		resp.ErrorCode = cerr.Code
+		return now(resp)
+	}
+	return now(gc.DeleteOffsets(req))
 }

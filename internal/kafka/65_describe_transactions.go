@@ -20,7 +20,14 @@ func handleDescribeTransactions(c *conn, kreq kmsg.Request) finisher {
 	for _, id := range req.TransactionalIDs {
 		st := kmsg.NewDescribeTransactionsResponseTransactionState()
 		st.TransactionalID = id
-		d, ok := c.s.broker.Txn().Describe(id)
+		tc, cerr := c.txnCoordinator(id)
+		if cerr != nil {
+			st.ErrorCode = cerr.Code
+			st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
+			resp.TransactionStates = append(resp.TransactionStates, st)
+			continue
+		}
+		d, ok := tc.Describe(id)
 		if !ok {
 			st.ErrorCode = kerr.TransactionalIDNotFound.Code
 			st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1

@@ -11,7 +11,9 @@ import (
 
 // ListTransactions: v0-1.
 //
-// Lists transactional ids with their producer id and state, filtered by
+// Lists the transactional ids this broker coordinates (over all its
+// partitions of __transaction_state; admin clients ask every broker) with
+// their producer id and state, filtered by
 // state names (unknown names are echoed in unknown_state_filters), producer
 // ids, and (v1) a minimum running time of the open transaction.
 
@@ -31,7 +33,10 @@ func handleListTransactions(c *conn, kreq kmsg.Request) finisher {
 	for _, p := range req.ProducerIDFilters {
 		pids[p] = true
 	}
-	all := c.s.broker.Txn().List()
+	var all []txn.Described
+	for _, tc := range c.s.broker.TxnCoordinators() {
+		all = append(all, tc.List()...)
+	}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	for _, d := range all {
 		if len(states) > 0 && !states[d.State] || len(pids) > 0 && !pids[d.ProducerID] {

@@ -17,5 +17,12 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 func init() { register(68, 0, 1, handleConsumerGroupHeartbeat) }
 
 func handleConsumerGroupHeartbeat(c *conn, kreq kmsg.Request) finisher {
-	return now(c.s.broker.Groups().ConsumerHeartbeat(kreq.(*kmsg.ConsumerGroupHeartbeatRequest), c.clientID, clientHost(c)))
+	req := kreq.(*kmsg.ConsumerGroupHeartbeatRequest)
+	gc, cerr := c.groupCoordinator(req.Group)
+	if cerr != nil {
+		resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+		resp.ErrorCode = cerr.Code
+		return now(resp)
+	}
+	return now(gc.ConsumerHeartbeat(req, c.clientID, clientHost(c)))
 }

@@ -13,5 +13,19 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 func init() { register(69, 0, 1, handleConsumerGroupDescribe) }
 
 func handleConsumerGroupDescribe(c *conn, kreq kmsg.Request) finisher {
-	return now(c.s.broker.Groups().ConsumerGroupDescribe(kreq.(*kmsg.ConsumerGroupDescribeRequest)))
+	req := kreq.(*kmsg.ConsumerGroupDescribeRequest)
+	resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
+	for _, id := range req.Groups {
+		gc, cerr := c.groupCoordinator(id)
+		if cerr != nil {
+			dg := kmsg.NewConsumerGroupDescribeResponseGroup()
+			dg.Group, dg.ErrorCode = id, cerr.Code
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
+		one := *req
+		one.Groups = []string{id}
+		resp.Groups = append(resp.Groups, gc.ConsumerGroupDescribe(&one).Groups...)
+	}
+	return now(resp)
 }

@@ -269,9 +269,6 @@ func (c *conn) handle(h requestHeader, req kmsg.Request) (fin finisher, err erro
 			err = fmt.Errorf("internal error handling %s", kmsg.NameForKey(h.key))
 		}
 	}()
-	if fin, err := c.notCoordinator(h.key, req); fin != nil || err != nil {
-		return fin, err
-	}
 	if err := c.countPrincipal(); err != nil {
 		return nil, err
 	}

@@ -58,6 +58,9 @@ func DefaultConfig() Config {
 // Options are the coordinator's collaborators.
 type Options struct {
 	Logger *slog.Logger
+	// LogName names the coordinator's partition in log messages;
+	// empty means __transaction_state-0.
+	LogName string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// NewProducerID allocates a producer id never used before.
@@ -137,6 +140,9 @@ func New(cfg Config, l Log, opts Options) *Coordinator {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.LogName == "" {
+		opts.LogName = "__transaction_state-0"
 	}
 	if opts.TickInterval <= 0 {
 		opts.TickInterval = time.Second

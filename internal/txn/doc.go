@@ -23,7 +23,8 @@
 //
 // # Persistence
 //
-// State lives in the internal topic __transaction_state (one partition) as
+// State lives in the internal topic __transaction_state (a Coordinator owns
+// one of its partitions; the broker runs one per partition it leads) as
 // Kafka's records: key TxnMetadataKey (version 0, transactional id), value
 // TxnMetadataValue (version 0) or null to forget an expired id. Ferry adds
 // one record type of its own for offsets committed inside a transaction

@@ -90,7 +90,7 @@ func (c *Coordinator) Load() error {
 		// A transaction whose records were there keeps its state from
 		// the records before; Recover then completes or times it out.
 		c.opts.Logger.Error("skipping damaged records of __transaction_state",
-			"partition", "__transaction_state-0", "from", d.From, "to", d.To, "err", d.Err)
+			"partition", c.opts.LogName, "from", d.From, "to", d.To, "err", d.Err)
 	})
 	if err != nil {
 		return fmt.Errorf("txn: load __transaction_state at %d: %w", offset, err)

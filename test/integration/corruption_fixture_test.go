@@ -49,7 +49,8 @@ func buildCorruptFixture(t *testing.T) *corruptFixture {
 		aborted: map[string]bool{},
 		commits: map[string][]int64{},
 	}
-	proc := startFerry(t, fx.clean, "--offsets-segment-bytes", "1024")
+	// One partition per internal topic: the rows damage partition 0.
+	proc := startFerry(t, fx.clean, "--offsets-segment-bytes", "1024", "--offsets-topic-partitions", "1", "--txn-topic-partitions", "1")
 	adm := newAdmin(t, proc.addr)
 	ctx := testCtx(t, 60*time.Second)
 	createTopic(t, adm, corruptTopic, 1, "segment.bytes=8192")

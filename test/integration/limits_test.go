@@ -19,6 +19,7 @@ func TestMaxPartitionsLimit(t *testing.T) {
 	cfg.KafkaAddr = "127.0.0.1:0"
 	cfg.AutoCreateTopics = false
 	cfg.MaxPartitions = 12 // __consumer_offsets and __transaction_state hold 2
+	cfg.OffsetsTopicPartitions, cfg.TxnTopicPartitions = 1, 1
 	srv, _ := startServer(t, cfg)
 	ctx := testCtx(t, 30*time.Second)
 	adm := kadm.NewClient(newClient(t, srv.Addr()))

@@ -19,6 +19,7 @@ func TestConsumerOffsetsCompaction(t *testing.T) {
 	dir := t.TempDir()
 	cfg := groupBrokerConfig(dir)
 	cfg.OffsetsSegmentBytes = 2048
+	cfg.OffsetsTopicPartitions = 1 // the test reads partition 0
 	srv, err := server.Start(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
