@@ -132,7 +132,11 @@ func TestGroupCoordinatorFailoverSIGKILL(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	coordinator := groupCoordinatorNode(t, adm, group)
-	t.Logf("group %s is coordinated by broker %d", group, coordinator)
+	controller := int32(-1)
+	if md, err := adm.BrokerMetadata(testCtx(t, 10*time.Second)); err == nil {
+		controller = md.Controller
+	}
+	t.Logf("group %s is coordinated by broker %d (the controller is %d)", group, coordinator, controller)
 
 	seen := &consumed{seen: map[int32]map[int64]bool{}}
 	ctx, cancel := context.WithCancel(context.Background())
