@@ -332,6 +332,32 @@ func TestCoordinatorsSpreadOverBrokers(t *testing.T) {
 		t.Fatalf("30 transactional ids are coordinated by %d brokers, want 3", len(txnNodes))
 	}
 
+	// Offsets committed for every group (kadm sends each to its
+	// coordinator) make groups on all three brokers; ListGroups, which
+	// kadm sends to every broker, finds them all.
+	topic := topicName(t)
+	createReplicatedTopic(t, adm, topic, 1)
+	commit := kadm.Offsets{}
+	commit.AddOffset(topic, 0, 0, -1)
+	for _, g := range groups {
+		resp, err := adm.CommitOffsets(testCtx(t, 15*time.Second), g, commit)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			t.Fatalf("commit for %s: %v", g, err)
+		}
+	}
+	listed, err := adm.ListGroups(testCtx(t, 15*time.Second))
+	if err != nil {
+		t.Fatalf("ListGroups: %v", err)
+	}
+	for _, g := range groups {
+		if _, ok := listed[g]; !ok {
+			t.Fatalf("ListGroups over three brokers lacks %s: %v", g, listed.Groups())
+		}
+	}
+
 	// OffsetFetch of a group on its coordinator works; on another broker
 	// it is NOT_COORDINATOR.
 	for node, gs := range byNode {
