@@ -160,3 +160,39 @@ func TestGroupTopicsVersionMovesOnlyWithTopics(t *testing.T) {
 		t.Fatalf("topic list %+v lacks grow with 3 partitions", b.groupTopics())
 	}
 }
+
+// TestCoordinatorLoadInProgress: while a shard loads its partition, its
+// ids answer COORDINATOR_LOAD_IN_PROGRESS and the listings say so.
+func TestCoordinatorLoadInProgress(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.OffsetsTopicPartitions, cfg.TxnTopicPartitions = 2, 2
+	b, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.CoordinatorsLoading() {
+		t.Fatal("New returned before its shards loaded")
+	}
+	part := CoordinatorPartition("g", 2)
+	loading := &groupShard{loaded: make(chan struct{})}
+	b.coords.mu.Lock()
+	old := b.coords.groups[part]
+	b.coords.groups[part] = loading
+	b.coords.publishLocked()
+	b.coords.mu.Unlock()
+	if _, err := b.GroupCoordinatorFor("g"); !errors.Is(err, kerr.CoordinatorLoadInProgress) {
+		t.Fatalf("while loading: err = %v, want COORDINATOR_LOAD_IN_PROGRESS", err)
+	}
+	if !b.CoordinatorsLoading() {
+		t.Fatal("CoordinatorsLoading is false while a shard loads")
+	}
+	b.coords.mu.Lock()
+	b.coords.groups[part] = old
+	b.coords.publishLocked()
+	b.coords.mu.Unlock()
+	if _, err := b.GroupCoordinatorFor("g"); err != nil {
+		t.Fatalf("loaded: %v", err)
+	}
+}

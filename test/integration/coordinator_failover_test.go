@@ -132,7 +132,11 @@ func TestGroupCoordinatorFailoverSIGKILL(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	coordinator := groupCoordinatorNode(t, adm, group)
-	t.Logf("group %s is coordinated by broker %d", group, coordinator)
+	controller := int32(-1)
+	if md, err := adm.BrokerMetadata(testCtx(t, 10*time.Second)); err == nil {
+		controller = md.Controller
+	}
+	t.Logf("group %s is coordinated by broker %d (the controller is %d)", group, coordinator, controller)
 
 	seen := &consumed{seen: map[int32]map[int64]bool{}}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -308,17 +312,12 @@ func TestCoordinatorsSpreadOverBrokers(t *testing.T) {
 	if len(byNode) != 3 {
 		t.Fatalf("30 groups are coordinated by %d brokers, want all 3: %v", len(byNode), byNode)
 	}
-	// __transaction_state is created on its own, possibly after
-	// __consumer_offsets: COORDINATOR_NOT_AVAILABLE until then.
 	txnNodes := map[int32]bool{}
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		txnResp := adm.FindTxnCoordinators(testCtx(t, 10*time.Second), groups...)
+		txnNodes = map[int32]bool{}
 		var err error
-		for _, r := range txnResp {
-			if r.Err != nil {
-				err = errors.Join(err, r.Err)
-				continue
-			}
+		for _, r := range adm.FindTxnCoordinators(testCtx(t, 10*time.Second), groups...) {
+			err = errors.Join(err, r.Err)
 			txnNodes[r.NodeID] = true
 		}
 		if err == nil {
@@ -327,11 +326,36 @@ func TestCoordinatorsSpreadOverBrokers(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("FindCoordinator(transaction): %v", err)
 		}
-		clear(txnNodes)
 		time.Sleep(200 * time.Millisecond)
 	}
 	if len(txnNodes) != 3 {
 		t.Fatalf("30 transactional ids are coordinated by %d brokers, want 3", len(txnNodes))
+	}
+
+	// Offsets committed for every group (kadm sends each to its
+	// coordinator) make groups on all three brokers; ListGroups, which
+	// kadm sends to every broker, finds them all.
+	topic := topicName(t)
+	createReplicatedTopic(t, adm, topic, 1)
+	commit := kadm.Offsets{}
+	commit.AddOffset(topic, 0, 0, -1)
+	for _, g := range groups {
+		resp, err := adm.CommitOffsets(testCtx(t, 15*time.Second), g, commit)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			t.Fatalf("commit for %s: %v", g, err)
+		}
+	}
+	listed, err := adm.ListGroups(testCtx(t, 15*time.Second))
+	if err != nil {
+		t.Fatalf("ListGroups: %v", err)
+	}
+	for _, g := range groups {
+		if _, ok := listed[g]; !ok {
+			t.Fatalf("ListGroups over three brokers lacks %s: %v", g, listed.Groups())
+		}
 	}
 
 	// OffsetFetch of a group on its coordinator works; on another broker
@@ -339,19 +363,25 @@ func TestCoordinatorsSpreadOverBrokers(t *testing.T) {
 	for node, gs := range byNode {
 		g := gs[0]
 		for other := int32(1); other <= 3; other++ {
+			// kgo sends the newest version both sides know: v8, the
+			// batched form.
 			req := kmsg.NewPtrOffsetFetchRequest()
-			req.Version = 7
-			req.Group = g
+			rg := kmsg.NewOffsetFetchRequestGroup()
+			rg.Group = g
+			req.Groups = append(req.Groups, rg)
 			resp, err := req.RequestWith(testCtx(t, 10*time.Second), cl.Broker(int(other)))
 			if err != nil {
 				t.Fatalf("OffsetFetch of %s to broker %d: %v", g, other, err)
+			}
+			if len(resp.Groups) != 1 {
+				t.Fatalf("OffsetFetch of %s to broker %d: %d groups in the answer", g, other, len(resp.Groups))
 			}
 			want := int16(0)
 			if other != node {
 				want = kerr.NotCoordinator.Code
 			}
-			if resp.ErrorCode != want {
-				t.Fatalf("OffsetFetch of %s (coordinator %d) to broker %d: error %v, want %v", g, node, other, kerr.ErrorForCode(resp.ErrorCode), kerr.ErrorForCode(want))
+			if code := resp.Groups[0].ErrorCode; code != want {
+				t.Fatalf("OffsetFetch of %s (coordinator %d) to broker %d: error %v, want %v", g, node, other, kerr.ErrorForCode(code), kerr.ErrorForCode(want))
 			}
 		}
 	}
