@@ -340,12 +340,20 @@ func TestCoordinatorsSpreadOverBrokers(t *testing.T) {
 	commit := kadm.Offsets{}
 	commit.AddOffset(topic, 0, 0, -1)
 	for _, g := range groups {
-		resp, err := adm.CommitOffsets(testCtx(t, 15*time.Second), g, commit)
-		if err == nil {
-			err = resp.Error()
-		}
-		if err != nil {
-			t.Fatalf("commit for %s: %v", g, err)
+		// A coordinator that has not applied the new topic yet answers
+		// UNKNOWN_TOPIC_OR_PARTITION, which clients retry.
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			resp, err := adm.CommitOffsets(testCtx(t, 15*time.Second), g, commit)
+			if err == nil {
+				err = resp.Error()
+			}
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, kerr.UnknownTopicOrPartition) || time.Now().After(deadline) {
+				t.Fatalf("commit for %s: %v", g, err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	listed, err := adm.ListGroups(testCtx(t, 15*time.Second))
@@ -360,8 +368,15 @@ func TestCoordinatorsSpreadOverBrokers(t *testing.T) {
 
 	// OffsetFetch of a group on its coordinator works; on another broker
 	// it is NOT_COORDINATOR.
-	for node, gs := range byNode {
+	for _, gs := range byNode {
 		g := gs[0]
+		// Ask again: leadership of the group's partition may have moved
+		// since (preferred-leader balancing).
+		found := adm.FindGroupCoordinators(testCtx(t, 10*time.Second), g)[g]
+		if found.Err != nil {
+			t.Fatalf("FindCoordinator(%s): %v", g, found.Err)
+		}
+		node := found.NodeID
 		for other := int32(1); other <= 3; other++ {
 			// kgo sends the newest version both sides know: v8, the
 			// batched form.
