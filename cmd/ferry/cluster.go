@@ -1,8 +1,10 @@
 package main
 
-// ferry cluster up|status: run a cluster of local nodes for trying Ferry
-// out (cluster_up.go), and show the health of any cluster over the Kafka
-// protocol (cluster_status.go, classified by cluster_health.go).
+// ferry cluster up|status|reassign|elect-leaders: run a cluster of local
+// nodes for trying Ferry out (cluster_up.go), show the health of any
+// cluster over the Kafka protocol (cluster_status.go, classified by
+// cluster_health.go), move replicas (cluster_reassign.go) and leaders
+// (cluster_elect.go).
 
 import "io"
 
@@ -14,16 +16,30 @@ actions:
   status [--brokers H:P,...] [--json]
       brokers, the active controller, and partitions that are
       under-replicated, under min ISR or offline (exit status 2 if any is offline)
+  reassign --plan FILE.json | --status | --cancel [--brokers H:P,...]
+      move partitions' replicas (Kafka's reassignment JSON), show or cancel moves
+  elect-leaders [--topic T] [--unclean] [--brokers H:P,...]
+      move leadership to preferred replicas, or revive offline partitions
 
 run 'ferry cluster <action> -h' for an action's flags`
 
 func runCluster(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return runAction(args, clusterUsage, "action", "up or status", map[string]func([]string) error{
+	return runAction(args, clusterUsage, "action", "up, status, reassign or elect-leaders", map[string]func([]string) error{
 		"up": func(args []string) error { return clusterUp(args, stdout, stderr) },
 		"status": func(args []string) error {
 			ctx, cancel := interruptContext()
 			defer cancel()
 			return clusterStatus(ctx, args, stdout, stderr)
+		},
+		"reassign": func(args []string) error {
+			ctx, cancel := interruptContext()
+			defer cancel()
+			return clusterReassign(ctx, args, stdout, stderr)
+		},
+		"elect-leaders": func(args []string) error {
+			ctx, cancel := interruptContext()
+			defer cancel()
+			return clusterElectLeaders(ctx, args, stdout, stderr)
 		},
 	}, stdout, stderr)
 }
