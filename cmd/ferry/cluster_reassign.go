@@ -16,6 +16,9 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // reassignPlan is Kafka's reassignment JSON, as kafka-reassign-partitions
@@ -122,9 +125,9 @@ flags:`)
 	defer cancel()
 	switch {
 	case *status:
-		return reassignStatus(rctx, adm, stdout)
+		return reassignStatus(rctx, adm, cl, stdout)
 	case *cancelMoves:
-		return reassignCancel(rctx, adm, plan, stdout)
+		return reassignCancel(rctx, adm, cl, plan, stdout)
 	}
 	resp, err := adm.AlterPartitionAssignments(rctx, plan)
 	if err != nil {
@@ -166,7 +169,7 @@ func reportAssignments(resp kadm.AlterPartitionAssignmentsResponses, did string,
 }
 
 // reassignCancel cancels the moves of plan, or every running move.
-func reassignCancel(ctx context.Context, adm admin, plan kadm.AlterPartitionAssignmentsReq, stdout io.Writer) error {
+func reassignCancel(ctx context.Context, adm admin, cl *kgo.Client, plan kadm.AlterPartitionAssignmentsReq, stdout io.Writer) error {
 	req := kadm.AlterPartitionAssignmentsReq{}
 	if plan != nil {
 		for t, ps := range plan {
@@ -175,9 +178,9 @@ func reassignCancel(ctx context.Context, adm admin, plan kadm.AlterPartitionAssi
 			}
 		}
 	} else {
-		moving, err := adm.ListPartitionReassignments(ctx, nil)
+		moving, err := listReassignments(ctx, cl)
 		if err != nil {
-			return fmt.Errorf("list reassignments: %w", err)
+			return err
 		}
 		for t, ps := range moving {
 			for p := range ps {
@@ -198,10 +201,10 @@ func reassignCancel(ctx context.Context, adm admin, plan kadm.AlterPartitionAssi
 
 // reassignStatus prints the running moves and, for each new replica, the
 // bytes it holds against the leader's (DescribeLogDirs of both brokers).
-func reassignStatus(ctx context.Context, adm admin, stdout io.Writer) error {
-	moving, err := adm.ListPartitionReassignments(ctx, nil)
+func reassignStatus(ctx context.Context, adm admin, cl *kgo.Client, stdout io.Writer) error {
+	moving, err := listReassignments(ctx, cl)
 	if err != nil {
-		return fmt.Errorf("list reassignments: %w", err)
+		return err
 	}
 	if len(moving) == 0 {
 		fmt.Fprintln(stdout, "no reassignment in progress")
@@ -226,8 +229,13 @@ func reassignStatus(ctx context.Context, adm admin, stdout io.Writer) error {
 		if !ok {
 			return 0, false
 		}
-		dp, ok := d.LookupPartition(t, p)
-		return dp.Size, ok
+		if d.Error() != nil {
+			return 0, false
+		}
+		// A broker that answers without the partition has not opened
+		// its new replica yet: nothing copied.
+		dp, _ := d.LookupPartition(t, p)
+		return dp.Size, true
 	}
 	tw := newTable(stdout, "TOPIC\tPARTITION\tREPLICAS\tADDING\tREMOVING\tLEADER\tPROGRESS")
 	var rows []kadm.ListPartitionReassignmentsResponse
@@ -266,4 +274,35 @@ func reassignStatus(ctx context.Context, adm admin, stdout io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%d\t%v\t%v\t%v\t%d\t%s\n", r.Topic, r.Partition, r.Replicas, r.AddingReplicas, r.RemovingReplicas, leader, strings.Join(progress, ", "))
 	}
 	return tw.Flush()
+}
+
+// listReassignments lists every running move: ListPartitionReassignments
+// with null topics (kadm asks only about partitions it is given).
+func listReassignments(ctx context.Context, cl *kgo.Client) (map[string]map[int32]kadm.ListPartitionReassignmentsResponse, error) {
+	req := kmsg.NewPtrListPartitionReassignmentsRequest()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("list reassignments: %w", err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, fmt.Errorf("list reassignments: %w%s", err, errMessage(err, deref(resp.ErrorMessage)))
+	}
+	out := map[string]map[int32]kadm.ListPartitionReassignmentsResponse{}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if out[t.Topic] == nil {
+				out[t.Topic] = map[int32]kadm.ListPartitionReassignmentsResponse{}
+			}
+			out[t.Topic][p.Partition] = kadm.ListPartitionReassignmentsResponse{Topic: t.Topic, Partition: p.Partition,
+				Replicas: p.Replicas, AddingReplicas: p.AddingReplicas, RemovingReplicas: p.RemovingReplicas}
+		}
+	}
+	return out, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

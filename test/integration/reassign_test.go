@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -304,6 +308,12 @@ func TestReassignReplicationThrottle(t *testing.T) {
 
 	start := time.Now()
 	reassign(t, adm, topic, []int32{to, from})
+	// The CLI shows the move and its progress while the throttle slows it.
+	status, err := exec.Command(ferryBinary(t), "cluster", "reassign", "--status", "--brokers", procs[0].addr).CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?m)^`+topic+`\s+0\s+\[`+fmt.Sprint(to)+` `+fmt.Sprint(from)+`\]\s+\[`+fmt.Sprint(to)+`\]\s+\[\]\s+`+fmt.Sprint(from)+`\s+`+fmt.Sprint(to)+`: \d+/\d+ B \(\d+%\)$`).Match(status) {
+		t.Fatalf("ferry cluster reassign --status: %v\n%s", err, status)
+	}
+	t.Logf("ferry cluster reassign --status:\n%s", status)
 	waitReassigned(t, adm, topic, []int32{to, from}, 120*time.Second)
 	took := time.Since(start)
 	size := partitionSize(t, adm, topic, to)
@@ -378,4 +388,75 @@ func TestReassignSurvivesControllerKillMidMove(t *testing.T) {
 	if len(a) == 0 || !bytes.Equal(a, b) {
 		t.Fatalf("the new replica on %d (%d bytes) differs from the replica on %d (%d bytes)", to, len(a), keep, len(b))
 	}
+}
+
+// preferredLeaderAfterFailover kills the preferred leader of a fresh
+// three-replica topic, restarts it and waits until it is back in the ISR,
+// led by another broker; it returns the topic and the preferred replica.
+func preferredLeaderAfterFailover(t *testing.T, procs []*ferryProc, args [][]string) (string, int32) {
+	t.Helper()
+	topic := topicName(t)
+	adm := newAdmin(t, procs[0].addr)
+	createReplicatedTopic(t, adm, topic, 1)
+	preferred := waitTopicMetadata(t, adm, topic).Topics[topic].Partitions[0].Replicas[0]
+	procs[preferred-1].kill()
+	other := procs[preferred%3]
+	adm = newAdmin(t, other.addr)
+	waitISR(t, adm, topic, func(isr []int32) bool { return !slices.Contains(isr, preferred) })
+	restarted, err := tryStartFerry(t, procs[preferred-1].dataDir, args[preferred-1]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs[preferred-1] = restarted
+	waitISR(t, adm, topic, func(isr []int32) bool { return len(isr) == 3 })
+	return topic, preferred
+}
+
+func waitLeader(t *testing.T, adm *kadm.Client, topic string, want int32, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		md, err := adm.Metadata(testCtx(t, 10*time.Second), topic)
+		if err == nil && md.Topics[topic].Partitions[0].Leader == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leader of %s-0 is not %d after %v: %+v (%v)", topic, want, within, md.Topics[topic].Partitions[0], err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// After a failover the preferred replica is back in sync but does not
+// lead (automatic balancing is off here); ElectLeaders (PREFERRED, through
+// kadm) gives it leadership back, and a second election is not needed.
+func TestElectPreferredLeaderAfterFailover(t *testing.T) {
+	procs, args := startClusterWith(t, 3, "--auto-leader-rebalance=false")
+	topic, preferred := preferredLeaderAfterFailover(t, procs, args)
+	adm := newAdmin(t, procs[preferred%3].addr)
+	if l := waitTopicMetadata(t, adm, topic).Topics[topic].Partitions[0].Leader; l == preferred {
+		t.Fatalf("preferred replica %d leads again without an election", preferred)
+	}
+	res, err := adm.ElectLeaders(testCtx(t, 15*time.Second), kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}}})
+	if err != nil || res[topic][0].Err != nil {
+		t.Fatalf("elect preferred: %v %+v", err, res)
+	}
+	waitLeader(t, adm, topic, preferred, 30*time.Second)
+	res, err = adm.ElectLeaders(testCtx(t, 15*time.Second), kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}}})
+	if err != nil || !errors.Is(res[topic][0].Err, kerr.ElectionNotNeeded) {
+		t.Fatalf("second election: %v %+v, want ELECTION_NOT_NEEDED", err, res)
+	}
+	// The whole-cluster form through the CLI finds nothing to do.
+	out, err := exec.Command(ferryBinary(t), "cluster", "elect-leaders", "--brokers", procs[0].addr).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "0 elected") {
+		t.Fatalf("ferry cluster elect-leaders: %v\n%s", err, out)
+	}
+}
+
+// With automatic balancing on (a short check interval here), leadership
+// returns to the preferred replica by itself once it is back in sync.
+func TestAutoLeaderRebalanceAfterFailover(t *testing.T) {
+	procs, args := startClusterWith(t, 3, "--leader-imbalance-check-interval", "1s")
+	topic, preferred := preferredLeaderAfterFailover(t, procs, args)
+	waitLeader(t, newAdmin(t, procs[preferred%3].addr), topic, preferred, 60*time.Second)
 }
