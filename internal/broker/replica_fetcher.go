@@ -310,6 +310,9 @@ func (f *fetcher) fetch(pc *peerConn, parts []*Partition, states map[*Partition]
 			}
 			if rp.ErrorCode != 0 {
 				err := kerr.ErrorForCode(rp.ErrorCode)
+				if errors.Is(err, kerr.OffsetOutOfRange) && p.restartEmptyAt(rp.LogStartOffset) {
+					continue // fetch again from the leader's log start
+				}
 				if errors.Is(err, kerr.OffsetOutOfRange) {
 					// Truncate again: the leader's log may end below ours.
 					f.resetTruncation(p, states[p].epoch)

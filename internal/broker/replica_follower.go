@@ -68,3 +68,21 @@ func (p *Partition) setFollowerHW(leaderHW int64) {
 	// nearest to its log end that a fetch response tells.
 	p.traffic.fetchLag.Store(max(leaderHW-end, 0))
 }
+
+// restartEmptyAt makes an empty replica begin at the leader's log start
+// when the leader no longer holds offset 0 (a replica a reassignment adds,
+// of a partition whose head retention removed). It reports whether it did.
+func (p *Partition) restartEmptyAt(leaderStart int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	end := p.log.EndOffset()
+	if end != p.log.StartOffset() || leaderStart <= end {
+		return false
+	}
+	if err := p.log.RestartEmptyAt(leaderStart); err != nil {
+		p.logger.Error("cannot restart the empty replica at the leader's log start", "offset", leaderStart, "err", err)
+		return false
+	}
+	p.producers = nil
+	return true
+}

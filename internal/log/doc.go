@@ -240,6 +240,13 @@
 // past the cut may read fewer bytes than they asked for, as with any
 // truncation. The partition's TxnIndex has its own TruncateTo.
 //
+// RestartEmptyAt(offset) moves the start of an EMPTY log (start == end) up
+// to offset, for a new replica whose leader's log begins past 0 (retention
+// removed its head): it removes the empty segments' files, fsyncs the
+// directory, creates an empty segment named offset and fsyncs again, and
+// clears the epoch checkpoint. A crash between the two steps leaves no
+// segment at all, which opens as a new log at 0, where the replica started.
+//
 // # Preallocation
 //
 // On Linux the active segment's file is extended with fallocate(2) (mode 0) in

@@ -3,6 +3,8 @@ package log
 import (
 	"errors"
 	"fmt"
+	"os"
+	"time"
 )
 
 // ErrNotAtLogEnd is returned by AppendAsFollower for a batch that does not
@@ -51,4 +53,92 @@ func (l *Log) AppendFollowerParsed(batch []byte, h BatchHeader) (AppendResult, e
 	l.appended(res, err)
 	l.notify(advanced)
 	return res, err
+}
+
+// RestartEmptyAt makes an empty log (start == end) begin at offset, for a
+// new replica whose leader's log begins there (retention removed the
+// offsets before it): the follower could not append the leader's first
+// batch otherwise. The empty segments' files are removed first, then an
+// empty segment at offset is created, so a crash in between leaves a log
+// with no segment, which reopens empty at 0 as before. offset at or below
+// the end does nothing; a log that holds records is refused (its owner
+// truncates instead).
+func (l *Log) RestartEmptyAt(offset int64) error {
+	l.cleanMu.Lock()
+	defer l.cleanMu.Unlock()
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if err := l.failure(); err != nil {
+		return err
+	}
+	end, start := l.end.Load(), l.start.Load()
+	if offset <= end {
+		return nil
+	}
+	if end != start {
+		return fmt.Errorf("log: cannot restart at %d: the log holds offsets %d to %d", offset, start, end)
+	}
+	// Hold the group-commit role, as TruncateTo does, so no fsync or
+	// checkpoint runs on the segments being replaced.
+	l.syncMu.Lock()
+	for l.syncing {
+		l.syncCond.Wait()
+	}
+	l.syncing = true
+	l.syncMu.Unlock()
+	l.checkpointWG.Wait()
+	defer func() {
+		l.syncMu.Lock()
+		l.syncing = false
+		l.syncCond.Broadcast()
+		l.syncMu.Unlock()
+	}()
+
+	old := l.segments
+	for _, s := range old {
+		for _, ext := range []string{logExt, indexExt, timeIndexExt} {
+			if err := l.fs.Remove(s.path(ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("log: restart at %d: %w", offset, err)
+			}
+		}
+	}
+	if err := syncDir(l.fs, l.dir); err != nil {
+		return fmt.Errorf("log: restart at %d: %w", offset, err)
+	}
+	s, err := createSegment(l.fs, l.dir, offset, l.now())
+	if err != nil {
+		return fmt.Errorf("log: restart at %d: %w", offset, err)
+	}
+	if err := syncDir(l.fs, l.dir); err != nil {
+		s.file.Close()
+		s.closeIndexFiles()
+		return fmt.Errorf("log: restart at %d: %w", offset, err)
+	}
+	if len(l.epochs) > 0 {
+		// Epochs of offsets below the new start say nothing of its records.
+		if err := writeFileAtomic(l.fs, l.dir, leaderEpochFile, encodeEpochs(nil)); err != nil {
+			return fmt.Errorf("log: restart at %d: %w", offset, err)
+		}
+	}
+	l.mu.Lock()
+	l.segments = []*segment{s}
+	l.epochs = nil
+	l.start.Store(offset)
+	l.end.Store(offset)
+	l.hw.Store(offset)
+	l.size.Store(0)
+	l.mu.Unlock()
+	l.syncMu.Lock()
+	l.syncedEnd = offset
+	l.syncMu.Unlock()
+	for _, o := range old {
+		o.closeIndexFiles()
+		f := o.file
+		time.AfterFunc(closeDelay, func() { f.Close() }) // readers may hold Slices
+	}
+	l.logger.Info("empty log restarted at the leader's log start", "offset", offset)
+	return nil
 }

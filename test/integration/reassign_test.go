@@ -460,3 +460,42 @@ func TestAutoLeaderRebalanceAfterFailover(t *testing.T) {
 	topic, preferred := preferredLeaderAfterFailover(t, procs, args)
 	waitLeader(t, newAdmin(t, procs[preferred%3].addr), topic, preferred, 60*time.Second)
 }
+
+// A partition whose head retention removed (log start > 0) moves to a
+// broker that held none of it: the new replica starts its log at the
+// leader's log start, copies the rest, and the move completes. Before,
+// the new replica asked for offset 0 forever and the move never ended.
+func TestReassignAfterRetentionMovedTheLogStart(t *testing.T) {
+	procs, _ := startClusterWith(t, 2)
+	topic := topicName(t)
+	adm := newAdmin(t, procs[0].addr)
+	resp, err := adm.CreateTopic(testCtx(t, 15*time.Second), 1, 1, map[string]*string{
+		"segment.bytes": kadm.StringPtr("20000"), "retention.bytes": kadm.StringPtr("60000")}, topic)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	from := waitTopicMetadata(t, adm, topic).Topics[topic].Partitions[0].Replicas[0]
+	to := otherBroker([]int32{from}, 2)
+	for range 10 { // one batch, and so one segment, each
+		produceBytes(t, procs[0].addr, topic, 30<<10)
+	}
+	var start int64
+	deadline := time.Now().Add(60 * time.Second)
+	for start == 0 {
+		if start = startOffsets(t, adm, topic)[0]; start == 0 && time.Now().After(deadline) {
+			t.Fatal("retention never removed the head of the log")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	end := endOffsets(t, adm, topic)[0]
+
+	reassign(t, adm, topic, []int32{to})
+	waitReassigned(t, adm, topic, []int32{to}, 60*time.Second)
+	if got := startOffsets(t, adm, topic)[0]; got < start {
+		t.Fatalf("log start on the new replica %d, below the old leader's %d", got, start)
+	}
+	recs := consumeN(t, procs[to-1].addr, map[int32]kgo.Offset{0: kgo.NewOffset().AtStart()}, topic, int(end-startOffsets(t, adm, topic)[0]))
+	if last := recs[len(recs)-1].Offset; last != end-1 {
+		t.Fatalf("last record read at %d, want %d", last, end-1)
+	}
+}
