@@ -223,18 +223,29 @@ func reassignStatus(ctx context.Context, adm admin, cl *kgo.Client, stdout io.Wr
 		return fmt.Errorf("metadata: %w", err)
 	}
 	// Progress is best effort: a broker that does not answer shows "?".
-	dirs, _ := adm.DescribeAllLogDirs(ctx, set)
+	type brokerDirs struct {
+		dirs kadm.DescribedLogDirs
+		err  error
+	}
+	asked := map[int32]brokerDirs{}
 	size := func(broker int32, t string, p int32) (int64, bool) {
-		d, ok := dirs[broker]
-		if !ok {
+		if broker < 0 {
 			return 0, false
 		}
-		if d.Error() != nil {
+		bd, ok := asked[broker]
+		if !ok {
+			bd.dirs, bd.err = adm.DescribeBrokerLogDirs(ctx, broker, set)
+			if bd.err == nil {
+				bd.err = bd.dirs.Error()
+			}
+			asked[broker] = bd
+		}
+		if bd.err != nil {
 			return 0, false
 		}
 		// A broker that answers without the partition has not opened
 		// its new replica yet: nothing copied.
-		dp, _ := d.LookupPartition(t, p)
+		dp, _ := bd.dirs.LookupPartition(t, p)
 		return dp.Size, true
 	}
 	tw := newTable(stdout, "TOPIC\tPARTITION\tREPLICAS\tADDING\tREMOVING\tLEADER\tPROGRESS")

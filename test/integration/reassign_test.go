@@ -308,12 +308,24 @@ func TestReassignReplicationThrottle(t *testing.T) {
 
 	start := time.Now()
 	reassign(t, adm, topic, []int32{to, from})
-	// The CLI shows the move and its progress while the throttle slows it.
-	status, err := exec.Command(ferryBinary(t), "cluster", "reassign", "--status", "--brokers", procs[0].addr).CombinedOutput()
-	if err != nil || !regexp.MustCompile(`(?m)^`+topic+`\s+0\s+\[`+fmt.Sprint(to)+` `+fmt.Sprint(from)+`\]\s+\[`+fmt.Sprint(to)+`\]\s+\[\]\s+`+fmt.Sprint(from)+`\s+`+fmt.Sprint(to)+`: \d+/\d+ B \(\d+%\)$`).Match(status) {
-		t.Fatalf("ferry cluster reassign --status: %v\n%s", err, status)
+	// The CLI shows the move and its progress while the throttle slows it:
+	// some new bytes, not all yet.
+	row := regexp.MustCompile(`(?m)^` + topic + `\s+0\s+\[` + fmt.Sprint(to) + ` ` + fmt.Sprint(from) + `\]\s+\[` + fmt.Sprint(to) +
+		`\]\s+\[\]\s+` + fmt.Sprint(from) + `\s+` + fmt.Sprint(to) + `: [1-9]\d*/\d+ B \(\d+%\)$`)
+	for {
+		status, err := exec.Command(ferryBinary(t), "cluster", "reassign", "--status", "--brokers", procs[0].addr).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ferry cluster reassign --status: %v\n%s", err, status)
+		}
+		if row.Match(status) {
+			t.Logf("ferry cluster reassign --status:\n%s", status)
+			break
+		}
+		if strings.Contains(string(status), "no reassignment in progress") {
+			t.Fatalf("the move ended before --status showed any progress")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	t.Logf("ferry cluster reassign --status:\n%s", status)
 	waitReassigned(t, adm, topic, []int32{to, from}, 120*time.Second)
 	took := time.Since(start)
 	size := partitionSize(t, adm, topic, to)
