@@ -61,12 +61,44 @@ func (b *Broker) Reassign(moves []Move) error {
 }
 
 // ReassignEach is Reassign with one result per move (nil: started or
-// cancelled): a move that fails does not stop the others. Each move is its
-// own metadata update.
+// cancelled): a move that fails does not stop the others, which are
+// committed together in one metadata update. A failure of the update
+// itself (no controller) is every move's result.
 func (b *Broker) ReassignEach(moves []Move) []error {
 	errs := make([]error, len(moves))
-	for i, m := range moves {
-		errs[i] = b.Reassign([]Move{m})
+	if err := b.checkClustered(); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	_, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
+		var recs []meta.Record
+		seen := map[PartitionRef]bool{}
+		for i, m := range moves {
+			key := PartitionRef{m.Topic, m.Partition}
+			if seen[key] {
+				errs[i] = fmt.Errorf("%w: %s-%d is named twice", kerr.InvalidReplicaAssignment, m.Topic, m.Partition)
+				continue
+			}
+			seen[key] = true
+			rec, err := reassignRecord(img, m)
+			errs[i] = err
+			if rec != nil {
+				recs = append(recs, *rec)
+			}
+		}
+		if len(recs) == 0 {
+			return nil, meta.ErrNoChange
+		}
+		return recs, nil
+	})
+	if err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
 	}
 	return errs
 }
@@ -132,9 +164,10 @@ type PartitionRef struct {
 }
 
 // ElectLeaders elects leaders of parts (nil: every partition) and returns
-// one result per partition it considered, nil for an election made. Each
-// election is its own metadata update. With parts nil, partitions whose
-// election is not needed are left out of the result.
+// one result per partition it considered, nil for an election made; the
+// elections are one metadata update. With parts nil, partitions whose
+// election is not needed are left out of the result. The error is the
+// update's (no controller).
 func (b *Broker) ElectLeaders(typ ElectionType, parts []PartitionRef) (map[PartitionRef]error, error) {
 	if err := b.checkClustered(); err != nil {
 		return nil, err
@@ -147,30 +180,42 @@ func (b *Broker) ElectLeaders(typ ElectionType, parts []PartitionRef) (map[Parti
 			}
 		}
 	}
-	out := make(map[PartitionRef]error, len(parts))
-	for _, ref := range parts {
-		_, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
-			t, ok := img.Topic(ref.Topic)
-			if !ok || ref.Partition < 0 || int(ref.Partition) >= len(t.Placement) {
-				return nil, kerr.UnknownTopicOrPartition
+	var out map[PartitionRef]error
+	_, err := b.meta.Update(func(img *meta.Image) ([]meta.Record, error) {
+		out = make(map[PartitionRef]error, len(parts))
+		var recs []meta.Record
+		for _, ref := range parts {
+			if _, dup := out[ref]; dup {
+				continue
 			}
-			cur := t.Placement[ref.Partition]
-			var next meta.Placement
-			var err error
-			if typ == ElectUnclean {
-				next, err = controller.ElectUnclean(img, cur)
-			} else {
-				next, err = controller.ElectPreferred(img, cur)
+			next, err := electRecord(img, typ, ref)
+			if all && errors.Is(err, kerr.ElectionNotNeeded) {
+				continue
 			}
-			if err != nil {
-				return nil, err
+			out[ref] = err
+			if err == nil {
+				recs = append(recs, meta.Record{Placement: &meta.PlacementRecord{Topic: ref.Topic, Partition: ref.Partition, Placement: next}})
 			}
-			return []meta.Record{{Placement: &meta.PlacementRecord{Topic: ref.Topic, Partition: ref.Partition, Placement: next}}}, nil
-		})
-		if all && errors.Is(err, kerr.ElectionNotNeeded) {
-			continue
 		}
-		out[ref] = err
+		if len(recs) == 0 {
+			return nil, meta.ErrNoChange
+		}
+		return recs, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// electRecord returns the placement of ref after an election of typ.
+func electRecord(img *meta.Image, typ ElectionType, ref PartitionRef) (meta.Placement, error) {
+	t, ok := img.Topic(ref.Topic)
+	if !ok || ref.Partition < 0 || int(ref.Partition) >= len(t.Placement) {
+		return meta.Placement{}, kerr.UnknownTopicOrPartition
+	}
+	if typ == ElectUnclean {
+		return controller.ElectUnclean(img, t.Placement[ref.Partition])
+	}
+	return controller.ElectPreferred(img, t.Placement[ref.Partition])
 }

@@ -74,6 +74,10 @@ func checkTarget(img *meta.Image, target []int32) error {
 	if len(target) == 0 {
 		return fmt.Errorf("%w: the target replica list is empty", kerr.InvalidReplicaAssignment)
 	}
+	if n := len(img.Brokers()); len(target) > n {
+		// Checked first: a huge list costs nothing to refuse.
+		return fmt.Errorf("%w: %d replicas named, %d brokers registered", kerr.InvalidReplicaAssignment, len(target), n)
+	}
 	for i, r := range target {
 		if slices.Contains(target[:i], r) {
 			return fmt.Errorf("%w: broker %d is named twice in %v", kerr.InvalidReplicaAssignment, r, target)

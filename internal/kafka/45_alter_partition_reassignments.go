@@ -28,32 +28,43 @@ func handleAlterPartitionReassignments(c *conn, kreq kmsg.Request) finisher {
 	b := c.s.broker
 	allowRF := req.Version < 1 || req.AllowReplicationFactorChange
 	img := b.Image()
+	// One metadata update for every move that passes the checks here.
+	var moves []broker.Move
+	var slots []*kmsg.AlterPartitionAssignmentsResponseTopicPartition
 	for _, rt := range req.Topics {
 		st := kmsg.NewAlterPartitionAssignmentsResponseTopic()
 		st.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+		st.Partitions = make([]kmsg.AlterPartitionAssignmentsResponseTopicPartition, len(rt.Partitions))
+		resp.Topics = append(resp.Topics, st)
+	}
+	for ti, rt := range req.Topics {
+		for pi, rp := range rt.Partitions {
+			sp := &resp.Topics[ti].Partitions[pi]
+			sp.Default()
 			sp.Partition = rp.Partition
-			var err error
 			if !allowRF && rp.Replicas != nil {
 				if t, ok := img.Topic(rt.Topic); ok && rp.Partition >= 0 && int(rp.Partition) < len(t.Placement) {
 					if cur := t.Placement[rp.Partition].Original(); len(cur) != len(rp.Replicas) {
-						err = fmt.Errorf("%w: the move changes the replication factor from %d to %d and allow_replication_factor_change is false",
-							kerr.InvalidReplicationFactor, len(cur), len(rp.Replicas))
+						setReassignError(sp, fmt.Errorf("%w: the move changes the replication factor from %d to %d and allow_replication_factor_change is false",
+							kerr.InvalidReplicationFactor, len(cur), len(rp.Replicas)))
+						continue
 					}
 				}
 			}
-			if err == nil {
-				err = b.Reassign([]broker.Move{{Topic: rt.Topic, Partition: rp.Partition, Replicas: rp.Replicas}})
-			}
-			if err != nil {
-				sp.ErrorCode = broker.ErrorCode(err)
-				msg := broker.ErrorMessage(err)
-				sp.ErrorMessage = &msg
-			}
-			st.Partitions = append(st.Partitions, sp)
+			moves = append(moves, broker.Move{Topic: rt.Topic, Partition: rp.Partition, Replicas: rp.Replicas})
+			slots = append(slots, sp)
 		}
-		resp.Topics = append(resp.Topics, st)
+	}
+	for i, err := range b.ReassignEach(moves) {
+		if err != nil {
+			setReassignError(slots[i], err)
+		}
 	}
 	return now(resp)
+}
+
+func setReassignError(sp *kmsg.AlterPartitionAssignmentsResponseTopicPartition, err error) {
+	sp.ErrorCode = broker.ErrorCode(err)
+	msg := broker.ErrorMessage(err)
+	sp.ErrorMessage = &msg
 }
