@@ -28,4 +28,14 @@
 //     sends its last heartbeat marked leaving).
 //   - A newly elected controller gives every broker a full session before
 //     fencing any: last-heard times live in the controller's memory only.
+//   - Reassignment (reassign.go, KIP-455): a move adds the target's new
+//     replicas first and completes, dropping the old ones, once every new
+//     one is in the ISR; the partition leader completes it in the ISR
+//     change that brings the last one in, and the active controller
+//     completes any left each tick (CompleteReassignments).
+//   - Elections on request (elect.go): PREFERRED makes Replicas[0] the
+//     leader when it is live and in sync; UNCLEAN gives an offline
+//     partition any live replica. The active controller runs the preferred
+//     election for brokers whose preferred partitions are led elsewhere
+//     beyond a share (RebalanceLeaders, auto.leader.rebalance.enable).
 package controller
