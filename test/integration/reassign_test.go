@@ -55,7 +55,9 @@ type loadProducer struct {
 	failed []error
 }
 
-func startLoad(t *testing.T, addr, topic string) *loadProducer {
+// startLoad starts producing to topic through addr, a record every pace
+// (0: as fast as the producer goes).
+func startLoad(t *testing.T, addr, topic string, pace time.Duration) *loadProducer {
 	lp := &loadProducer{
 		cl:     newClient(t, addr, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MaxBufferedRecords(2000)),
 		stopCh: make(chan struct{}),
@@ -69,6 +71,9 @@ func startLoad(t *testing.T, addr, topic string) *loadProducer {
 				lp.cl.Flush(context.Background())
 				return
 			default:
+			}
+			if pace > 0 {
+				time.Sleep(pace)
 			}
 			v := fmt.Sprintf("r%07d-%s", i, bytes.Repeat([]byte{'x'}, 200))
 			lp.cl.Produce(context.Background(), &kgo.Record{Value: []byte(v)}, func(r *kgo.Record, err error) {
@@ -211,7 +216,7 @@ func TestReassignMovesAPartitionUnderLoad(t *testing.T) {
 	to := otherBroker(p0.Replicas, 3)
 	target := []int32{to, keep}
 
-	lp := startLoad(t, procs[0].addr, topic)
+	lp := startLoad(t, procs[0].addr, topic, 0)
 	lp.waitAcked(t, 3000)
 	var req kadm.AlterPartitionAssignmentsReq
 	req.Assign(topic, 0, target)
@@ -351,10 +356,10 @@ func partitionSize(t *testing.T, adm *kadm.Client, topic string, broker int32) i
 }
 
 // A move survives a SIGKILL of the active controller in its middle (the
-// copy is slowed by the throttle so the kill lands while it runs): the
-// move is in the Raft log, the new controller and the partition leader
-// carry it on, it completes, no acknowledged record is lost and the
-// replicas are byte-identical.
+// copy is slowed by the throttle so the kill lands while it runs), under
+// acks=all produce load: the move is in the Raft log, the new controller
+// and the partition leader carry it on, it completes, no acknowledged
+// record is lost and the replicas are byte-identical.
 func TestReassignSurvivesControllerKillMidMove(t *testing.T) {
 	procs, args := startClusterWith(t, 3, "--replication-throttle", fmt.Sprint(1<<20))
 	topic := topicName(t)
@@ -364,6 +369,10 @@ func TestReassignSurvivesControllerKillMidMove(t *testing.T) {
 	to := otherBroker(p0.Replicas, 3)
 	target := []int32{to, keep}
 	vals := produceBytes(t, procs[0].addr, topic, 8<<20)
+	// Paced below the throttle: a new replica copying at 1 MiB/s could
+	// never catch up with a producer writing faster.
+	lp := startLoad(t, procs[keep-1].addr, topic, time.Millisecond)
+	lp.waitAcked(t, 500)
 
 	reassign(t, adm, topic, target)
 	moving, err := adm.ListPartitionReassignments(testCtx(t, 10*time.Second), kadm.TopicsSet{topic: {0: {}}})
@@ -391,7 +400,11 @@ func TestReassignSurvivesControllerKillMidMove(t *testing.T) {
 	}
 	adm = newAdmin(t, alive.addr)
 	waitReassigned(t, adm, topic, target, 120*time.Second)
-	checkAllAcked(t, adm, alive.addr, topic, vals)
+	acked, failed := lp.stop()
+	if len(failed) > 0 {
+		t.Fatalf("%d records failed to produce, first: %v", len(failed), failed[0])
+	}
+	checkAllAcked(t, adm, alive.addr, topic, append(vals, acked...))
 	waitSameSize(t, adm, topic, target)
 	for _, p := range procs {
 		p.stop()
@@ -510,4 +523,42 @@ func TestReassignAfterRetentionMovedTheLogStart(t *testing.T) {
 	if last := recs[len(recs)-1].Offset; last != end-1 {
 		t.Fatalf("last record read at %d, want %d", last, end-1)
 	}
+}
+
+// A running move is cancelled through the CLI: the partition goes back to
+// its original replicas and the replica the move had added deletes its log.
+func TestReassignCancel(t *testing.T) {
+	procs, _ := startClusterWith(t, 2, "--replication-throttle", fmt.Sprint(256<<10))
+	topic := topicName(t)
+	adm := newAdmin(t, procs[0].addr)
+	p0 := createTopicRF(t, adm, topic, 1)
+	from := p0.Replicas[0]
+	to := otherBroker(p0.Replicas, 2)
+	vals := produceBytes(t, procs[0].addr, topic, 4<<20)
+	reassign(t, adm, topic, []int32{to})
+	dir := filepath.Join(procs[to-1].dataDir, topic+"-0")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(dir); err == nil {
+			break // the new replica opened
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker %d never opened its new replica", to)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out, err := exec.Command(ferryBinary(t), "cluster", "reassign", "--cancel", "--brokers", procs[0].addr).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), topic+"-0: move cancelled") {
+		t.Fatalf("ferry cluster reassign --cancel: %v\n%s", err, out)
+	}
+	waitReassigned(t, adm, topic, []int32{from}, 30*time.Second)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker %d still holds %s after the cancel", to, dir)
+		}
+	}
+	checkAllAcked(t, adm, procs[0].addr, topic, vals)
 }
