@@ -32,3 +32,28 @@ func TestJoiningFollowerHoldsBackTheHighWatermark(t *testing.T) {
 		t.Fatalf("high watermark %d, want %d once the joiner has it", hw, more)
 	}
 }
+
+// Two followers catch up at once: the second one's expansion waits for the
+// first's proposal (one at a time) and must not stop the first from
+// counting in the high watermark while its proposal is in flight.
+func TestSecondJoinerDoesNotDropTheFirst(t *testing.T) {
+	p, _ := leaderReplica(t, []int32{0})
+	release := make(chan struct{})
+	proposed := make(chan struct{}, 2)
+	p.proposer = func(*Partition, int32, int32, func([]int32) []int32) error {
+		proposed <- struct{}{}
+		<-release
+		return nil
+	}
+	defer close(release)
+	end := appendRecords(t, p, 3)
+	now := time.Now()
+	p.FollowerFetched(1, 1, end, now) // proposal for 1 starts and blocks
+	<-proposed
+	p.FollowerFetched(2, 1, end, now) // 1's proposal runs: 2 waits
+	more := appendRecords(t, p, 2)
+	p.FollowerFetched(2, 1, more, now)
+	if hw := p.HighWatermark(); hw != end {
+		t.Fatalf("high watermark %d passed joining follower 1's log end %d", hw, end)
+	}
+}

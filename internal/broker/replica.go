@@ -34,7 +34,7 @@ type replicaState struct {
 	epochStart     int64   // log end when this node became leader at epoch
 	followers      map[int32]*followerState
 	isrChanging    bool // an ISR change is being proposed
-	// joining is the follower whose addition to the ISR is proposed:
+	// joining are the followers whose addition to the ISR is proposed:
 	// the high watermark counts it from the proposal until the placement
 	// holding it is applied (Kafka's "maximal ISR", KIP-497), so a
 	// record acknowledged meanwhile is on it too, and it can lead as
@@ -248,21 +248,22 @@ func (p *Partition) FollowerFetched(node int32, epoch int32, offset int64, now t
 		f.lastCaughtUp = f.lastFetch
 	}
 	f.logEnd, f.lastFetch, f.endAtFetch = offset, now, leaderEnd
-	hw := p.replicatedEndLocked()
-	expand := !slices.Contains(rs.isr, node) && offset >= max(p.HighWatermark(), rs.epochStart) && !rs.isrChanging
-	if expand {
-		rs.joining = []int32{node}
-	}
-	rs.mu.Unlock()
-	p.raiseHW(hw)
-	if expand {
-		p.proposeISR(func(isr []int32) []int32 {
+	if !slices.Contains(rs.isr, node) && offset >= max(p.HighWatermark(), rs.epochStart) && !rs.isrChanging && p.proposer != nil {
+		// It joins: counted in the high watermark from here (before
+		// the high watermark below is computed), and the proposal is
+		// claimed in the same critical section, so no other change
+		// can take its place.
+		rs.joining = append(rs.joining, node)
+		p.startISRProposalLocked(func(isr []int32) []int32 {
 			if slices.Contains(isr, node) {
 				return nil
 			}
 			return append(isr, node)
 		}, "follower caught up", node)
 	}
+	hw := p.replicatedEndLocked()
+	rs.mu.Unlock()
+	p.raiseHW(hw)
 	return nil
 }
 
@@ -329,22 +330,27 @@ type isrProposer func(p *Partition, epoch, partitionEpoch int32, change func([]i
 func (p *Partition) proposeISR(change func([]int32) []int32, why string, nodes ...int32) {
 	rs := &p.repl
 	rs.mu.Lock()
+	defer rs.mu.Unlock()
 	if rs.isrChanging || p.proposer == nil {
-		rs.joining = nil // no proposal carries it
-		rs.mu.Unlock()
 		return
 	}
+	p.startISRProposalLocked(change, why, nodes...)
+}
+
+// startISRProposalLocked sends an ISR change in the background.
+// REQUIRES: rs.mu held, no proposal running, p.proposer set.
+func (p *Partition) startISRProposalLocked(change func([]int32) []int32, why string, nodes ...int32) {
+	rs := &p.repl
 	rs.isrChanging = true
 	epoch, pepoch := rs.epoch, rs.partitionEpoch
-	rs.mu.Unlock()
 	go func() {
 		err := p.proposer(p, epoch, pepoch, change)
 		rs.mu.Lock()
 		rs.isrChanging = false
 		if err != nil {
-			// Not written: the ISR stays as applied. (Written, the
+			// Not written: the ISR stays as applied. (Written, a
 			// joiner counts until its placement is applied.)
-			rs.joining = nil
+			rs.dropJoiningLocked(nodes)
 		}
 		rs.mu.Unlock()
 		if errors.Is(err, errISRUnchanged) {
@@ -356,6 +362,12 @@ func (p *Partition) proposeISR(change func([]int32) []int32, why string, nodes .
 		}
 		p.logger.Info("ISR change proposed", "why", why, "nodes", nodes)
 	}()
+}
+
+// dropJoiningLocked stops counting nodes as joining the ISR.
+// REQUIRES: rs.mu held.
+func (rs *replicaState) dropJoiningLocked(nodes []int32) {
+	rs.joining = slices.DeleteFunc(rs.joining, func(r int32) bool { return slices.Contains(nodes, r) })
 }
 
 // CheckMinISR refuses an acks=all produce when the ISR is smaller than
