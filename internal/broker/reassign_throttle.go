@@ -74,6 +74,9 @@ func (b *Broker) ReplicaFetchServed(n int64) {
 // isAdding reports whether node is a replica of p that the running
 // reassignment adds.
 func (p *Partition) isAdding(node int32) bool {
+	if !p.repl.moving.Load() {
+		return false // the common case: no lock on the fetch path
+	}
 	p.repl.mu.Lock()
 	defer p.repl.mu.Unlock()
 	return slices.Contains(p.repl.adding, node)

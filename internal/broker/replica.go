@@ -43,6 +43,7 @@ type replicaState struct {
 	joining []int32
 
 	replicated atomic.Bool  // more than one replica
+	moving     atomic.Bool  // a reassignment adds replicas (adding is set)
 	leading    atomic.Bool  // this node leads under epoch
 	hw         atomic.Int64 // replicated high watermark, see above
 }
@@ -76,6 +77,7 @@ func (p *Partition) applyPlacement(pl meta.Placement, self int32) (follow bool) 
 	rs.replicas = slices.Clone(pl.Replicas)
 	rs.isr = slices.Clone(pl.ISR)
 	rs.adding = slices.Clone(pl.Adding)
+	rs.moving.Store(len(pl.Adding) > 0)
 	rs.partitionEpoch = pl.PartitionEpoch
 	if !rs.replicated.Load() && len(pl.Replicas) > 1 && rs.leading.Load() && !changed {
 		// A reassignment gives a partition led alone a second
