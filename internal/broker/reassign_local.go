@@ -46,6 +46,9 @@ func (b *Broker) moveLocalReplicas(img *meta.Image) {
 			p.applyPlacement(leavingPl[i], b.cfg.NodeID)
 			p.logger.Info("replica moved off this broker: deleting its log")
 		}
+		// A coordinator shard on a leaving internal partition unloads
+		// before its log closes.
+		b.syncCoordinators()
 		b.deletePartitions(leaving)
 	}
 	if len(arriving) == 0 {

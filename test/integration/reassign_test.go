@@ -19,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ferry-mq/ferry/internal/broker"
 )
 
 // createTopicRF creates a one-partition topic with rf replicas and waits
@@ -572,4 +574,85 @@ func TestReassignCancel(t *testing.T) {
 		}
 	}
 	checkAllAcked(t, adm, procs[0].addr, topic, vals)
+}
+
+// The __consumer_offsets partition holding a group moves off its leader:
+// the group's coordinator moves with the leadership (the old broker
+// unloads it before deleting the log, the new leader loads it from its
+// replica), and the group's committed offsets are all there.
+func TestReassignMovesAGroupCoordinator(t *testing.T) {
+	procs, _ := startClusterWith(t, 3)
+	adm := newAdmin(t, procs[0].addr)
+	topic := topicName(t)
+	createReplicatedTopic(t, adm, topic, 1)
+	group := "g-" + topic
+	commit := func(at int64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			offs := kadm.Offsets{}
+			offs.Add(kadm.Offset{Topic: topic, Partition: 0, At: at, LeaderEpoch: -1})
+			resp, err := adm.CommitOffsets(testCtx(t, 10*time.Second), group, offs)
+			if err == nil && resp.Error() == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("commit %d: %v %v", at, err, resp.Error())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	fetched := func() int64 {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := adm.FetchOffsets(testCtx(t, 10*time.Second), group)
+			if err == nil && resp.Error() == nil {
+				if o, ok := resp.Lookup(topic, 0); ok {
+					return o.At
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("fetch offsets of %s: %v %v", group, err, resp.Error())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	commit(42)
+
+	offsetsMD := waitTopicMetadata(t, adm, "__consumer_offsets").Topics["__consumer_offsets"]
+	part := broker.CoordinatorPartition(group, int32(len(offsetsMD.Partitions)))
+	pd := offsetsMD.Partitions[part]
+	var target []int32
+	for _, r := range pd.Replicas {
+		if r != pd.Leader {
+			target = append(target, r)
+		}
+	}
+	var req kadm.AlterPartitionAssignmentsReq
+	req.Assign("__consumer_offsets", part, target)
+	resp, err := adm.AlterPartitionAssignments(testCtx(t, 15*time.Second), req)
+	if err != nil || resp["__consumer_offsets"][part].Err != nil {
+		t.Fatalf("move __consumer_offsets-%d %v -> %v: %v %+v", part, pd.Replicas, target, err, resp)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		md, err := adm.Metadata(testCtx(t, 10*time.Second), "__consumer_offsets")
+		if err == nil {
+			if p := md.Topics["__consumer_offsets"].Partitions[part]; slices.Equal(p.Replicas, target) && slices.Contains(target, p.Leader) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("__consumer_offsets-%d did not move to %v", part, target)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := fetched(); got != 42 {
+		t.Fatalf("committed offset after the move: %d, want 42", got)
+	}
+	commit(43)
+	if got := fetched(); got != 43 {
+		t.Fatalf("offset committed to the new coordinator: %d, want 43", got)
+	}
 }
