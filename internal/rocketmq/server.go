@@ -49,6 +49,11 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 		ctx: ctx, cancel: cancel, conns: map[*Conn]struct{}{},
 	}
 	s.clients = newClients(s)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.clients.expireLoop()
+	}()
 	return s
 }
 
