@@ -114,7 +114,7 @@ flags:
 		return err
 	}
 	fmt.Fprintln(stdout, layout.bootstrap())
-	fmt.Fprintf(stderr, "cluster of %d nodes ready in %v (bootstrap list above); Ctrl-C stops it\n", layout.Nodes, time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(stderr, "cluster of %d nodes ready in %v (bootstrap list above; RocketMQ name servers %s); Ctrl-C stops it\n", layout.Nodes, time.Since(started).Round(time.Millisecond), layout.nameServers())
 	return u.serve()
 }
 
