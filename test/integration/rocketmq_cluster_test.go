@@ -1,0 +1,116 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	rocketmq "github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+	"github.com/apache/rocketmq-client-go/v2/rlog"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// rocketPortDistance is the distance every node of a test cluster keeps
+// between its Kafka and RocketMQ ports (routes name peers by it).
+const rocketPortDistance = 1000
+
+// freeAddrPair returns a free loopback Kafka address whose port plus
+// rocketPortDistance is free too, and that RocketMQ address.
+func freeAddrPair(t *testing.T) (kafka, rocket string) {
+	t.Helper()
+	for range 100 {
+		kafka = freeAddr(t)
+		_, port, _ := net.SplitHostPort(kafka)
+		p, _ := strconv.Atoi(port)
+		rocket = net.JoinHostPort("127.0.0.1", strconv.Itoa(p+rocketPortDistance))
+		if ln, err := net.Listen("tcp", rocket); err == nil {
+			ln.Close()
+			return kafka, rocket
+		}
+	}
+	t.Fatal("no free pair of loopback ports")
+	return "", ""
+}
+
+// TestRocketMQClusterRoutes: on a three-node cluster the route of a topic
+// lists every node leading some of its partitions as a broker, with its
+// own RocketMQ address, and each broker's queue i is the i-th partition
+// it leads: a real RocketMQ producer that knows only node 1 sends through
+// all three nodes, and every message is the record at the partition and
+// offset its send result names.
+func TestRocketMQClusterRoutes(t *testing.T) {
+	rlog.SetLogLevel("error")
+	args := clusterArgs(t, 3)
+	rockets := make([]string, 3)
+	for i := range args {
+		var kafka string
+		kafka, rockets[i] = freeAddrPair(t)
+		args[i] = append(args[i], "--kafka-addr", kafka, "--rocketmq-addr", rockets[i], "--auto-create-topics=true")
+	}
+	procs, _ := startClusterNodes(t, args, nil)
+	adm := newAdmin(t, procs[0].addr)
+	topic := topicName(t)
+	createReplicatedTopic(t, adm, topic, 6)
+
+	p, err := rocketmq.NewProducer(
+		producer.WithNsResolver(primitive.NewPassthroughResolver([]string{rockets[0]})),
+		producer.WithGroupName("pg-cluster"),
+		producer.WithInstanceName("cluster-routes"),
+		producer.WithRetry(2),
+		producer.WithSendMsgTimeout(15*time.Second),
+		producer.WithQueueSelector(producer.NewRoundRobinQueueSelector()),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown()
+
+	const n = 60
+	type where struct {
+		broker string
+		queue  int
+		offset int64
+	}
+	sent := map[string]where{}
+	brokers := map[string]bool{}
+	for i := range n {
+		body := fmt.Sprintf("m-%d", i)
+		res, err := p.SendSync(context.Background(), primitive.NewMessage(topic, []byte(body)))
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		sent[body] = where{broker: res.MessageQueue.BrokerName, queue: res.MessageQueue.QueueId, offset: res.QueueOffset}
+		brokers[res.MessageQueue.BrokerName] = true
+	}
+	if len(brokers) != 3 {
+		t.Fatalf("sends went to brokers %v; the route should list all three nodes", brokers)
+	}
+
+	// Broker ferry-<id>'s queue i is the i-th partition node id leads.
+	md := waitTopicMetadata(t, adm, topic)
+	led := map[string][]int32{}
+	for p := range int32(6) {
+		leader := md.Topics[topic].Partitions[p].Leader
+		name := "ferry-" + strconv.Itoa(int(leader))
+		led[name] = append(led[name], p)
+	}
+	recs := consumeN(t, procs[0].addr, allFrom(6, kgo.NewOffset().AtStart()), topic, n)
+	for _, r := range recs {
+		w, ok := sent[string(r.Value)]
+		if !ok {
+			t.Fatalf("record %q was not sent", r.Value)
+		}
+		if w.queue >= len(led[w.broker]) || led[w.broker][w.queue] != r.Partition || w.offset != r.Offset {
+			t.Errorf("%s: send result %s queue %d offset %d, record in partition %d offset %d (%s leads %v)",
+				r.Value, w.broker, w.queue, w.offset, r.Partition, r.Offset, w.broker, led[w.broker])
+		}
+	}
+}
