@@ -158,7 +158,7 @@ func (u *upRun) start(exe string, id int, withHTTP bool, extra []string) error {
 	if withHTTP {
 		http = ", http " + n.addrs.http
 	}
-	fmt.Fprintf(u.stderr, "node %d: pid %d, kafka %s, controller %s%s, log %s\n", id, n.cmd.Process.Pid, n.addrs.kafka, n.addrs.controller, http, n.logPath)
+	fmt.Fprintf(u.stderr, "node %d: pid %d, kafka %s, controller %s%s, rocketmq %s, log %s\n", id, n.cmd.Process.Pid, n.addrs.kafka, n.addrs.controller, http, n.addrs.rocketmq, n.logPath)
 	return nil
 }
 
