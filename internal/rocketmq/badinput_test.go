@@ -190,3 +190,25 @@ func TestUnknownTopicAutoCreateOff(t *testing.T) {
 		t.Fatal("topic ghost was created")
 	}
 }
+
+// TestHalfSentFrameCloses: a connection that starts a frame and stops
+// sending is closed after --request-read-timeout, not held open.
+func TestHalfSentFrameCloses(t *testing.T) {
+	s := startNode(t, func(c *config.Config) { c.RequestReadTimeout = 200 * time.Millisecond })
+	c := dialRaw(t, s)
+	c.write([]byte{0, 0, 1, 0, 0, 0})
+	c.expectClosed()
+}
+
+// TestConnectionLimit: connections past --max-connections are closed at
+// once; the ones within it are served.
+func TestConnectionLimit(t *testing.T) {
+	s := startNode(t, func(c *config.Config) { c.MaxConnections = 2 })
+	a, b := dialRaw(t, s), dialRaw(t, s)
+	for _, c := range []*rawConn{a, b} {
+		if resp := c.call(sendRequest(9999, nil, nil)); resp.Code != rocketmq.ResRequestCodeNotSupported {
+			t.Fatalf("code %d", resp.Code)
+		}
+	}
+	dialRaw(t, s).expectClosed()
+}

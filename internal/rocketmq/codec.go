@@ -95,14 +95,38 @@ func ReadFrame(r *bufio.Reader, maxFrame int) (*Command, error) {
 	if n < minFrame {
 		return nil, fmt.Errorf("%w: length %d is shorter than the header-length field", ErrBadFrame, n)
 	}
-	frame := make([]byte, n)
-	if _, err := io.ReadFull(r, frame); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
+	frame, err := readN(r, int(n))
+	if err != nil {
 		return nil, err
 	}
 	return DecodeFrame(frame)
+}
+
+// readChunk is how much of a frame is buffered ahead of its bytes.
+const readChunk = 64 << 10
+
+// readN reads exactly n bytes, growing its buffer as they arrive, so a
+// frame that announces a large size and never sends it holds no more
+// memory than what came.
+func readN(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, 0, min(n, readChunk))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = append(buf, make([]byte, min(n-len(buf), max(len(buf), readChunk)))...)[:len(buf)]
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			if len(buf) == n {
+				break
+			}
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // DecodeFrame decodes a frame without its leading length field.

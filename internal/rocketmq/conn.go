@@ -71,6 +71,15 @@ func (c *Conn) serve() {
 		if c.s.idle > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(c.s.idle))
 		}
+		// Once a frame has begun, the rest must come within the request
+		// read timeout: a client may not hold a frame half-sent.
+		if _, err := r.Peek(4); err != nil {
+			c.logReadError(err)
+			return
+		}
+		if c.s.readTimeout > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.s.readTimeout))
+		}
 		cmd, err := ReadFrame(r, c.s.maxFrame)
 		if err != nil {
 			c.logReadError(err)

@@ -21,8 +21,13 @@ type Server struct {
 	// maxFrame bounds one frame (--max-request-bytes); a bigger one
 	// closes its connection.
 	maxFrame int
-	// idle closes a connection that sends nothing this long.
-	idle time.Duration
+	// idle closes a connection that sends nothing this long;
+	// readTimeout one whose frame is not complete this long after it
+	// began (--connections-max-idle, --request-read-timeout).
+	idle, readTimeout time.Duration
+	// maxConns bounds this listener's open connections
+	// (--max-connections, counted apart from the Kafka listeners').
+	maxConns int
 
 	clients *Clients
 
@@ -45,7 +50,8 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 	cfg := b.Config()
 	s := &Server{
 		broker: b, log: logger, advertised: advertised,
-		maxFrame: int(cfg.MaxRequestBytes), idle: cfg.ConnectionsMaxIdle,
+		maxFrame: int(cfg.MaxRequestBytes), idle: cfg.ConnectionsMaxIdle, readTimeout: cfg.RequestReadTimeout,
+		maxConns: cfg.MaxConnections,
 		ctx: ctx, cancel: cancel, conns: map[*Conn]struct{}{},
 	}
 	s.clients = newClients(s)
@@ -101,6 +107,12 @@ func (s *Server) Serve(lis net.Listener) error {
 			s.mu.Unlock()
 			nc.Close()
 			return nil
+		}
+		if s.maxConns > 0 && len(s.conns) >= s.maxConns {
+			s.mu.Unlock()
+			s.log.Warn("refused connection: at --max-connections", "remote", nc.RemoteAddr().String(), "max", s.maxConns)
+			nc.Close()
+			continue
 		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
