@@ -52,7 +52,7 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 		broker: b, log: logger, advertised: advertised,
 		maxFrame: int(cfg.MaxRequestBytes), idle: cfg.ConnectionsMaxIdle, readTimeout: cfg.RequestReadTimeout,
 		maxConns: cfg.MaxConnections,
-		ctx: ctx, cancel: cancel, conns: map[*Conn]struct{}{},
+		ctx:      ctx, cancel: cancel, conns: map[*Conn]struct{}{},
 	}
 	s.clients = newClients(s)
 	s.wg.Add(1)
