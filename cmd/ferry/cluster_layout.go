@@ -25,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -119,7 +120,9 @@ func (l clusterLayout) serveArgs(dir string, id int, withHTTP bool, extra []stri
 		"--kafka-addr", a.kafka,
 		"--controller-addr", a.controller,
 		"--controller-quorum", l.quorum(),
-		"--rocketmq-addr", a.rocketmq,
+	}
+	if !rocketMQOff(extra) {
+		args = append(args, "--rocketmq-addr", a.rocketmq)
 	}
 	if withHTTP {
 		args = append(args, "--http-addr", a.http)
@@ -245,6 +248,20 @@ func nodeEnv(env []string) []string {
 		}
 	}
 	return out
+}
+
+// rocketMQOff reports whether the nodes' own serve flags (or FERRY_*
+// variables) turn on Kafka security, beside which `ferry serve` refuses
+// the RocketMQ listener (it has no authentication yet): the nodes then
+// run without it.
+func rocketMQOff(extra []string) bool {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg := config.Default()
+	cfg.Flags(fs)
+	config.ApplyEnv(fs) // a bad value is the node's to report
+	fs.Parse(extra)
+	return cfg.AuthorizationEnforced()
 }
 
 // serveHasFlag reports whether `ferry serve` takes --name.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -27,6 +28,10 @@ func TestClusterLayoutPorts(t *testing.T) {
 		"--http-addr", "127.0.0.1:9293", "--log-level", "debug"}
 	if got := l.serveArgs("D", 2, true, []string{"--log-level", "debug"}); !reflect.DeepEqual(got, want) {
 		t.Errorf("serve args\n%q\nwant\n%q", got, want)
+	}
+	// Beside Kafka security the nodes run no RocketMQ listener (serve would refuse it).
+	if got := l.serveArgs("D", 2, true, []string{"--authorizer=true"}); slices.Contains(got, "--rocketmq-addr") {
+		t.Errorf("serve args with --authorizer hold --rocketmq-addr: %q", got)
 	}
 	// Ranges past 65535, or overlapping (more than 100 nodes), are refused.
 	for _, bad := range []clusterLayout{{3, 65400}, {3, 65535 - rocketmqPortOffset - 1}, {3, 0}, {0, 9092}, {101, 9092}} {
