@@ -33,6 +33,12 @@ type Conn struct {
 	once   sync.Once
 
 	later chan struct{} // semaphore of requests handled off the read goroutine
+	// held are Later work not started yet: the read goroutine starts it
+	// once it has handled every frame already buffered, so that sends
+	// arriving together are all appended before the first of them waits
+	// for an fsync, and one group-commit fsync covers them all. Only the
+	// read goroutine touches it.
+	held []func()
 
 	nextOpaque atomic.Int32
 	pendingMu  sync.Mutex
@@ -65,9 +71,13 @@ func (c *Conn) close() {
 
 func (c *Conn) serve() {
 	defer c.close()
+	defer c.startHeld()
 	go c.writeLoop()
 	r := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
+		if r.Buffered() == 0 {
+			c.startHeld()
+		}
 		if c.s.idle > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(c.s.idle))
 		}
@@ -128,15 +138,17 @@ func (c *Conn) handle(req *Command) (resp *Command) {
 
 // Later runs fn off the read goroutine and sends its response (unless
 // req is oneway or fn returns nil); a handler returns Later's nil. Use it
-// for work that waits: an fsync, replication, a long poll. The reader
-// waits while maxLater such requests are in flight.
+// for work that waits: an fsync, replication, a long poll. fn starts once
+// the frames already received are handled (see held), and the reader
+// waits while maxLater such requests are in flight. Call it only from a
+// handler.
 func (c *Conn) Later(req *Command, fn func() *Command) *Command {
 	select {
 	case c.later <- struct{}{}:
 	case <-c.closed:
 		return nil
 	}
-	go func() {
+	c.held = append(c.held, func() {
 		defer func() { <-c.later }()
 		var resp *Command
 		func() {
@@ -151,8 +163,17 @@ func (c *Conn) Later(req *Command, fn func() *Command) *Command {
 		if resp != nil && !req.IsOneway() {
 			c.send(resp)
 		}
-	}()
+	})
 	return nil
+}
+
+// startHeld starts the Later work held so far.
+func (c *Conn) startHeld() {
+	for _, run := range c.held {
+		go run()
+	}
+	clear(c.held)
+	c.held = c.held[:0]
 }
 
 // send queues cmd for the write goroutine; it is dropped once the
