@@ -145,8 +145,15 @@ func (c *Conn) handle(req *Command) (resp *Command) {
 func (c *Conn) Later(req *Command, fn func() *Command) *Command {
 	select {
 	case c.later <- struct{}{}:
-	case <-c.closed:
-		return nil
+	default:
+		// Full: what is held must run to make room, or the reader
+		// would wait for work that only it can start.
+		c.startHeld()
+		select {
+		case c.later <- struct{}{}:
+		case <-c.closed:
+			return nil
+		}
 	}
 	c.held = append(c.held, func() {
 		defer func() { <-c.later }()
