@@ -122,6 +122,7 @@ func (c *Conn) logReadError(err error) {
 // handle runs the request's handler; an unknown code or a handler panic
 // gets an error response, never a dead broker.
 func (c *Conn) handle(req *Command) (resp *Command) {
+	c.s.metrics.countRequest(req.Code)
 	h, ok := handlers[req.Code]
 	if !ok {
 		c.log.Debug("request code not supported", "code", req.Code)

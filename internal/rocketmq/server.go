@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferry-mq/ferry/internal/broker"
+	"github.com/ferry-mq/ferry/internal/metrics"
 )
 
 // Server accepts RocketMQ remoting connections and serves the NameServer
@@ -30,6 +31,7 @@ type Server struct {
 	maxConns int
 
 	clients *Clients
+	metrics *serverMetrics
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -55,6 +57,8 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 		ctx:      ctx, cancel: cancel, conns: map[*Conn]struct{}{},
 	}
 	s.clients = newClients(s)
+	s.metrics = newServerMetrics(cfg.Metrics)
+	metrics.OrNop(cfg.Metrics).Register(metrics.SourceFunc(s.collect))
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
