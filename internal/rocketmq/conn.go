@@ -123,6 +123,7 @@ func (c *Conn) logReadError(err error) {
 // gets an error response, never a dead broker.
 func (c *Conn) handle(req *Command) (resp *Command) {
 	c.s.metrics.countRequest(req.Code)
+	c.log.Debug("request", "code", req.Code, "opaque", req.Opaque, "fields", len(req.ExtFields), "body_bytes", len(req.Body))
 	h, ok := handlers[req.Code]
 	if !ok {
 		c.log.Debug("request code not supported", "code", req.Code)

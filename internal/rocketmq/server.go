@@ -51,10 +51,16 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := b.Config()
 	s := &Server{
-		broker: b, log: logger, advertised: advertised,
-		maxFrame: int(cfg.MaxRequestBytes), idle: cfg.ConnectionsMaxIdle, readTimeout: cfg.RequestReadTimeout,
-		maxConns: cfg.MaxConnections,
-		ctx:      ctx, cancel: cancel, conns: map[*Conn]struct{}{},
+		broker:      b,
+		log:         logger,
+		advertised:  advertised,
+		maxFrame:    int(cfg.MaxRequestBytes),
+		idle:        cfg.ConnectionsMaxIdle,
+		readTimeout: cfg.RequestReadTimeout,
+		maxConns:    cfg.MaxConnections,
+		ctx:         ctx,
+		cancel:      cancel,
+		conns:       map[*Conn]struct{}{},
 	}
 	s.clients = newClients(s)
 	s.metrics = newServerMetrics(cfg.Metrics)
