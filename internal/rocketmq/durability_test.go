@@ -75,3 +75,28 @@ func TestSendWaitsForFsync(t *testing.T) {
 		t.Fatalf("send after the fsync: %v", err)
 	}
 }
+
+// TestSendWaitFalse: a message with WAIT=false is answered without waiting
+// for its fsync, and is made durable all the same.
+func TestSendWaitFalse(t *testing.T) {
+	release := make(chan struct{})
+	s := startNode(t, func(c *config.Config) {
+		c.TopicDefaults["flush.policy"] = "always"
+		c.LogFS = holdSyncFS{FS: vfs.Default, match: "held-", release: release}
+	})
+	p := newProducer(t, s, "pg-nowait")
+	msg := primitive.NewMessage("held-nowait", []byte("fire and forget"))
+	msg.WithProperty("WAIT", "false")
+	if _, err := p.SendSync(context.Background(), msg); err != nil { // the fsync is still held
+		t.Fatal(err)
+	}
+	part, err := s.Broker.Partition("held-nowait", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hw := part.HighWatermark(); hw != 0 {
+		t.Fatalf("high watermark %d before the fsync", hw)
+	}
+	close(release)
+	eventually(t, "the record durable", func() bool { return part.HighWatermark() == 1 })
+}
