@@ -105,9 +105,9 @@ func TestUnknownRequestCode(t *testing.T) {
 			t.Errorf("answered in serialize type %d to a request in %d", resp.Serialize, st)
 		}
 	}
-	route := sendRequest(105, map[string]string{"topic": "nope"}, nil)
+	route := sendRequest(105, map[string]string{"topic": "no|pe"}, nil)
 	if resp := c.call(route); resp.Code != rocketmq.ResTopicNotExist {
-		t.Fatalf("route of an unknown topic: code %d", resp.Code)
+		t.Fatalf("route of a topic Kafka cannot name: code %d", resp.Code)
 	}
 }
 
@@ -178,6 +178,9 @@ func TestUnknownTopicAutoCreateOff(t *testing.T) {
 	c := dialRaw(t, s)
 	if resp := c.call(sendRequest(10, validSendFields("ghost"), []byte("x"))); resp.Code != rocketmq.ResTopicNotExist || !strings.Contains(resp.Remark, "auto-create") {
 		t.Errorf("send to unknown topic: code %d remark %q", resp.Code, resp.Remark)
+	}
+	if resp := c.call(sendRequest(105, map[string]string{"topic": "ghost"}, nil)); resp.Code != rocketmq.ResTopicNotExist {
+		t.Errorf("route of an unknown topic with auto-create off: code %d", resp.Code)
 	}
 	if resp := c.call(sendRequest(105, map[string]string{"topic": "TBW102"}, nil)); resp.Code != rocketmq.ResTopicNotExist {
 		t.Errorf("route of TBW102 with auto-create off: code %d", resp.Code)

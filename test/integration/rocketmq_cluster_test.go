@@ -50,7 +50,7 @@ func TestRocketMQClusterRoutes(t *testing.T) {
 	for i := range args {
 		var kafka string
 		kafka, rockets[i] = freeAddrPair(t)
-		args[i] = append(args[i], "--kafka-addr", kafka, "--rocketmq-addr", rockets[i], "--auto-create-topics=true")
+		args[i] = append(args[i], "--kafka-addr", kafka, "--rocketmq-addr", rockets[i], "--auto-create-topics=true", "--num-partitions", "6")
 	}
 	procs, _ := startClusterNodes(t, args, nil)
 	adm := newAdmin(t, procs[0].addr)
@@ -102,6 +102,21 @@ func TestRocketMQClusterRoutes(t *testing.T) {
 		name := "ferry-" + strconv.Itoa(int(leader))
 		led[name] = append(led[name], p)
 	}
+	// A topic nobody created: the route query creates it (auto-create is
+	// on), so the very first sends go to its real leaders on every node,
+	// not all to the node that answered (the clients' TBW102 fallback).
+	autoBrokers := map[string]bool{}
+	for i := range 12 {
+		res, err := p.SendSync(context.Background(), primitive.NewMessage(topic+"-auto", []byte("x")))
+		if err != nil {
+			t.Fatalf("send %d to a new topic: %v", i, err)
+		}
+		autoBrokers[res.MessageQueue.BrokerName] = true
+	}
+	if len(autoBrokers) != 3 {
+		t.Errorf("sends to a new topic went to brokers %v, want all three", autoBrokers)
+	}
+
 	recs := consumeN(t, procs[0].addr, allFrom(6, kgo.NewOffset().AtStart()), topic, n)
 	for _, r := range recs {
 		w, ok := sent[string(r.Value)]
