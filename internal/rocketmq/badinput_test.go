@@ -215,3 +215,25 @@ func TestConnectionLimit(t *testing.T) {
 	}
 	dialRaw(t, s).expectClosed()
 }
+
+// TestSendOverMaxMessageBytes: a message over the topic's
+// max.message.bytes is refused with MESSAGE_ILLEGAL, as Kafka produce
+// refuses it, and nothing is stored.
+func TestSendOverMaxMessageBytes(t *testing.T) {
+	s := startNode(t, func(c *config.Config) { c.TopicDefaults["max.message.bytes"] = "1024" })
+	p := newProducer(t, s, "pg-big")
+	_, err := p.SendSync(context.Background(), primitive.NewMessage("big", make([]byte, 2000)))
+	if err == nil || !strings.Contains(err.Error(), "max.message.bytes") || !strings.Contains(err.Error(), "13") {
+		t.Fatalf("oversized send: %v, want MESSAGE_ILLEGAL (13) naming max.message.bytes", err)
+	}
+	if _, err := p.SendSync(context.Background(), primitive.NewMessage("big", make([]byte, 100))); err != nil {
+		t.Fatalf("small send after a refused one: %v", err)
+	}
+	part, err := s.Broker.Partition("big", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := part.Log().EndOffset(); n != 1 {
+		t.Fatalf("stored %d records, want only the small one", n)
+	}
+}
