@@ -310,3 +310,21 @@ func mustFrame(t *testing.T, cmd *rocketmq.Command) []byte {
 	}
 	return b
 }
+
+// TestFrameBytesFromBudget: a half-sent frame holds the bytes that came
+// (from --queued-max-request-bytes, not its announced size), and gives
+// them back when its connection closes.
+func TestFrameBytesFromBudget(t *testing.T) {
+	s := startNode(t, func(c *config.Config) { c.QueuedMaxRequestBytes = 1 << 20 })
+	a := dialRaw(t, s)
+	a.write(append(binary.BigEndian.AppendUint32(nil, 1000_000), make([]byte, 300_000)...))
+	eventually(t, "the half-sent frame to hold budget", func() bool {
+		n := s.RocketMQ().RequestBytesInUse()
+		return n >= 300_000 && n < 1000_000
+	})
+	a.nc.Close()
+	eventually(t, "the budget to be released", func() bool { return s.RocketMQ().RequestBytesInUse() == 0 })
+	if resp := dialRaw(t, s).call(sendRequest(9999, nil, nil)); resp.Code != rocketmq.ResRequestCodeNotSupported {
+		t.Fatalf("code %d", resp.Code)
+	}
+}

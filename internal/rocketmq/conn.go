@@ -31,6 +31,10 @@ type Conn struct {
 	out    chan *Command
 	closed chan struct{} // closed when the connection ends
 	once   sync.Once
+	// ctx ends with the connection (or the server): it stops a wait for
+	// the request budget.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	later chan struct{} // semaphore of requests handled off the read goroutine
 	// held are Later work not started yet: the read goroutine starts it
@@ -46,9 +50,10 @@ type Conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *Conn {
+	ctx, cancel := context.WithCancel(s.ctx)
 	return &Conn{
 		s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()),
-		out: make(chan *Command, 256), closed: make(chan struct{}),
+		out: make(chan *Command, 256), closed: make(chan struct{}), ctx: ctx, cancel: cancel,
 		later: make(chan struct{}, maxLater), pending: map[int32]chan *Command{},
 	}
 }
@@ -65,6 +70,7 @@ func (c *Conn) Done() <-chan struct{} { return c.closed }
 func (c *Conn) close() {
 	c.once.Do(func() {
 		close(c.closed)
+		c.cancel()
 		c.nc.Close()
 	})
 }
@@ -90,18 +96,25 @@ func (c *Conn) serve() {
 		if c.s.readTimeout > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(c.s.readTimeout))
 		}
-		cmd, err := ReadFrame(r, c.s.maxFrame)
+		// The frame's bytes come from the listener's request budget as
+		// they arrive, and go back once it is handled (its body is
+		// appended or copied by then; Later work keeps only its answer).
+		rb := c.s.budget.NewRequest()
+		cmd, err := readFrame(r, c.s.maxFrame, func(n int) error {
+			_, err := rb.Grow(c.ctx, int64(n))
+			return err
+		})
 		if err != nil {
+			rb.Release()
 			c.logReadError(err)
 			return
 		}
 		if cmd.IsResponse() {
 			c.deliver(cmd)
-			continue
-		}
-		if resp := c.handle(cmd); resp != nil && !cmd.IsOneway() {
+		} else if resp := c.handle(cmd); resp != nil && !cmd.IsOneway() {
 			c.send(resp)
 		}
+		rb.Release()
 	}
 }
 

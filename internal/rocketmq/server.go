@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-mq/ferry/internal/broker"
 	"github.com/ferry-mq/ferry/internal/metrics"
+	"github.com/ferry-mq/ferry/internal/reqbudget"
 )
 
 // Server accepts RocketMQ remoting connections and serves the NameServer
@@ -19,8 +20,8 @@ type Server struct {
 	log    *slog.Logger
 	// advertised is this node's RocketMQ host:port as routes give it.
 	advertised string
-	// maxFrame bounds one frame (--max-request-bytes); a bigger one
-	// closes its connection.
+	// maxFrame bounds one frame (--max-request-bytes, and never more
+	// than the whole request budget); a bigger one closes its connection.
 	maxFrame int
 	// idle closes a connection that sends nothing this long;
 	// readTimeout one whose frame is not complete this long after it
@@ -29,6 +30,10 @@ type Server struct {
 	// maxConns bounds this listener's open connections
 	// (--max-connections, counted apart from the Kafka listeners').
 	maxConns int
+	// budget bounds the bytes of frames read and not yet handled, all
+	// connections together (--queued-max-request-bytes, apart from the
+	// Kafka listeners' own).
+	budget *reqbudget.Budget
 
 	clients *Clients
 	metrics *serverMetrics
@@ -54,10 +59,11 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 		broker:      b,
 		log:         logger,
 		advertised:  advertised,
-		maxFrame:    int(cfg.MaxRequestBytes),
+		maxFrame:    int(min(int64(cfg.MaxRequestBytes), cfg.QueuedMaxRequestBytes)),
 		idle:        cfg.ConnectionsMaxIdle,
 		readTimeout: cfg.RequestReadTimeout,
 		maxConns:    cfg.MaxConnections,
+		budget:      reqbudget.New(cfg.QueuedMaxRequestBytes),
 		ctx:         ctx,
 		cancel:      cancel,
 		conns:       map[*Conn]struct{}{},
@@ -137,6 +143,9 @@ func (s *Server) Serve(lis net.Listener) error {
 		}()
 	}
 }
+
+// RequestBytesInUse is the bytes of frames read and not yet handled.
+func (s *Server) RequestBytesInUse() int64 { return s.budget.InUse() }
 
 // Addr is the bound listener address.
 func (s *Server) Addr() string {
