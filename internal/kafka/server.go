@@ -12,9 +12,9 @@
 //
 // What clients can make the broker hold is bounded: a request's buffer
 // grows as its bytes arrive, from a broker-wide budget of request bytes
-// (internal/reqbudget) that readers wait on; connections are capped in number, per
-// address too, and closed when idle or stalled mid-request (limits.go,
-// conn.go).
+// (internal/reqbudget) that readers wait on; connections are capped in
+// number, per address too, and closed when idle or stalled mid-request
+// (limits.go, conn.go).
 //
 // A TLS listener (tls.go) is a second Server sharing the first one's budget,
 // limits, SASL settings and ACL and quota state; its connections cannot use sendfile, so fetches
