@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -55,7 +58,7 @@ func TestRocketMQClusterRoutes(t *testing.T) {
 	procs, _ := startClusterNodes(t, args, nil)
 	adm := newAdmin(t, procs[0].addr)
 	topic := topicName(t)
-	createReplicatedTopic(t, adm, topic, 6)
+	createTopicRetrying(t, adm, topic, 6)
 
 	p, err := rocketmq.NewProducer(
 		producer.WithNsResolver(primitive.NewPassthroughResolver([]string{rockets[0]})),
@@ -127,5 +130,35 @@ func TestRocketMQClusterRoutes(t *testing.T) {
 			t.Errorf("%s: send result %s queue %d offset %d, record in partition %d offset %d (%s leads %v)",
 				r.Value, w.broker, w.queue, w.offset, r.Partition, r.Offset, w.broker, led[w.broker])
 		}
+	}
+}
+
+// createTopicRetrying creates a replication-factor-3 topic, trying again
+// when the controller lost its leadership mid-commit (seen on a loaded
+// machine: "it may or may not have been applied"), and waits for every
+// leader as createReplicatedTopic does.
+func createTopicRetrying(t *testing.T, adm *kadm.Client, topic string, partitions int32) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		resp, err := adm.CreateTopic(testCtx(t, 15*time.Second), partitions, 3, nil, topic)
+		if err == nil && (resp.Err == nil || errors.Is(resp.Err, kerr.TopicAlreadyExists)) {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("create %s: %v / %v (%s)", topic, err, resp.Err, resp.ErrMessage)
+		}
+		t.Logf("create %s failed (%v / %v: %s); trying again", topic, err, resp.Err, resp.ErrMessage)
+		time.Sleep(time.Second)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ends, err := adm.ListEndOffsets(testCtx(t, 10*time.Second), topic)
+		if err == nil && ends.Error() == nil && len(ends[topic]) == int(partitions) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leaders of %s never answered for it: %v / %v", topic, err, ends.Error())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
