@@ -23,7 +23,11 @@
 // gets no response. A frame longer than --max-request-bytes, or one that
 // does not parse, closes the connection with a logged reason (the stream
 // cannot be resynchronised); an unknown request code is answered
-// REQUEST_CODE_NOT_SUPPORTED.
+// REQUEST_CODE_NOT_SUPPORTED. A frame's buffer grows as its bytes arrive,
+// each growth taken first from the listener's request budget
+// (--queued-max-request-bytes, internal/reqbudget) and given back once the
+// frame is handled; a frame begun must be complete within
+// --request-read-timeout.
 //
 // Each request code has its own file, named by number and name
 // (10_send_message.go, 105_get_routeinfo_by_topic.go …), registering its
