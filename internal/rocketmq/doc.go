@@ -47,7 +47,9 @@
 // Kafka advertised host with its Kafka advertised port plus the distance
 // between this node's Kafka and RocketMQ advertised ports, so every node
 // must keep the same distance (`ferry cluster up` does: Kafka 9092+i,
-// RocketMQ 9876+i). Queue offsets are record offsets.
+// RocketMQ 9876+i). Queue offsets are record offsets. After a leader
+// change a broker's queue i may name another partition; a client sending
+// with an older route (refreshed every 30 s) then writes that partition.
 //
 // # Messages and records
 //
