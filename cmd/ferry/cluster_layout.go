@@ -11,8 +11,11 @@ package main
 //	Kafka listener       B + i - 1        (the bootstrap list)
 //	controller (Raft)    B + 100 + i - 1
 //	HTTP (if serve has --http-addr)  B + 200 + i - 1
+//	RocketMQ (NameServer and broker) B + 784 + i - 1  (9876 for node 1 at B=9092)
 //
-// so N is at most 100 and the three ranges never overlap.
+// so N is at most 100 and the ranges never overlap. Every node keeps the
+// same distance between its Kafka and RocketMQ ports, which is how a node
+// names its peers' RocketMQ addresses in routes (internal/rocketmq).
 //
 // Directories: D/cluster.json, and D/node-i/ as node i's --data-dir, with
 // the node's output (stdout and stderr) appended to D/node-i/ferry.log.
@@ -22,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -39,7 +43,10 @@ const (
 	// Offsets of the controller and HTTP port ranges from the base port.
 	controllerPortOffset = 100
 	httpPortOffset       = 200
-	maxClusterNodes      = 100
+	// rocketmqPortOffset puts node 1's RocketMQ listener on RocketMQ's
+	// usual NameServer port, 9876, at the default base port 9092.
+	rocketmqPortOffset = 9876 - 9092
+	maxClusterNodes    = 100
 )
 
 // clusterLayout is what D/cluster.json holds.
@@ -50,18 +57,19 @@ type clusterLayout struct {
 
 // nodeAddrs are the listen addresses of one node.
 type nodeAddrs struct {
-	kafka, controller, http string
+	kafka, controller, http, rocketmq string
 }
 
 func (l clusterLayout) validate() error {
 	if l.Nodes < 1 || l.Nodes > maxClusterNodes {
 		return fmt.Errorf("--nodes %d is not valid: use 1 to %d", l.Nodes, maxClusterNodes)
 	}
-	if last := l.BasePort + httpPortOffset + l.Nodes - 1; l.BasePort < 1 || last > 65535 {
-		return fmt.Errorf("--base-port %d is not valid for %d nodes: the cluster uses ports %d-%d (Kafka), %d-%d (controllers) and %d-%d (HTTP), which must lie within 1-65535",
+	if last := l.BasePort + rocketmqPortOffset + l.Nodes - 1; l.BasePort < 1 || last > 65535 {
+		return fmt.Errorf("--base-port %d is not valid for %d nodes: the cluster uses ports %d-%d (Kafka), %d-%d (controllers), %d-%d (HTTP) and %d-%d (RocketMQ), which must lie within 1-65535",
 			l.BasePort, l.Nodes, l.BasePort, l.BasePort+l.Nodes-1,
 			l.BasePort+controllerPortOffset, l.BasePort+controllerPortOffset+l.Nodes-1,
-			l.BasePort+httpPortOffset, last)
+			l.BasePort+httpPortOffset, l.BasePort+httpPortOffset+l.Nodes-1,
+			l.BasePort+rocketmqPortOffset, last)
 	}
 	return nil
 }
@@ -71,7 +79,7 @@ func (l clusterLayout) addrs(id int) nodeAddrs {
 	at := func(offset int) string {
 		return net.JoinHostPort("127.0.0.1", strconv.Itoa(l.BasePort+offset+id-1))
 	}
-	return nodeAddrs{kafka: at(0), controller: at(controllerPortOffset), http: at(httpPortOffset)}
+	return nodeAddrs{kafka: at(0), controller: at(controllerPortOffset), http: at(httpPortOffset), rocketmq: at(rocketmqPortOffset)}
 }
 
 // bootstrap is every node's Kafka address, comma-separated.
@@ -81,6 +89,16 @@ func (l clusterLayout) bootstrap() string {
 		s[i] = l.addrs(i + 1).kafka
 	}
 	return strings.Join(s, ",")
+}
+
+// nameServers is every node's RocketMQ address, ';'-separated as
+// RocketMQ clients take a NameServer list.
+func (l clusterLayout) nameServers() string {
+	s := make([]string, l.Nodes)
+	for i := range s {
+		s[i] = l.addrs(i + 1).rocketmq
+	}
+	return strings.Join(s, ";")
 }
 
 // quorum is the --controller-quorum value: every node is a voter.
@@ -102,6 +120,9 @@ func (l clusterLayout) serveArgs(dir string, id int, withHTTP bool, extra []stri
 		"--kafka-addr", a.kafka,
 		"--controller-addr", a.controller,
 		"--controller-quorum", l.quorum(),
+	}
+	if !rocketMQOff(extra) {
+		args = append(args, "--rocketmq-addr", a.rocketmq)
 	}
 	if withHTTP {
 		args = append(args, "--http-addr", a.http)
@@ -165,7 +186,7 @@ func saveLayout(dir string, l clusterLayout) error {
 func (l clusterLayout) checkPortsFree(withHTTP bool) error {
 	for id := 1; id <= l.Nodes; id++ {
 		a := l.addrs(id)
-		ports := []struct{ role, addr string }{{"Kafka", a.kafka}, {"controller", a.controller}}
+		ports := []struct{ role, addr string }{{"Kafka", a.kafka}, {"controller", a.controller}, {"RocketMQ", a.rocketmq}}
 		if withHTTP {
 			ports = append(ports, struct{ role, addr string }{"HTTP", a.http})
 		}
@@ -185,8 +206,8 @@ func (l clusterLayout) checkPortsFree(withHTTP bool) error {
 // not give out: the user's extra serve flags may set neither, and the
 // FERRY_* variables of both are kept from the nodes' environment.
 var (
-	managedServeFlags = []string{"node-id", "data-dir", "kafka-addr", "controller-addr", "controller-quorum", "http-addr"}
-	perNodeServeFlags = []string{"advertised-addr", "kafka-tls-addr", "advertised-tls-addr", "pprof-addr"}
+	managedServeFlags = []string{"node-id", "data-dir", "kafka-addr", "controller-addr", "controller-quorum", "http-addr", "rocketmq-addr"}
+	perNodeServeFlags = []string{"advertised-addr", "kafka-tls-addr", "advertised-tls-addr", "pprof-addr", "rocketmq-advertised-addr"}
 	clusterServeFlags = append(slices.Clone(managedServeFlags), perNodeServeFlags...)
 )
 
@@ -227,6 +248,20 @@ func nodeEnv(env []string) []string {
 		}
 	}
 	return out
+}
+
+// rocketMQOff reports whether the nodes' own serve flags (or FERRY_*
+// variables) turn on Kafka security, beside which `ferry serve` refuses
+// the RocketMQ listener (it has no authentication yet): the nodes then
+// run without it.
+func rocketMQOff(extra []string) bool {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg := config.Default()
+	cfg.Flags(fs)
+	config.ApplyEnv(fs) // a bad value is the node's to report
+	fs.Parse(extra)
+	return cfg.AuthorizationEnforced()
 }
 
 // serveHasFlag reports whether `ferry serve` takes --name.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,17 +24,25 @@ func TestClusterLayoutPorts(t *testing.T) {
 	want := []string{"serve", "--node-id", "2", "--data-dir", filepath.Join("D", "node-2"),
 		"--kafka-addr", "127.0.0.1:9093", "--controller-addr", "127.0.0.1:9193",
 		"--controller-quorum", "1@127.0.0.1:9192,2@127.0.0.1:9193,3@127.0.0.1:9194",
+		"--rocketmq-addr", "127.0.0.1:9877",
 		"--http-addr", "127.0.0.1:9293", "--log-level", "debug"}
 	if got := l.serveArgs("D", 2, true, []string{"--log-level", "debug"}); !reflect.DeepEqual(got, want) {
 		t.Errorf("serve args\n%q\nwant\n%q", got, want)
 	}
+	// Beside Kafka security the nodes run no RocketMQ listener (serve would refuse it).
+	if got := l.serveArgs("D", 2, true, []string{"--authorizer=true"}); slices.Contains(got, "--rocketmq-addr") {
+		t.Errorf("serve args with --authorizer hold --rocketmq-addr: %q", got)
+	}
 	// Ranges past 65535, or overlapping (more than 100 nodes), are refused.
-	for _, bad := range []clusterLayout{{3, 65400}, {3, 0}, {0, 9092}, {101, 9092}} {
+	for _, bad := range []clusterLayout{{3, 65400}, {3, 65535 - rocketmqPortOffset - 1}, {3, 0}, {0, 9092}, {101, 9092}} {
 		if err := bad.validate(); err == nil {
 			t.Errorf("layout %+v accepted", bad)
 		}
 	}
-	if err := (clusterLayout{3, 65333}).validate(); err != nil {
+	if got, want := l.nameServers(), "127.0.0.1:9876;127.0.0.1:9877;127.0.0.1:9878"; got != want {
+		t.Errorf("RocketMQ name servers %q, want %q", got, want)
+	}
+	if err := (clusterLayout{3, 65535 - rocketmqPortOffset - 2}).validate(); err != nil {
 		t.Errorf("highest base port for 3 nodes refused: %v", err)
 	}
 }

@@ -114,7 +114,11 @@ flags:
 		return err
 	}
 	fmt.Fprintln(stdout, layout.bootstrap())
-	fmt.Fprintf(stderr, "cluster of %d nodes ready in %v (bootstrap list above); Ctrl-C stops it\n", layout.Nodes, time.Since(started).Round(time.Millisecond))
+	rocket := "; RocketMQ name servers " + layout.nameServers()
+	if rocketMQOff(extra) {
+		rocket = "; no RocketMQ listener beside Kafka security"
+	}
+	fmt.Fprintf(stderr, "cluster of %d nodes ready in %v (bootstrap list above%s); Ctrl-C stops it\n", layout.Nodes, time.Since(started).Round(time.Millisecond), rocket)
 	return u.serve()
 }
 
@@ -157,6 +161,9 @@ func (u *upRun) start(exe string, id int, withHTTP bool, extra []string) error {
 	http := ""
 	if withHTTP {
 		http = ", http " + n.addrs.http
+	}
+	if !rocketMQOff(extra) {
+		http += ", rocketmq " + n.addrs.rocketmq
 	}
 	fmt.Fprintf(u.stderr, "node %d: pid %d, kafka %s, controller %s%s, log %s\n", id, n.cmd.Process.Pid, n.addrs.kafka, n.addrs.controller, http, n.logPath)
 	return nil

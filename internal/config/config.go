@@ -246,7 +246,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("data dir is empty: pass --data-dir DIR"))
 	}
 	errs = append(errs, c.Security.validate(c.KafkaAddr)...)
-	errs = append(errs, c.RocketMQ.validate()...)
+	errs = append(errs, c.validateRocketMQ()...)
 	if err := checkHostPort(c.KafkaAddr); c.KafkaAddr != "" && err != nil {
 		errs = append(errs, fmt.Errorf("kafka addr %q %v: use --kafka-addr host:port, such as 127.0.0.1:9092 or 0.0.0.0:9092 for every interface", c.KafkaAddr, err))
 	}

@@ -198,3 +198,27 @@ func TestSecurityValidate(t *testing.T) {
 		t.Fatalf("TLS only with PLAIN: %v", err)
 	}
 }
+
+// TestRocketMQValidate: a bad --rocketmq-addr, an advertised address
+// without a listener, and the unauthenticated RocketMQ listener beside
+// Kafka listeners with ACLs are refused.
+func TestRocketMQValidate(t *testing.T) {
+	for name, edit := range map[string]func(*Config){
+		"bad addr":              func(c *Config) { c.RocketMQ.Addr = "nohost" },
+		"advertised alone":      func(c *Config) { c.RocketMQ.AdvertisedAddr = "127.0.0.1:9876" },
+		"beside the authorizer": func(c *Config) { c.RocketMQ.Addr = "127.0.0.1:9876"; c.ACL.Authorizer = true },
+	} {
+		c := Default()
+		c.DataDir = t.TempDir()
+		edit(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "rocketmq") {
+			t.Errorf("%s: %v, want an error about rocketmq", name, err)
+		}
+	}
+	c := Default()
+	c.DataDir = t.TempDir()
+	c.RocketMQ.Addr = "127.0.0.1:9876"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 )
@@ -24,6 +25,17 @@ func (r *RocketMQConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&r.AdvertisedAddr, "rocketmq-advertised-addr", r.AdvertisedAddr, "address RocketMQ clients are given in routes; default the RocketMQ listen address (env FERRY_ROCKETMQ_ADVERTISED_ADDR)")
 }
 
+// validateRocketMQ checks the RocketMQ listener against the rest: it has
+// no authentication yet, so it may not run beside Kafka listeners that
+// require one (it would be a way around their ACLs).
+func (c Config) validateRocketMQ() []error {
+	errs := c.RocketMQ.validate()
+	if c.RocketMQ.Addr != "" && c.AuthorizationEnforced() {
+		errs = append(errs, errors.New("--rocketmq-addr cannot be used with ACLs, SASL or client certificates on the Kafka listeners: the RocketMQ listener has no authentication yet and would let any client around them"))
+	}
+	return errs
+}
+
 func (r RocketMQConfig) validate() []error {
 	var errs []error
 	if r.Addr != "" {
@@ -36,7 +48,7 @@ func (r RocketMQConfig) validate() []error {
 			errs = append(errs, fmt.Errorf("rocketmq advertised addr %q %v: use --rocketmq-advertised-addr host:port", r.AdvertisedAddr, err))
 		}
 		if r.Addr == "" {
-			errs = append(errs, fmt.Errorf("--rocketmq-advertised-addr needs --rocketmq-addr"))
+			errs = append(errs, errors.New("--rocketmq-advertised-addr needs --rocketmq-addr"))
 		}
 	}
 	return errs

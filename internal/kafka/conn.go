@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-mq/ferry/internal/reqbudget"
 )
 
 // maxInFlight bounds requests read ahead of their responses on one
@@ -46,8 +48,8 @@ type conn struct {
 	// idle is --connections-max-idle; readTimeout --request-read-timeout.
 	idle, readTimeout time.Duration
 
-	clientID string        // of the request being handled; read goroutine only
-	reqBytes *requestBytes // of the request being handled; read goroutine only
+	clientID string             // of the request being handled; read goroutine only
+	reqBytes *reqbudget.Request // of the request being handled; read goroutine only
 	pending  chan pendingReply
 	inFlight atomic.Int32 // requests read whose replies are not yet written
 	// parked adds up the nanoseconds the write goroutine has spent parked
@@ -70,9 +72,9 @@ type conn struct {
 type pendingReply struct {
 	header requestHeader
 	finish finisher
-	bytes  *requestBytes // released once finish has run
-	start  time.Time     // when its last byte was read; zero for a bare SASL token
-	parked int64         // conn.parked when it was read
+	bytes  *reqbudget.Request // released once finish has run
+	start  time.Time          // when its last byte was read; zero for a bare SASL token
+	parked int64              // conn.parked when it was read
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -130,20 +132,20 @@ func (c *conn) readLoop() error {
 		if size < 0 || size > maxFrame {
 			return fmt.Errorf("request of %d bytes is over the %d-byte limit (--max-request-bytes)", size, maxFrame)
 		}
-		if limit := c.s.budget.limit; int64(size) > limit {
+		if limit := c.s.budget.Limit(); int64(size) > limit {
 			// Waiting could never make room for it.
 			return fmt.Errorf("request of %d bytes is larger than the whole %d-byte request budget (--queued-max-request-bytes)", size, limit)
 		}
-		rb := c.s.budget.newRequest()
+		rb := c.s.budget.NewRequest()
 		frame, err := c.readFrame(r, int(size), rb)
 		if err != nil {
-			rb.release()
+			rb.Release()
 			return err
 		}
 		if c.sasl.rawTokens() {
 			// After SaslHandshake v0 the frames are bare SASL tokens.
 			err := c.rawSASLToken(frame)
-			rb.release()
+			rb.Release()
 			if err == nil {
 				err = c.closing
 			}
@@ -155,7 +157,7 @@ func (c *conn) readLoop() error {
 		start := time.Now()
 		h, req, err := parseRequest(frame)
 		if err != nil {
-			rb.release()
+			rb.Release()
 			var uv errUnsupportedVersion
 			if errors.As(err, &uv) && h.key == apiVersionsKey {
 				// Answered, not fatal: the client retries with a version
@@ -166,7 +168,7 @@ func (c *conn) readLoop() error {
 			return fmt.Errorf("bad request (key %d, version %d, client %q): %w", h.key, h.version, h.clientID, err)
 		}
 		if err := c.admit(h.key); err != nil {
-			rb.release()
+			rb.Release()
 			return err
 		}
 		c.clientID = h.clientID
@@ -175,7 +177,7 @@ func (c *conn) readLoop() error {
 		fin, err := c.handle(h, req)
 		c.reqBytes = nil
 		if err != nil {
-			rb.release()
+			rb.Release()
 			return err
 		}
 		c.push(pendingReply{header: h, finish: fin, bytes: rb, start: start})
@@ -195,7 +197,7 @@ func (c *conn) push(p pendingReply) {
 // handled, before its reply is due. A handler calls it once nothing it
 // keeps refers to the request's bytes (produce, once its batches are
 // appended), so replies waiting in the pipeline do not hold the budget.
-func (c *conn) releaseRequestBytes() { c.reqBytes.release() }
+func (c *conn) releaseRequestBytes() { c.reqBytes.Release() }
 
 // readSize reads the next request's size. A connection may be quiet for
 // --connections-max-idle between requests, and longer while a request of
@@ -226,14 +228,14 @@ func (c *conn) readSize(r io.Reader) (int32, error) {
 // size costs nothing and memory follows the bytes received. The whole
 // request must arrive within --request-read-timeout of its size, not
 // counting time spent waiting for the budget.
-func (c *conn) readFrame(r io.Reader, size int, rb *requestBytes) ([]byte, error) {
+func (c *conn) readFrame(r io.Reader, size int, rb *reqbudget.Request) ([]byte, error) {
 	deadline := time.Now().Add(c.readTimeout)
 	var frame []byte
 	for len(frame) < size {
 		if len(frame) == cap(frame) {
 			grow := min(size, max(firstFrameChunk, 2*len(frame))) - len(frame)
 			start := time.Now()
-			waited, err := rb.grow(c.ctx, int64(grow))
+			waited, err := rb.Grow(c.ctx, int64(grow))
 			if err != nil {
 				return nil, err
 			}
@@ -281,12 +283,12 @@ func (c *conn) writeLoop() {
 	failed := false
 	for p := range c.pending {
 		if failed {
-			p.bytes.release()
+			p.bytes.Release()
 			c.inFlight.Add(-1)
 			continue // drain so the reader never blocks
 		}
 		rep, err := c.finish(p)
-		p.bytes.release()
+		p.bytes.Release()
 		if err == nil && rep != nil {
 			w.takeBuffers()
 			c.nc.SetWriteDeadline(time.Now().Add(c.idle))

@@ -12,9 +12,9 @@
 //
 // What clients can make the broker hold is bounded: a request's buffer
 // grows as its bytes arrive, from a broker-wide budget of request bytes
-// (budget.go) that readers wait on; connections are capped in number, per
-// address too, and closed when idle or stalled mid-request (limits.go,
-// conn.go).
+// (internal/reqbudget) that readers wait on; connections are capped in
+// number, per address too, and closed when idle or stalled mid-request
+// (limits.go, conn.go).
 //
 // A TLS listener (tls.go) is a second Server sharing the first one's budget,
 // limits, SASL settings and ACL and quota state; its connections cannot use sendfile, so fetches
@@ -43,6 +43,7 @@ import (
 	"github.com/ferry-mq/ferry/internal/broker"
 	"github.com/ferry-mq/ferry/internal/meta"
 	"github.com/ferry-mq/ferry/internal/metrics"
+	"github.com/ferry-mq/ferry/internal/reqbudget"
 )
 
 // Server accepts Kafka protocol connections.
@@ -58,7 +59,7 @@ type Server struct {
 	metrics     *serverMetrics
 	slowRequest time.Duration // --slow-request; 0 logs none
 
-	budget  *requestBudget // request bytes read and not yet handled
+	budget  *reqbudget.Budget // request bytes read and not yet handled
 	limits  *connLimits
 	refused [numLimitKinds]logThrottle // log lines of connections over each limit
 
@@ -87,7 +88,7 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 	cfg := b.Config()
 	s := &Server{
 		broker: b, log: logger, advertised: advertised, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
-		budget: newRequestBudget(cfg.QueuedMaxRequestBytes),
+		budget: reqbudget.New(cfg.QueuedMaxRequestBytes),
 		limits: newConnLimits(cfg.MaxConnections, cfg.MaxConnectionsPerIP),
 
 		metrics:     newServerMetrics(cfg.Metrics),
@@ -210,5 +211,5 @@ type Stats struct {
 
 // Stats returns the server's current counts, for metrics and tests.
 func (s *Server) Stats() Stats {
-	return Stats{Connections: s.limits.open(), RequestBytesInUse: s.budget.inUse()}
+	return Stats{Connections: s.limits.open(), RequestBytesInUse: s.budget.InUse()}
 }

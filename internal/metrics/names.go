@@ -150,6 +150,16 @@ var (
 		Like: "(none; kafka-reassign-partitions --verify)"}
 )
 
+// Requests of the RocketMQ remoting protocol (internal/rocketmq).
+var (
+	RocketMQRequests = &Desc{Name: "ferry_rocketmq_requests_total", Kind: KindCounter, Labels: []string{"code"},
+		Help: "RocketMQ remoting requests received, by request code (a number; codes Ferry does not serve count as \"unsupported\").",
+		Like: "(none)"}
+	RocketMQConnections = &Desc{Name: "ferry_rocketmq_connections", Kind: KindGauge, Scraped: true,
+		Help: "Open RocketMQ client connections.",
+		Like: "(none)"}
+)
+
 // All lists every Desc, for the README check and the dashboard test.
 var All = []*Desc{
 	KafkaRequests, KafkaRequestErrors, KafkaRequestDuration, KafkaSlowRequests,
@@ -163,4 +173,5 @@ var All = []*Desc{
 	BrokerPartitions, BrokerPartitionsLed, ControllerID, ActiveController, Ready,
 	UnderReplicatedPartitions, OfflinePartitions, ISRShrinks, ISRExpands, ReplicaFetchLag,
 	ReassignmentBytes, ReassignmentLag,
+	RocketMQRequests, RocketMQConnections,
 }

@@ -10,11 +10,13 @@ import (
 //
 // Each node leading partitions of T is a broker ferry-<id> (brokerId 0,
 // the master) with as many read and write queues as partitions it leads
-// (route.go). An unknown topic is TOPIC_NOT_EXIST, and the producer then
-// asks for TBW102, the clients' default topic key: with automatic topic
-// creation on, its route is this node with --num-partitions queues, and
-// the first send creates the topic; with it off, TBW102 does not exist
-// either and the send fails with "route not found".
+// (route.go). With automatic topic creation on, an unknown topic is
+// created here, as Kafka's Metadata request creates one, so that even on a
+// cluster the first route a producer gets is the real one (the clients'
+// own fallback, the route of TBW102 — this node alone with
+// --num-partitions queues — sends everything to one node, which may lead
+// none of the new topic's partitions). With it off, an unknown topic is
+// TOPIC_NOT_EXIST, TBW102 too, and the send fails with "route not found".
 
 func init() { register(codeGetRouteInfoByTopic, handleGetRouteInfo) }
 
@@ -53,7 +55,7 @@ func handleGetRouteInfo(c *Conn, req *Command) *Command {
 			return jsonResponse(req, route)
 		}
 	}
-	t, code, err := s.Topic(topic, false)
+	t, code, err := s.Topic(topic, topic != defaultTopicKey)
 	if err != nil {
 		return errorResponse(req, code, err.Error())
 	}

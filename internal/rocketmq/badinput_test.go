@@ -2,12 +2,15 @@ package rocketmq_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,9 +108,9 @@ func TestUnknownRequestCode(t *testing.T) {
 			t.Errorf("answered in serialize type %d to a request in %d", resp.Serialize, st)
 		}
 	}
-	route := sendRequest(105, map[string]string{"topic": "nope"}, nil)
+	route := sendRequest(105, map[string]string{"topic": "no|pe"}, nil)
 	if resp := c.call(route); resp.Code != rocketmq.ResTopicNotExist {
-		t.Fatalf("route of an unknown topic: code %d", resp.Code)
+		t.Fatalf("route of a topic Kafka cannot name: code %d", resp.Code)
 	}
 }
 
@@ -179,6 +182,9 @@ func TestUnknownTopicAutoCreateOff(t *testing.T) {
 	if resp := c.call(sendRequest(10, validSendFields("ghost"), []byte("x"))); resp.Code != rocketmq.ResTopicNotExist || !strings.Contains(resp.Remark, "auto-create") {
 		t.Errorf("send to unknown topic: code %d remark %q", resp.Code, resp.Remark)
 	}
+	if resp := c.call(sendRequest(105, map[string]string{"topic": "ghost"}, nil)); resp.Code != rocketmq.ResTopicNotExist {
+		t.Errorf("route of an unknown topic with auto-create off: code %d", resp.Code)
+	}
 	if resp := c.call(sendRequest(105, map[string]string{"topic": "TBW102"}, nil)); resp.Code != rocketmq.ResTopicNotExist {
 		t.Errorf("route of TBW102 with auto-create off: code %d", resp.Code)
 	}
@@ -188,5 +194,137 @@ func TestUnknownTopicAutoCreateOff(t *testing.T) {
 	}
 	if _, ok := s.Broker.Image().Topic("ghost"); ok {
 		t.Fatal("topic ghost was created")
+	}
+}
+
+// TestHalfSentFrameCloses: a connection that starts a frame and stops
+// sending is closed after --request-read-timeout, not held open.
+func TestHalfSentFrameCloses(t *testing.T) {
+	s := startNode(t, func(c *config.Config) { c.RequestReadTimeout = 200 * time.Millisecond })
+	c := dialRaw(t, s)
+	c.write([]byte{0, 0, 1, 0, 0, 0})
+	c.expectClosed()
+}
+
+// TestConnectionLimit: connections past --max-connections are closed at
+// once; the ones within it are served.
+func TestConnectionLimit(t *testing.T) {
+	s := startNode(t, func(c *config.Config) { c.MaxConnections = 2 })
+	a, b := dialRaw(t, s), dialRaw(t, s)
+	for _, c := range []*rawConn{a, b} {
+		if resp := c.call(sendRequest(9999, nil, nil)); resp.Code != rocketmq.ResRequestCodeNotSupported {
+			t.Fatalf("code %d", resp.Code)
+		}
+	}
+	dialRaw(t, s).expectClosed()
+}
+
+// TestSendOverMaxMessageBytes: a message over the topic's
+// max.message.bytes is refused with MESSAGE_ILLEGAL, as Kafka produce
+// refuses it, and nothing is stored.
+func TestSendOverMaxMessageBytes(t *testing.T) {
+	s := startNode(t, func(c *config.Config) { c.TopicDefaults["max.message.bytes"] = "1024" })
+	p := newProducer(t, s, "pg-big")
+	_, err := p.SendSync(context.Background(), primitive.NewMessage("big", make([]byte, 2000)))
+	if err == nil || !strings.Contains(err.Error(), "max.message.bytes") || !strings.Contains(err.Error(), "13") {
+		t.Fatalf("oversized send: %v, want MESSAGE_ILLEGAL (13) naming max.message.bytes", err)
+	}
+	if _, err := p.SendSync(context.Background(), primitive.NewMessage("big", make([]byte, 100))); err != nil {
+		t.Fatalf("small send after a refused one: %v", err)
+	}
+	part, err := s.Broker.Partition("big", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := part.Log().EndOffset(); n != 1 {
+		t.Fatalf("stored %d records, want only the small one", n)
+	}
+}
+
+// lockedBuffer is a log destination safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestEveryCodeSurvivesGarbage: every served request code, sent with no
+// header fields, with nonsense in the usual ones, and with a garbage body,
+// is handled without a handler panic (which the server would turn into
+// SYSTEM_ERROR and log).
+func TestEveryCodeSurvivesGarbage(t *testing.T) {
+	var logs lockedBuffer
+	s := startNodeLogged(t, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	c := dialRaw(t, s)
+	garbage := map[string]string{}
+	for _, f := range []string{"topic", "queueId", "group", "consumerGroup", "producerGroup", "offset", "commitLogOffset",
+		"timestamp", "maxMsgNums", "queueOffset", "sysFlag", "clientID", "msgId", "key", "a", "b", "e", "f", "g", "h", "i"} {
+		garbage[f] = "\x01-9x%"
+	}
+	opaque := int32(100)
+	for _, code := range rocketmq.RegisteredCodes() {
+		for _, fields := range []map[string]string{nil, garbage} {
+			for _, body := range [][]byte{nil, []byte("{\x00garbage")} {
+				opaque++
+				frame, err := rocketmq.AppendFrame(nil, &rocketmq.Command{Code: code, Opaque: opaque, ExtFields: fields, Body: body, Serialize: rocketmq.SerializeJSON})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.write(frame)
+			}
+		}
+	}
+	// A last request; its answer comes after the others were handled
+	// (long polls aside, which answer later or never here).
+	c.write(mustFrame(t, &rocketmq.Command{Code: 9999, Opaque: 1, Serialize: rocketmq.SerializeJSON}))
+	for {
+		resp, err := rocketmq.ReadFrame(c.r, 1<<30)
+		if err != nil {
+			t.Fatalf("connection closed while garbage was handled: %v\n%s", err, logs.String())
+		}
+		if resp.Opaque == 1 {
+			break
+		}
+	}
+	if strings.Contains(logs.String(), "panicked") {
+		t.Fatalf("a handler panicked:\n%s", logs.String())
+	}
+}
+
+func mustFrame(t *testing.T, cmd *rocketmq.Command) []byte {
+	t.Helper()
+	b, err := rocketmq.AppendFrame(nil, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestFrameBytesFromBudget: a half-sent frame holds the bytes that came
+// (from --queued-max-request-bytes, not its announced size), and gives
+// them back when its connection closes.
+func TestFrameBytesFromBudget(t *testing.T) {
+	s := startNode(t, func(c *config.Config) { c.QueuedMaxRequestBytes = 1 << 20 })
+	a := dialRaw(t, s)
+	a.write(append(binary.BigEndian.AppendUint32(nil, 1000_000), make([]byte, 300_000)...))
+	eventually(t, "the half-sent frame to hold budget", func() bool {
+		n := s.RocketMQ().RequestBytesInUse()
+		return n >= 300_000 && n < 1000_000
+	})
+	a.nc.Close()
+	eventually(t, "the budget to be released", func() bool { return s.RocketMQ().RequestBytesInUse() == 0 })
+	if resp := dialRaw(t, s).call(sendRequest(9999, nil, nil)); resp.Code != rocketmq.ResRequestCodeNotSupported {
+		t.Fatalf("code %d", resp.Code)
 	}
 }

@@ -3,6 +3,7 @@ package rocketmq_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -24,6 +25,12 @@ func init() { rlog.SetLogLevel("error") }
 // loopback port; edit changes its config first.
 func startNode(t *testing.T, edit func(*config.Config)) *server.Server {
 	t.Helper()
+	return startNodeLogged(t, nil, edit)
+}
+
+// startNodeLogged is startNode with the node's logger.
+func startNodeLogged(t *testing.T, logger *slog.Logger, edit func(*config.Config)) *server.Server {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.KafkaAddr = "127.0.0.1:0"
@@ -32,7 +39,7 @@ func startNode(t *testing.T, edit func(*config.Config)) *server.Server {
 	if edit != nil {
 		edit(&cfg)
 	}
-	s, err := server.Start(cfg, nil)
+	s, err := server.Start(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

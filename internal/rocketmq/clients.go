@@ -227,3 +227,41 @@ func (r *Clients) notify(groups []string) {
 		}
 	}
 }
+
+// clientExpiry is how long a client stays registered without a heartbeat
+// (clients send one every 30 s), as RocketMQ brokers' channel expiry.
+const clientExpiry = 120 * time.Second
+
+// expire forgets clients not heard from since before now - clientExpiry.
+func (r *Clients) expire(now time.Time) {
+	r.mu.Lock()
+	var changed []string
+	for c, byID := range r.byConn {
+		for id, cl := range byID {
+			if now.Sub(cl.LastSeen) > clientExpiry {
+				delete(byID, id)
+				changed = append(changed, changedGroups(cl, nil)...)
+				c.log.Info("client expired: no heartbeat", "client", id, "last_seen", cl.LastSeen)
+			}
+		}
+		if len(byID) == 0 {
+			delete(r.byConn, c)
+		}
+	}
+	r.mu.Unlock()
+	r.notify(changed)
+}
+
+// expireLoop runs expire every 10 s until the server closes.
+func (r *Clients) expireLoop() {
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case now := <-tick.C:
+			r.expire(now)
+		case <-r.s.ctx.Done():
+			return
+		}
+	}
+}

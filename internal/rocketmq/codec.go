@@ -84,6 +84,12 @@ const minFrame = 4
 // the header, and the body (the rest). Frames longer than maxFrame bytes
 // are refused before any of their bytes are buffered.
 func ReadFrame(r *bufio.Reader, maxFrame int) (*Command, error) {
+	return readFrame(r, maxFrame, nil)
+}
+
+// readFrame is ReadFrame taking each growth of the frame's buffer from
+// grow first (nil: no budget).
+func readFrame(r *bufio.Reader, maxFrame int, grow func(n int) error) (*Command, error) {
 	var lenBuf [4]byte
 	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
 		return nil, err
@@ -95,14 +101,46 @@ func ReadFrame(r *bufio.Reader, maxFrame int) (*Command, error) {
 	if n < minFrame {
 		return nil, fmt.Errorf("%w: length %d is shorter than the header-length field", ErrBadFrame, n)
 	}
-	frame := make([]byte, n)
-	if _, err := io.ReadFull(r, frame); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
+	frame, err := readN(r, int(n), grow)
+	if err != nil {
 		return nil, err
 	}
 	return DecodeFrame(frame)
+}
+
+// readChunk is how much of a frame is buffered ahead of its bytes.
+const readChunk = 64 << 10
+
+// readN reads exactly n bytes, growing its buffer as they arrive, so a
+// frame that announces a large size and never sends it holds no more
+// memory than what came.
+func readN(r io.Reader, n int, grow func(n int) error) ([]byte, error) {
+	var buf []byte
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			more := min(n-len(buf), max(len(buf), readChunk))
+			if grow != nil {
+				if err := grow(more); err != nil {
+					return nil, err
+				}
+			}
+			grown := make([]byte, len(buf), len(buf)+more) // exactly what the budget gave
+			copy(grown, buf)
+			buf = grown
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			if len(buf) == n {
+				break
+			}
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // DecodeFrame decodes a frame without its leading length field.

@@ -3,8 +3,11 @@ package rocketmq
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"io"
 	"reflect"
+	"runtime"
 	"testing"
 )
 
@@ -78,4 +81,22 @@ func FuzzDecodeFrame(f *testing.F) {
 			t.Fatalf("round trip changed the command: %+v → %+v", cmd, again)
 		}
 	})
+}
+
+// TestReadFrameAllocatesAsBytesArrive: a frame that announces 64 MiB and
+// sends ten bytes costs memory for what arrived, not what was announced
+// (a client cannot make the broker hold 64 MiB per connection for free).
+func TestReadFrameAllocatesAsBytesArrive(t *testing.T) {
+	frame := append(binary.BigEndian.AppendUint32(nil, 64<<20), make([]byte, 10)...)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := ReadFrame(bufio.NewReader(bytes.NewReader(frame)), 100<<20)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("truncated frame: %v", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+		t.Fatalf("reading 10 bytes of a frame announcing 64 MiB allocated %d bytes", grew)
+	}
 }

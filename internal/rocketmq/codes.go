@@ -4,6 +4,7 @@ package rocketmq
 // served code has its own file, named by number and name.
 const (
 	codeSendMessage             int16 = 10
+	codeUpdateAndCreateTopic    int16 = 17
 	codePullMessage             int16 = 11
 	codeQueryMessage            int16 = 12
 	codeQueryConsumerOffset     int16 = 14
@@ -23,6 +24,9 @@ const (
 	codeUnlockBatchMQ           int16 = 42
 	codeGetRouteInfoByTopic     int16 = 105
 	codeGetBrokerClusterInfo    int16 = 106
+	codeGetAllTopicList         int16 = 206
+	codeDeleteTopicInBroker     int16 = 215
+	codeDeleteTopicInNamesrv    int16 = 216
 	codeSendMessageV2           int16 = 310
 	codeSendBatchMessage        int16 = 320
 )

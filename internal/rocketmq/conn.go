@@ -31,8 +31,18 @@ type Conn struct {
 	out    chan *Command
 	closed chan struct{} // closed when the connection ends
 	once   sync.Once
+	// ctx ends with the connection (or the server): it stops a wait for
+	// the request budget.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	later chan struct{} // semaphore of requests handled off the read goroutine
+	// held are Later work not started yet: the read goroutine starts it
+	// once it has handled every frame already buffered, so that sends
+	// arriving together are all appended before the first of them waits
+	// for an fsync, and one group-commit fsync covers them all. Only the
+	// read goroutine touches it.
+	held []func()
 
 	nextOpaque atomic.Int32
 	pendingMu  sync.Mutex
@@ -40,9 +50,10 @@ type Conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *Conn {
+	ctx, cancel := context.WithCancel(s.ctx)
 	return &Conn{
 		s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()),
-		out: make(chan *Command, 256), closed: make(chan struct{}),
+		out: make(chan *Command, 256), closed: make(chan struct{}), ctx: ctx, cancel: cancel,
 		later: make(chan struct{}, maxLater), pending: map[int32]chan *Command{},
 	}
 }
@@ -59,30 +70,51 @@ func (c *Conn) Done() <-chan struct{} { return c.closed }
 func (c *Conn) close() {
 	c.once.Do(func() {
 		close(c.closed)
+		c.cancel()
 		c.nc.Close()
 	})
 }
 
 func (c *Conn) serve() {
 	defer c.close()
+	defer c.startHeld()
 	go c.writeLoop()
 	r := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
+		if r.Buffered() == 0 {
+			c.startHeld()
+		}
 		if c.s.idle > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(c.s.idle))
 		}
-		cmd, err := ReadFrame(r, c.s.maxFrame)
+		// Once a frame has begun, the rest must come within the request
+		// read timeout: a client may not hold a frame half-sent.
+		if _, err := r.Peek(4); err != nil {
+			c.logReadError(err)
+			return
+		}
+		if c.s.readTimeout > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.s.readTimeout))
+		}
+		// The frame's bytes come from the listener's request budget as
+		// they arrive, and go back once it is handled (its body is
+		// appended or copied by then; Later work keeps only its answer).
+		rb := c.s.budget.NewRequest()
+		cmd, err := readFrame(r, c.s.maxFrame, func(n int) error {
+			_, err := rb.Grow(c.ctx, int64(n))
+			return err
+		})
 		if err != nil {
+			rb.Release()
 			c.logReadError(err)
 			return
 		}
 		if cmd.IsResponse() {
 			c.deliver(cmd)
-			continue
-		}
-		if resp := c.handle(cmd); resp != nil && !cmd.IsOneway() {
+		} else if resp := c.handle(cmd); resp != nil && !cmd.IsOneway() {
 			c.send(resp)
 		}
+		rb.Release()
 	}
 }
 
@@ -103,6 +135,8 @@ func (c *Conn) logReadError(err error) {
 // handle runs the request's handler; an unknown code or a handler panic
 // gets an error response, never a dead broker.
 func (c *Conn) handle(req *Command) (resp *Command) {
+	c.s.metrics.countRequest(req.Code)
+	c.log.Debug("request", "code", req.Code, "opaque", req.Opaque, "fields", len(req.ExtFields), "body_bytes", len(req.Body))
 	h, ok := handlers[req.Code]
 	if !ok {
 		c.log.Debug("request code not supported", "code", req.Code)
@@ -119,15 +153,24 @@ func (c *Conn) handle(req *Command) (resp *Command) {
 
 // Later runs fn off the read goroutine and sends its response (unless
 // req is oneway or fn returns nil); a handler returns Later's nil. Use it
-// for work that waits: an fsync, replication, a long poll. The reader
-// waits while maxLater such requests are in flight.
+// for work that waits: an fsync, replication, a long poll. fn starts once
+// the frames already received are handled (see held), and the reader
+// waits while maxLater such requests are in flight. Call it only from a
+// handler.
 func (c *Conn) Later(req *Command, fn func() *Command) *Command {
 	select {
 	case c.later <- struct{}{}:
-	case <-c.closed:
-		return nil
+	default:
+		// Full: what is held must run to make room, or the reader
+		// would wait for work that only it can start.
+		c.startHeld()
+		select {
+		case c.later <- struct{}{}:
+		case <-c.closed:
+			return nil
+		}
 	}
-	go func() {
+	c.held = append(c.held, func() {
 		defer func() { <-c.later }()
 		var resp *Command
 		func() {
@@ -142,8 +185,17 @@ func (c *Conn) Later(req *Command, fn func() *Command) *Command {
 		if resp != nil && !req.IsOneway() {
 			c.send(resp)
 		}
-	}()
+	})
 	return nil
+}
+
+// startHeld starts the Later work held so far.
+func (c *Conn) startHeld() {
+	for _, run := range c.held {
+		go run()
+	}
+	clear(c.held)
+	c.held = c.held[:0]
 }
 
 // send queues cmd for the write goroutine; it is dropped once the

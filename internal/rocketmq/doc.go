@@ -23,7 +23,11 @@
 // gets no response. A frame longer than --max-request-bytes, or one that
 // does not parse, closes the connection with a logged reason (the stream
 // cannot be resynchronised); an unknown request code is answered
-// REQUEST_CODE_NOT_SUPPORTED.
+// REQUEST_CODE_NOT_SUPPORTED. A frame's buffer grows as its bytes arrive,
+// each growth taken first from the listener's request budget
+// (--queued-max-request-bytes, internal/reqbudget) and given back once the
+// frame is handled; a frame begun must be complete within
+// --request-read-timeout.
 //
 // Each request code has its own file, named by number and name
 // (10_send_message.go, 105_get_routeinfo_by_topic.go …), registering its
@@ -43,7 +47,9 @@
 // Kafka advertised host with its Kafka advertised port plus the distance
 // between this node's Kafka and RocketMQ advertised ports, so every node
 // must keep the same distance (`ferry cluster up` does: Kafka 9092+i,
-// RocketMQ 9876+i). Queue offsets are record offsets.
+// RocketMQ 9876+i). Queue offsets are record offsets. After a leader
+// change a broker's queue i may name another partition; a client sending
+// with an older route (refreshed every 30 s) then writes that partition.
 //
 // # Messages and records
 //

@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/ferry-mq/ferry/internal/meta"
 )
 
 // Message ids (offsetMsgId), the scheme in doc.go: 16 bytes, 32 upper-case
@@ -89,4 +91,49 @@ func DecodeMessageID(id string) (DecodedID, error) {
 // (hash collisions are possible: a caller checks each match).
 func (d DecodedID) Matches(topic string, partition int32) bool {
 	return partitionHash(topic, partition) == d.Hash
+}
+
+// SplitCommitLogOffset splits a commit-log offset (CommitLogOffset) into
+// its partition hash and record offset.
+func SplitCommitLogOffset(v int64) (hash uint64, offset int64) {
+	return uint64(v) >> offsetBits, v & (1<<offsetBits - 1)
+}
+
+// PartitionOf finds the partition of t a commit-log offset names (the
+// lowest-numbered one on a hash collision within t); ok is false when none
+// matches.
+func PartitionOf(t *meta.Topic, commitLogOffset int64) (partition int32, offset int64, ok bool) {
+	hash, offset := SplitCommitLogOffset(commitLogOffset)
+	for p := int32(0); p < t.Partitions; p++ {
+		if partitionHash(t.Name, p) == hash {
+			return p, offset, true
+		}
+	}
+	return 0, 0, false
+}
+
+// Location is where a message id may point: a Ferry topic, partition and
+// record offset.
+type Location struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// Locate lists the partitions among the broker's topics that a message
+// id may name (more than one only on a hash collision: check each).
+func (s *Server) Locate(id string) ([]Location, error) {
+	d, err := DecodeMessageID(id)
+	if err != nil {
+		return nil, err
+	}
+	var locs []Location
+	for _, t := range s.broker.Image().Topics() {
+		for p := int32(0); p < t.Partitions; p++ {
+			if d.Matches(t.Name, p) {
+				locs = append(locs, Location{t.Name, p, d.Offset})
+			}
+		}
+	}
+	return locs, nil
 }

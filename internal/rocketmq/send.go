@@ -175,6 +175,14 @@ func handleSend(c *Conn, req *Command, h SendHeader, batch bool) *Command {
 	resp.SetField("MSG_REGION", "DefaultRegion")
 	resp.SetField("TRACE_ON", "true")
 	if msgs[0].Property(PropWaitStoreMsgOK) == "false" {
+		// Answered now; the fsync still runs (flush.policy=always has no
+		// other trigger), its outcome only logged.
+		c.Later(req, func() *Command {
+			if err := wait(); err != nil {
+				c.log.Warn("send answered before it was durable (WAIT=false) is not", "topic", t.Name, "partition", partition, "err", err)
+			}
+			return nil
+		})
 		return resp
 	}
 	return c.Later(req, func() *Command {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/ferry-mq/ferry/internal/broker"
+	"github.com/ferry-mq/ferry/internal/metrics"
+	"github.com/ferry-mq/ferry/internal/reqbudget"
 )
 
 // Server accepts RocketMQ remoting connections and serves the NameServer
@@ -18,13 +20,23 @@ type Server struct {
 	log    *slog.Logger
 	// advertised is this node's RocketMQ host:port as routes give it.
 	advertised string
-	// maxFrame bounds one frame (--max-request-bytes); a bigger one
-	// closes its connection.
+	// maxFrame bounds one frame (--max-request-bytes, and never more
+	// than the whole request budget); a bigger one closes its connection.
 	maxFrame int
-	// idle closes a connection that sends nothing this long.
-	idle time.Duration
+	// idle closes a connection that sends nothing this long;
+	// readTimeout one whose frame is not complete this long after it
+	// began (--connections-max-idle, --request-read-timeout).
+	idle, readTimeout time.Duration
+	// maxConns bounds this listener's open connections
+	// (--max-connections, counted apart from the Kafka listeners').
+	maxConns int
+	// budget bounds the bytes of frames read and not yet handled, all
+	// connections together (--queued-max-request-bytes, apart from the
+	// Kafka listeners' own).
+	budget *reqbudget.Budget
 
 	clients *Clients
+	metrics *serverMetrics
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -44,11 +56,26 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := b.Config()
 	s := &Server{
-		broker: b, log: logger, advertised: advertised,
-		maxFrame: int(cfg.MaxRequestBytes), idle: cfg.ConnectionsMaxIdle,
-		ctx: ctx, cancel: cancel, conns: map[*Conn]struct{}{},
+		broker:      b,
+		log:         logger,
+		advertised:  advertised,
+		maxFrame:    int(min(int64(cfg.MaxRequestBytes), cfg.QueuedMaxRequestBytes)),
+		idle:        cfg.ConnectionsMaxIdle,
+		readTimeout: cfg.RequestReadTimeout,
+		maxConns:    cfg.MaxConnections,
+		budget:      reqbudget.New(cfg.QueuedMaxRequestBytes),
+		ctx:         ctx,
+		cancel:      cancel,
+		conns:       map[*Conn]struct{}{},
 	}
 	s.clients = newClients(s)
+	s.metrics = newServerMetrics(cfg.Metrics)
+	metrics.OrNop(cfg.Metrics).Register(metrics.SourceFunc(s.collect))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.clients.expireLoop()
+	}()
 	return s
 }
 
@@ -97,6 +124,12 @@ func (s *Server) Serve(lis net.Listener) error {
 			nc.Close()
 			return nil
 		}
+		if s.maxConns > 0 && len(s.conns) >= s.maxConns {
+			s.mu.Unlock()
+			s.log.Warn("refused connection: at --max-connections", "remote", nc.RemoteAddr().String(), "max", s.maxConns)
+			nc.Close()
+			continue
+		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -110,6 +143,9 @@ func (s *Server) Serve(lis net.Listener) error {
 		}()
 	}
 }
+
+// RequestBytesInUse is the bytes of frames read and not yet handled.
+func (s *Server) RequestBytesInUse() int64 { return s.budget.InUse() }
 
 // Addr is the bound listener address.
 func (s *Server) Addr() string {

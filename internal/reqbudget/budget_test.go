@@ -1,4 +1,4 @@
-package kafka
+package reqbudget
 
 import (
 	"context"
@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// growAsync runs r.grow(n) and reports its result on the returned channel.
-func growAsync(ctx context.Context, r *requestBytes, n int64) <-chan error {
+// growAsync runs r.Grow(n) and reports its result on the returned channel.
+func growAsync(ctx context.Context, r *Request, n int64) <-chan error {
 	done := make(chan error, 1)
 	go func() {
-		_, err := r.grow(ctx, n)
+		_, err := r.Grow(ctx, n)
 		done <- err
 	}()
 	return done
@@ -43,32 +43,32 @@ func expectDone(t *testing.T, done <-chan error, what string) {
 // does a second one stuck while the overdraft is taken.
 func TestBudgetHalfReadRequestsFinish(t *testing.T) {
 	ctx := context.Background()
-	b := newRequestBudget(100)
-	r1, r2 := b.newRequest(), b.newRequest()
-	if _, err := r1.grow(ctx, 60); err != nil {
+	b := New(100)
+	r1, r2 := b.NewRequest(), b.NewRequest()
+	if _, err := r1.Grow(ctx, 60); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r2.grow(ctx, 40); err != nil {
+	if _, err := r2.Grow(ctx, 40); err != nil {
 		t.Fatal(err)
 	}
-	fresh := growAsync(ctx, b.newRequest(), 10)
+	fresh := growAsync(ctx, b.NewRequest(), 10)
 	expectBlocked(t, fresh, "a request holding nothing")
 
-	if waited, err := r2.grow(ctx, 30); err != nil || waited {
+	if waited, err := r2.Grow(ctx, 30); err != nil || waited {
 		t.Fatalf("half-read request at the limit: waited %v, err %v; want it to take the overdraft", waited, err)
 	}
-	if got := b.inUse(); got != 130 {
+	if got := b.InUse(); got != 130 {
 		t.Fatalf("in use %d, want 130 (the limit and the overdraft)", got)
 	}
 	second := growAsync(ctx, r1, 10)
 	expectBlocked(t, second, "a second half-read request while the overdraft is taken")
 
-	r2.release()
-	r2.release() // twice is harmless
+	r2.Release()
+	r2.Release() // twice is harmless
 	expectDone(t, second, "half-read request")
 	expectDone(t, fresh, "fresh request")
-	r1.release()
-	if got := b.inUse(); got != 10 {
+	r1.Release()
+	if got := b.InUse(); got != 10 {
 		t.Fatalf("in use %d after releases, want 10 (the fresh request)", got)
 	}
 }
@@ -76,19 +76,19 @@ func TestBudgetHalfReadRequestsFinish(t *testing.T) {
 // TestBudgetWaitEndsWithConnection: a reader waiting for room stops when
 // its connection ends.
 func TestBudgetWaitEndsWithConnection(t *testing.T) {
-	b := newRequestBudget(10)
-	full := b.newRequest()
-	if _, err := full.grow(context.Background(), 10); err != nil {
+	b := New(10)
+	full := b.NewRequest()
+	if _, err := full.Grow(context.Background(), 10); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := growAsync(ctx, b.newRequest(), 1)
+	done := growAsync(ctx, b.NewRequest(), 1)
 	expectBlocked(t, done, "a request over the budget")
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("wait for the budget did not end with its connection")
 	}
-	if got := b.inUse(); got != 10 {
+	if got := b.InUse(); got != 10 {
 		t.Fatalf("in use %d, want 10", got)
 	}
 }

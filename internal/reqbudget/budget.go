@@ -1,11 +1,15 @@
-package kafka
+// Package reqbudget bounds the bytes of requests read and not yet handled,
+// all connections of a listener together (Kafka's
+// queued.max.request.bytes): the Kafka and RocketMQ fronts take each
+// request's bytes from one as they arrive.
+package reqbudget
 
 import (
 	"context"
 	"sync"
 )
 
-// requestBudget bounds the bytes of requests read but not yet handled, all
+// Budget bounds the bytes of requests read but not yet handled, all
 // connections together (Kafka's queued.max.request.bytes). A request's
 // buffer grows as its bytes arrive and each growth takes its bytes from
 // the budget first, waiting while there is no room: back-pressure on the
@@ -17,32 +21,36 @@ import (
 // and finish past the limit; it returns the overdraft when it is released.
 // Requests are never larger than the limit (larger ones are refused before
 // they are read), so request memory stays under twice the limit.
-type requestBudget struct {
+type Budget struct {
 	limit int64
 
 	mu        sync.Mutex
 	used      int64
-	overdrawn bool          // a requestBytes holds the overdraft
+	overdrawn bool          // a Request holds the overdraft
 	freed     chan struct{} // closed and replaced when bytes are released
 }
 
-func newRequestBudget(limit int64) *requestBudget {
-	return &requestBudget{limit: limit, freed: make(chan struct{})}
+func New(limit int64) *Budget {
+	return &Budget{limit: limit, freed: make(chan struct{})}
 }
 
-// requestBytes is one request's share of the budget. Its fields are
+// Request is one request's share of the budget. Its fields are
 // guarded by the budget's mutex, so release may run on either of a
 // connection's goroutines, and more than once.
-type requestBytes struct {
-	b         *requestBudget
+type Request struct {
+	b         *Budget
 	n         int64
 	overdraft bool
 }
 
-func (b *requestBudget) newRequest() *requestBytes { return &requestBytes{b: b} }
+// NewRequest starts a request's share, empty.
+func (b *Budget) NewRequest() *Request { return &Request{b: b} }
+
+// Limit is the budget's size in bytes.
+func (b *Budget) Limit() int64 { return b.limit }
 
 // inUse returns the bytes taken and not yet released.
-func (b *requestBudget) inUse() int64 {
+func (b *Budget) InUse() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.used
@@ -51,7 +59,7 @@ func (b *requestBudget) inUse() int64 {
 // grow adds n bytes to r, waiting until they fit or ctx ends. It reports
 // whether it had to wait, so the caller does not count that time against
 // the client.
-func (r *requestBytes) grow(ctx context.Context, n int64) (waited bool, err error) {
+func (r *Request) Grow(ctx context.Context, n int64) (waited bool, err error) {
 	b := r.b
 	for {
 		b.mu.Lock()
@@ -80,7 +88,7 @@ func (r *requestBytes) grow(ctx context.Context, n int64) (waited bool, err erro
 
 // release returns r's bytes (and the overdraft) to the budget. Releasing
 // again is a no-op.
-func (r *requestBytes) release() {
+func (r *Request) Release() {
 	if r == nil {
 		return
 	}
