@@ -1,8 +1,9 @@
 package main
 
-// ferry cluster up|status: run a cluster of local nodes for trying Ferry
-// out (cluster_up.go), and show the health of any cluster over the Kafka
-// protocol (cluster_status.go, classified by cluster_health.go).
+// ferry cluster up|status|decommission: run a cluster of local nodes for
+// trying Ferry out (cluster_up.go), show the health of any cluster over
+// the Kafka protocol (cluster_status.go, classified by cluster_health.go),
+// and drain a broker (cluster_decommission.go).
 
 import "io"
 
@@ -14,16 +15,23 @@ actions:
   status [--brokers H:P,...] [--json]
       brokers, the active controller, and partitions that are
       under-replicated, under min ISR or offline (exit status 2 if any is offline)
+  decommission NODE-ID [--wait] [--cancel]
+      drain a broker: the controller moves its replicas to the others
 
 run 'ferry cluster <action> -h' for an action's flags`
 
 func runCluster(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return runAction(args, clusterUsage, "action", "up or status", map[string]func([]string) error{
+	return runAction(args, clusterUsage, "action", "up, status or decommission", map[string]func([]string) error{
 		"up": func(args []string) error { return clusterUp(args, stdout, stderr) },
 		"status": func(args []string) error {
 			ctx, cancel := interruptContext()
 			defer cancel()
 			return clusterStatus(ctx, args, stdout, stderr)
+		},
+		"decommission": func(args []string) error {
+			ctx, cancel := interruptContext()
+			defer cancel()
+			return clusterDecommission(ctx, args, stdout, stderr)
 		},
 	}, stdout, stderr)
 }
