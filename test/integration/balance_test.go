@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // loadProducer produces to every partition of a topic until stopped,
@@ -126,11 +128,11 @@ type layout struct {
 	brokers  []int32
 	replicas map[int32]int // per broker
 	leaders  map[int32]int // preferred leaders (first replica) per broker
-	moving   int           // partitions whose replica list is longer than its topic's usual
+	moving   int           // partitions being reassigned
 }
 
-func readLayout(t *testing.T, adm *kadm.Client) (layout, error) {
-	md, err := adm.Metadata(testCtx(t, 10*time.Second))
+func readLayout(t *testing.T, cl *kgo.Client) (layout, error) {
+	md, err := kadm.NewClient(cl).Metadata(testCtx(t, 10*time.Second))
 	if err != nil {
 		return layout{}, err
 	}
@@ -149,11 +151,18 @@ func readLayout(t *testing.T, adm *kadm.Client) (layout, error) {
 			}
 		}
 	}
-	resp, err := adm.ListPartitionReassignments(testCtx(t, 10*time.Second), nil)
+	// kadm asks for nothing when given no topics: a null list asks for all.
+	req := kmsg.NewPtrListPartitionReassignmentsRequest()
+	resp, err := req.RequestWith(testCtx(t, 10*time.Second), cl)
 	if err != nil {
 		return layout{}, err
 	}
-	l.moving = len(resp)
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return layout{}, err
+	}
+	for _, rt := range resp.Topics {
+		l.moving += len(rt.Partitions)
+	}
 	return l, nil
 }
 
@@ -175,12 +184,12 @@ func balancedWithin(counts map[int32]int, brokers []int32) bool {
 }
 
 // waitLayout polls the layout until ok accepts it.
-func waitLayout(t *testing.T, adm *kadm.Client, d time.Duration, what string, ok func(layout) bool) layout {
+func waitLayout(t *testing.T, cl *kgo.Client, d time.Duration, what string, ok func(layout) bool) layout {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var last string
 	for {
-		l, err := readLayout(t, adm)
+		l, err := readLayout(t, cl)
 		if err == nil && ok(l) {
 			return l
 		}
@@ -199,7 +208,8 @@ func waitLayout(t *testing.T, adm *kadm.Client, d time.Duration, what string, ok
 func TestBalanceGrowingFromThreeToFiveUnderLoad(t *testing.T) {
 	procs, args := startClusterWith(t, 3, "--balance-max-moves", "3")
 	quorum := args[0][slices.Index(args[0], "--controller-quorum")+1]
-	adm := newAdmin(t, procs[0].addr)
+	cl := newClient(t, procs[0].addr)
+	adm := kadm.NewClient(cl)
 	topic := topicName(t)
 	createTopicRF(t, adm, topic, 10, 3)
 
@@ -210,7 +220,7 @@ func TestBalanceGrowingFromThreeToFiveUnderLoad(t *testing.T) {
 		startFerry(t, t.TempDir(), "--node-id", id, "--controller-addr", freeAddr(t), "--controller-quorum", quorum,
 			"--group-initial-rebalance-delay", "0s")
 	}
-	l := waitLayout(t, adm, 180*time.Second, "five balanced brokers", func(l layout) bool {
+	l := waitLayout(t, cl, 180*time.Second, "five balanced brokers", func(l layout) bool {
 		return slices.Equal(l.brokers, []int32{1, 2, 3, 4, 5}) && l.moving == 0 && l.replicas[4] > 0 && l.replicas[5] > 0 &&
 			balancedWithin(l.replicas, l.brokers) && balancedWithin(l.leaders, l.brokers)
 	})
@@ -229,11 +239,12 @@ func TestBalanceDecommissionUnderLoad(t *testing.T) {
 	quorum := args[0][slices.Index(args[0], "--controller-quorum")+1]
 	p4 := startFerry(t, t.TempDir(), "--node-id", "4", "--controller-addr", freeAddr(t), "--controller-quorum", quorum,
 		"--group-initial-rebalance-delay", "0s")
-	adm := newAdmin(t, procs[0].addr)
-	waitLayout(t, adm, 30*time.Second, "four brokers", func(l layout) bool { return slices.Equal(l.brokers, []int32{1, 2, 3, 4}) })
+	cl := newClient(t, procs[0].addr)
+	adm := kadm.NewClient(cl)
+	waitLayout(t, cl, 30*time.Second, "four brokers", func(l layout) bool { return slices.Equal(l.brokers, []int32{1, 2, 3, 4}) })
 	topic := topicName(t)
 	createTopicRF(t, adm, topic, 8, 2)
-	if l, _ := readLayout(t, adm); l.replicas[4] == 0 {
+	if l, _ := readLayout(t, cl); l.replicas[4] == 0 {
 		t.Fatalf("broker 4 holds no replica to drain: %+v", l)
 	}
 
@@ -241,7 +252,7 @@ func TestBalanceDecommissionUnderLoad(t *testing.T) {
 	waitFor(t, 30*time.Second, "records acknowledged before the drain", func() bool { return load.ackedCount() > 2000 })
 
 	bin := ferryBinary(t)
-	out, err := exec.Command(bin, "cluster", "decommission", "4", "--wait", "--brokers", procs[1].addr).CombinedOutput()
+	out, err := exec.CommandContext(testCtx(t, 120*time.Second), bin, "cluster", "decommission", "4", "--wait", "--brokers", procs[1].addr).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "broker 4 is drained") {
 		t.Fatalf("decommission: %v\n%s", err, out)
 	}
@@ -252,18 +263,21 @@ func TestBalanceDecommissionUnderLoad(t *testing.T) {
 	}
 	// A new topic is not placed on the drained broker.
 	createTopicRF(t, adm, topic+"-after", 6, 2)
-	if l, _ := readLayout(t, adm); l.replicas[4] != 0 {
+	if l, _ := readLayout(t, cl); l.replicas[4] != 0 {
 		t.Fatalf("a replica was placed on the drained broker: %+v", l)
 	}
 
 	p4.kill()
+	// The balancer may still even out brokers 1-3 (a partition moving
+	// lists its old and new replicas): wait for it.
+	waitLayout(t, cl, 60*time.Second, "no partition moving", func(l layout) bool { return l.moving == 0 && l.replicas[4] == 0 })
 	md := waitTopicMetadata(t, adm, topic)
 	for _, pd := range md.Topics[topic].Partitions {
 		if len(pd.Replicas) != 2 || slices.Contains(pd.Replicas, 4) {
 			t.Fatalf("partition %d: replicas %v after the drain", pd.Partition, pd.Replicas)
 		}
 	}
-	waitLayout(t, adm, 30*time.Second, "every ISR full without broker 4", func(layout) bool {
+	waitLayout(t, cl, 30*time.Second, "every ISR full without broker 4", func(layout) bool {
 		md, err := adm.Metadata(testCtx(t, 10*time.Second), topic)
 		if err != nil {
 			return false
