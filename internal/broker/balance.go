@@ -29,7 +29,10 @@ import (
 //
 // The balancer never touches a partition that is moving (a manual
 // `ferry cluster reassign` included): it waits for every move to end
-// before it plans.
+// before it plans. Partitions of the internal topics (__consumer_offsets,
+// __transaction_state) are pinned: counted, but moved only off a
+// draining broker, since a move changes which broker coordinates their
+// groups and transactions.
 
 // balanceSettle is how long the broker set must stay the same before
 // the balancer plans: brokers started together join a few heartbeats
@@ -138,7 +141,7 @@ func (b *Broker) balanceInput(img *meta.Image) (in controller.BalanceInput, bloc
 		for i, p := range t.Placement {
 			in.Partitions = append(in.Partitions, controller.BalancePartition{
 				Topic: t.Name, Partition: int32(i), Replicas: slices.Clone(p.Replicas),
-				Size: sizes[partitionKey{t.Name, int32(i)}], Moving: p.Reassigning(),
+				Size: sizes[partitionKey{t.Name, int32(i)}], Moving: p.Reassigning(), Pinned: IsInternalTopic(t.Name),
 			})
 			for _, r := range p.Replicas {
 				held[r] = true
