@@ -30,9 +30,8 @@ import (
 // The balancer never touches a partition that is moving (a manual
 // `ferry cluster reassign` included): it waits for every move to end
 // before it plans. Partitions of the internal topics (__consumer_offsets,
-// __transaction_state) are pinned: counted, but moved only off a
-// draining broker, since a move changes which broker coordinates their
-// groups and transactions.
+// __transaction_state) move like any other: their coordinators load and
+// unload with the leadership.
 
 // balanceSettle is how long the broker set must stay the same before
 // the balancer plans: brokers started together join a few heartbeats
@@ -141,7 +140,7 @@ func (b *Broker) balanceInput(img *meta.Image) (in controller.BalanceInput, bloc
 		for i, p := range t.Placement {
 			in.Partitions = append(in.Partitions, controller.BalancePartition{
 				Topic: t.Name, Partition: int32(i), Replicas: slices.Clone(p.Replicas),
-				Size: sizes[partitionKey{t.Name, int32(i)}], Moving: p.Reassigning(), Pinned: IsInternalTopic(t.Name),
+				Size: sizes[partitionKey{t.Name, int32(i)}], Moving: p.Reassigning(),
 			})
 			for _, r := range p.Replicas {
 				held[r] = true

@@ -36,9 +36,9 @@ import (
 //  4. preferred leaders: reorder replica lists (no data moves) so each
 //     broker is first in about as many as the others.
 //
-// A partition already moving is left alone, a pinned one is moved only
-// to drain, and replicas on brokers that are neither eligible nor
-// draining (fenced: they come back or get decommissioned) stay.
+// A partition already moving is left alone, and so are replicas on
+// brokers that are neither eligible nor draining (fenced: they come back
+// or get decommissioned).
 
 // BalanceInput is what the planner reads.
 type BalanceInput struct {
@@ -56,10 +56,6 @@ type BalancePartition struct {
 	Replicas  []int32 // Replicas[0] is the preferred leader
 	Size      int64   // bytes of one replica
 	Moving    bool    // a reassignment runs: not to be touched
-	// Pinned partitions count towards the loads but move only off a
-	// draining broker: the coordinators' internal topics, whose
-	// coordinator must follow the leadership it moves.
-	Pinned bool
 }
 
 // BalanceMove is one partition's new replica list; Replicas[0] is its
@@ -255,13 +251,13 @@ func (w *workspace) bytesWithin(n int32) bool {
 	return math.Abs(float64(w.bytes[n])-m) <= 0.1*m
 }
 
-// movable reports whether partition i may change to balance loads.
-func (w *workspace) movable(i int) bool { return !w.parts[i].Moving && !w.parts[i].Pinned }
+// movable reports whether partition i may change.
+func (w *workspace) movable(i int) bool { return !w.parts[i].Moving }
 
 // drain moves every replica off the draining brokers.
 func (w *workspace) drain() {
 	for i := range w.parts {
-		if w.parts[i].Moving {
+		if !w.movable(i) {
 			continue
 		}
 		for _, r := range slices.Clone(w.cur[i]) {

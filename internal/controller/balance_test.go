@@ -199,26 +199,6 @@ func TestBalanceLeavesMovingPartitionsAlone(t *testing.T) {
 	carryOut(t, in, PlanBalance(in)) // fails on a moving partition
 }
 
-func TestBalancePinnedPartitionsMoveOnlyToDrain(t *testing.T) {
-	// Broker 1 holds everything; partition 0 is pinned, and partition 1
-	// is pinned on broker 3, which drains.
-	parts := shape(t, []int32{1}, 6, 1, mb)
-	parts[0].Pinned = true
-	parts[1].Pinned, parts[1].Replicas = true, []int32{3}
-	in := BalanceInput{Brokers: []int32{1, 2, 3}, Draining: []int32{3}, Partitions: parts}
-	moves := PlanBalance(in)
-	after := carryOut(t, in, moves)
-	if got := after.Partitions[0].Replicas; !slices.Equal(got, []int32{1}) {
-		t.Fatalf("pinned partition 0 moved to %v", got)
-	}
-	if got := after.Partitions[1].Replicas; slices.Contains(got, 3) {
-		t.Fatalf("pinned partition 1 stays on the draining broker: %v", got)
-	}
-	if len(moves) < 3 {
-		t.Fatalf("only %d moves: %+v", len(moves), moves)
-	}
-}
-
 func TestBalanceWithNoEligibleBrokerPlansNothing(t *testing.T) {
 	in := BalanceInput{Brokers: []int32{1}, Draining: []int32{1}, Partitions: shape(t, []int32{1}, 3, 1, mb)}
 	if moves := PlanBalance(in); moves != nil {

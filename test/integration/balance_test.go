@@ -17,11 +17,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// loadProducer produces to every partition of a topic until stopped,
+// balanceLoad produces to every partition of a topic until stopped,
 // with acks=all and idempotence, and remembers which records were
 // acknowledged and every error a record finally failed with (after the
 // client's own retries).
-type loadProducer struct {
+type balanceLoad struct {
 	cl     *kgo.Client
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -31,7 +31,7 @@ type loadProducer struct {
 	failed []error
 }
 
-func startLoad(t *testing.T, addrs []string, topic string) *loadProducer {
+func startBalanceLoad(t *testing.T, addrs []string, topic string) *balanceLoad {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond),
@@ -40,7 +40,7 @@ func startLoad(t *testing.T, addrs []string, topic string) *loadProducer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	lp := &loadProducer{cl: cl, cancel: cancel, done: make(chan struct{}), acked: map[string]bool{}}
+	lp := &balanceLoad{cl: cl, cancel: cancel, done: make(chan struct{}), acked: map[string]bool{}}
 	go func() {
 		defer close(lp.done)
 		value := []byte(strings.Repeat("v", 200))
@@ -65,7 +65,7 @@ func startLoad(t *testing.T, addrs []string, topic string) *loadProducer {
 
 // stop ends the load once every produced record has an answer and
 // returns the acknowledged keys.
-func (lp *loadProducer) stop(t *testing.T) map[string]bool {
+func (lp *balanceLoad) stop(t *testing.T) map[string]bool {
 	t.Helper()
 	ctx := testCtx(t, 60*time.Second)
 	// Flush first: records cancelled by the context are not acknowledged
@@ -84,15 +84,15 @@ func (lp *loadProducer) stop(t *testing.T) map[string]bool {
 	return lp.acked
 }
 
-func (lp *loadProducer) ackedCount() int {
+func (lp *balanceLoad) ackedCount() int {
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
 	return len(lp.acked)
 }
 
-// checkAllAcked reads topic from the start and fails unless every
+// checkBalanceAcked reads topic from the start and fails unless every
 // acknowledged key is there.
-func checkAllAcked(t *testing.T, addr, topic string, acked map[string]bool) {
+func checkBalanceAcked(t *testing.T, addr, topic string, acked map[string]bool) {
 	t.Helper()
 	cl := newClient(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	missing := maps2set(acked)
@@ -211,9 +211,9 @@ func TestBalanceGrowingFromThreeToFiveUnderLoad(t *testing.T) {
 	cl := newClient(t, procs[0].addr)
 	adm := kadm.NewClient(cl)
 	topic := topicName(t)
-	createTopicRF(t, adm, topic, 10, 3)
+	createBalanceTopic(t, adm, topic, 10, 3)
 
-	load := startLoad(t, []string{procs[0].addr, procs[1].addr, procs[2].addr}, topic)
+	load := startBalanceLoad(t, []string{procs[0].addr, procs[1].addr, procs[2].addr}, topic)
 	waitFor(t, 30*time.Second, "records acknowledged before the growth", func() bool { return load.ackedCount() > 2000 })
 
 	for _, id := range []string{"4", "5"} {
@@ -226,7 +226,7 @@ func TestBalanceGrowingFromThreeToFiveUnderLoad(t *testing.T) {
 	})
 	t.Logf("balanced: replicas %v, preferred leaders %v", l.replicas, l.leaders)
 	acked := load.stop(t)
-	checkAllAcked(t, procs[0].addr, topic, acked)
+	checkBalanceAcked(t, procs[0].addr, topic, acked)
 	t.Logf("%d acknowledged records, all read back", len(acked))
 }
 
@@ -243,12 +243,12 @@ func TestBalanceDecommissionUnderLoad(t *testing.T) {
 	adm := kadm.NewClient(cl)
 	waitLayout(t, cl, 30*time.Second, "four brokers", func(l layout) bool { return slices.Equal(l.brokers, []int32{1, 2, 3, 4}) })
 	topic := topicName(t)
-	createTopicRF(t, adm, topic, 8, 2)
+	createBalanceTopic(t, adm, topic, 8, 2)
 	if l, _ := readLayout(t, cl); l.replicas[4] == 0 {
 		t.Fatalf("broker 4 holds no replica to drain: %+v", l)
 	}
 
-	load := startLoad(t, []string{procs[0].addr, procs[1].addr, procs[2].addr}, topic)
+	load := startBalanceLoad(t, []string{procs[0].addr, procs[1].addr, procs[2].addr}, topic)
 	waitFor(t, 30*time.Second, "records acknowledged before the drain", func() bool { return load.ackedCount() > 2000 })
 
 	bin := ferryBinary(t)
@@ -262,7 +262,7 @@ func TestBalanceDecommissionUnderLoad(t *testing.T) {
 		t.Fatalf("status does not show broker 4 drained:\n%s", status)
 	}
 	// A new topic is not placed on the drained broker.
-	createTopicRF(t, adm, topic+"-after", 6, 2)
+	createBalanceTopic(t, adm, topic+"-after", 6, 2)
 	if l, _ := readLayout(t, cl); l.replicas[4] != 0 {
 		t.Fatalf("a replica was placed on the drained broker: %+v", l)
 	}
@@ -290,13 +290,13 @@ func TestBalanceDecommissionUnderLoad(t *testing.T) {
 		return true
 	})
 	acked := load.stop(t)
-	checkAllAcked(t, procs[0].addr, topic, acked)
+	checkBalanceAcked(t, procs[0].addr, topic, acked)
 	t.Logf("%d acknowledged records, all read back", len(acked))
 }
 
-// createTopicRF creates topic with partitions and replication factor rf
+// createBalanceTopic creates topic with partitions and replication factor rf
 // and waits until every partition has a leader that answers for it.
-func createTopicRF(t *testing.T, adm *kadm.Client, topic string, partitions int32, rf int16) {
+func createBalanceTopic(t *testing.T, adm *kadm.Client, topic string, partitions int32, rf int16) {
 	t.Helper()
 	resp, err := adm.CreateTopic(testCtx(t, 30*time.Second), partitions, rf, nil, topic)
 	if err == nil {

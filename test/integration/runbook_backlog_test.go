@@ -37,7 +37,7 @@ func TestRunbookBacklogScale(t *testing.T) {
 	cl := newClient(t, procs[0].addr)
 	adm := kadm.NewClient(cl)
 	topic := topicName(t)
-	createTopicRF(t, adm, topic, 2, 3)
+	createBalanceTopic(t, adm, topic, 2, 3)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var consumed atomic.Int64
