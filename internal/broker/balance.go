@@ -16,11 +16,13 @@ import (
 // (a broker joins, leaves, is decommissioned) and, once that set has been
 // still for balanceSettle, runs the planner (controller.PlanBalance) on
 // the newest image and the partition sizes the brokers report. It starts
-// at most --balance-max-moves of the planned moves through reassignment
-// (Reassign), waits until no partition of the cluster is moving, elects
-// the preferred leaders of the partitions it moved, and plans again,
-// until the plan is empty. Each batch is planned afresh, so a broker that
-// joins mid-way is included in the next batch.
+// the planned moves through reassignment (ReassignEach), at most
+// --balance-max-moves at a time: it waits until no partition of the
+// cluster is moving, elects the preferred leaders of the partitions it
+// moved, and starts the next batch. Once the plan is carried out it plans
+// again (sizes changed meanwhile), until a plan is empty. A change of the
+// broker set drops the rest of the plan: the next batch is planned anew,
+// with a broker that joined mid-way.
 //
 // With --auto-balance=false only the moves that drain a broker are made.
 // While a broker that is not draining is fenced (a restart, a crash) and
@@ -44,9 +46,10 @@ const balanceTick = time.Second
 
 // balancer is the state of the loop; only balanceLoop touches it.
 type balancer struct {
-	brokerSet string    // live and draining brokers when last seen
-	changedAt time.Time // when brokerSet last changed
-	pending   bool      // the set changed or a batch ran: plan again
+	brokerSet string                   // live and draining brokers when last seen
+	changedAt time.Time                // when brokerSet last changed
+	pending   bool                     // the set changed or a batch ran: plan again
+	plan      []controller.BalanceMove // planned moves not started yet
 	batch     []PartitionRef
 	started   time.Time // when this round of batches started
 	moved     int64     // bytes the round's moves copy
@@ -78,7 +81,7 @@ func (b *Broker) balanceLoop() {
 func (b *Broker) balanceStep(st *balancer, now time.Time) {
 	img := b.Image()
 	if set := brokerSetKey(img); set != st.brokerSet {
-		st.brokerSet, st.changedAt, st.pending = set, now, true
+		st.brokerSet, st.changedAt, st.pending, st.plan = set, now, true, nil
 	}
 	if !st.pending || now.Sub(st.changedAt) < balanceSettle || reassigning(img) {
 		return
@@ -87,27 +90,30 @@ func (b *Broker) balanceStep(st *balancer, now time.Time) {
 		b.electPreferred(st.batch)
 		st.batch = nil
 	}
-	in, blocked := b.balanceInput(img)
-	moves := controller.PlanBalance(in)
-	if !b.cfg.Balance.Auto || blocked != "" {
-		moves = drainsOnly(moves, in)
-	}
-	if len(moves) == 0 {
-		if st.moves > 0 {
-			b.log.Info("balancer: done", "moves", st.moves, "bytes_moved", st.moved, "took", now.Sub(st.started).Round(time.Millisecond),
-				"imbalance", cmp.Or(controller.Imbalance(in), "none"))
+	if len(st.plan) == 0 {
+		in, blocked := b.balanceInput(img)
+		st.plan = controller.PlanBalance(in)
+		if !b.cfg.Balance.Auto || blocked != "" {
+			st.plan = drainsOnly(st.plan, in)
 		}
-		if blocked != "" && b.cfg.Balance.Auto {
-			b.log.Info("balancer: waiting", "reason", blocked)
+		if len(st.plan) == 0 {
+			if st.moves > 0 {
+				b.log.Info("balancer: done", "moves", st.moves, "bytes_moved", st.moved, "took", now.Sub(st.started).Round(time.Millisecond),
+					"imbalance", cmp.Or(controller.Imbalance(in), "none"))
+			}
+			if blocked != "" && b.cfg.Balance.Auto {
+				b.log.Info("balancer: waiting", "reason", blocked)
+			}
+			*st = balancer{brokerSet: st.brokerSet, changedAt: st.changedAt}
+			return
 		}
-		*st = balancer{brokerSet: st.brokerSet, changedAt: st.changedAt}
-		return
+		if st.moves == 0 {
+			st.started = now
+		}
+		b.log.Info("balancer: planned", "moves", len(st.plan), "why", controller.Imbalance(in), "max_in_flight", b.cfg.Balance.MaxMoves)
 	}
-	if st.moves == 0 {
-		st.started = now
-		b.log.Info("balancer: starting", "planned_moves", len(moves), "why", controller.Imbalance(in), "max_in_flight", b.cfg.Balance.MaxMoves)
-	}
-	moves = moves[:min(len(moves), b.cfg.Balance.MaxMoves)]
+	moves := st.plan[:min(len(st.plan), b.cfg.Balance.MaxMoves)]
+	st.plan = st.plan[len(moves):]
 	batch := make([]Move, len(moves))
 	for i, m := range moves {
 		batch[i] = Move{Topic: m.Topic, Partition: m.Partition, Replicas: m.Replicas}
