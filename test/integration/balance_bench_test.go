@@ -84,6 +84,13 @@ func TestBalanceScaleOutCost(t *testing.T) {
 		}
 		return logged != ""
 	})
+	if os.Getenv("FERRY_BALANCE_LOG") != "" {
+		for _, p := range procs {
+			for _, line := range regexp.MustCompile(`(?m)^.*balancer: (planned|done|starting).*$`).FindAllString(p.log(), -1) {
+				t.Log(line)
+			}
+		}
+	}
 	t.Logf("balanced %s after the brokers started (throttle %s B/s); brokers 4 and 5 hold %d MB (%.0f MB/s); controller: %s",
 		took.Round(time.Second), throttle, onNew>>20, float64(onNew>>20)/took.Seconds(), logged)
 }
