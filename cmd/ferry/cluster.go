@@ -1,10 +1,11 @@
 package main
 
-// ferry cluster up|status|reassign|elect-leaders: run a cluster of local
-// nodes for trying Ferry out (cluster_up.go), show the health of any
-// cluster over the Kafka protocol (cluster_status.go, classified by
-// cluster_health.go), move replicas (cluster_reassign.go) and leaders
-// (cluster_elect.go).
+// ferry cluster up|status|reassign|elect-leaders|decommission: run a
+// cluster of local nodes for trying Ferry out (cluster_up.go), show the
+// health of any cluster over the Kafka protocol (cluster_status.go,
+// classified by cluster_health.go), move replicas (cluster_reassign.go)
+// and leaders (cluster_elect.go), and drain a broker
+// (cluster_decommission.go).
 
 import "io"
 
@@ -20,11 +21,13 @@ actions:
       move partitions' replicas (Kafka's reassignment JSON), show or cancel moves
   elect-leaders [--topic T] [--unclean] [--brokers H:P,...]
       move leadership to preferred replicas, or revive offline partitions
+  decommission NODE-ID [--wait] [--cancel]
+      drain a broker: the controller moves its replicas to the others
 
 run 'ferry cluster <action> -h' for an action's flags`
 
 func runCluster(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return runAction(args, clusterUsage, "action", "up, status, reassign or elect-leaders", map[string]func([]string) error{
+	return runAction(args, clusterUsage, "action", "up, status, reassign, elect-leaders or decommission", map[string]func([]string) error{
 		"up": func(args []string) error { return clusterUp(args, stdout, stderr) },
 		"status": func(args []string) error {
 			ctx, cancel := interruptContext()
@@ -40,6 +43,11 @@ func runCluster(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 			ctx, cancel := interruptContext()
 			defer cancel()
 			return clusterElectLeaders(ctx, args, stdout, stderr)
+		},
+		"decommission": func(args []string) error {
+			ctx, cancel := interruptContext()
+			defer cancel()
+			return clusterDecommission(ctx, args, stdout, stderr)
 		},
 	}, stdout, stderr)
 }

@@ -27,6 +27,10 @@ type brokerHealth struct {
 	// Unreachable says why this client could not get an answer from the
 	// broker; empty when it answered.
 	Unreachable string `json:"unreachable,omitempty"`
+	// Draining says the broker is being decommissioned; ReplicasLeft is
+	// how many replicas it still holds (0: drained, safe to stop).
+	Draining     bool `json:"draining,omitempty"`
+	ReplicasLeft int  `json:"replicas_left,omitempty"`
 }
 
 // partitionHealth is one partition with at least one problem.
@@ -190,4 +194,31 @@ func int32List(ids []int32) string {
 		s[i] = fmt.Sprint(id)
 	}
 	return strings.Join(s, ",")
+}
+
+// markDraining sets the draining state of h's brokers: draining holds the
+// brokers whose ferry.broker.draining is true, and the replicas left are
+// counted in md.
+func markDraining(h *clusterHealth, md kadm.Metadata, draining map[int32]bool) {
+	for i := range h.Brokers {
+		b := &h.Brokers[i]
+		if draining[b.ID] {
+			b.Draining, b.ReplicasLeft = true, replicasOn(md, b.ID)
+		}
+	}
+}
+
+// state describes b for the table: up or unreachable, and draining.
+func (b brokerHealth) state() string {
+	state := "up"
+	if b.Unreachable != "" {
+		state = "unreachable: " + b.Unreachable
+	}
+	switch {
+	case b.Draining && b.ReplicasLeft > 0:
+		state += fmt.Sprintf(", draining (%d replicas left)", b.ReplicasLeft)
+	case b.Draining:
+		state += ", drained: safe to stop"
+	}
+	return state
 }

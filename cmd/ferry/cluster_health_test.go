@@ -2,6 +2,7 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -63,7 +64,7 @@ func TestClassifyHealth(t *testing.T) {
 	minISR := map[string]int{"under-replicated": 2, "under-min": 2, "healthy": 1}
 	h := classify(healthMetadata(), 2, minISR, map[int32]string{3: "connection refused"})
 
-	wantBrokers := []brokerHealth{{1, "127.0.0.1:9092", ""}, {2, "127.0.0.1:9093", ""}, {3, "127.0.0.1:9094", "connection refused"}}
+	wantBrokers := []brokerHealth{{ID: 1, Addr: "127.0.0.1:9092"}, {ID: 2, Addr: "127.0.0.1:9093"}, {ID: 3, Addr: "127.0.0.1:9094", Unreachable: "connection refused"}}
 	if !reflect.DeepEqual(h.Brokers, wantBrokers) {
 		t.Errorf("brokers %+v, want %+v", h.Brokers, wantBrokers)
 	}
@@ -119,5 +120,34 @@ func TestClassifyHealthyCluster(t *testing.T) {
 	}
 	if got, want := h.summary(), "3 brokers, 2 partitions, 0 under-replicated, 0 under min ISR, 0 offline"; got != want {
 		t.Errorf("summary %q, want %q", got, want)
+	}
+}
+
+func TestMarkDrainingCountsTheReplicasLeft(t *testing.T) {
+	md := healthMetadata()
+	h := classify(md, 2, nil, nil)
+	markDraining(&h, md, map[int32]bool{1: true, 3: true, 9: true})
+	left := replicasOn(md, 1)
+	if left == 0 {
+		t.Fatal("the test metadata has no replica on broker 1")
+	}
+	for _, b := range h.Brokers {
+		switch b.ID {
+		case 1:
+			if !b.Draining || b.ReplicasLeft != left || !strings.Contains(b.state(), "draining (") {
+				t.Errorf("broker 1: %+v, state %q; want draining with %d left", b, b.state(), left)
+			}
+		case 2:
+			if b.Draining || b.state() != "up" {
+				t.Errorf("broker 2: %+v, state %q", b, b.state())
+			}
+		}
+	}
+	// A draining broker no partition names is drained.
+	md.Topics = nil
+	h = classify(md, 2, nil, nil)
+	markDraining(&h, md, map[int32]bool{1: true})
+	if got := h.Brokers[0].state(); got != "up, drained: safe to stop" {
+		t.Errorf("drained broker's state %q", got)
 	}
 }

@@ -89,7 +89,32 @@ func collectHealth(ctx context.Context, adm admin, cl *kgo.Client) (clusterHealt
 	if err != nil {
 		return clusterHealth{}, err
 	}
-	return classify(md, controller, minISR, probeBrokers(rctx, cl, md.Brokers)), nil
+	h := classify(md, controller, minISR, probeBrokers(rctx, cl, md.Brokers))
+	markDraining(&h, md, drainingBrokers(rctx, adm, md.Brokers.NodeIDs()))
+	return h, nil
+}
+
+// drainingBrokers asks each broker for its ferry.broker.draining; a broker
+// that does not answer (or predates the config) counts as not draining.
+func drainingBrokers(ctx context.Context, adm admin, ids []int32) map[int32]bool {
+	out := map[int32]bool{}
+	if len(ids) == 0 {
+		return out
+	}
+	rcs, _ := adm.DescribeBrokerConfigs(ctx, ids...) // partial results on shard errors
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			continue
+		}
+		for _, c := range rc.Configs {
+			if c.Key == drainingConfig && c.Value != nil && *c.Value == "true" {
+				if id, err := strconv.Atoi(rc.Name); err == nil {
+					out[int32(id)] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 // activeController asks DescribeCluster for the controller; a broker that
@@ -167,11 +192,7 @@ func printHealth(w io.Writer, h clusterHealth) {
 		if b.ID == h.Controller {
 			role = "active"
 		}
-		state := "up"
-		if b.Unreachable != "" {
-			state = "unreachable: " + b.Unreachable
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", b.ID, b.Addr, role, state)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", b.ID, b.Addr, role, b.state())
 	}
 	tw.Flush()
 	if len(h.Problems) > 0 {

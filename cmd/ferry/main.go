@@ -30,7 +30,7 @@ type command struct {
 
 var commands = map[string]command{
 	"serve":   {"run a broker", runServe},
-	"topic":   {"create, list, describe, alter or delete topics", runTopic},
+	"topic":   {"create, list, describe, alter, scale or delete topics", runTopic},
 	"produce": {"produce lines from stdin as records", runProduce},
 	"consume": {"print records from a topic", runConsume},
 	"group":   {"list, describe, delete or reset-offsets of consumer groups", runGroup},

@@ -1,6 +1,6 @@
 package main
 
-// ferry topic create|list|describe|alter|delete: topic administration over
+// ferry topic create|list|describe|alter|scale|delete: topic administration over
 // the Kafka admin APIs (CreateTopics, Metadata, ListOffsets, DescribeConfigs,
 // CreatePartitions, IncrementalAlterConfigs, DeleteTopics).
 
@@ -26,6 +26,8 @@ actions:
   list
   describe NAME
   alter NAME [--partitions N] [--config k=v ...] [--delete-config k ...]
+  scale NAME (--partitions N | --factor F) [--group G [--wait]]
+      add partitions spread over the brokers and follow a group onto them
   delete NAME...
 
 run 'ferry topic <action> -h' for an action's flags`
@@ -34,12 +36,13 @@ func runTopic(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	ctx, cancel := interruptContext()
 	defer cancel()
 	list := func(args []string) error { return topicList(ctx, args, stdout, stderr) }
-	return runAction(args, topicUsage, "action", "create, list, describe, alter or delete", map[string]func([]string) error{
+	return runAction(args, topicUsage, "action", "create, list, describe, alter, scale or delete", map[string]func([]string) error{
 		"create":   func(args []string) error { return topicCreate(ctx, args, stdout, stderr) },
 		"list":     list,
 		"ls":       list,
 		"describe": func(args []string) error { return topicDescribe(ctx, args, stdout, stderr) },
 		"alter":    func(args []string) error { return topicAlter(ctx, args, stdout, stderr) },
+		"scale":    func(args []string) error { return topicScale(ctx, args, stdout, stderr) },
 		"delete":   func(args []string) error { return topicDelete(ctx, args, stdout, stderr) },
 	}, stdout, stderr)
 }

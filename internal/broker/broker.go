@@ -126,6 +126,8 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 		b.wg.Add(2)
 		go b.watchMetadata()
 		go b.replicationLoop()
+		b.wg.Add(1)
+		go b.balanceLoop()
 	}
 	return b, nil
 }

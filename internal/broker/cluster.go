@@ -125,14 +125,17 @@ func (b *Broker) leads(t *meta.Topic, index int32) bool {
 }
 
 // liveBrokers returns the node ids new replicas may go to: the unfenced
-// brokers in a cluster, this node alone otherwise.
+// brokers in a cluster that are not draining (meta.DrainRecord), this
+// node alone otherwise.
 func (b *Broker) liveBrokers(img *meta.Image) []int32 {
 	if !b.Clustered() {
 		return []int32{b.cfg.NodeID}
 	}
 	var out []int32
 	for _, bi := range img.LiveBrokers() {
-		out = append(out, bi.NodeID)
+		if !img.Draining(bi.NodeID) {
+			out = append(out, bi.NodeID)
+		}
 	}
 	return out
 }
@@ -182,7 +185,7 @@ func (b *Broker) placeAssigned(img *meta.Image, assignment [][]int32) ([]meta.Pl
 		}
 		for j, r := range replicas {
 			if !slices.Contains(live, r) {
-				return nil, fmt.Errorf("%w: partition %d names broker %d, which is not a live broker (live: %v)", kerr.InvalidReplicaAssignment, i, r, live)
+				return nil, fmt.Errorf("%w: partition %d names broker %d, which is not a live broker or is draining (live: %v)", kerr.InvalidReplicaAssignment, i, r, live)
 			}
 			if slices.Contains(replicas[:j], r) {
 				return nil, fmt.Errorf("%w: partition %d names broker %d twice", kerr.InvalidReplicaAssignment, i, r)

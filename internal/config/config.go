@@ -170,6 +170,8 @@ type Config struct {
 
 	// Security is TLS and SASL of the Kafka listeners (security.go).
 	Security SecurityConfig
+	// Balance is the controller's balancer (balance.go).
+	Balance BalanceConfig
 	// ACL is authorisation and quota configuration (security_acl.go).
 	ACL ACLConfig
 	// RocketMQ is the RocketMQ remoting listener (rocketmq.go).
@@ -212,6 +214,7 @@ func Default() Config {
 
 		BrokerHeartbeatInterval: 200 * time.Millisecond,
 		BrokerSessionTimeout:    1500 * time.Millisecond,
+		Balance:                 DefaultBalance(),
 
 		MaxConnections:        10000,
 		MaxConnectionsPerIP:   0,
@@ -247,6 +250,8 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.Security.validate(c.KafkaAddr)...)
 	errs = append(errs, c.validateRocketMQ()...)
+	errs = append(errs, c.RocketMQ.validate()...)
+	errs = append(errs, c.Balance.validate()...)
 	if err := checkHostPort(c.KafkaAddr); c.KafkaAddr != "" && err != nil {
 		errs = append(errs, fmt.Errorf("kafka addr %q %v: use --kafka-addr host:port, such as 127.0.0.1:9092 or 0.0.0.0:9092 for every interface", c.KafkaAddr, err))
 	}
@@ -387,6 +392,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Var(int32Value{&c.OffsetsTopicPartitions}, "offsets-topic-partitions", "partitions of __consumer_offsets when it is created; fixed afterwards (offsets.topic.num.partitions; env FERRY_OFFSETS_TOPIC_PARTITIONS)")
 	fs.Var(int32Value{&c.TxnTopicPartitions}, "txn-topic-partitions", "partitions of __transaction_state when it is created; fixed afterwards (transaction.state.log.num.partitions; env FERRY_TXN_TOPIC_PARTITIONS)")
 	c.Security.flags(fs)
+	c.Balance.flags(fs)
 	fs.Var(topicDefaultsValue{c.TopicDefaults}, "topic-default", "broker default of a topic config, `key=value`, repeatable, e.g. flush.policy=os; a value may hold commas (cleanup.policy=compact,delete): a comma starts a new pair only when key= follows it (env FERRY_TOPIC_DEFAULTS, pairs comma-separated)")
 	c.aclFlags(fs)
 	c.RocketMQ.flags(fs)

@@ -77,6 +77,16 @@ func describeBrokerConfigs(b *broker.Broker, names []string) []describedConfig {
 		d.ReadOnly, d.Source = true, kmsg.ConfigSourceStaticBrokerConfig
 		out = append(out, d)
 	}
+	if names == nil || want[broker.DrainingConfig] {
+		// Set at run time with IncrementalAlterConfigs.
+		draining := b.Draining(cfg.NodeID)
+		d := describedConfig{Name: broker.DrainingConfig, Value: ptr(strconv.FormatBool(draining)), Type: kmsg.ConfigTypeBoolean,
+			IsDefault: !draining, Source: kmsg.ConfigSourceDefaultConfig}
+		if draining {
+			d.Source = kmsg.ConfigSourceDynamicBrokerConfig
+		}
+		out = append(out, d)
+	}
 	return out
 }
 

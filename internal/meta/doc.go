@@ -34,6 +34,15 @@
 // replica, or whose Replicas names a broker twice (package controller
 // holds the rules of a move: start, complete, cancel).
 //
+// A DrainRecord marks a registered broker draining or clears the mark
+// (drain.go): a draining broker gets no new replicas and the controller's
+// balancer moves its replicas away; with none left it is drained. The mark
+// is its own record, not a BrokerRecord field, because the controller
+// rewrites BrokerRecords on every registration and fencing. Snapshots carry
+// the marked node ids as "draining":
+//
+//	{"drain":{"node_id":4,"draining":true}}
+//
 // A ScramRecord stores or deletes one user's SCRAM credential for one
 // mechanism (SCRAM-SHA-256 or SCRAM-SHA-512): the salt, the PBKDF2
 // iteration count (4096 to 16384), StoredKey and ServerKey as RFC 5802

@@ -18,6 +18,7 @@ type Image struct {
 	scram          map[scramKey]ScramCredential // see scram.go
 	acls           *ACLSet                      // nil: none
 	quotas         *QuotaSet                    // nil: none
+	draining       map[int32]bool               // see drain.go; never modified, replaced
 	// defaultNode leads the partitions of records written before
 	// placement existed: the node that replays the log, so an old data
 	// dir keeps working as a cluster of one.
@@ -266,6 +267,12 @@ func (img *Image) apply(r Record) (*Image, error) {
 			return nil, err
 		}
 		next.quotas = quotas
+	case r.Drain != nil:
+		draining, err := img.applyDrain(r.Drain)
+		if err != nil {
+			return nil, err
+		}
+		next.draining = draining
 	}
 	return &next, nil
 }

@@ -18,6 +18,7 @@ type Record struct {
 	Scram      *ScramRecord           `json:"scram,omitempty"`
 	ACL        *ACLRecord             `json:"acl,omitempty"`
 	Quota      *QuotaRecord           `json:"quota,omitempty"`
+	Drain      *DrainRecord           `json:"drain,omitempty"`
 }
 
 // ClusterRecord is written once, when the data directory is formatted.
@@ -66,7 +67,7 @@ type ProducerIDBlockRecord struct {
 
 func (r Record) validate() error {
 	n := 0
-	for _, set := range []bool{r.Cluster != nil, r.Topic != nil, r.Partitions != nil, r.Config != nil, r.Remove != nil, r.ProducerID != nil, r.Broker != nil, r.Placement != nil, r.Scram != nil, r.ACL != nil, r.Quota != nil} {
+	for _, set := range []bool{r.Cluster != nil, r.Topic != nil, r.Partitions != nil, r.Config != nil, r.Remove != nil, r.ProducerID != nil, r.Broker != nil, r.Placement != nil, r.Scram != nil, r.ACL != nil, r.Quota != nil, r.Drain != nil} {
 		if set {
 			n++
 		}

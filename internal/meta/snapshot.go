@@ -16,6 +16,8 @@ type imageJSON struct {
 	Quotas         []quotaJSON  `json:"quotas,omitempty"`
 	// Scram holds the SCRAM credentials (scram.go): salted, never a password.
 	Scram []ScramCredential `json:"scram,omitempty"`
+	// Draining lists the brokers marked draining (drain.go).
+	Draining []int32 `json:"draining,omitempty"`
 }
 
 type quotaJSON struct {
@@ -33,7 +35,7 @@ type topicJSON struct {
 
 // EncodeImage returns img as a snapshot.
 func EncodeImage(img *Image) ([]byte, error) {
-	out := imageJSON{ClusterID: img.ClusterID, NextProducerID: img.NextProducerID, Brokers: img.Brokers(), Scram: img.ScramCredentials()}
+	out := imageJSON{ClusterID: img.ClusterID, NextProducerID: img.NextProducerID, Brokers: img.Brokers(), Scram: img.ScramCredentials(), Draining: img.DrainingBrokers()}
 	out.ACLs = img.ACLs().Bindings
 	for e, v := range img.Quotas().Entities {
 		out.Quotas = append(out.Quotas, quotaJSON{Entity: e, Values: v})
@@ -75,6 +77,12 @@ func DecodeImage(b []byte, node int32) (*Image, error) {
 		for _, q := range in.Quotas {
 			img.quotas.Entities[q.Entity] = q.Values
 		}
+	}
+	for _, n := range in.Draining {
+		if img.draining == nil {
+			img.draining = map[int32]bool{}
+		}
+		img.draining[n] = true
 	}
 	return img, nil
 }
