@@ -58,6 +58,9 @@ func TestRebalanceLeadersHonoursTheImbalanceShare(t *testing.T) {
 	if recs := RebalanceLeaders(img, 30, nil); recs != nil {
 		t.Fatalf("under the threshold: %v", recs)
 	}
+	if recs := RebalanceLeaders(img, 0, nil); len(recs) != 1 {
+		t.Fatalf("share 0: any imbalance moves leadership back, got %v", recs)
+	}
 	recs := RebalanceLeaders(img, 10, nil)
 	if len(recs) != 1 || recs[0].Placement.Partition != 3 || recs[0].Placement.Placement.Leader != 1 {
 		t.Fatalf("rebalance: %+v", recs)

@@ -481,9 +481,12 @@ func TestElectPreferredLeaderAfterFailover(t *testing.T) {
 }
 
 // With automatic balancing on (a short check interval here), leadership
-// returns to the preferred replica by itself once it is back in sync.
+// returns to the preferred replica by itself once it is back in sync. The
+// imbalance share is 0: with the default 10%, the test's one partition
+// among the ~33 internal ones the broker prefers may stay below it once
+// those moved back (it failed so, 1 run in 8).
 func TestAutoLeaderRebalanceAfterFailover(t *testing.T) {
-	procs, args := startClusterWith(t, 3, "--leader-imbalance-check-interval", "1s")
+	procs, args := startClusterWith(t, 3, "--leader-imbalance-check-interval", "1s", "--leader-imbalance-per-broker-percentage", "0")
 	topic, preferred := preferredLeaderAfterFailover(t, procs, args)
 	defer func() {
 		if t.Failed() { // what the controllers said about leadership
