@@ -74,7 +74,9 @@ func (h clusterHealth) summary() string {
 // classify finds the partitions of md that are under-replicated, under
 // min ISR or offline. minISR holds each topic's min.insync.replicas (a
 // topic not in it gets defaultMinISR); unreachable maps the id of each
-// listed broker that did not answer this client to the reason.
+// listed broker that did not answer this client to the reason; adding
+// holds the replicas each moving partition is adding
+// (ListPartitionReassignments).
 //
 // A partition is offline when it has no leader (-1), when its error says
 // so (LEADER_NOT_AVAILABLE, or any error but REPLICA_NOT_AVAILABLE, which
@@ -82,7 +84,7 @@ func (h clusterHealth) summary() string {
 // listed brokers or did not answer: a client could not use it either. A
 // replica is offline when the broker says so (OfflineReplicas), or when it
 // is not a listed broker or did not answer.
-func classify(md kadm.Metadata, controller int32, minISR map[string]int, unreachable map[int32]string) clusterHealth {
+func classify(md kadm.Metadata, controller int32, minISR map[string]int, unreachable map[int32]string, adding map[string]map[int32][]int32) clusterHealth {
 	// Empty lists, not nulls, for --json.
 	h := clusterHealth{ClusterID: md.Cluster, Controller: controller, Brokers: []brokerHealth{}, Problems: []partitionHealth{}}
 	listed := map[int32]bool{}
@@ -109,7 +111,7 @@ func classify(md kadm.Metadata, controller int32, minISR map[string]int, unreach
 		}
 		for _, pd := range td.Partitions.Sorted() {
 			h.Partitions++
-			p, bad := classifyPartition(pd, min, listed, usable, unreachable)
+			p, bad := classifyPartition(pd, min, listed, usable, unreachable, adding[name][pd.Partition])
 			if !bad {
 				continue
 			}
@@ -129,7 +131,7 @@ func classify(md kadm.Metadata, controller int32, minISR map[string]int, unreach
 }
 
 // classifyPartition returns pd's health and whether it has a problem.
-func classifyPartition(pd kadm.PartitionDetail, minISR int, listed map[int32]bool, usable func(int32) bool, unreachable map[int32]string) (partitionHealth, bool) {
+func classifyPartition(pd kadm.PartitionDetail, minISR int, listed map[int32]bool, usable func(int32) bool, unreachable map[int32]string, adding []int32) (partitionHealth, bool) {
 	p := partitionHealth{
 		Topic:     pd.Topic,
 		Partition: pd.Partition,
@@ -161,9 +163,24 @@ func classifyPartition(pd kadm.PartitionDetail, minISR int, listed map[int32]boo
 		p.Offline = true
 		p.Why = append(p.Why, fmt.Sprintf("offline: leader %d unreachable", pd.Leader))
 	}
-	if len(pd.ISR) < len(pd.Replicas) {
+	// A replica a move is adding is copying, not missing: count the
+	// others, as Kafka does.
+	var counted, inSync int
+	for _, r := range pd.Replicas {
+		if slices.Contains(adding, r) {
+			continue
+		}
+		counted++
+		if slices.Contains(pd.ISR, r) {
+			inSync++
+		}
+	}
+	if inSync < counted {
 		p.UnderReplicated = true
-		p.Why = append(p.Why, fmt.Sprintf("under-replicated: %d of %d replicas in sync", len(pd.ISR), len(pd.Replicas)))
+		p.Why = append(p.Why, fmt.Sprintf("under-replicated: %d of %d replicas in sync", inSync, counted))
+		if len(adding) > 0 {
+			p.Why = append(p.Why, "moving: adding "+int32List(adding))
+		}
 	}
 	if len(pd.ISR) < minISR {
 		p.UnderMinISR = true

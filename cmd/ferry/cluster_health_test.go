@@ -62,7 +62,7 @@ func healthMetadata() kadm.Metadata {
 
 func TestClassifyHealth(t *testing.T) {
 	minISR := map[string]int{"under-replicated": 2, "under-min": 2, "healthy": 1}
-	h := classify(healthMetadata(), 2, minISR, map[int32]string{3: "connection refused"})
+	h := classify(healthMetadata(), 2, minISR, map[int32]string{3: "connection refused"}, nil)
 
 	wantBrokers := []brokerHealth{{ID: 1, Addr: "127.0.0.1:9092"}, {ID: 2, Addr: "127.0.0.1:9093"}, {ID: 3, Addr: "127.0.0.1:9094", Unreachable: "connection refused"}}
 	if !reflect.DeepEqual(h.Brokers, wantBrokers) {
@@ -114,7 +114,7 @@ func TestClassifyHealth(t *testing.T) {
 func TestClassifyHealthyCluster(t *testing.T) {
 	md := healthMetadata()
 	md.Topics = kadm.TopicDetails{"healthy": md.Topics["healthy"]}
-	h := classify(md, 1, nil, nil)
+	h := classify(md, 1, nil, nil, nil)
 	if h.Problems == nil || len(h.Problems) != 0 || h.Offline != 0 {
 		t.Fatalf("healthy cluster: problems %+v", h.Problems)
 	}
@@ -125,7 +125,7 @@ func TestClassifyHealthyCluster(t *testing.T) {
 
 func TestMarkDrainingCountsTheReplicasLeft(t *testing.T) {
 	md := healthMetadata()
-	h := classify(md, 2, nil, nil)
+	h := classify(md, 2, nil, nil, nil)
 	markDraining(&h, md, map[int32]bool{1: true, 3: true, 9: true})
 	left := replicasOn(md, 1)
 	if left == 0 {
@@ -145,9 +145,34 @@ func TestMarkDrainingCountsTheReplicasLeft(t *testing.T) {
 	}
 	// A draining broker no partition names is drained.
 	md.Topics = nil
-	h = classify(md, 2, nil, nil)
+	h = classify(md, 2, nil, nil, nil)
 	markDraining(&h, md, map[int32]bool{1: true})
 	if got := h.Brokers[0].state(); got != "up, drained: safe to stop" {
 		t.Errorf("drained broker's state %q", got)
+	}
+}
+
+// TestClassifyMovingPartitionIsNotUnderReplicated: during a move the
+// replicas are the target followed by those it drops, and the replicas it
+// adds join the ISR only once they have caught up. Those are not missing
+// copies (the partition still has its replication factor in sync), as in
+// Kafka, which counts a moving partition's replication factor without the
+// adding replicas; a dropped replica that left the ISR still counts.
+func TestClassifyMovingPartitionIsNotUnderReplicated(t *testing.T) {
+	md := healthMetadata()
+	md.Topics = kadm.TopicDetails{"orders": {Topic: "orders", Partitions: kadm.PartitionDetails{
+		// Moving 1,2,3 to 4,1,2: 4 is copying.
+		0: {Topic: "orders", Partition: 0, Leader: 1, Replicas: []int32{4, 1, 2, 3}, ISR: []int32{1, 2, 3}},
+		// Moving 1,2,3 to 4,1,2, and 3 also fell out of the ISR.
+		1: {Topic: "orders", Partition: 1, Leader: 1, Replicas: []int32{4, 1, 2, 3}, ISR: []int32{1, 2}},
+	}}}
+	md.Brokers = append(md.Brokers, kadm.BrokerDetail{NodeID: 4, Host: "127.0.0.1", Port: 9095})
+	adding := map[string]map[int32][]int32{"orders": {0: {4}, 1: {4}}}
+	h := classify(md, 1, map[string]int{"orders": 2}, nil, adding)
+	if h.UnderReplicated != 1 || len(h.Problems) != 1 || h.Problems[0].Partition != 1 {
+		t.Fatalf("under-replicated %d, problems %+v; want only partition 1", h.UnderReplicated, h.Problems)
+	}
+	if got := strings.Join(h.Problems[0].Why, "; "); !strings.Contains(got, "2 of 3 replicas in sync") || !strings.Contains(got, "adding 4") {
+		t.Errorf("why %q: want 2 of 3 in sync and the adding replica named", got)
 	}
 }

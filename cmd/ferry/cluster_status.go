@@ -34,7 +34,8 @@ func clusterStatus(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(fs.Output(), `usage: ferry cluster status [flags]
 
 Shows the brokers, the active controller, and the partitions that are
-under-replicated (ISR smaller than the replicas), under min ISR (ISR smaller
+under-replicated (ISR smaller than the replicas, not counting those a move
+is still adding), under min ISR (ISR smaller
 than the topic's min.insync.replicas) or offline (no leader, or a leader that
 is not listed or does not answer), then one summary line. Exit status: 0 when
 no partition is offline, 2 when one is, 1 when the cluster cannot be asked.
@@ -89,9 +90,26 @@ func collectHealth(ctx context.Context, adm admin, cl *kgo.Client) (clusterHealt
 	if err != nil {
 		return clusterHealth{}, err
 	}
-	h := classify(md, controller, minISR, probeBrokers(rctx, cl, md.Brokers))
+	h := classify(md, controller, minISR, probeBrokers(rctx, cl, md.Brokers), addingReplicas(rctx, cl))
 	markDraining(&h, md, drainingBrokers(rctx, adm, md.Brokers.NodeIDs()))
 	return h, nil
+}
+
+// addingReplicas lists the replicas each moving partition is adding; a
+// cluster that cannot list moves (a single node, an older broker) has none.
+func addingReplicas(ctx context.Context, cl *kgo.Client) map[string]map[int32][]int32 {
+	out := map[string]map[int32][]int32{}
+	moving, err := listReassignments(ctx, cl)
+	if err != nil {
+		return out
+	}
+	for topic, ps := range moving {
+		out[topic] = map[int32][]int32{}
+		for p, r := range ps {
+			out[topic][p] = r.AddingReplicas
+		}
+	}
+	return out
 }
 
 // drainingBrokers asks each broker for its ferry.broker.draining; a broker
