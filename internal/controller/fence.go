@@ -195,6 +195,7 @@ func clonePlacement(p meta.Placement) meta.Placement {
 	p.ISR = slices.Clone(p.ISR)
 	p.Adding = slices.Clone(p.Adding)
 	p.Removing = slices.Clone(p.Removing)
+	p.From = slices.Clone(p.From)
 	return p
 }
 

@@ -44,7 +44,7 @@ func StartReassignment(img *meta.Image, p meta.Placement, target []int32) (next 
 	}
 	next = clonePlacement(p)
 	next.Replicas = slices.Clone(target)
-	next.Adding, next.Removing = nil, nil
+	next.Adding, next.Removing, next.From = nil, nil, slices.Clone(p.Replicas)
 	for _, r := range target {
 		if !slices.Contains(p.Replicas, r) {
 			next.Adding = append(next.Adding, r)
@@ -58,6 +58,7 @@ func StartReassignment(img *meta.Image, p meta.Placement, target []int32) (next 
 	}
 	next.PartitionEpoch++
 	if !next.Reassigning() {
+		next.From = nil
 		return next, true, nil // the same replicas in another order
 	}
 	if done, ok := CompleteReassignment(img, next); ok {
@@ -137,7 +138,7 @@ func shrinkTo(img *meta.Image, p meta.Placement, keep []int32) (meta.Placement, 
 	next := clonePlacement(p)
 	next.Replicas = slices.Clone(keep)
 	next.ISR = isr
-	next.Adding, next.Removing = nil, nil
+	next.Adding, next.Removing, next.From = nil, nil, nil
 	next.PartitionEpoch++
 	if p.Leader >= 0 && !slices.Contains(keep, p.Leader) {
 		next.Leader = -1

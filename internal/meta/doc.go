@@ -29,7 +29,9 @@
 // A Placement may describe a reassignment in progress (KIP-455): Adding
 // and Removing (omitted when empty, so older records load unchanged) name
 // the replicas being added and removed; Replicas is then the target list
-// followed by the removed replicas. A placement is refused whose Adding or
+// followed by the removed replicas, and From (omitted when empty) keeps the
+// replica list from before the move in its order, which a cancel restores
+// (without it, a cancel keeps Replicas' order). A placement is refused whose Adding or
 // Removing names a non-replica, names a replica in both, or removes every
 // replica, or whose Replicas names a broker twice (package controller
 // holds the rules of a move: start, complete, cancel).

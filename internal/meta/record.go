@@ -112,6 +112,10 @@ type Placement struct {
 	// move runs, so metadata written before reassignment loads unchanged.
 	Adding   []int32 `json:"adding,omitempty"`
 	Removing []int32 `json:"removing,omitempty"`
+	// From is the replica list before the move, in its order, so that a
+	// cancel restores the preferred leader (Replicas[0]) too; absent in
+	// moves recorded before it, whose cancel keeps Replicas' order.
+	From []int32 `json:"from,omitempty"`
 }
 
 // Reassigning reports whether a move of the partition is in progress.
@@ -133,9 +137,10 @@ func (p Placement) Target() []int32 {
 }
 
 // Original is the replica set the partition is moving from (Replicas
-// without Adding), or Replicas when no move runs.
+// without Adding, in From's order when recorded), or Replicas when no move
+// runs.
 func (p Placement) Original() []int32 {
-	if len(p.Adding) == 0 {
+	if len(p.Adding) == 0 && len(p.From) == 0 {
 		return slices.Clone(p.Replicas)
 	}
 	out := make([]int32, 0, len(p.Replicas))
@@ -144,7 +149,23 @@ func (p Placement) Original() []int32 {
 			out = append(out, r)
 		}
 	}
+	if sameSet(out, p.From) {
+		return slices.Clone(p.From)
+	}
 	return out
+}
+
+// sameSet reports whether a and b hold the same brokers (each once).
+func sameSet(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, r := range a {
+		if !slices.Contains(b, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // check refuses a placement whose move does not fit its replicas: every
