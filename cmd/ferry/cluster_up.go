@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -222,7 +223,8 @@ func (u *upRun) serve() error {
 		case e := <-u.exits:
 			n := u.node(e.id)
 			n.running = false
-			fmt.Fprintf(u.stderr, "node %d (pid %d) exited unexpectedly: %s; its log: %s; %d node(s) still running\n", e.id, n.cmd.Process.Pid, exitText(e.err), n.logPath, u.live())
+			fmt.Fprintf(u.stderr, "node %d (pid %d) exited unexpectedly: %s; its log: %s; %d node(s) still running; to start it again: %s\n",
+				e.id, n.cmd.Process.Pid, exitText(e.err), n.logPath, u.live(), restartLine(n))
 			if u.live() == 0 {
 				return errors.New("every node has exited")
 			}
@@ -231,6 +233,43 @@ func (u *upRun) serve() error {
 			return nil
 		}
 	}
+}
+
+// restartLine is a shell command that starts n again by hand, from any
+// directory, appending to its log: cluster up does not restart a node
+// itself (a node that crashes should be looked at), and without it the
+// only way back was to stop every node and run cluster up again.
+func restartLine(n *childNode) string {
+	args := slices.Clone(n.cmd.Args)
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--data-dir" {
+			if abs, err := filepath.Abs(args[i+1]); err == nil {
+				args[i+1] = abs
+			}
+		}
+	}
+	logPath := n.logPath
+	if abs, err := filepath.Abs(logPath); err == nil {
+		logPath = abs
+	}
+	return shellJoin(args) + " >> " + shellQuote(logPath) + " 2>&1"
+}
+
+// shellJoin quotes args for sh.
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = shellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// shellQuote single-quotes s unless it is made of characters sh leaves alone.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // stopAll sends SIGTERM to every running child and waits for them; those

@@ -310,6 +310,17 @@ func TestClusterUpStatusRestart(t *testing.T) {
 			t.Errorf("node %d (pid %d) is gone after node %d was killed", otherID, otherPid, victim)
 		}
 	}
+	// The report says how to start the node again, and that command
+	// brings it back into the running cluster.
+	restart := restartCommand(t, up.log(), victim)
+	node := exec.Command("sh", "-c", "exec "+restart)
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = node.Process.Kill(); _ = node.Wait() })
+	waitStatus(t, up.bootstrap, "the killed node back", healthy)
+	_ = node.Process.Signal(syscall.SIGTERM)
+	_ = node.Wait()
 	up.interrupt()
 
 	// Again on the same directory: no flags needed, same ports, same data.
@@ -435,4 +446,15 @@ func TestClusterStopKillsAfterGrace(t *testing.T) {
 	if strings.Contains(stderr.String(), "node 1 (pid") {
 		t.Errorf("node 1 exited on SIGTERM but was killed:\n%s", stderr.String())
 	}
+}
+
+// restartCommand is the command cluster up's report of node id's exit
+// gives to start it again.
+func restartCommand(t *testing.T, report string, id int) string {
+	t.Helper()
+	m := regexp.MustCompile(fmt.Sprintf(`node %d \(pid \d+\) exited unexpectedly: .*; to start it again: (.+)`, id)).FindStringSubmatch(report)
+	if m == nil {
+		t.Fatalf("no command to start node %d again in:\n%s", id, report)
+	}
+	return m[1]
 }

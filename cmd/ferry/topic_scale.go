@@ -31,7 +31,8 @@ partitions are placed over every live broker that is not draining, each
 broker leading about as many. With --group, shows how the group will see them:
 a KIP-848 group (group.protocol=consumer) at its members' next heartbeat, a
 classic group when each member's client next refreshes metadata
-(metadata.max.age.ms, 5 minutes by default) and rejoins. --wait follows the
+(metadata.max.age.ms, librdkafka topic.metadata.refresh.interval.ms;
+5 minutes by default) and rejoins. --wait follows the
 group until its members own every partition.
 
 Records already written stay in their partitions, and keys map to
@@ -145,7 +146,7 @@ func groupKind(ctx context.Context, adm admin, group string) string {
 	gs, err := adm.DescribeGroups(rctx, group)
 	if err == nil {
 		if g, ok := gs[group]; ok && g.Err == nil && len(g.Members) > 0 {
-			return fmt.Sprintf("a classic group with %d member(s): each rejoins when its client next refreshes metadata (metadata.max.age.ms, 5 minutes by default)", len(g.Members))
+			return fmt.Sprintf("a classic group with %d member(s): each rejoins when its client next refreshes metadata (metadata.max.age.ms, librdkafka topic.metadata.refresh.interval.ms; 5 minutes by default)", len(g.Members))
 		}
 	}
 	return "empty: members that join get the new partitions"
