@@ -47,6 +47,9 @@ func StartReassignment(img *meta.Image, p meta.Placement, target []int32) (next 
 	next.Adding, next.Removing, next.From = nil, nil, slices.Clone(p.Replicas)
 	for _, r := range target {
 		if !slices.Contains(p.Replicas, r) {
+			if err := checkNewReplica(img, r); err != nil {
+				return p, false, err
+			}
 			next.Adding = append(next.Adding, r)
 		}
 	}
@@ -86,6 +89,21 @@ func checkTarget(img *meta.Image, target []int32) error {
 		if _, ok := img.Broker(r); !ok {
 			return fmt.Errorf("%w: broker %d is not registered", kerr.InvalidReplicaAssignment, r)
 		}
+	}
+	return nil
+}
+
+// checkNewReplica refuses to add a replica on broker r when it is fenced
+// (the new replica could not catch up, so the move would hang until r
+// returns) or draining (a decommission promises no new replicas there).
+func checkNewReplica(img *meta.Image, r int32) error {
+	if !img.Live(r) {
+		return fmt.Errorf("%w: broker %d is not live (fenced: it stopped heartbeating), so a new replica there could not catch up; start it first or pick another broker",
+			kerr.InvalidReplicaAssignment, r)
+	}
+	if img.Draining(r) {
+		return fmt.Errorf("%w: broker %d is draining (ferry cluster decommission); `ferry cluster decommission %d --cancel` to place replicas on it again",
+			kerr.InvalidReplicaAssignment, r, r)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -149,5 +150,27 @@ func TestOldPlacementJSONHasNoMove(t *testing.T) {
 	bad.Adding = []int32{3}
 	if _, err := img.Apply([]meta.Record{placementRecord("t", 0, bad)}); err == nil {
 		t.Fatal("adding replica outside the replicas applied")
+	}
+}
+
+// A move may not add a replica on a broker that is fenced (it could never
+// catch up, so the move would hang until the broker returns) or draining
+// (decommission promised no new replicas there; the balancer would move
+// it straight off again). Keeping a replica such a broker already holds is
+// fine: that is how the balancer drains it.
+func TestReassignmentRefusesToAddFencedOrDrainingBrokers(t *testing.T) {
+	img := withBroker4(t, cluster(t, nil, pl(1, 0, []int32{1, 2}, []int32{1, 2})))
+	drained := apply(t, img, []meta.Record{{Drain: &meta.DrainRecord{NodeID: 4, Draining: true}}})
+	if _, _, err := StartReassignment(drained, placementOf(drained, 0), []int32{4, 1}); !errors.Is(err, kerr.InvalidReplicaAssignment) || !strings.Contains(err.Error(), "draining") {
+		t.Fatalf("adding draining broker 4: %v, want INVALID_REPLICA_ASSIGNMENT naming the drain", err)
+	}
+	fenced := apply(t, img, Fence(img, 4, Policy{}))
+	if _, _, err := StartReassignment(fenced, placementOf(fenced, 0), []int32{4, 1}); !errors.Is(err, kerr.InvalidReplicaAssignment) || !strings.Contains(err.Error(), "not live") {
+		t.Fatalf("adding fenced broker 4: %v, want INVALID_REPLICA_ASSIGNMENT saying it is not live", err)
+	}
+	// Draining broker 2 may keep its replica while another moves.
+	drain2 := apply(t, img, []meta.Record{{Drain: &meta.DrainRecord{NodeID: 2, Draining: true}}})
+	if _, _, err := StartReassignment(drain2, placementOf(drain2, 0), []int32{2, 4}); err != nil {
+		t.Fatalf("keeping draining broker 2's replica: %v", err)
 	}
 }
