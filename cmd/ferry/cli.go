@@ -102,6 +102,9 @@ func errMessage(err error, m string) string {
 				break
 			}
 		}
+		if m == ke.Description {
+			m = "" // printed with the error already
+		}
 	}
 	if m == "" {
 		return ""

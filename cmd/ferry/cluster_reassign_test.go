@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -75,5 +76,18 @@ func TestClusterReassignAndElectCommands(t *testing.T) {
 	out = mustRun(t, runCluster, "", append([]string{"elect-leaders", "--topic", "moved"}, b...)...)
 	if out != "moved-0: leader elected\n1 elected, 0 not needed, 0 failed\n" {
 		t.Fatalf("elect-leaders printed %q", out)
+	}
+}
+
+// A broker that has nothing to add to an error sends the code's
+// description as the message (broker.ErrorMessage); the CLI, which prints
+// the error with its description already, must not print it twice.
+func TestErrMessageDropsTheRepeatedDescription(t *testing.T) {
+	err := kerr.UnknownTopicOrPartition
+	if got := errMessage(err, err.Description); got != "" {
+		t.Errorf("errMessage(%v, its description) = %q, want nothing", err, got)
+	}
+	if got := errMessage(err, "topic t has 6 partitions"); got != ": topic t has 6 partitions" {
+		t.Errorf("errMessage kept %q", got)
 	}
 }

@@ -107,8 +107,11 @@ func (b *Broker) ReassignEach(moves []Move) []error {
 // m changes nothing.
 func reassignRecord(img *meta.Image, m Move) (*meta.Record, error) {
 	t, ok := img.Topic(m.Topic)
-	if !ok || m.Partition < 0 || m.Partition >= t.Partitions || int(m.Partition) >= len(t.Placement) {
-		return nil, kerr.UnknownTopicOrPartition
+	if !ok {
+		return nil, fmt.Errorf("%w: topic %q does not exist", kerr.UnknownTopicOrPartition, m.Topic)
+	}
+	if m.Partition < 0 || m.Partition >= t.Partitions || int(m.Partition) >= len(t.Placement) {
+		return nil, fmt.Errorf("%w: topic %q has partitions 0-%d", kerr.UnknownTopicOrPartition, m.Topic, len(t.Placement)-1)
 	}
 	cur := t.Placement[m.Partition]
 	var next meta.Placement

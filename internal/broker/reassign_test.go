@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -54,6 +55,13 @@ func TestReassignEachChecksEveryMove(t *testing.T) {
 		if (w == nil) != (errs[i] == nil) || (w != nil && !errors.Is(errs[i], w)) {
 			t.Errorf("move %d: %v, want %v", i, errs[i], w)
 		}
+	}
+	// The unknown ones say what exists, not only the code's description.
+	if msg := ErrorMessage(errs[5]); !strings.Contains(msg, "partitions 0-1") {
+		t.Errorf("m-9: message %q, want the topic's partitions named", msg)
+	}
+	if msg := ErrorMessage(errs[2]); !strings.Contains(msg, `topic "nope" does not exist`) {
+		t.Errorf("nope-0: message %q, want the topic named", msg)
 	}
 	if err := b.Reassign([]Move{{Topic: "m", Partition: 0, Replicas: nil}}); !errors.Is(err, kerr.NoReassignmentInProgress) {
 		t.Fatalf("cancel without a move: %v", err)
