@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -69,10 +70,15 @@ flags:`)
 	}
 	fmt.Fprintf(stdout, "broker %d is draining: the controller moves its replicas to the other brokers\n", node)
 	if !*wait {
+		rctx, cancel := adm.requestContext(ctx)
+		if md, err := adm.Metadata(rctx); err == nil {
+			warnStuck(stdout, md, int32(node), drainingBrokers(rctx, adm, md.Brokers.NodeIDs()), addingReplicas(rctx, cl))
+		}
+		cancel()
 		fmt.Fprintf(stdout, "follow it with 'ferry cluster status' or 'ferry cluster decommission %d --wait'\n", node)
 		return nil
 	}
-	return waitDrained(ctx, adm, int32(node), stdout)
+	return waitDrained(ctx, adm, cl, int32(node), stdout)
 }
 
 // setDraining sends the config change to the active controller's broker
@@ -113,11 +119,16 @@ func setDraining(ctx context.Context, adm admin, cl *kgo.Client, node int32, dra
 }
 
 // waitDrained polls Metadata until no partition lists node as a replica.
-func waitDrained(ctx context.Context, adm admin, node int32, stdout io.Writer) error {
-	last := -1
+func waitDrained(ctx context.Context, adm admin, cl *kgo.Client, node int32, stdout io.Writer) error {
+	last, lastStuck := -1, 0
 	for {
 		rctx, cancel := adm.requestContext(ctx)
 		md, err := adm.Metadata(rctx)
+		var draining map[int32]bool
+		var adding map[string]map[int32][]int32
+		if err == nil {
+			draining, adding = drainingBrokers(rctx, adm, md.Brokers.NodeIDs()), addingReplicas(rctx, cl)
+		}
 		cancel()
 		if err != nil {
 			return fmt.Errorf("metadata: %w", err)
@@ -126,6 +137,11 @@ func waitDrained(ctx context.Context, adm admin, node int32, stdout io.Writer) e
 		if left != last {
 			fmt.Fprintf(stdout, "%s  broker %d holds %d replica(s)\n", time.Now().Format(time.TimeOnly), node, left)
 			last = left
+		}
+		// Say why the count stops falling (once per change).
+		if stuck, _, _ := stuckOnDrain(md, node, draining, adding); stuck != lastStuck {
+			warnStuck(stdout, md, node, draining, adding)
+			lastStuck = stuck
 		}
 		if left == 0 {
 			fmt.Fprintf(stdout, "broker %d is drained: it can be stopped with no partition below its replication factor\n", node)
@@ -152,4 +168,38 @@ func replicasOn(md kadm.Metadata, node int32) int {
 		}
 	}
 	return n
+}
+
+// stuckOnDrain counts the replicas on node that cannot move: their
+// partition has more replicas than there are other brokers that are up
+// (listed in md) and not draining; adding holds the replicas moves are
+// adding (addingReplicas). It also returns the largest such
+// replication factor and the number of those other brokers.
+func stuckOnDrain(md kadm.Metadata, node int32, draining map[int32]bool, adding map[string]map[int32][]int32) (stuck, rf, others int) {
+	for _, b := range md.Brokers {
+		if b.NodeID != node && !draining[b.NodeID] {
+			others++
+		}
+	}
+	for _, td := range md.Topics {
+		for _, pd := range td.Partitions {
+			// A moving partition lists its new replicas too.
+			n := len(pd.Replicas) - len(adding[pd.Topic][pd.Partition])
+			if slices.Contains(pd.Replicas, node) && n > others {
+				stuck++
+				rf = max(rf, n)
+			}
+		}
+	}
+	return stuck, rf, others
+}
+
+// warnStuck says why a drain cannot finish, when it cannot.
+func warnStuck(w io.Writer, md kadm.Metadata, node int32, draining map[int32]bool, adding map[string]map[int32][]int32) int {
+	stuck, rf, others := stuckOnDrain(md, node, draining, adding)
+	if stuck > 0 {
+		fmt.Fprintf(w, "%d replica(s) on broker %d cannot move yet: their partitions have up to %d replicas and only %d other broker(s) are up and not draining; they move once enough brokers join (or 'ferry cluster decommission %d --cancel')\n",
+			stuck, node, rf, others, node)
+	}
+	return stuck
 }

@@ -176,3 +176,28 @@ func TestClassifyMovingPartitionIsNotUnderReplicated(t *testing.T) {
 		t.Errorf("why %q: want 2 of 3 in sync and the adding replica named", got)
 	}
 }
+
+// TestStuckOnDrain: in a 3-broker cluster, draining broker 1 can move a
+// partition of 2 replicas but not one of 3; a second draining broker
+// leaves fewer places still.
+func TestStuckOnDrain(t *testing.T) {
+	md := healthMetadata()
+	md.Topics = kadm.TopicDetails{"t": {Topic: "t", Partitions: kadm.PartitionDetails{
+		0: {Topic: "t", Partition: 0, Leader: 1, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}},
+		1: {Topic: "t", Partition: 1, Leader: 1, Replicas: []int32{1, 2}, ISR: []int32{1, 2}},
+		2: {Topic: "t", Partition: 2, Leader: 2, Replicas: []int32{2, 3}, ISR: []int32{2, 3}},
+	}}}
+	if n, rf, others := stuckOnDrain(md, 1, nil, nil); n != 1 || rf != 3 || others != 2 {
+		t.Errorf("draining 1: %d stuck (rf %d, %d others), want 1 partition of rf 3 with 2 others", n, rf, others)
+	}
+	if n, _, others := stuckOnDrain(md, 1, map[int32]bool{1: true, 3: true}, nil); n != 2 || others != 1 {
+		t.Errorf("draining 1 and 3: %d stuck, %d others; want 2 and 1", n, others)
+	}
+	// Partition 0 moving from 1,2,3 to 4,2,3 (4 copying) lists 4 replicas:
+	// with broker 4 up, 3 others suffice.
+	md.Brokers = append(md.Brokers, kadm.BrokerDetail{NodeID: 4})
+	md.Topics["t"].Partitions[0] = kadm.PartitionDetail{Topic: "t", Partition: 0, Leader: 1, Replicas: []int32{4, 2, 3, 1}, ISR: []int32{1, 2, 3}}
+	if n, _, _ := stuckOnDrain(md, 1, nil, map[string]map[int32][]int32{"t": {0: {4}}}); n != 0 {
+		t.Errorf("moving partition counted stuck: %d", n)
+	}
+}
