@@ -222,7 +222,8 @@ func reassignStatus(ctx context.Context, adm admin, cl *kgo.Client, stdout io.Wr
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
-	// Progress is best effort: a broker that does not answer shows "?".
+	// Progress is best effort: a broker that does not answer shows "?" and
+	// why.
 	type brokerDirs struct {
 		dirs kadm.DescribedLogDirs
 		err  error
@@ -271,8 +272,10 @@ func reassignStatus(ctx context.Context, adm admin, cl *kgo.Client, stdout io.Wr
 		for _, a := range r.AddingReplicas {
 			s, ok := size(a, r.Topic, r.Partition)
 			switch {
-			case !ok || !leaderOK:
-				progress = append(progress, fmt.Sprintf("%d: ?", a))
+			case !ok:
+				progress = append(progress, fmt.Sprintf("%d: ? (broker %d does not answer: down? the move waits for it)", a, a))
+			case !leaderOK:
+				progress = append(progress, fmt.Sprintf("%d: ? (leader %d does not answer)", a, leader))
 			case leaderSize == 0:
 				progress = append(progress, fmt.Sprintf("%d: %d/0 B", a, s))
 			default:
