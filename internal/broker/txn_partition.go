@@ -1,13 +1,10 @@
 package broker
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ferry-mq/ferry/internal/log"
 )
@@ -104,7 +101,7 @@ func (p *Partition) ReadCommitted(offset int64, maxBytes int, minOneBatch bool) 
 // producer and waits until it is durable. Only the transaction
 // coordinator calls it; clients may not write control batches.
 func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool) error {
-	batch := controlBatch(producerID, epoch, commit, time.Now())
+	batch := log.NewControlBatch(producerID, epoch, commit, 0, time.Now())
 	h, err := log.ParseBatch(batch)
 	if err != nil {
 		return err
@@ -143,38 +140,6 @@ func (p *Partition) logTxnIndexError(err error) {
 	if p.logger != nil {
 		p.logger.Error("txn index write failed; it is rebuilt from the log tail on the next open", "err", err)
 	}
-}
-
-// controlBatch encodes a commit or abort marker: one record whose key is
-// version 0 and the type, and whose value is version 0 and the coordinator
-// epoch (0: one coordinator).
-func controlBatch(producerID int64, epoch int16, commit bool, now time.Time) []byte {
-	typ := int16(log.ControlAbort)
-	if commit {
-		typ = log.ControlCommit
-	}
-	key := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 0), uint16(typ))
-	value := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint16(nil, 0), 0)
-	rec := kmsg.Record{Key: key, Value: value}
-	body := rec.AppendTo(nil)
-	rec.Length = int32(len(body) - 1)
-	ts := now.UnixMilli()
-	b := kmsg.RecordBatch{
-		PartitionLeaderEpoch: -1,
-		Magic:                2,
-		Attributes:           attrTransactional | attrControl,
-		FirstTimestamp:       ts,
-		MaxTimestamp:         ts,
-		ProducerID:           producerID,
-		ProducerEpoch:        epoch,
-		FirstSequence:        -1,
-		NumRecords:           1,
-		Records:              rec.AppendTo(nil),
-	}
-	out := b.AppendTo(nil)
-	binary.BigEndian.PutUint32(out[8:], uint32(len(out)-12))
-	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return out
 }
 
 // producerScanSegments is how many of the last segments are scanned at

@@ -123,6 +123,9 @@ func (c *Coordinator) Load() error {
 	defer c.mu.Unlock()
 	now := c.now()
 	offset, records, err := log.Replay(c.log.Read, loadBatchBytes, func(h log.BatchHeader, key, value []byte) error {
+		if h.IsControl() {
+			return nil
+		}
 		return c.replay(key, value, h.LastOffset()+1, now)
 	}, func(d log.Damage) {
 		// The groups whose records were there keep what the rest of

@@ -9,7 +9,9 @@ import (
 // EachRecord calls fn with the key and value of each record in data, whole
 // batches read from the log at offset from, and returns the offset after the
 // last batch. It reads back the internal topics the coordinators write with
-// NewBatch: control batches are skipped and a compressed batch is an error.
+// NewBatch, NewTransactionalBatch and NewControlBatch: the record of a
+// control batch is passed too (h.IsControl(); its key holds the control
+// type) and a compressed batch is an error.
 // Every batch's CRC is checked first: a damaged batch stops the walk with an
 // error wrapping ErrCorruptBatch, next being the offset after the last good
 // batch, so that no damaged byte is ever applied.
@@ -31,14 +33,12 @@ func EachRecord(from int64, data []byte, fn func(h BatchHeader, key, value []byt
 		if err != nil {
 			return next, fmt.Errorf("at %d: %w", next, err)
 		}
-		if h.Attributes&attrControl == 0 {
-			if h.Attributes&attrCompressionMask != codecNone {
-				return next, fmt.Errorf("at %d: compressed batch; the coordinator writes none", h.BaseOffset)
-			}
-			err := forEachRecord(batch, h, func(r record) error { return fn(h, r.Key, r.Value) })
-			if err != nil {
-				return next, fmt.Errorf("at %d: %w", h.BaseOffset, err)
-			}
+		if h.Attributes&attrCompressionMask != codecNone {
+			return next, fmt.Errorf("at %d: compressed batch; the coordinator writes none", h.BaseOffset)
+		}
+		err = forEachRecord(batch, h, func(r record) error { return fn(h, r.Key, r.Value) })
+		if err != nil {
+			return next, fmt.Errorf("at %d: %w", h.BaseOffset, err)
 		}
 		next = h.LastOffset() + 1
 	}

@@ -84,7 +84,10 @@ const loadBatchBytes = 1 << 20
 func (c *Coordinator) Load() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	offset, records, err := log.Replay(c.log.Read, loadBatchBytes, func(_ log.BatchHeader, key, value []byte) error {
+	offset, records, err := log.Replay(c.log.Read, loadBatchBytes, func(h log.BatchHeader, key, value []byte) error {
+		if h.IsControl() {
+			return nil // never written here
+		}
 		return c.replay(key, value)
 	}, func(d log.Damage) {
 		// A transaction whose records were there keeps its state from
