@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"context"
-	"fmt"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -79,23 +77,5 @@ func (b *Broker) replicaSizes(bi meta.BrokerInfo) (map[partitionKey]int64, error
 // dialBroker opens a peer connection to bi's Kafka listener, with TLS and
 // SASL as the inter-broker user when the cluster uses them.
 func (b *Broker) dialBroker(bi meta.BrokerInfo) (*peerConn, error) {
-	if bi.Addr == "" {
-		return nil, fmt.Errorf("broker %d has no registered address", bi.NodeID)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), replicaTimeout)
-	defer cancel()
-	tc, err := b.interBrokerTLS(bi.Addr)
-	if err != nil {
-		return nil, err
-	}
-	pc, err := dialPeer(ctx, b.cfg.Dialer(), bi.Addr, b.cfg.NodeID, tc)
-	if err != nil || len(b.cfg.Security.SASLMechanisms) == 0 {
-		return pc, err
-	}
-	user, password, _ := b.cfg.Security.InterBrokerUserParts()
-	if err := pc.authenticate(ctx, b.cfg.InterBrokerMechanism(), user, password); err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("broker %d at %s: %w", bi.NodeID, bi.Addr, err)
-	}
-	return pc, nil
+	return b.dialBrokerWithin(bi, replicaTimeout)
 }

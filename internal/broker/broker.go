@@ -41,6 +41,8 @@ type Broker struct {
 
 	throttle *replicationThrottle // --replication-throttle; nil when off
 
+	peers peerPool // connections for coordinator requests to other brokers
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -154,6 +156,7 @@ func (b *Broker) Close() error {
 	// Before the logs close: group coordinators answer waiting joins and
 	// sync their last writes.
 	b.closeCoordinators()
+	b.peers.close()
 	b.checkpointHighWatermarks()
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/meta"
 )
 
 // maxPeerResponse bounds one response a follower reads from a leader.
@@ -49,6 +50,41 @@ func dialPeer(ctx context.Context, dial config.DialFunc, addr string, self int32
 }
 
 func (pc *peerConn) Close() error { return pc.conn.Close() }
+
+// dialNode connects to another broker's Kafka listener as this node (TLS
+// and SASL as the inter-broker user when configured), within timeout: the
+// replica fetchers' and the transaction coordinator's way to their peers.
+func (b *Broker) dialNode(node int32, timeout time.Duration) (*peerConn, error) {
+	info, ok := b.Image().Broker(node)
+	if !ok {
+		return nil, fmt.Errorf("broker %d is not registered", node)
+	}
+	return b.dialBrokerWithin(info, timeout)
+}
+
+// dialBrokerWithin opens a peer connection to bi's Kafka listener, with
+// TLS and SASL as the inter-broker user when the cluster uses them.
+func (b *Broker) dialBrokerWithin(bi meta.BrokerInfo, timeout time.Duration) (*peerConn, error) {
+	if bi.Addr == "" {
+		return nil, fmt.Errorf("broker %d has no registered address", bi.NodeID)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tc, err := b.interBrokerTLS(bi.Addr)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := dialPeer(ctx, b.cfg.Dialer(), bi.Addr, b.cfg.NodeID, tc)
+	if err != nil || len(b.cfg.Security.SASLMechanisms) == 0 {
+		return pc, err
+	}
+	user, password, _ := b.cfg.Security.InterBrokerUserParts()
+	if err := pc.authenticate(ctx, b.cfg.InterBrokerMechanism(), user, password); err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("broker %d at %s: %w", bi.NodeID, bi.Addr, err)
+	}
+	return pc, nil
+}
 
 // roundTrip sends req and decodes its response, within timeout.
 func (pc *peerConn) roundTrip(req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -130,28 +129,7 @@ func (f *fetcher) sleep(d time.Duration) {
 	}
 }
 
-func (f *fetcher) connect() (*peerConn, error) {
-	info, ok := f.b.Image().Broker(f.leader)
-	if !ok || info.Addr == "" {
-		return nil, fmt.Errorf("leader %d has no registered address", f.leader)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), replicaTimeout)
-	defer cancel()
-	tc, err := f.b.interBrokerTLS(info.Addr)
-	if err != nil {
-		return nil, err
-	}
-	pc, err := dialPeer(ctx, f.b.cfg.Dialer(), info.Addr, f.b.cfg.NodeID, tc)
-	if err != nil || len(f.b.cfg.Security.SASLMechanisms) == 0 {
-		return pc, err
-	}
-	user, password, _ := f.b.cfg.Security.InterBrokerUserParts()
-	if err := pc.authenticate(ctx, f.b.cfg.InterBrokerMechanism(), user, password); err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("leader %d at %s: %w", f.leader, info.Addr, err)
-	}
-	return pc, nil
-}
+func (f *fetcher) connect() (*peerConn, error) { return f.b.dialNode(f.leader, replicaTimeout) }
 
 // round truncates what needs it, then fetches once.
 func (f *fetcher) round(pc *peerConn) error {

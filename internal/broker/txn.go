@@ -65,15 +65,10 @@ func (t txnPartitions) Exists(topic string, partition int32) bool {
 	return err == nil
 }
 
+// WriteMarker writes the marker on the partition's leader, here or on a
+// peer (txn_markers.go).
 func (t txnPartitions) WriteMarker(topic string, partition int32, producerID int64, epoch int16, commit bool) error {
-	p, err := t.b.Partition(topic, partition)
-	if err != nil {
-		if err == kerr.UnknownTopicOrPartition {
-			return nil // deleted since it joined the transaction
-		}
-		return err
-	}
-	return p.WriteMarker(producerID, epoch, commit)
+	return t.b.newMarkerRoute().write(txnMarker{topic: topic, partition: partition, producerID: producerID, epoch: epoch, commit: commit})
 }
 
 // txnOffsets reaches the group's coordinator on this broker; a group

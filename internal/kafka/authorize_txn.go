@@ -47,6 +47,11 @@ func (c *conn) authorizeTxnAPI(req kmsg.Request, next handlerFunc) (fin finisher
 		}
 	case *kmsg.TxnOffsetCommitRequest:
 		return c.authorizeTxnOffsetCommit(r, next), true
+	case *kmsg.WriteTxnMarkersRequest:
+		// Broker to broker, as in Kafka.
+		if !c.allowCluster(acl.ClusterAction) {
+			return now(writeTxnMarkersDenied(r)), true
+		}
 	case *kmsg.DescribeTransactionsRequest:
 		kept, denied := keepAllowed(r.TransactionalIDs, func(id *string) bool { return c.allow(acl.Describe, acl.TransactionalID, *id) })
 		if denied == nil {
@@ -149,4 +154,26 @@ func (c *conn) authorizeTxnOffsetCommit(r *kmsg.TxnOffsetCommitRequest, next han
 	}
 	r.Topics = kept
 	return withAdded(next(c, r), func(resp kmsg.Response) { fill(resp.(*kmsg.TxnOffsetCommitResponse), denied, topicDenied) })
+}
+
+// writeTxnMarkersDenied answers every partition of a WriteTxnMarkers the
+// principal may not send with CLUSTER_AUTHORIZATION_FAILED.
+func writeTxnMarkersDenied(r *kmsg.WriteTxnMarkersRequest) *kmsg.WriteTxnMarkersResponse {
+	resp := r.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+	for _, rm := range r.Markers {
+		sm := kmsg.NewWriteTxnMarkersResponseMarker()
+		sm.ProducerID = rm.ProducerID
+		for _, rt := range rm.Topics {
+			st := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+			st.Topic = rt.Topic
+			for _, p := range rt.Partitions {
+				sp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
+				sp.Partition, sp.ErrorCode = p, kerr.ClusterAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			sm.Topics = append(sm.Topics, st)
+		}
+		resp.Markers = append(resp.Markers, sm)
+	}
+	return resp
 }

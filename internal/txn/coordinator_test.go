@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -81,6 +82,8 @@ func (f *fakeParts) take() []marker {
 	defer f.mu.Unlock()
 	m := f.markers
 	f.markers = nil
+	// Markers of one transaction are written concurrently.
+	sort.Slice(m, func(i, j int) bool { return fmt.Sprint(m[i]) < fmt.Sprint(m[j]) })
 	return m
 }
 

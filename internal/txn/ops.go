@@ -2,6 +2,8 @@ package txn
 
 import (
 	"math"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -323,16 +325,7 @@ func (c *Coordinator) complete(t *txn) bool {
 	c.mu.Unlock()
 	defer c.wg.Done()
 
-	ok := true
-	for _, p := range parts {
-		if p.topic == c.opts.OffsetsTopic {
-			continue
-		}
-		if err := c.opts.Partitions.WriteMarker(p.topic, p.partition, pid, epoch, commit); err != nil {
-			c.opts.Logger.Error("write transaction marker", "transactional_id", t.id, "topic", p.topic, "partition", p.partition, "err", err)
-			ok = false
-		}
-	}
+	ok := c.writeMarkers(t.id, parts, pid, epoch, commit)
 	if ok && commit && c.opts.Offsets != nil {
 		for _, req := range pending {
 			if err := c.opts.Offsets.CommitTxnOffsets(req); err != nil {
@@ -365,6 +358,29 @@ func (c *Coordinator) complete(t *txn) bool {
 	// Losing this record only means the markers are written again after a
 	// restart, which readers tolerate.
 	return c.syncOrFail(next, err, "complete transaction") == nil
+}
+
+// writeMarkers writes the markers of one transaction, to all its
+// partitions at once: in a cluster each may be a round trip to another
+// broker and its fsync. It reports whether every one was written.
+func (c *Coordinator) writeMarkers(id string, parts []tp, pid int64, epoch int16, commit bool) bool {
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for _, p := range parts {
+		if p.topic == c.opts.OffsetsTopic {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.opts.Partitions.WriteMarker(p.topic, p.partition, pid, epoch, commit); err != nil {
+				c.opts.Logger.Error("write transaction marker", "transactional_id", id, "topic", p.topic, "partition", p.partition, "err", err)
+				failed.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+	return !failed.Load()
 }
 
 // retryLocked lists transactions whose completion failed earlier.
