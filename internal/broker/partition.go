@@ -69,6 +69,12 @@ type AppendResult struct {
 // are checked (decompressed if needed) before the partition lock is taken,
 // so a slow check does not hold up other producers' sequence checks.
 func (p *Partition) Append(batch []byte) (AppendResult, error) {
+	return p.appendChecked(batch, nil)
+}
+
+// appendChecked is Append with a last check run under p.mu, just before
+// the batch is written (see AppendTransactional).
+func (p *Partition) appendChecked(batch []byte, check func(h log.BatchHeader) error) (AppendResult, error) {
 	p.mu.Lock()
 	maxBytes, compacted := p.config.MaxMessageBytes, p.config.Log.CleanupPolicy.Compacts()
 	p.mu.Unlock()
@@ -96,7 +102,15 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 	if h.Attributes&attrControl != 0 {
 		return AppendResult{}, fmt.Errorf("%w: control batches are written by the transaction coordinator only", kerr.InvalidRecord)
 	}
-	if h.ProducerID >= 0 {
+	if check != nil {
+		if err := check(h); err != nil {
+			return AppendResult{}, err
+		}
+	}
+	// The coordinators' own transactional batches (TxnOffsetCommit in
+	// __consumer_offsets) carry no sequence.
+	sequenced := h.ProducerID >= 0 && !(h.BaseSequence < 0 && IsInternalTopic(p.Topic))
+	if sequenced {
 		if dup, ok, err := p.checkSequenceLocked(h); err != nil {
 			return AppendResult{}, err
 		} else if ok {
@@ -109,8 +123,10 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 	}
 	p.traffic.recordsIn.Add(int64(h.NumRecords))
 	p.traffic.bytesIn.Add(int64(len(batch)))
-	if h.ProducerID >= 0 {
+	if sequenced {
 		p.recordSequenceLocked(h, res.BaseOffset)
+	}
+	if h.ProducerID >= 0 {
 		if err := p.trackTxnLocked(h, res.BaseOffset, res.LastOffset, log.ControlNone); err != nil {
 			p.logTxnIndexError(err)
 		}

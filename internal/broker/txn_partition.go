@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +23,10 @@ type partitionTxns struct {
 	ongoing map[int64]int64 // producer id -> first offset
 	ending  []endingTxn     // markers appended, maybe not yet visible
 	index   *log.TxnIndex
+	// markers counts the markers appended here, so that a transactional
+	// append verified with the coordinator can tell whether a marker (its
+	// transaction's end) slipped in meanwhile (AppendTransactional).
+	markers uint64
 }
 
 type endingTxn struct {
@@ -129,11 +134,52 @@ func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool) erro
 		p.producers[producerID] = &producerState{epoch: epoch, lastSeen: time.Now()}
 	}
 	terr := p.trackTxnLocked(h, res.BaseOffset, res.LastOffset, control)
+	p.txns.markers++
 	p.mu.Unlock()
 	if terr != nil {
 		p.logTxnIndexError(terr)
 	}
 	return p.Sync(res.LastOffset + 1)
+}
+
+// TxnVerification says whether a transactional batch of a producer must be
+// verified with the transaction coordinator before it is appended (KIP-890):
+// yes unless the producer's transaction, at this epoch, already has
+// records here (its first append was verified). The token goes to
+// AppendTransactional.
+func (p *Partition) TxnVerification(producerID int64, epoch int16) (token uint64, needed bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.txns.markers, !p.txnOngoingLocked(producerID, epoch)
+}
+
+// REQUIRES: p.mu held.
+func (p *Partition) txnOngoingLocked(producerID int64, epoch int16) bool {
+	if _, ok := p.txns.ongoing[producerID]; !ok {
+		return false
+	}
+	st, ok := p.producers[producerID]
+	return ok && st.epoch == epoch
+}
+
+// errTxnMarkerRace: a marker was appended between a transactional batch's
+// verification and its append; the caller verifies again.
+var errTxnMarkerRace = errors.New("a transaction marker was written while the batch was verified")
+
+// AppendTransactional appends a transactional batch verified (when
+// TxnVerification said so) with the coordinator since token was taken. If
+// a marker landed here since then and the producer's transaction has no
+// records here, the verified transaction may have ended meanwhile:
+// appending would open a transaction the coordinator no longer knows, so
+// it fails with errTxnMarkerRace and the caller verifies again. This is the
+// dangling-transaction race KIP-890 closes.
+func (p *Partition) AppendTransactional(batch []byte, token uint64) (AppendResult, error) {
+	return p.appendChecked(batch, func(h log.BatchHeader) error {
+		if p.txns.markers != token && !p.txnOngoingLocked(h.ProducerID, h.ProducerEpoch) {
+			return errTxnMarkerRace
+		}
+		return nil
+	})
 }
 
 func (p *Partition) logTxnIndexError(err error) {

@@ -24,7 +24,11 @@ import (
 // writes markers). With a transactional id every batch must be
 // transactional, and its producer must have added the partition to its
 // open transaction (else INVALID_TXN_STATE; a fenced epoch gets
-// INVALID_PRODUCER_EPOCH); without one, no batch may be. The request's
+// INVALID_PRODUCER_EPOCH); without one, no batch may be. The partition's
+// leader checks that with the transaction coordinator, wherever it runs,
+// before the transaction's first batch here (KIP-890 verification,
+// broker.AppendVerified); a coordinator it cannot ask gives
+// NOT_ENOUGH_REPLICAS, which producers retry. The request's
 // bytes go back to the request budget once its batches are appended.
 
 func init() { register(0, 3, 9, handleProduce) }
@@ -173,21 +177,16 @@ func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, 
 	if err := checkSingleBatch(rp.Records, req.TransactionID != nil); err != nil {
 		return nil, none, err
 	}
-	if req.TransactionID != nil {
-		pid := int64(binary.BigEndian.Uint64(rp.Records[43:51]))
-		epoch := int16(binary.BigEndian.Uint16(rp.Records[51:53]))
-		// The check needs the transaction's coordinator: done here when
-		// this broker runs it.
-		if tc, err := b.TxnCoordinatorFor(*req.TransactionID); err == nil {
-			if kerrr := tc.InTransaction(*req.TransactionID, pid, epoch, topic, rp.Partition); kerrr != nil {
-				return nil, none, fmt.Errorf("%w: transactional produce to %s-%d", kerrr, topic, rp.Partition)
-			}
-		}
-	}
 	if req.Acks == -1 {
 		if err := part.CheckMinISR(); err != nil {
 			return nil, none, err
 		}
+	}
+	if req.TransactionID != nil {
+		pid := int64(binary.BigEndian.Uint64(rp.Records[43:51]))
+		epoch := int16(binary.BigEndian.Uint16(rp.Records[51:53]))
+		res, err := b.AppendVerified(part, *req.TransactionID, pid, epoch, rp.Records)
+		return part, res, err
 	}
 	res, err := part.Append(rp.Records)
 	return part, res, err

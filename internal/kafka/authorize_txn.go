@@ -88,7 +88,16 @@ func (c *conn) authorizeTxnAPI(req kmsg.Request, next handlerFunc) (fin finisher
 // partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED; with a topic
 // denied, its partitions get TOPIC_AUTHORIZATION_FAILED and the others
 // OPERATION_NOT_ATTEMPTED, none being added (as Kafka does).
+// v4+ is broker to broker (KIP-890): CLUSTER_ACTION, as in Kafka.
 func (c *conn) authorizeAddPartitionsToTxn(r *kmsg.AddPartitionsToTxnRequest, next handlerFunc) finisher {
+	if r.Version >= 4 {
+		if !c.allowCluster(acl.ClusterAction) {
+			resp := r.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+			resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+			return now(resp)
+		}
+		return next(c, r)
+	}
 	txnOK := c.allow(acl.Write, acl.TransactionalID, r.TransactionalID)
 	anyDenied := !txnOK
 	deniedTopic := make(map[string]bool)
