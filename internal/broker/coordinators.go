@@ -373,14 +373,15 @@ func (b *Broker) unloadGroupShardLocked(part int32, s *groupShard) {
 func (b *Broker) loadTxnShardLocked(p *Partition, epoch int32) {
 	s := &txnShard{epoch: epoch, loaded: make(chan struct{})}
 	s.c = txn.New(txn.Config{MaxTimeout: b.cfg.TransactionMaxTimeout, IDExpiration: b.cfg.TransactionalIDExpiration}, &offsetsLog{p: p, epoch: epoch, stop: b.stop}, txn.Options{
-		Logger:        b.log.With("component", "txn"),
-		LogName:       fmt.Sprintf("%s-%d", p.Topic, p.Index),
-		NewProducerID: b.NewProducerID,
-		Partitions:    txnPartitions{b},
-		Offsets:       txnOffsets{b},
-		OffsetsTopic:  ConsumerOffsetsTopic,
-		OnEnd:         b.metrics.txnEnded,
-		OnTimeout:     b.metrics.txnTimedOut,
+		Logger:           b.log.With("component", "txn"),
+		LogName:          fmt.Sprintf("%s-%d", p.Topic, p.Index),
+		NewProducerID:    b.NewProducerID,
+		Partitions:       txnPartitions{b},
+		LegacyOffsets:    legacyTxnOffsets{b},
+		OffsetsTopic:     ConsumerOffsetsTopic,
+		OffsetsPartition: b.offsetsPartitionFor,
+		OnEnd:            b.metrics.txnEnded,
+		OnTimeout:        b.metrics.txnTimedOut,
 	})
 	b.coords.txns[p.Index] = s
 	b.coords.publishLocked()

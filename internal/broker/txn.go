@@ -6,8 +6,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/ferry-mq/ferry/internal/txn"
 )
 
 // TransactionStateTopic is the internal topic where the transaction
@@ -71,22 +69,15 @@ func (t txnPartitions) WriteMarker(topic string, partition int32, producerID int
 	return t.b.newMarkerRoute().write(txnMarker{topic: topic, partition: partition, producerID: producerID, epoch: epoch, commit: commit})
 }
 
-// txnOffsets reaches the group's coordinator on this broker; a group
-// coordinated elsewhere gets NOT_COORDINATOR.
-type txnOffsets struct{ b *Broker }
+// legacyTxnOffsets completes offsets an older Ferry kept in
+// __transaction_state, through the group's coordinator when it runs here.
+type legacyTxnOffsets struct{ b *Broker }
 
-func (o txnOffsets) ValidateMember(req *kmsg.TxnOffsetCommitRequest) *kerr.Error {
+func (o legacyTxnOffsets) CommitTxnOffsets(req *kmsg.TxnOffsetCommitRequest) error {
 	c, err := o.b.GroupCoordinatorFor(req.Group)
 	if err != nil {
-		return kerrOf(err)
-	}
-	return c.ValidateTxnMember(req)
-}
-
-func (o txnOffsets) CommitTxnOffsets(req *kmsg.TxnOffsetCommitRequest) error {
-	c, err := o.b.GroupCoordinatorFor(req.Group)
-	if err != nil {
-		return err
+		o.b.log.Warn("offsets an older Ferry kept for a transaction are dropped: the group coordinator is not on this broker", "group", req.Group, "transactional_id", req.TransactionalID, "err", err)
+		return nil
 	}
 	return c.CommitTxnOffsets(req)
 }
@@ -100,18 +91,9 @@ func kerrOf(err error) *kerr.Error {
 	return kerr.UnknownServerError
 }
 
-// TxnPendingOffsets returns the partitions of a group with offsets
-// committed inside transactions not yet completed, over every
-// transaction coordinator shard of this broker.
-func (b *Broker) TxnPendingOffsets(group string) map[txn.Partition]bool {
-	var out map[txn.Partition]bool
-	for _, c := range b.TxnCoordinators() {
-		for p := range c.PendingOffsets(group) {
-			if out == nil {
-				out = map[txn.Partition]bool{}
-			}
-			out[p] = true
-		}
-	}
-	return out
+// offsetsPartitionFor returns the partition of __consumer_offsets that
+// holds a group.
+func (b *Broker) offsetsPartitionFor(group string) int32 {
+	_, part, _ := b.coordinatorPartitionOf(ConsumerOffsetsTopic, group)
+	return part
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-mq/ferry/internal/group"
 )
 
 // Transaction markers in a cluster. The transaction coordinator ends a
@@ -128,12 +130,47 @@ func (b *Broker) newMarkerRoute() markerRoute {
 // WriteTxnMarker appends a transaction marker to a partition this broker
 // leads and returns once it is durable: the local end of WriteTxnMarkers.
 // Errors are Kafka's (NOT_LEADER_OR_FOLLOWER when another broker leads).
+// A marker for __consumer_offsets goes through the group coordinator of
+// the partition, which ends the transaction's pending offsets with it.
 func (b *Broker) WriteTxnMarker(topic string, partition int32, producerID int64, epoch int16, commit bool) error {
 	p, err := b.Partition(topic, partition)
 	if err != nil {
 		return err
 	}
+	if topic == ConsumerOffsetsTopic {
+		gc, err := b.groupCoordinatorOfPartition(partition)
+		if err != nil {
+			return err
+		}
+		return gc.CompleteTxn(producerID, epoch, commit)
+	}
 	return p.WriteMarker(producerID, epoch, commit)
+}
+
+// groupCoordinatorOfPartition returns the group coordinator that keeps its
+// state in a partition of __consumer_offsets led here.
+func (b *Broker) groupCoordinatorOfPartition(partition int32) (*group.Coordinator, error) {
+	s := b.coords.snapshot().groups[partition]
+	switch {
+	case s == nil:
+		return nil, fmt.Errorf("%w: no group coordinator for %s-%d here", kerr.NotCoordinator, ConsumerOffsetsTopic, partition)
+	case !ready(s.loaded):
+		return nil, kerr.CoordinatorLoadInProgress
+	case s.failed:
+		return nil, fmt.Errorf("%w: the group coordinator of %s-%d failed to load", kerr.NotCoordinator, ConsumerOffsetsTopic, partition)
+	}
+	return s.c, nil
+}
+
+// AppendMarker appends the marker that ends a transaction's pending
+// offsets (group.MarkerLog), refused like Append once this node no longer
+// leads the partition under the shard's epoch; Sync makes it durable on
+// the ISR.
+func (l *offsetsLog) AppendMarker(producerID int64, epoch int16, commit bool) (int64, error) {
+	if e, ok := l.p.leaderEpoch(); !ok || e != l.epoch {
+		return 0, fmt.Errorf("%w: %s-%d is no longer led here under epoch %d", kerr.NotCoordinator, l.p.Topic, l.p.Index, l.epoch)
+	}
+	return l.p.appendMarker(producerID, epoch, commit)
 }
 
 // sendTxnMarker sends one marker to the leader node in a WriteTxnMarkers

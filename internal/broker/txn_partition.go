@@ -106,20 +106,30 @@ func (p *Partition) ReadCommitted(offset int64, maxBytes int, minOneBatch bool) 
 // producer and waits until it is durable. Only the transaction
 // coordinator calls it; clients may not write control batches.
 func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool) error {
+	next, err := p.appendMarker(producerID, epoch, commit)
+	if err != nil {
+		return err
+	}
+	return p.Sync(next)
+}
+
+// appendMarker appends a marker and returns the offset after it, without
+// waiting for durability.
+func (p *Partition) appendMarker(producerID int64, epoch int16, commit bool) (int64, error) {
 	batch := log.NewControlBatch(producerID, epoch, commit, 0, time.Now())
 	h, err := log.ParseBatch(batch)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	p.mu.Lock()
 	if st, ok := p.producers[producerID]; ok && epoch < st.epoch {
 		p.mu.Unlock()
-		return fmt.Errorf("%w: marker epoch %d is older than %d", kerr.InvalidProducerEpoch, epoch, st.epoch)
+		return 0, fmt.Errorf("%w: marker epoch %d is older than %d", kerr.InvalidProducerEpoch, epoch, st.epoch)
 	}
 	res, err := p.log.AppendParsed(batch, h)
 	if err != nil {
 		p.mu.Unlock()
-		return p.storageError("append transaction marker", err)
+		return 0, p.storageError("append transaction marker", err)
 	}
 	control := log.ControlAbort
 	if commit {
@@ -139,7 +149,7 @@ func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool) erro
 	if terr != nil {
 		p.logTxnIndexError(terr)
 	}
-	return p.Sync(res.LastOffset + 1)
+	return res.LastOffset + 1, nil
 }
 
 // TxnVerification says whether a transactional batch of a producer must be

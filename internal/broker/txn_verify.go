@@ -55,9 +55,42 @@ func (b *Broker) VerifyTxnPartition(txnID string, producerID int64, epoch int16,
 		}
 		return nil
 	}
+	node, code, err := b.verifyRemote(txnID, producerID, epoch, topic, partition)
+	if err != nil {
+		return fmt.Errorf("%w: %v", kerr.NotEnoughReplicas, err)
+	}
+	return verifyError(code, node, topic, partition)
+}
+
+// VerifyTxnOffsets asks the transaction coordinator of txnID whether the
+// group's offsets are in the producer's open transaction (AddOffsetsToTxn
+// came first), for TxnOffsetCommit. Errors are the coordinator's
+// (PRODUCER_FENCED, INVALID_TXN_STATE …); COORDINATOR_NOT_AVAILABLE, which
+// clients retry, when it cannot be asked.
+func (b *Broker) VerifyTxnOffsets(txnID string, producerID int64, epoch int16, group string) *kerr.Error {
+	if c := b.localTxnCoordinator(txnID); c != nil {
+		return c.VerifyOffsets(txnID, producerID, epoch, group)
+	}
+	_, code, err := b.verifyRemote(txnID, producerID, epoch, ConsumerOffsetsTopic, b.offsetsPartitionFor(group))
+	if err != nil {
+		b.log.Debug("cannot verify a transactional offset commit", "transactional_id", txnID, "err", err)
+		return kerr.CoordinatorNotAvailable
+	}
+	kerrr, _ := kerr.ErrorForCode(code).(*kerr.Error)
+	switch kerrr {
+	case kerr.NotCoordinator, kerr.CoordinatorLoadInProgress:
+		return kerr.CoordinatorNotAvailable
+	}
+	return kerrr
+}
+
+// verifyRemote sends AddPartitionsToTxn v4 verify-only for one partition
+// to the transaction coordinator of txnID and returns its node and the
+// partition's error code.
+func (b *Broker) verifyRemote(txnID string, producerID int64, epoch int16, topic string, partition int32) (int32, int16, error) {
 	node, ok := b.txnCoordinatorNode(txnID)
 	if !ok || node < 0 {
-		return fmt.Errorf("%w: the transaction coordinator of %q is not available to verify the transaction", kerr.NotEnoughReplicas, txnID)
+		return node, 0, fmt.Errorf("the transaction coordinator of %q is not available", txnID)
 	}
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	req.Version = 4
@@ -71,20 +104,22 @@ func (b *Broker) VerifyTxnPartition(txnID string, producerID int64, epoch int16,
 		return b.dialNode(node, replicaTimeout)
 	})
 	if err != nil {
-		return fmt.Errorf("%w: verify the transaction with coordinator %d: %v", kerr.NotEnoughReplicas, node, err)
+		return node, 0, fmt.Errorf("verify the transaction with coordinator %d: %w", node, err)
 	}
 	resp := kresp.(*kmsg.AddPartitionsToTxnResponse)
-	code := resp.ErrorCode
+	if resp.ErrorCode != 0 {
+		return node, resp.ErrorCode, nil
+	}
 	for _, t := range resp.Transactions {
 		for _, tt := range t.Topics {
 			for _, p := range tt.Partitions {
-				if code == 0 && t.TransactionalID == txnID && tt.Topic == topic && p.Partition == partition {
-					code = p.ErrorCode
+				if t.TransactionalID == txnID && tt.Topic == topic && p.Partition == partition {
+					return node, p.ErrorCode, nil
 				}
 			}
 		}
 	}
-	return verifyError(code, node, topic, partition)
+	return node, 0, fmt.Errorf("coordinator %d answered without %s-%d", node, topic, partition)
 }
 
 // verifyError turns a verification answer into the produce's error. As in

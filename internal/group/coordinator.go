@@ -97,6 +97,10 @@ type Coordinator struct {
 	lastExpiry  time.Time
 	unsyncedEnd int64 // log end after the last append not yet synced; 0 = none
 	nextOffset  int64 // log end as far as the coordinator knows
+	// pendingTxns holds offsets committed inside open transactions, by
+	// producer id (txn_offsets.go); txnMarkers counts the markers written.
+	pendingTxns map[int64]pendingTxn
+	txnMarkers  uint64
 
 	stop chan struct{}
 	done chan struct{}

@@ -32,10 +32,17 @@
 //	value: GroupMetadataValue v3 {protocol type, generation, protocol,
 //	       leader, state time, members with subscriptions and assignments}
 //
-// A nil value is a tombstone: the offset or the group is gone. A
-// Coordinator owns one partition of the topic (the broker runs one per
-// partition it leads; a group lives in partition abs(hash(id)) % N);
-// group commit shares the fsyncs of concurrent commits. An offset commit is acknowledged, and
+// A nil value is a tombstone: the offset or the group is gone. Offsets
+// committed inside a transaction (TxnOffsetCommit) are OffsetCommit records
+// in a transactional batch carrying the producer's id and epoch; they stay
+// pending (invisible to OffsetFetch, UNSTABLE_OFFSET_COMMIT under
+// require_stable) until a control batch (transaction marker) of the same
+// producer follows: commit makes them the group's offsets unless a record
+// written after them is newer, abort drops them (txn_offsets.go). The
+// cleaner keeps transactional batches and markers whole. A Coordinator
+// owns one partition of the topic (the broker runs one per partition it
+// leads; a group lives in partition abs(hash(id)) % N); group commit
+// shares the fsyncs of concurrent commits. An offset commit is acknowledged, and
 // becomes visible to OffsetFetch, only after its batch is durable. Group
 // metadata is written when a generation becomes Stable, when a group empties
 // and when a static member is replaced; it is synced in the background,

@@ -160,12 +160,16 @@ func (c *Coordinator) FetchOffsets(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFet
 					asked[t.Topic] = append(asked[t.Topic], t.Partitions...)
 				}
 			}
+			unstable := c.unstableLocked(req.RequireStable, rg.Group)
 			for topic, parts := range c.offsetsLocked(rg.Group, asked, rg.Topics == nil) {
 				st := kmsg.NewOffsetFetchResponseGroupTopic()
 				st.Topic = topic
 				for _, p := range parts {
 					sp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 					sp.Partition, sp.Offset, sp.LeaderEpoch, sp.Metadata = p.Partition, p.Offset, p.LeaderEpoch, p.Metadata
+					if unstable[topic][p.Partition] {
+						sp.ErrorCode, sp.Offset = kerr.UnstableOffsetCommit.Code, -1
+					}
 					st.Partitions = append(st.Partitions, sp)
 				}
 				sg.Topics = append(sg.Topics, st)
@@ -186,13 +190,29 @@ func (c *Coordinator) FetchOffsets(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFet
 			asked[t.Topic] = append(asked[t.Topic], t.Partitions...)
 		}
 	}
+	unstable := c.unstableLocked(req.RequireStable, req.Group)
 	for topic, parts := range c.offsetsLocked(req.Group, asked, all) {
 		st := kmsg.NewOffsetFetchResponseTopic()
 		st.Topic = topic
+		for i := range parts {
+			if p := &parts[i]; unstable[topic][p.Partition] {
+				p.ErrorCode, p.Offset = kerr.UnstableOffsetCommit.Code, -1
+			}
+		}
 		st.Partitions = parts
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
+}
+
+// unstableLocked returns, for an OffsetFetch with require_stable, the
+// group's partitions with offsets pending in an open transaction.
+// REQUIRES: c.mu held.
+func (c *Coordinator) unstableLocked(requireStable bool, groupID string) map[string]map[int32]bool {
+	if !requireStable {
+		return nil
+	}
+	return c.pendingOffsetsLocked(groupID)
 }
 
 // offsetsLocked returns committed offsets by topic: every one with all, or

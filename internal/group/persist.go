@@ -123,8 +123,8 @@ func (c *Coordinator) Load() error {
 	defer c.mu.Unlock()
 	now := c.now()
 	offset, records, err := log.Replay(c.log.Read, loadBatchBytes, func(h log.BatchHeader, key, value []byte) error {
-		if h.IsControl() {
-			return nil
+		if h.IsTransactional() {
+			return c.replayTxnRecord(h, key, value)
 		}
 		return c.replay(key, value, h.LastOffset()+1, now)
 	}, func(d log.Damage) {

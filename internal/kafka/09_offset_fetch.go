@@ -10,7 +10,8 @@ import (
 // A partition with nothing committed answers offset -1. A null topic list
 // (v2+) returns every committed offset of the group. With require_stable
 // (v7+) a partition that has offsets committed inside a transaction not yet
-// completed answers UNSTABLE_OFFSET_COMMIT (the client retries), so a
+// completed (pending in the group coordinator until the transaction's
+// marker) answers UNSTABLE_OFFSET_COMMIT (the client retries), so a
 // consumer never starts from offsets an ending transaction is replacing.
 
 func init() { register(9, 0, 8, handleOffsetFetch) }
@@ -67,58 +68,7 @@ func fetchGroupOffsets(c *conn, req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchR
 		}
 		return resp
 	}
-	// Pending offsets are looked up before the committed ones: offsets a
-	// transaction applies meanwhile are still reported unstable.
-	var pending map[txnPartition]bool
-	if req.RequireStable {
-		pending = pendingOffsets(c, id)
-	}
-	resp := gc.FetchOffsets(req)
-	if len(pending) == 0 {
-		return resp
-	}
-	mark := func(topic string, p int32, code *int16, offset *int64) {
-		if *code == 0 && pending[txnPartition{topic, p}] {
-			*code = kerr.UnstableOffsetCommit.Code
-			*offset = -1
-		}
-	}
-	if req.Version >= 8 {
-		for i := range resp.Groups {
-			g := &resp.Groups[i]
-			for j := range g.Topics {
-				t := &g.Topics[j]
-				for k := range t.Partitions {
-					p := &t.Partitions[k]
-					mark(t.Topic, p.Partition, &p.ErrorCode, &p.Offset)
-				}
-			}
-		}
-		return resp
-	}
-	for j := range resp.Topics {
-		t := &resp.Topics[j]
-		for k := range t.Partitions {
-			p := &t.Partitions[k]
-			mark(t.Topic, p.Partition, &p.ErrorCode, &p.Offset)
-		}
-	}
-	return resp
-}
-
-type txnPartition struct {
-	topic     string
-	partition int32
-}
-
-func pendingOffsets(c *conn, group string) map[txnPartition]bool {
-	ps := c.s.broker.TxnPendingOffsets(group)
-	if len(ps) == 0 {
-		return nil
-	}
-	out := make(map[txnPartition]bool, len(ps))
-	for p := range ps {
-		out[txnPartition{p.Topic, p.Partition}] = true
-	}
-	return out
+	// With require_stable the coordinator answers UNSTABLE_OFFSET_COMMIT
+	// for offsets pending in a transaction.
+	return gc.FetchOffsets(req)
 }

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -31,12 +30,12 @@ type Partitions interface {
 	WriteMarker(topic string, partition int32, producerID int64, epoch int16, commit bool) error
 }
 
-// Offsets commits a transaction's consumer offsets into a group.
-type Offsets interface {
-	// ValidateMember checks a TxnOffsetCommit's group membership fields
-	// (generation -1 and no member id skip the check).
-	ValidateMember(req *kmsg.TxnOffsetCommitRequest) *kerr.Error
-	// CommitTxnOffsets makes the offsets visible in the group, durably.
+// LegacyOffsets commits offsets that an older Ferry recorded for a
+// transaction in __transaction_state (record type 100): such a transaction,
+// found open or ending at load, makes them visible in their group when it
+// commits. Offsets committed inside transactions now go to the group
+// coordinator, pending there until the transaction's marker.
+type LegacyOffsets interface {
 	CommitTxnOffsets(req *kmsg.TxnOffsetCommitRequest) error
 }
 
@@ -66,10 +65,14 @@ type Options struct {
 	// NewProducerID allocates a producer id never used before.
 	NewProducerID func() (int64, error)
 	Partitions    Partitions
-	Offsets       Offsets
-	// OffsetsTopic is the partition AddOffsetsToTxn adds
-	// (__consumer_offsets, partition 0); no marker is written to it.
-	OffsetsTopic string
+	// LegacyOffsets completes offsets of type-100 records; nil drops them.
+	LegacyOffsets LegacyOffsets
+	// OffsetsTopic is __consumer_offsets: AddOffsetsToTxn adds the
+	// group's partition of it (OffsetsPartition; nil means partition 0),
+	// whose marker ends the transaction's offsets in the group
+	// coordinator.
+	OffsetsTopic     string
+	OffsetsPartition func(group string) int32
 	// TickInterval is how often Start's goroutine calls Tick; 0 means 1s.
 	TickInterval time.Duration
 	// OnEnd, if set, is called once per transaction whose markers are
@@ -95,9 +98,10 @@ type txn struct {
 	partitions map[tp]struct{}
 	started    time.Time // when the current transaction began (Ongoing)
 	updated    time.Time
-	// pending holds TxnOffsetCommit requests of the current transaction,
-	// applied to their groups on commit.
-	pending []*kmsg.TxnOffsetCommitRequest
+	// legacyPending holds TxnOffsetCommit requests an older Ferry kept in
+	// __transaction_state for the current transaction, applied to their
+	// groups (LegacyOffsets) if it commits.
+	legacyPending []*kmsg.TxnOffsetCommitRequest
 	// completing is set while markers are being written outside mu.
 	completing bool
 }

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferry-mq/ferry/internal/log"
 )
 
 // memLog is an in-memory Log: batches with offsets assigned.
@@ -87,16 +90,10 @@ func (f *fakeParts) take() []marker {
 	return m
 }
 
+// fakeOffsets receives the offsets of type-100 records (LegacyOffsets).
 type fakeOffsets struct {
 	mu        sync.Mutex
 	committed map[string]int64 // group/topic/partition -> offset
-}
-
-func (f *fakeOffsets) ValidateMember(req *kmsg.TxnOffsetCommitRequest) *kerr.Error {
-	if req.Generation > 5 {
-		return kerr.IllegalGeneration
-	}
-	return nil
 }
 
 func (f *fakeOffsets) CommitTxnOffsets(req *kmsg.TxnOffsetCommitRequest) error {
@@ -126,11 +123,12 @@ func newHarness(t *testing.T, l *memLog) *harness {
 	t.Helper()
 	h := &harness{log: l, parts: &fakeParts{}, offsets: &fakeOffsets{}, now: time.Unix(1_700_000_000, 0), nextPID: 100}
 	h.c = New(Config{MaxTimeout: time.Minute, IDExpiration: time.Hour}, l, Options{
-		Now:           func() time.Time { return h.now },
-		NewProducerID: func() (int64, error) { h.nextPID++; return h.nextPID, nil },
-		Partitions:    h.parts,
-		Offsets:       h.offsets,
-		OffsetsTopic:  "__consumer_offsets",
+		Now:              func() time.Time { return h.now },
+		NewProducerID:    func() (int64, error) { h.nextPID++; return h.nextPID, nil },
+		Partitions:       h.parts,
+		LegacyOffsets:    h.offsets,
+		OffsetsTopic:     "__consumer_offsets",
+		OffsetsPartition: func(group string) int32 { return int32(len(group)) },
 	})
 	if err := h.c.Load(); err != nil {
 		t.Fatal(err)
@@ -264,40 +262,38 @@ func TestTimeoutAbortsAndFences(t *testing.T) {
 	wantErr(t, "commit after timeout", h.c.EndTxn("a", pid, ep, true), kerr.ProducerFenced)
 }
 
-func TestTxnOffsetsVisibleOnlyOnCommit(t *testing.T) {
+// AddOffsetsToTxn puts the group's partition of __consumer_offsets into
+// the transaction: TxnOffsetCommit (served by the group coordinator) is
+// verified against it, and the end of the transaction sends it a marker,
+// which makes the group's pending offsets visible or drops them.
+func TestAddOffsetsPutsTheGroupsPartitionInTheTransaction(t *testing.T) {
 	h := newHarness(t, &memLog{})
 	pid, ep := mustInit(t, h, "a")
-	req := func(offset int64) *kmsg.TxnOffsetCommitRequest {
-		r := kmsg.NewPtrTxnOffsetCommitRequest()
-		r.Version = 3
-		r.TransactionalID, r.Group, r.ProducerID, r.ProducerEpoch, r.Generation = "a", "g", pid, ep, -1
-		rt := kmsg.NewTxnOffsetCommitRequestTopic()
-		rt.Topic = "in"
-		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-		rp.Offset = offset
-		rt.Partitions = append(rt.Partitions, rp)
-		r.Topics = append(r.Topics, rt)
-		return r
-	}
-	wantErr(t, "offsets before AddOffsets", h.c.TxnOffsetCommit(req(1)), kerr.InvalidTxnState)
-	wantErr(t, "add offsets", h.c.AddOffsets("a", pid, ep, "g"), nil)
-	bad := req(1)
-	bad.Generation = 9
-	wantErr(t, "stale generation", h.c.TxnOffsetCommit(bad), kerr.IllegalGeneration)
-	wantErr(t, "txn offsets", h.c.TxnOffsetCommit(req(10)), nil)
+	wantErr(t, "offsets before AddOffsets", h.c.VerifyOffsets("a", pid, ep, "grp"), kerr.InvalidTxnState)
+	wantErr(t, "add offsets", h.c.AddOffsets("a", pid, ep, "grp"), nil)
+	wantErr(t, "offsets of the added group", h.c.VerifyOffsets("a", pid, ep, "grp"), nil)
+	wantErr(t, "offsets of another group", h.c.VerifyOffsets("a", pid, ep, "group7"), kerr.InvalidTxnState)
+	wantErr(t, "stale epoch", h.c.VerifyOffsets("a", pid, ep-1, "grp"), kerr.ProducerFenced)
 	wantErr(t, "abort", h.c.EndTxn("a", pid, ep, false), nil)
-	if len(h.offsets.committed) != 0 {
-		t.Fatalf("aborted offsets committed: %v", h.offsets.committed)
+	if got, want := h.parts.take(), []marker{{"__consumer_offsets", 3, pid, ep, false}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("markers %v, want %v", got, want)
 	}
-	if m := h.parts.take(); len(m) != 0 {
-		t.Fatalf("markers written to the offsets topic: %v", m)
-	}
-	wantErr(t, "add offsets", h.c.AddOffsets("a", pid, ep, "g"), nil)
-	wantErr(t, "txn offsets", h.c.TxnOffsetCommit(req(20)), nil)
+	wantErr(t, "offsets after the end", h.c.VerifyOffsets("a", pid, ep, "grp"), kerr.InvalidTxnState)
+	wantErr(t, "add offsets", h.c.AddOffsets("a", pid, ep, "grp"), nil)
 	wantErr(t, "commit", h.c.EndTxn("a", pid, ep, true), nil)
-	if got := h.offsets.committed["g/in/0"]; got != 20 {
-		t.Fatalf("committed offset %d, want 20", got)
+	if got, want := h.parts.take(), []marker{{"__consumer_offsets", 3, pid, ep, true}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("markers %v, want %v", got, want)
 	}
+}
+
+// pendingRecord is the type-100 record of offsets an older Ferry kept in
+// __transaction_state for an open transaction.
+func pendingRecord(req *kmsg.TxnOffsetCommitRequest) kv {
+	key := kbin.AppendInt16(nil, pendingOffsetsKeyVersion)
+	key = kbin.AppendString(key, req.TransactionalID)
+	value := kbin.AppendInt16(nil, 0)
+	value = req.AppendTo(value)
+	return kv{Key: key, Value: value}
 }
 
 func TestRecoveryFromLog(t *testing.T) {
@@ -317,7 +313,11 @@ func TestRecoveryFromLog(t *testing.T) {
 	rp.Offset = 42
 	rt.Partitions = append(rt.Partitions, rp)
 	r.Topics = append(r.Topics, rt)
-	wantErr(t, "txn offsets", h.c.TxnOffsetCommit(r), nil)
+	// An older Ferry kept the transaction's offsets here (type 100); they
+	// still commit after an upgrade.
+	if _, err := l.Append(log.NewBatch([]kv{pendingRecord(r)}, h.now)); err != nil {
+		t.Fatal(err)
+	}
 
 	pidB, epB := mustInit(t, h, "b")
 	mustAdd(t, h, "b", pidB, epB, Partition{"t", 1})
@@ -332,7 +332,7 @@ func TestRecoveryFromLog(t *testing.T) {
 	h.c.Close()
 
 	h2 := newHarness(t, l) // Load + Recover
-	if got := h2.parts.take(); fmt.Sprint(got) != fmt.Sprint([]marker{{"t", 0, pidA, epA, true}}) {
+	if got := h2.parts.take(); fmt.Sprint(got) != fmt.Sprint([]marker{{"__consumer_offsets", 1, pidA, epA, true}, {"t", 0, pidA, epA, true}}) {
 		t.Fatalf("recovery markers %v", got)
 	}
 	if got := h2.offsets.committed["g/in/0"]; got != 42 {

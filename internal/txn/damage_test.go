@@ -35,7 +35,7 @@ func TestLoadSkipsDamagedBatch(t *testing.T) {
 		Now:           func() time.Time { return h2.now },
 		NewProducerID: func() (int64, error) { h2.nextPID++; return h2.nextPID, nil },
 		Partitions:    h2.parts,
-		Offsets:       h2.offsets,
+		LegacyOffsets: h2.offsets,
 		OffsetsTopic:  "__consumer_offsets",
 		Logger:        slog.New(slog.NewTextHandler(&logs, nil)),
 	})

@@ -26,21 +26,36 @@
 // State lives in the internal topic __transaction_state (a Coordinator owns
 // one of its partitions; the broker runs one per partition it leads) as
 // Kafka's records: key TxnMetadataKey (version 0, transactional id), value
-// TxnMetadataValue (version 0) or null to forget an expired id. Ferry adds
-// one record type of its own for offsets committed inside a transaction
-// (TxnOffsetCommit), which Kafka keeps in __consumer_offsets as
-// transactional records; Ferry keeps them here until the commit:
+// TxnMetadataValue (version 0) or null to forget an expired id.
+//
+// Offsets committed inside a transaction (TxnOffsetCommit) are not kept
+// here: as in Kafka the group coordinator holds them pending in
+// __consumer_offsets, and AddOffsetsToTxn adds the group's partition of
+// __consumer_offsets (Options.OffsetsPartition) to the transaction, so
+// that the marker written there at the end makes them visible or drops
+// them. Ferry before that kept them here in a record type of its own,
+// which Load still reads, so a transaction open across the upgrade keeps
+// its offsets (LegacyOffsets commits them):
 //
 //	key:   int16 version = 100 | string transactional id
 //	value: int16 version = 0   | kmsg.TxnOffsetCommitRequest v3 encoding
 //
 // Every transition is appended and fsynced before it is answered. Load
 // replays the topic; a transaction found in a Prepare state is completed
-// (markers and offsets written again; both are idempotent for readers),
-// an Ongoing one keeps its start time, so its timeout still applies.
+// (markers written again; they are idempotent for readers), an Ongoing one
+// keeps its start time, so its timeout still applies.
 //
-// Markers and the group's offset commit are written with Coordinator.mu
-// released; the Prepare state keeps other requests for the id away meanwhile.
-// Lock order: Coordinator.mu, then whatever Markers or Offsets take is never
-// held together with it.
+// # Markers and verification
+//
+// Markers go to each partition's leader (Partitions.WriteMarker; in a
+// cluster the broker sends WriteTxnMarkers to leaders elsewhere), all of
+// one transaction at once. Before the first transactional append of a
+// transaction to a partition, its leader asks Verify (KIP-890) whether the
+// partition is in the producer's open transaction, so a produce that
+// arrives after its transaction ended cannot open one nobody will end.
+//
+// Markers are written with Coordinator.mu released; the Prepare state keeps
+// other requests for the id away meanwhile. Lock order: whatever
+// Partitions or LegacyOffsets take is never held together with
+// Coordinator.mu.
 package txn

@@ -33,7 +33,7 @@ func FuzzLoad(f *testing.F) {
 			Now:           func() time.Time { return now },
 			NewProducerID: func() (int64, error) { return 1000, nil },
 			Partitions:    &fakeParts{},
-			Offsets:       &fakeOffsets{},
+			LegacyOffsets: &fakeOffsets{},
 			OffsetsTopic:  "__consumer_offsets",
 		})
 		if err := c.Load(); err != nil {

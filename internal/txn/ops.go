@@ -173,7 +173,14 @@ func (c *Coordinator) AddOffsets(id string, producerID int64, epoch int16, group
 	if group == "" {
 		return kerr.InvalidGroupID
 	}
-	return c.add(id, producerID, epoch, []tp{{c.opts.OffsetsTopic, 0}})
+	return c.add(id, producerID, epoch, []tp{{c.opts.OffsetsTopic, c.offsetsPartition(group)}})
+}
+
+func (c *Coordinator) offsetsPartition(group string) int32 {
+	if c.opts.OffsetsPartition == nil {
+		return 0
+	}
+	return c.opts.OffsetsPartition(group)
 }
 
 func (c *Coordinator) add(id string, producerID int64, epoch int16, tps []tp) *kerr.Error {
@@ -192,7 +199,7 @@ func (c *Coordinator) add(id string, producerID int64, epoch int16, tps []tp) *k
 	if t.state != stateOngoing {
 		t.state = stateOngoing
 		t.partitions = map[tp]struct{}{}
-		t.pending = nil
+		t.legacyPending = nil
 		t.started = now
 		changed = true
 	}
@@ -216,12 +223,22 @@ func (c *Coordinator) add(id string, producerID int64, epoch int16, tps []tp) *k
 // allowed: the producer is current and added the partition to its open
 // transaction. Errors are Kafka's for Produce.
 func (c *Coordinator) InTransaction(id string, producerID int64, epoch int16, topic string, partition int32) *kerr.Error {
+	kerrr := c.Verify(id, producerID, epoch, topic, partition)
+	if kerrr == kerr.ProducerFenced {
+		return kerr.InvalidProducerEpoch
+	}
+	return kerrr
+}
+
+// Verify answers KIP-890's question of a partition leader or group
+// coordinator: is the partition in the producer's open transaction? Errors
+// are the coordinator's: PRODUCER_FENCED for an older epoch,
+// INVALID_TXN_STATE when no transaction is open or it lacks the partition.
+func (c *Coordinator) Verify(id string, producerID int64, epoch int16, topic string, partition int32) *kerr.Error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t, kerrr := c.checkLocked(id, producerID, epoch)
 	switch {
-	case kerrr == kerr.ProducerFenced || kerrr == kerr.InvalidProducerEpoch:
-		return kerr.InvalidProducerEpoch
 	case kerrr != nil:
 		return kerrr
 	case t.state != stateOngoing || t.completing:
@@ -233,37 +250,10 @@ func (c *Coordinator) InTransaction(id string, producerID int64, epoch int16, to
 	return nil
 }
 
-// TxnOffsetCommit records consumer offsets that become visible in the
-// group when the transaction commits, and are dropped if it aborts.
-func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) *kerr.Error {
-	c.mu.Lock()
-	t, kerrr := c.checkLocked(req.TransactionalID, req.ProducerID, req.ProducerEpoch)
-	if kerrr != nil {
-		c.mu.Unlock()
-		return kerrr
-	}
-	if t.completing || t.state == statePrepareCommit || t.state == statePrepareAbort {
-		c.mu.Unlock()
-		return kerr.ConcurrentTransactions
-	}
-	if _, ok := t.partitions[tp{c.opts.OffsetsTopic, 0}]; t.state != stateOngoing || !ok {
-		c.mu.Unlock()
-		return kerr.InvalidTxnState
-	}
-	if c.opts.Offsets != nil {
-		if kerrr := c.opts.Offsets.ValidateMember(req); kerrr != nil {
-			c.mu.Unlock()
-			return kerrr
-		}
-	}
-	saved := *req
-	saved.Version = pendingOffsetsVersion
-	next, err := c.appendLocked([]kv{pendingRecord(&saved)})
-	if err == nil {
-		t.pending = append(t.pending, &saved)
-	}
-	c.mu.Unlock()
-	return c.syncOrFail(next, err, "txn offset commit")
+// VerifyOffsets is Verify for the group's partition of __consumer_offsets:
+// whether TxnOffsetCommit may add offsets of the group to the transaction.
+func (c *Coordinator) VerifyOffsets(id string, producerID int64, epoch int16, group string) *kerr.Error {
+	return c.Verify(id, producerID, epoch, c.opts.OffsetsTopic, c.offsetsPartition(group))
 }
 
 // EndTxn commits or aborts the producer's transaction: the decision is
@@ -319,16 +309,16 @@ func (c *Coordinator) complete(t *txn) bool {
 	t.completing = true
 	commit := t.state == statePrepareCommit
 	parts := t.sortedPartitions()
-	pending := t.pending
+	pending := t.legacyPending
 	pid, epoch := t.producerID, t.epoch
 	c.wg.Add(1)
 	c.mu.Unlock()
 	defer c.wg.Done()
 
 	ok := c.writeMarkers(t.id, parts, pid, epoch, commit)
-	if ok && commit && c.opts.Offsets != nil {
+	if ok && commit && c.opts.LegacyOffsets != nil {
 		for _, req := range pending {
-			if err := c.opts.Offsets.CommitTxnOffsets(req); err != nil {
+			if err := c.opts.LegacyOffsets.CommitTxnOffsets(req); err != nil {
 				c.opts.Logger.Error("commit transactional offsets", "transactional_id", t.id, "group", req.Group, "err", err)
 				ok = false
 				break
@@ -348,7 +338,7 @@ func (c *Coordinator) complete(t *txn) bool {
 		t.state = stateCompleteAbort
 	}
 	t.partitions = map[tp]struct{}{}
-	t.pending = nil
+	t.legacyPending = nil
 	t.updated = c.now()
 	next, err := c.appendLocked([]kv{stateRecord(t)})
 	c.mu.Unlock()
@@ -367,9 +357,6 @@ func (c *Coordinator) writeMarkers(id string, parts []tp, pid int64, epoch int16
 	var wg sync.WaitGroup
 	var failed atomic.Bool
 	for _, p := range parts {
-		if p.topic == c.opts.OffsetsTopic {
-			continue
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -436,34 +423,6 @@ func (c *Coordinator) List() []Described {
 	out := make([]Described, 0, len(c.txns))
 	for _, t := range c.txns {
 		out = append(out, describe(t))
-	}
-	return out
-}
-
-// PendingOffsets returns the partitions of a group that have offsets
-// committed (TxnOffsetCommit) inside a transaction that has not completed:
-// OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for them.
-func (c *Coordinator) PendingOffsets(group string) map[Partition]bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out map[Partition]bool
-	for _, t := range c.txns {
-		if idle(t.state) && !t.completing {
-			continue
-		}
-		for _, req := range t.pending {
-			if req.Group != group {
-				continue
-			}
-			for _, rt := range req.Topics {
-				for _, rp := range rt.Partitions {
-					if out == nil {
-						out = map[Partition]bool{}
-					}
-					out[Partition{rt.Topic, rp.Partition}] = true
-				}
-			}
-		}
 	}
 	return out
 }

@@ -12,8 +12,10 @@ import (
 	"github.com/ferry-mq/ferry/internal/log"
 )
 
-// pendingOffsetsKeyVersion marks Ferry's record of offsets committed inside
-// a transaction; Kafka's TxnMetadataKey is version 0.
+// pendingOffsetsKeyVersion marks the record of offsets committed inside a
+// transaction that Ferry kept here before they moved to the group
+// coordinator; Load still reads it (see doc.go). Kafka's TxnMetadataKey is
+// version 0.
 const (
 	pendingOffsetsKeyVersion = 100
 	// pendingOffsetsVersion is the TxnOffsetCommitRequest version the
@@ -54,14 +56,6 @@ func stateRecord(t *txn) kv {
 		v.Topics[i].Partitions = append(v.Topics[i].Partitions, p.partition)
 	}
 	return kv{Key: txnKey(t.id), Value: v.AppendTo(nil)}
-}
-
-func pendingRecord(req *kmsg.TxnOffsetCommitRequest) kv {
-	key := kbin.AppendInt16(nil, pendingOffsetsKeyVersion)
-	key = kbin.AppendString(key, req.TransactionalID)
-	value := kbin.AppendInt16(nil, 0)
-	value = req.AppendTo(value)
-	return kv{Key: key, Value: value}
 }
 
 // encodeBatch builds the batch the log assigns a base offset to.
@@ -152,7 +146,7 @@ func (c *Coordinator) replay(key, value []byte) error {
 			}
 		}
 		if idle(t.state) {
-			t.pending = nil
+			t.legacyPending = nil
 		}
 		return nil
 	case pendingOffsetsKeyVersion:
@@ -170,7 +164,7 @@ func (c *Coordinator) replay(key, value []byte) error {
 		if err := req.ReadFrom(value[2:]); err != nil {
 			return err
 		}
-		t.pending = append(t.pending, req)
+		t.legacyPending = append(t.legacyPending, req)
 		return nil
 	default:
 		return fmt.Errorf("unknown record key version %d", version)
