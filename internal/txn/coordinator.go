@@ -104,6 +104,19 @@ type txn struct {
 	legacyPending []*kmsg.TxnOffsetCommitRequest
 	// completing is set while markers are being written outside mu.
 	completing bool
+	// bumpedEnd says the last EndTxn bumped the epoch (v5); prevProducerID
+	// is the producer id before it, so a retry of it is recognised.
+	bumpedEnd      bool
+	prevProducerID int64
+}
+
+// isPreviousEpoch reports whether producerID and epoch are what the
+// producer had before the last bumped EndTxn.
+func (t *txn) isPreviousEpoch(producerID int64, epoch int16) bool {
+	if producerID == t.producerID {
+		return epoch == t.epoch-1
+	}
+	return producerID == t.prevProducerID && t.epoch == 0 // the epoch overflowed
 }
 
 func (t *txn) sortedPartitions() []tp {

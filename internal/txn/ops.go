@@ -106,6 +106,7 @@ func (c *Coordinator) InitProducerID(id string, timeoutMillis int32, producerID 
 	}
 	t.timeout = timeout
 	t.updated = now
+	t.bumpedEnd = false
 	next, err := c.appendLocked([]kv{stateRecord(t)})
 	pid, ep := t.producerID, t.epoch
 	c.mu.Unlock()
@@ -198,6 +199,7 @@ func (c *Coordinator) add(id string, producerID int64, epoch int16, tps []tp) *k
 	changed := false
 	if t.state != stateOngoing {
 		t.state = stateOngoing
+		t.bumpedEnd = false // the last EndTxn is no longer retried
 		t.partitions = map[tp]struct{}{}
 		t.legacyPending = nil
 		t.started = now
@@ -257,43 +259,88 @@ func (c *Coordinator) VerifyOffsets(id string, producerID int64, epoch int16, gr
 }
 
 // EndTxn commits or aborts the producer's transaction: the decision is
-// written to the transaction log, then markers go to every partition and
-// (on commit) offsets to their groups; it returns when all are durable.
-// Repeating the EndTxn that completed the last transaction succeeds.
+// written to the transaction log, then markers go to every partition
+// (including the groups' partitions of __consumer_offsets, which makes
+// their pending offsets visible or drops them); it returns when all are
+// durable. Repeating the EndTxn that completed the last transaction
+// succeeds.
 func (c *Coordinator) EndTxn(id string, producerID int64, epoch int16, commit bool) *kerr.Error {
-	c.mu.Lock()
-	t, kerrr := c.checkLocked(id, producerID, epoch)
-	if kerrr != nil {
-		c.mu.Unlock()
-		return kerrr
-	}
+	_, _, err := c.endTxn(id, producerID, epoch, commit, false)
+	return err
+}
+
+// EndTxnBumping is EndTxn v5 (KIP-890 part 2): every end bumps the
+// producer's epoch (a new producer id when it would overflow) before the
+// markers are written with it, so nothing the producer sent with the old
+// epoch can land in its next transaction. It returns the producer id and
+// epoch for the next transaction. A retry with the previous epoch of the
+// EndTxn that completed the last transaction succeeds with the current
+// ones.
+func (c *Coordinator) EndTxnBumping(id string, producerID int64, epoch int16, commit bool) (int64, int16, *kerr.Error) {
+	return c.endTxn(id, producerID, epoch, commit, true)
+}
+
+func (c *Coordinator) endTxn(id string, producerID int64, epoch int16, commit, bump bool) (int64, int16, *kerr.Error) {
 	prepare, complete := kmsg.TransactionState(statePrepareAbort), kmsg.TransactionState(stateCompleteAbort)
 	if commit {
 		prepare, complete = statePrepareCommit, stateCompleteCommit
 	}
+	c.mu.Lock()
+	if t := c.txns[id]; bump && t != nil && !c.closed && t.bumpedEnd && t.isPreviousEpoch(producerID, epoch) {
+		// A retry of the EndTxn that bumped the epoch.
+		pid, ep := t.producerID, t.epoch
+		state, completing := t.state, t.completing
+		c.mu.Unlock()
+		switch {
+		case state == complete && !completing:
+			return pid, ep, nil
+		case state == prepare:
+			return -1, -1, kerr.ConcurrentTransactions
+		}
+		return -1, -1, kerr.InvalidTxnState
+	}
+	t, kerrr := c.checkLocked(id, producerID, epoch)
+	if kerrr != nil {
+		c.mu.Unlock()
+		return -1, -1, kerrr
+	}
 	switch {
 	case t.state == prepare:
 		c.mu.Unlock()
-		return kerr.ConcurrentTransactions
-	case t.state == complete && !t.completing:
+		return -1, -1, kerr.ConcurrentTransactions
+	case t.state == complete && !t.completing && !bump:
 		c.mu.Unlock()
-		return nil // a retry of the EndTxn that ended it
+		return -1, -1, nil // a retry of the EndTxn that ended it
 	case t.state != stateOngoing || t.completing:
 		c.mu.Unlock()
-		return kerr.InvalidTxnState
+		return -1, -1, kerr.InvalidTxnState
+	}
+	t.bumpedEnd = false
+	// At the last epoch the bump would be a new producer id, and markers
+	// under it would not end what the old id wrote: this one end keeps
+	// the epoch (v4 semantics); the next InitProducerId moves to a new id.
+	if bump && t.epoch < math.MaxInt16 {
+		prevPID := t.producerID
+		if err := c.bumpLocked(t); err != nil {
+			c.mu.Unlock()
+			c.opts.Logger.Error("end transaction: allocate", "err", err)
+			return -1, -1, kerr.CoordinatorNotAvailable
+		}
+		t.bumpedEnd, t.prevProducerID = true, prevPID
 	}
 	t.state = prepare
 	t.updated = c.now()
 	next, err := c.appendLocked([]kv{stateRecord(t)})
+	pid, ep := t.producerID, t.epoch
 	c.mu.Unlock()
 	if kerrr := c.syncOrFail(next, err, "end transaction"); kerrr != nil {
-		return kerrr
+		return -1, -1, kerrr
 	}
 	if !c.complete(t) {
 		// The decision is durable; Tick finishes the markers.
-		return kerr.ConcurrentTransactions
+		return -1, -1, kerr.ConcurrentTransactions
 	}
-	return nil
+	return pid, ep, nil
 }
 
 // complete writes the markers (and on commit the offsets) of a transaction

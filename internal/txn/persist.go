@@ -40,6 +40,12 @@ func stateRecord(t *txn) kv {
 	v.State = t.state
 	v.LastUpdateTimestamp = t.updated.UnixMilli()
 	v.StartTimestamp = -1
+	if t.bumpedEnd {
+		// KIP-890's fields are tagged: version 1 carries them.
+		v.Version = 1
+		v.PreviousProducerID = t.prevProducerID
+		v.ClientTransactionVersion = 2
+	}
 	if t.state == stateOngoing || t.state == statePrepareCommit || t.state == statePrepareAbort {
 		v.StartTimestamp = t.started.UnixMilli()
 	}
@@ -134,6 +140,8 @@ func (c *Coordinator) replay(key, value []byte) error {
 			c.txns[k.TransactionalID] = t
 		}
 		t.producerID, t.epoch, t.state = v.ProducerID, v.ProducerEpoch, v.State
+		t.bumpedEnd = v.Version >= 1 && v.ClientTransactionVersion >= 2
+		t.prevProducerID = v.PreviousProducerID
 		t.timeout = time.Duration(v.TimeoutMillis) * time.Millisecond
 		t.updated = time.UnixMilli(v.LastUpdateTimestamp)
 		if v.StartTimestamp >= 0 {
