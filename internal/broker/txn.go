@@ -55,12 +55,14 @@ func (b *Broker) ExpireProducers(now time.Time) {
 
 type txnPartitions struct{ b *Broker }
 
+// Exists says whether the metadata has the partition; in a cluster
+// another broker may lead it.
 func (t txnPartitions) Exists(topic string, partition int32) bool {
 	if IsInternalTopic(topic) {
 		return false
 	}
-	_, err := t.b.Partition(topic, partition)
-	return err == nil
+	tp, ok := t.b.Image().Topic(topic)
+	return ok && partition >= 0 && partition < tp.Partitions
 }
 
 // WriteMarker writes the marker on the partition's leader, here or on a
