@@ -2,14 +2,20 @@ package integration
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // Transactions on a three-broker cluster. The input and output topics have
@@ -136,4 +142,107 @@ func eosLoop(ctx context.Context, sess *kgo.GroupTransactSession, out string, co
 		}
 	}
 	return nil
+}
+
+// A transactional batch that reaches a partition leader after its
+// transaction ended (a retry delayed in the network, a zombie) is refused
+// with INVALID_TXN_STATE: the leader, not the transaction coordinator's
+// broker, verifies it with the coordinator (KIP-890, AddPartitionsToTxn v4
+// verify-only) before the transaction's first append there. Appended, it
+// would open a transaction no coordinator ends, and read_committed
+// consumers of the partition would stall behind it for good.
+func TestClusterLateTransactionalProduceIsRefused(t *testing.T) {
+	procs, _ := startClusterWith(t, 3)
+	adm := newAdmin(t, procs[0].addr)
+	topic := topicName(t)
+	createReplicatedTopic(t, adm, topic, 6)
+	id := topic + "-txn"
+	seeds := kgo.SeedBrokers(procs[0].addr, procs[1].addr, procs[2].addr)
+	ctx := testCtx(t, 60*time.Second)
+
+	coords := adm.FindTxnCoordinators(ctx, id)
+	coord, ok := coords[id]
+	if !ok || coord.Err != nil {
+		t.Fatalf("find the transaction coordinator: %v %v", ok, coord.Err)
+	}
+	md := waitTopicMetadata(t, adm, topic)
+	partition, leader := int32(-1), int32(-1)
+	for _, p := range md.Topics[topic].Partitions.Sorted() {
+		if p.Leader != coord.NodeID {
+			partition, leader = p.Partition, p.Leader
+			break
+		}
+	}
+	if partition < 0 {
+		t.Fatalf("every partition is led by the coordinator %d", coord.NodeID)
+	}
+	// EndTxn v4 keeps the epoch: the late batch finds no open
+	// transaction. v5 (KIP-890 part 2) bumps it: the late batch is from a
+	// fenced epoch.
+	v4 := newClient(t, procs[0].addr, seeds, kgo.MaxVersions(kversion.V3_6_0()))
+	lateProduce(ctx, t, v4, adm, id, topic, partition, leader, kerr.InvalidTxnState)
+	lateProduce(ctx, t, newClient(t, procs[0].addr, seeds), adm, id, topic, partition, leader, kerr.InvalidProducerEpoch)
+}
+
+// lateProduce runs a transaction with one batch on partition (led by
+// leader), aborts it, sends another batch of it and insists on want.
+func lateProduce(ctx context.Context, t *testing.T, cl *kgo.Client, adm *kadm.Client, id, topic string, partition, leader int32, want *kerr.Error) {
+	t.Helper()
+
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID = &id
+	init.TransactionTimeoutMillis = 60000
+	ir, err := init.RequestWith(ctx, cl)
+	if err != nil || ir.ErrorCode != 0 {
+		t.Fatalf("init: %v %v", err, kerr.ErrorForCode(ir.ErrorCode))
+	}
+	pid, epoch := ir.ProducerID, ir.ProducerEpoch
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = id, pid, epoch
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = topic, []int32{partition}
+	add.Topics = append(add.Topics, at)
+	if ar, err := add.RequestWith(ctx, cl); err != nil || ar.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("add partition %d: %v %+v", partition, err, ar)
+	}
+
+	produce := func(seq int32, value string) int16 {
+		batch := rawBatch(pid, epoch, seq, value)
+		batch[22] |= 0x10 // transactional
+		binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], castagnoli))
+		req := kmsg.NewPtrProduceRequest()
+		req.TransactionID = &id
+		req.Acks, req.TimeoutMillis = -1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = partition, batch
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl.Broker(int(leader)))
+		if err != nil {
+			t.Fatalf("produce to broker %d: %v", leader, err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	if code := produce(0, "in the transaction"); code != 0 {
+		t.Fatalf("produce in the transaction to %d (led by %d): %v", partition, leader, kerr.ErrorForCode(code))
+	}
+	end := kmsg.NewPtrEndTxnRequest()
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = id, pid, epoch, false
+	if er, err := end.RequestWith(ctx, cl); err != nil || er.ErrorCode != 0 {
+		t.Fatalf("abort: %v %v", err, kerr.ErrorForCode(er.ErrorCode))
+	}
+	if code := produce(1, "late"); code != want.Code {
+		t.Fatalf("late produce after the abort: %v, want %v", kerr.ErrorForCode(code), want)
+	}
+	// Nothing is left open: read_committed reads up to the end.
+	ends := endOffsets(t, adm, topic)
+	lso, err := adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := lso.Lookup(topic, partition); o.Offset != ends[partition] {
+		t.Fatalf("partition %d: last stable offset %d, high watermark %d", partition, o.Offset, ends[partition])
+	}
 }
