@@ -105,13 +105,24 @@ func (p *Partition) ReadCommitted(offset int64, maxBytes int, minOneBatch bool) 
 // WriteMarker appends a transaction marker (a control batch) for a
 // producer and waits until it is durable. Only the transaction
 // coordinator calls it; clients may not write control batches.
+// On a replicated partition it also waits until the ISR holds the marker
+// (Kafka appends markers with acks=all): a transaction the coordinator
+// counts as complete must still be complete on whichever replica leads
+// next, or its records would hold back read_committed consumers forever.
 func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool) error {
 	next, err := p.appendMarker(producerID, epoch, commit)
 	if err != nil {
 		return err
 	}
-	return p.Sync(next)
+	if err := p.Sync(next); err != nil {
+		return err
+	}
+	return p.WaitReplicated(next, markerReplicationTimeout)
 }
+
+// markerReplicationTimeout bounds the wait for the ISR to copy a marker;
+// past it the coordinator retries (a marker written twice is harmless).
+const markerReplicationTimeout = 5 * time.Second
 
 // appendMarker appends a marker and returns the offset after it, without
 // waiting for durability.

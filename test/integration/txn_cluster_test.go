@@ -186,8 +186,10 @@ func TestClusterLateTransactionalProduceIsRefused(t *testing.T) {
 
 // lateProduce runs a transaction with one batch on partition (led by
 // leader), aborts it, sends another batch of it and insists on want.
+// EndTxn must return only once the marker is replicated.
 func lateProduce(ctx context.Context, t *testing.T, cl *kgo.Client, adm *kadm.Client, id, topic string, partition, leader int32, want *kerr.Error) {
 	t.Helper()
+	before := endOffsets(t, adm, topic)[partition]
 
 	init := kmsg.NewPtrInitProducerIDRequest()
 	init.TransactionalID = &id
@@ -232,6 +234,11 @@ func lateProduce(ctx context.Context, t *testing.T, cl *kgo.Client, adm *kadm.Cl
 	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = id, pid, epoch, false
 	if er, err := end.RequestWith(ctx, cl); err != nil || er.ErrorCode != 0 {
 		t.Fatalf("abort: %v %v", err, kerr.ErrorForCode(er.ErrorCode))
+	}
+	// The marker is on the ISR once EndTxn returns: the batch and the
+	// marker are below the high watermark.
+	if hw := endOffsets(t, adm, topic)[partition]; hw != before+2 {
+		t.Fatalf("partition %d: high watermark %d right after EndTxn, want %d (the abort marker replicated)", partition, hw, before+2)
 	}
 	if code := produce(1, "late"); code != want.Code {
 		t.Fatalf("late produce after the abort: %v, want %v", kerr.ErrorForCode(code), want)
