@@ -27,12 +27,12 @@ import (
 //
 // Two members consume, transform and produce with franz-go's
 // GroupTransactSession while the broker hosting the transaction
-// coordinator is SIGKILLed and, a few seconds later, restarted on its data
-// dir. Whatever was in flight is aborted or completed by the coordinator,
-// wherever it runs then; the read_committed output must equal the input
-// exactly once.
+// coordinator is SIGKILLed for good. The coordinator moves to another
+// replica of its __transaction_state partition, which loads it and
+// completes or aborts whatever was in flight; the read_committed output
+// must equal the input exactly once.
 func TestClusterExactlyOnceAcrossCoordinatorSIGKILL(t *testing.T) {
-	procs, args := startClusterWith(t, 3)
+	procs, _ := startClusterWith(t, 3)
 	adm := newAdmin(t, procs[0].addr)
 	in, out := topicName(t), topicName(t)
 	createReplicatedTopic(t, adm, in, 6)
@@ -77,12 +77,23 @@ func TestClusterExactlyOnceAcrossCoordinatorSIGKILL(t *testing.T) {
 	victim := c.NodeID
 	t.Logf("SIGKILL broker %d (transaction coordinator of %s) after %d committed records", victim, txnIDs[0], committed.Load())
 	procs[victim-1].kill()
-	time.Sleep(3 * time.Second)
-	procs[victim-1] = startFerry(t, procs[victim-1].dataDir, args[victim-1]...)
-
 	survivor := procs[0].addr
 	if victim == 1 {
 		survivor = procs[1].addr
+	}
+	// The transaction coordinator moves to a surviving replica of its
+	// __transaction_state partition; the killed broker stays down.
+	sadm := newAdmin(t, survivor)
+	for moved := time.Now().Add(30 * time.Second); ; {
+		c := sadm.FindTxnCoordinators(testCtx(t, 15*time.Second), txnIDs[0])[txnIDs[0]]
+		if c.Err == nil && c.NodeID != victim {
+			t.Logf("transaction coordinator of %s now on broker %d", txnIDs[0], c.NodeID)
+			break
+		}
+		if time.Now().After(moved) {
+			t.Fatalf("the transaction coordinator did not move off the killed broker %d: %+v", victim, c)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
