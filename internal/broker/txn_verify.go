@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -23,6 +24,13 @@ import (
 // maxVerifyAttempts bounds verifications of one batch lost to a marker
 // landing meanwhile (AppendTransactional).
 const maxVerifyAttempts = 3
+
+// verifyTimeout bounds one verification with a coordinator on another
+// broker. It runs while the produce request waits (on the connection's
+// read goroutine, before the append), so it is kept well under producers'
+// request timeouts; a coordinator that does not answer in time gives
+// NOT_ENOUGH_REPLICAS and the producer retries.
+const verifyTimeout = 3 * time.Second
 
 // AppendVerified appends a transactional batch of the producer's
 // transaction txnID, verified with the coordinator when it is the
@@ -100,8 +108,8 @@ func (b *Broker) verifyRemote(txnID string, producerID int64, epoch int16, topic
 	tt.Topic, tt.Partitions = topic, []int32{partition}
 	rt.Topics = []kmsg.AddPartitionsToTxnRequestTransactionTopic{tt}
 	req.Transactions = []kmsg.AddPartitionsToTxnRequestTransaction{rt}
-	kresp, err := b.peers.request(node, req, peerRequestTimeout, func(node int32) (*peerConn, error) {
-		return b.dialNode(node, replicaTimeout)
+	kresp, err := b.peers.request(node, req, verifyTimeout, func(node int32) (*peerConn, error) {
+		return b.dialNode(node, verifyTimeout)
 	})
 	if err != nil {
 		return node, 0, fmt.Errorf("verify the transaction with coordinator %d: %w", node, err)

@@ -250,9 +250,10 @@ func (c *Coordinator) Tick() {
 	next, err := c.appendLocked(recs)
 	retry := c.retryLocked()
 	c.mu.Unlock()
+	var todo []*txn
 	for _, t := range retry {
 		if !contains(toAbort, t) {
-			c.complete(t)
+			todo = append(todo, t)
 		}
 	}
 	if err == nil && next > 0 {
@@ -260,11 +261,21 @@ func (c *Coordinator) Tick() {
 	}
 	if err != nil {
 		c.opts.Logger.Error("timeout abort: write failed; retrying next tick", "err", err)
-		return
+	} else {
+		todo = append(todo, toAbort...)
 	}
-	for _, t := range toAbort {
-		c.complete(t)
+	// Side by side: one transaction whose partition has no leader for a
+	// while (its markers retried for up to a marker timeout) must not hold
+	// up the others.
+	var wg sync.WaitGroup
+	for _, t := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.complete(t)
+		}()
 	}
+	wg.Wait()
 }
 
 func contains(ts []*txn, t *txn) bool {
