@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -67,8 +68,19 @@ func (t txnPartitions) Exists(topic string, partition int32) bool {
 
 // WriteMarker writes the marker on the partition's leader, here or on a
 // peer (txn_markers.go).
+//
+// A partition that answers INVALID_PRODUCER_EPOCH holds a marker of a
+// newer epoch of the producer already (a duplicate of this one, or the
+// fencing abort of a later InitProducerId), which ended the transaction
+// there: as Kafka does, the marker counts as written rather than being
+// retried for ever.
 func (t txnPartitions) WriteMarker(topic string, partition int32, producerID int64, epoch int16, commit bool) error {
-	return t.b.newMarkerRoute().write(txnMarker{topic: topic, partition: partition, producerID: producerID, epoch: epoch, commit: commit})
+	err := t.b.newMarkerRoute().write(txnMarker{topic: topic, partition: partition, producerID: producerID, epoch: epoch, commit: commit})
+	if errors.Is(err, kerr.InvalidProducerEpoch) {
+		t.b.log.Warn("transaction marker superseded by a newer epoch of its producer", "topic", topic, "partition", partition, "producer_id", producerID, "epoch", epoch, "err", err)
+		return nil
+	}
+	return err
 }
 
 // legacyTxnOffsets completes offsets an older Ferry kept in

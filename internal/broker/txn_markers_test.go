@@ -113,3 +113,22 @@ func TestMarkerRouteStopsWhenTheBrokerStops(t *testing.T) {
 		t.Fatalf("err %v, want LEADER_NOT_AVAILABLE", err)
 	}
 }
+
+// A marker older than the producer's epoch on the partition (a newer
+// marker ended the transaction there already) counts as written: the
+// coordinator must not retry it for ever.
+func TestStaleMarkerCountsAsWritten(t *testing.T) {
+	b := newTestBroker(t)
+	if _, err := b.CreateTopic("t", 1, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteTxnMarker("t", 0, 7, 5, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteTxnMarker("t", 0, 7, 3, true); !errors.Is(err, kerr.InvalidProducerEpoch) {
+		t.Fatalf("stale marker on the partition: %v, want INVALID_PRODUCER_EPOCH", err)
+	}
+	if err := (txnPartitions{b}).WriteMarker("t", 0, 7, 3, true); err != nil {
+		t.Fatalf("coordinator's stale marker: %v, want it counted as written", err)
+	}
+}
