@@ -76,6 +76,7 @@ func TestClusterExactlyOnceAcrossCoordinatorSIGKILL(t *testing.T) {
 	}
 	victim := c.NodeID
 	t.Logf("SIGKILL broker %d (transaction coordinator of %s) after %d committed records", victim, txnIDs[0], committed.Load())
+	killed := time.Now()
 	procs[victim-1].kill()
 	survivor := procs[0].addr
 	if victim == 1 {
@@ -87,7 +88,7 @@ func TestClusterExactlyOnceAcrossCoordinatorSIGKILL(t *testing.T) {
 	for moved := time.Now().Add(30 * time.Second); ; {
 		c := sadm.FindTxnCoordinators(testCtx(t, 15*time.Second), txnIDs[0])[txnIDs[0]]
 		if c.Err == nil && c.NodeID != victim {
-			t.Logf("transaction coordinator of %s now on broker %d", txnIDs[0], c.NodeID)
+			t.Logf("transaction coordinator of %s on broker %d %v after the kill", txnIDs[0], c.NodeID, time.Since(killed).Round(10*time.Millisecond))
 			break
 		}
 		if time.Now().After(moved) {
@@ -99,6 +100,7 @@ func TestClusterExactlyOnceAcrossCoordinatorSIGKILL(t *testing.T) {
 	for {
 		got := consumeAll(t, survivor, out, 6, time.Second, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 		if len(got) >= n || time.Now().After(deadline) {
+			t.Logf("all %d records through %v after the kill", n, time.Since(killed).Round(100*time.Millisecond))
 			cancel()
 			wg.Wait()
 			checkExactlyOnce(t, "read_committed output", got, n)
