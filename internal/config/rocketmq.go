@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"time"
 )
 
 // RocketMQConfig is the RocketMQ remoting listener (internal/rocketmq):
@@ -18,11 +19,23 @@ type RocketMQConfig struct {
 	// advertised ports: routes name a peer by its Kafka advertised host
 	// and that port plus the distance (internal/rocketmq/doc.go).
 	AdvertisedAddr string
+
+	// QueueLockTTL is how long an orderly consumer's queue lock
+	// (LOCK_BATCH_MQ) lives without renewal; 0 means
+	// DefaultQueueLockTTL. RocketMQ's rebalance lock max live time.
+	QueueLockTTL time.Duration
 }
+
+// DefaultQueueLockTTL is RocketMQ's default rebalance lock lifetime.
+const DefaultQueueLockTTL = 60 * time.Second
 
 func (r *RocketMQConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&r.Addr, "rocketmq-addr", r.Addr, "RocketMQ remoting listen address (NameServer and broker on one port), e.g. 127.0.0.1:9876; empty turns it off (env FERRY_ROCKETMQ_ADDR)")
 	fs.StringVar(&r.AdvertisedAddr, "rocketmq-advertised-addr", r.AdvertisedAddr, "address RocketMQ clients are given in routes; default the RocketMQ listen address (env FERRY_ROCKETMQ_ADVERTISED_ADDR)")
+	if r.QueueLockTTL == 0 {
+		r.QueueLockTTL = DefaultQueueLockTTL
+	}
+	fs.DurationVar(&r.QueueLockTTL, "rocketmq-queue-lock-ttl", r.QueueLockTTL, "how long an orderly consumer's queue lock lives without renewal; a queue whose consumer left its group unlocked is free after it (env FERRY_ROCKETMQ_QUEUE_LOCK_TTL)")
 }
 
 // validateRocketMQ checks the RocketMQ listener against the rest: it has
@@ -50,6 +63,9 @@ func (r RocketMQConfig) validate() []error {
 		if r.Addr == "" {
 			errs = append(errs, errors.New("--rocketmq-advertised-addr needs --rocketmq-addr"))
 		}
+	}
+	if r.QueueLockTTL < 0 {
+		errs = append(errs, fmt.Errorf("rocketmq queue lock ttl %v is negative: use --rocketmq-queue-lock-ttl with a positive duration such as 60s", r.QueueLockTTL))
 	}
 	return errs
 }

@@ -37,6 +37,7 @@ type Server struct {
 
 	clients *Clients
 	metrics *serverMetrics
+	consume *consumeState // consumer-side state (consume.go)
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -76,6 +77,7 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 		defer s.wg.Done()
 		s.clients.expireLoop()
 	}()
+	s.consume = newConsumeState(time.Now, cfg.RocketMQ.QueueLockTTL)
 	return s
 }
 
