@@ -55,6 +55,9 @@ func handleGetRouteInfo(c *Conn, req *Command) *Command {
 			return jsonResponse(req, route)
 		}
 	}
+	if err := s.ensureRetryTopic(topic); err != nil {
+		return errorResponse(req, ResSystemError, err.Error())
+	}
 	t, code, err := s.Topic(topic, topic != defaultTopicKey)
 	if err != nil {
 		return errorResponse(req, code, err.Error())
