@@ -125,14 +125,7 @@ func handlePullMessage(c *Conn, req *Command) *Command {
 		return errorResponse(req, ResTopicNotExist, err.Error())
 	}
 	if pr.sysFlag&pullFlagCommitOffset != 0 && pr.commitOffset >= 0 {
-		// The pull need not wait for the commit's fsync: RocketMQ
-		// consumers commit their progress again and again.
-		wait := s.commitOffset(pr.group, t.Name, partition, pr.commitOffset)
-		go func() {
-			if err := wait(); err != nil {
-				c.log.Warn("pull: offset commit failed", "group", pr.group, "topic", t.Name, "partition", partition, "err", err)
-			}
-		}()
+		s.commitPulledOffset(c, pr, t.Name, partition)
 	}
 	return c.Later(req, func() *Command { return pull(c, req, pr, part, q, f) })
 }
@@ -201,4 +194,32 @@ func pullResponse(req *Command, res pullResult) *Command {
 	resp.SetField("maxOffset", strconv.FormatInt(res.maxOffset, 10))
 	resp.SetField("suggestWhichBrokerId", "0")
 	return resp
+}
+
+// commitPulledOffset stores the offset a pull carries without making the
+// pull wait for it (RocketMQ consumers commit their progress again and
+// again): here, or at the group's coordinator node on a cluster.
+func (s *Server) commitPulledOffset(c *Conn, pr pullRequest, topic string, partition int32) {
+	addr, local, err := s.coordinatorPeer(pr.group)
+	if err != nil {
+		c.log.Warn("pull: offset not committed", "group", pr.group, "topic", topic, "partition", partition, "err", err)
+		return
+	}
+	if !local {
+		req := &Command{Code: codeUpdateConsumerOffset, ExtFields: map[string]string{
+			"consumerGroup": pr.group, "topic": pr.topic, "commitOffset": strconv.FormatInt(pr.commitOffset, 10),
+		}}
+		go func() {
+			if resp := s.forwardOffsetRequest(addr, req, partition); resp.Code != ResSuccess {
+				c.log.Warn("pull: forwarded offset commit failed", "group", pr.group, "topic", topic, "partition", partition, "code", resp.Code, "remark", resp.Remark)
+			}
+		}()
+		return
+	}
+	wait := s.commitOffset(pr.group, topic, partition, pr.commitOffset)
+	go func() {
+		if err := wait(); err != nil {
+			c.log.Warn("pull: offset commit failed", "group", pr.group, "topic", topic, "partition", partition, "err", err)
+		}
+	}()
 }

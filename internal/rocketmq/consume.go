@@ -100,15 +100,14 @@ func (s *Server) subscription(group, rocketTopic string, sysFlag int32, typ, exp
 	return s.consume.compile(typ, expr)
 }
 
-// coordinator returns the coordinator of group groupID. On a cluster it runs on the
-// leader of the group's __consumer_offsets partition; when that is another
-// node, RocketMQ offsets of the group cannot be served here (Kafka
-// clients find the coordinator themselves; RocketMQ clients ask the
-// queue's broker).
+// coordinator returns the coordinator of group groupID when it runs on
+// this node: on a cluster, the leader of the group's __consumer_offsets
+// partition (offset requests reaching another node are forwarded to it
+// first, offsets_forward.go).
 func (s *Server) coordinator(groupID string) (*group.Coordinator, error) {
 	coord, err := s.broker.GroupCoordinatorFor(groupID)
 	if err != nil {
-		return nil, fmt.Errorf("group %s: its coordinator is not on this node or not ready (%w); RocketMQ consumer offsets are served by the node leading its __consumer_offsets partition", groupID, err)
+		return nil, fmt.Errorf("group %s: its coordinator is not on this node or not ready: %w", groupID, err)
 	}
 	return coord, nil
 }

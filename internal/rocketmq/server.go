@@ -38,6 +38,7 @@ type Server struct {
 	clients *Clients
 	metrics *serverMetrics
 	consume *consumeState // consumer-side state (consume.go)
+	peers   *peerClients  // connections for requests forwarded to peers (offsets_forward.go)
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -78,6 +79,7 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 		s.clients.expireLoop()
 	}()
 	s.consume = newConsumeState(time.Now, cfg.RocketMQ.QueueLockTTL)
+	s.peers = newPeerClients(s.maxFrame)
 	return s
 }
 
@@ -171,5 +173,6 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.peers.close()
 	return nil
 }
