@@ -95,3 +95,17 @@ func (l *queueLocks) sweepLocked(now time.Time) {
 		}
 	}
 }
+
+// Held reports whether any member of group holds a live queue lock: the
+// group consumes orderly.
+func (l *queueLocks) Held(group string) bool {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, cur := range l.held {
+		if k.group == group && now.Sub(cur.renewed) <= l.ttl {
+			return true
+		}
+	}
+	return false
+}

@@ -2,6 +2,7 @@ package rocketmq_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/apache/rocketmq-client-go/v2/consumer"
@@ -47,5 +48,38 @@ func TestRetryThenDeadLetter(t *testing.T) {
 	}
 	if n := len(rec.snapshot()); n != 3 {
 		t.Errorf("%d deliveries, want 3 (the first and two retries)", n)
+	}
+}
+
+// TestSendBackAsNormal: a consumer's fallback, a normal send to %RETRY%G
+// carrying reconsumeTimes and maxReconsumeTimes, is stored in the retry
+// topic with RECONSUME_TIME, or in the dead-letter topic once
+// reconsumeTimes is past maxReconsumeTimes.
+func TestSendBackAsNormal(t *testing.T) {
+	s := startNode(t, nil)
+	createTopic(t, s, "sg.retry", 1)
+	c := dialRemoting(t, s.RocketMQAddr())
+	send := func(body string, reconsume, maxReconsume int) {
+		t.Helper()
+		fields := validSendFields("%RETRY%sg")
+		fields["reconsumeTimes"] = strconv.Itoa(reconsume)
+		fields["maxReconsumeTimes"] = strconv.Itoa(maxReconsume)
+		fields["properties"] = "KEYS\x01job-7\x02RETRY_TOPIC\x01jobs\x02"
+		if resp := c.call(10, fields, []byte(body)); resp.Code != resSuccess {
+			t.Fatalf("send %s: code %d %s", body, resp.Code, resp.Remark)
+		}
+	}
+	send("again", 2, 3)
+	send("dead", 4, 3)
+	retried := consumeN(t, s, "sg.retry", 1)[0]
+	if got, _ := header(retried, "RECONSUME_TIME"); string(retried.Value) != "again" || got != "2" {
+		t.Errorf("retry topic holds %q with RECONSUME_TIME %q", retried.Value, got)
+	}
+	dead := consumeN(t, s, "sg.dlq", 1)[0]
+	if got, _ := header(dead, "RECONSUME_TIME"); string(dead.Value) != "dead" || got != "4" || string(dead.Key) != "job-7" {
+		t.Errorf("dead-letter topic holds %q key %q with RECONSUME_TIME %q", dead.Value, dead.Key, got)
+	}
+	if rt, _ := header(dead, "RETRY_TOPIC"); rt != "jobs" {
+		t.Errorf("dead letter RETRY_TOPIC %q", rt)
 	}
 }
