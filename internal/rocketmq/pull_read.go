@@ -15,8 +15,15 @@ import (
 
 // Bounds of one pull's work.
 const (
-	// pullReadBytes is how much of the log one read takes.
-	pullReadBytes = 1 << 20
+	// pullFirstReadBytes is how much of the log a pull reads first: about
+	// what 32 messages of a few KB take (a batch bigger than it is read
+	// whole). Reads after it, looking past messages a filter skipped,
+	// take pullReadBytes.
+	pullFirstReadBytes = 128 << 10
+	pullReadBytes      = 1 << 20
+	// pullMaxBodyBytes bounds a response: messages are added until the
+	// body reaches it (one message is sent whatever its size).
+	pullMaxBodyBytes = 4 << 20
 	// pullScanBytes bounds the log bytes one pull walks looking for
 	// messages its filter accepts before it answers
 	// PULL_RETRY_IMMEDIATELY with the offset it reached.
@@ -50,7 +57,8 @@ type pullResult struct {
 // readBuffers recycles the buffers batches are read into.
 var readBuffers = sync.Pool{New: func() any { b := make([]byte, 0, pullReadBytes); return &b }}
 
-// errPullFull stops the record walk once maxMsgs messages are encoded.
+// errPullFull stops the record walk once maxMsgs messages, or
+// pullMaxBodyBytes, are encoded.
 var errPullFull = errors.New("pull full")
 
 // readQueue reads up to maxMsgs messages of part from offset that f
@@ -70,8 +78,10 @@ func readQueue(part *broker.Partition, q *msgext.Queue, offset int64, maxMsgs in
 	}
 	bufp := readBuffers.Get().(*[]byte)
 	defer readBuffers.Put(bufp)
+	readSize := pullFirstReadBytes
 	for res.scanned < pullScanBytes {
-		slice, _, aborted, err := part.ReadCommitted(res.next, pullReadBytes, true)
+		slice, _, aborted, err := part.ReadCommitted(res.next, readSize, true)
+		readSize = pullReadBytes
 		if err != nil {
 			if errors.Is(err, log.ErrOffsetOutOfRange) { // retention moved the start meanwhile
 				res.status, res.next = pullOffsetMoved, max(l.StartOffset(), res.next)
@@ -106,7 +116,7 @@ func readQueue(part *broker.Partition, q *msgext.Queue, offset int64, maxMsgs in
 			}
 			res.body = msgext.Append(res.body, q, r)
 			res.messages++
-			if res.messages >= maxMsgs {
+			if res.messages >= maxMsgs || len(res.body) >= pullMaxBodyBytes {
 				return errPullFull
 			}
 			return nil

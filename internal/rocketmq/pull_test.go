@@ -1,6 +1,7 @@
 package rocketmq_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -292,5 +293,36 @@ func TestConsumerOffsetsSurviveRestart(t *testing.T) {
 	resp := c.call(codeQueryOffset, map[string]string{"consumerGroup": "kg", "topic": "kept", "queueId": "0"}, nil)
 	if resp.Code != resSuccess || resp.Field("offset") != "5" {
 		t.Fatalf("after the restart: code %d offset %q %s", resp.Code, resp.Field("offset"), resp.Remark)
+	}
+}
+
+// TestPullBodyIsBounded: a pull of big messages stops adding them once
+// the response body reaches 4 MiB, even inside one batch, and
+// nextBeginOffset says where to go on.
+func TestPullBodyIsBounded(t *testing.T) {
+	s := startNode(t, nil)
+	createTopic(t, s, "big", 1)
+	// One compressed batch: the read returns it whole, so only the body
+	// bound stops the pull.
+	cl := kafkaClient(t, s, kgo.ProducerBatchCompression(kgo.GzipCompression()), kgo.ProducerBatchMaxBytes(64<<20),
+		kgo.ProducerLinger(time.Second))
+	var recs []*kgo.Record
+	for i := range 8 {
+		recs = append(recs, &kgo.Record{Topic: "big", Value: make([]byte, 900<<10), Key: []byte(strconv.Itoa(i))})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRemoting(t, s.RocketMQAddr())
+	resp := c.call(codePull, pullFields("g", "big", 0, 0, 32, 0), nil)
+	if resp.Code != resSuccess {
+		t.Fatalf("code %d %s", resp.Code, resp.Remark)
+	}
+	n := len(primitive.DecodeMessage(resp.Body))
+	if n < 1 || n >= 8 || len(resp.Body) > 4<<20+(1<<20) {
+		t.Fatalf("%d messages in %d bytes", n, len(resp.Body))
+	}
+	if next := field(t, resp, "nextBeginOffset"); next != int64(n) {
+		t.Errorf("nextBeginOffset %d after %d messages", next, n)
 	}
 }
