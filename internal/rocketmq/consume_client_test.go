@@ -59,6 +59,17 @@ func TestPushConsumersClustering(t *testing.T) {
 	stopA := newPushConsumer(t, s, "cg", "split", consumer.MessageSelector{}, recA, nil)
 	stopB := newPushConsumer(t, s, "cg", "split", consumer.MessageSelector{}, recB, nil)
 
+	// GET_CONSUMER_LIST_BY_GROUP names both members (the clients share
+	// the queues by their place in it); an unknown group has none.
+	c := dialRemoting(t, s.RocketMQAddr())
+	waitUntil(t, "two members listed", func() bool {
+		resp := c.call(38, map[string]string{"consumerGroup": "cg"}, nil)
+		return resp.Code == resSuccess && strings.Count(string(resp.Body), "@") == 2
+	})
+	if resp := c.call(38, map[string]string{"consumerGroup": "nobody"}, nil); resp.Code == resSuccess {
+		t.Errorf("a group without consumers listed %s", resp.Body)
+	}
+
 	// Produce rounds of one message per queue until a round is split
 	// between the two: the group has rebalanced to two members.
 	produced := 0
