@@ -214,6 +214,13 @@ func forEachRecord(batch []byte, h BatchHeader, fn func(record) error) error {
 	if err != nil {
 		return fmt.Errorf("%w: records of batch at %d: %v", ErrCorruptBatch, h.BaseOffset, err)
 	}
+	return eachRecordIn(recs, h, fn)
+}
+
+// eachRecordIn is forEachRecord over the batch's records section once
+// decompressed.
+func eachRecordIn(recs []byte, h BatchHeader, fn func(record) error) error {
+	var err error
 	prev := int64(-1)
 	for i := int32(0); i < h.NumRecords; i++ {
 		var r record

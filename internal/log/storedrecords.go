@@ -43,6 +43,26 @@ func (h BatchHeader) Transactional() bool { return h.Attributes&attrTransactiona
 // damaged batch stops the walk with an error wrapping ErrCorruptBatch.
 // next is the offset after the last batch walked.
 func EachStoredRecord(data []byte, fn func(h BatchHeader, r StoredRecord) error) (next int64, err error) {
+	return EachStoredRecordFrom(data, 0, nil, fn)
+}
+
+// RecordsCache keeps the decompressed records sections of compressed
+// batches for readers that walk the same batch again and again (a
+// RocketMQ consumer pulls 32 records at a time from batches Kafka
+// producers fill with thousands). A batch is known by its base offset and
+// CRC, so one cache serves one partition. Implementations must be safe
+// for concurrent use; cached bytes are only read.
+type RecordsCache interface {
+	Get(baseOffset int64, crc uint32) ([]byte, bool)
+	Put(baseOffset int64, crc uint32, records []byte)
+}
+
+// EachStoredRecordFrom is EachStoredRecord for the records at offset from
+// and after: those before it are passed over (a batch wholly before it is
+// not even decompressed), as a reader resuming inside a batch needs. It
+// takes decompressed records sections from cache (nil: none) and puts the
+// ones it decompresses there.
+func EachStoredRecordFrom(data []byte, from int64, cache RecordsCache, fn func(h BatchHeader, r StoredRecord) error) (next int64, err error) {
 	next = -1
 	for len(data) > 0 {
 		if len(data) < logOverhead {
@@ -58,8 +78,15 @@ func EachStoredRecord(data []byte, fn func(h BatchHeader, r StoredRecord) error)
 		if err != nil {
 			return next, fmt.Errorf("at %d: %w", h.BaseOffset, err)
 		}
-		if h.Attributes&attrControl == 0 {
-			err := forEachRecord(batch, h, func(r record) error {
+		if h.Attributes&attrControl == 0 && h.LastOffset() >= from {
+			recs, err := batchRecords(batch, h, cache)
+			if err != nil {
+				return next, err
+			}
+			err = eachRecordIn(recs, h, func(r record) error {
+				if h.BaseOffset+int64(r.OffsetDelta) < from {
+					return nil
+				}
 				headers, err := recordHeaders(r.Raw)
 				if err != nil {
 					return fmt.Errorf("%w: record at %d: %v", ErrCorruptBatch, h.BaseOffset+int64(r.OffsetDelta), err)
@@ -79,6 +106,28 @@ func EachStoredRecord(data []byte, fn func(h BatchHeader, r StoredRecord) error)
 		next = h.LastOffset() + 1
 	}
 	return next, nil
+}
+
+// batchRecords returns a batch's records section, decompressed: from the
+// cache when it holds it.
+func batchRecords(batch []byte, h BatchHeader, cache RecordsCache) ([]byte, error) {
+	codec := h.Attributes & attrCompressionMask
+	if codec == codecNone {
+		return batch[batchHeaderSize:], nil
+	}
+	if cache != nil {
+		if recs, ok := cache.Get(h.BaseOffset, h.CRC); ok {
+			return recs, nil
+		}
+	}
+	recs, err := decompressRecords(codec, batch[batchHeaderSize:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: records of batch at %d: %v", ErrCorruptBatch, h.BaseOffset, err)
+	}
+	if cache != nil {
+		cache.Put(h.BaseOffset, h.CRC, recs)
+	}
+	return recs, nil
 }
 
 // recordHeaders returns the headers section of an encoded record (its

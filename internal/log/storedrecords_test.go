@@ -126,3 +126,43 @@ func FuzzEachStoredRecord(f *testing.F) {
 		}
 	})
 }
+
+type mapCache map[int64][]byte
+
+func (m mapCache) Get(base int64, _ uint32) ([]byte, bool) { b, ok := m[base]; return b, ok }
+func (m mapCache) Put(base int64, _ uint32, recs []byte)   { m[base] = recs }
+
+// TestEachStoredRecordFrom: records before from are passed over, and a
+// compressed batch is decompressed once, then taken from the cache.
+func TestEachStoredRecordFrom(t *testing.T) {
+	var recs []kmsg.Record
+	for i := range 5 {
+		recs = append(recs, kmsg.Record{Value: []byte{byte('a' + i)}})
+	}
+	data := append(headerBatch(t, 0, true, recs[:2]), headerBatch(t, 2, true, recs[2:])...)
+	cache := mapCache{}
+	walk := func(from int64) string {
+		var got []byte
+		if _, err := EachStoredRecordFrom(data, from, cache, func(_ BatchHeader, r StoredRecord) error {
+			got = append(got, r.Value...)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return string(got)
+	}
+	if got := walk(3); got != "de" {
+		t.Fatalf("from 3: %q", got)
+	}
+	if _, ok := cache[0]; ok {
+		t.Error("the batch wholly before from was decompressed")
+	}
+	cache[2] = []byte("not records") // a cache hit is used as it is
+	if _, err := EachStoredRecordFrom(data, 3, cache, func(BatchHeader, StoredRecord) error { return nil }); !errors.Is(err, ErrCorruptBatch) {
+		t.Errorf("the cached section was not used: err %v", err)
+	}
+	delete(cache, 2)
+	if got := walk(1); got != "bcde" {
+		t.Fatalf("from 1: %q", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ferry-mq/ferry/internal/broker"
+	"github.com/ferry-mq/ferry/internal/log"
 	"github.com/ferry-mq/ferry/internal/rocketmq/filter"
 	"github.com/ferry-mq/ferry/internal/rocketmq/msgext"
 )
@@ -127,11 +128,12 @@ func handlePullMessage(c *Conn, req *Command) *Command {
 	if pr.sysFlag&pullFlagCommitOffset != 0 && pr.commitOffset >= 0 {
 		s.commitPulledOffset(c, pr, t.Name, partition)
 	}
-	return c.Later(req, func() *Command { return pull(c, req, pr, part, q, f) })
+	cache := s.consume.batches.forPartition(t.Name, partition)
+	return c.Later(req, func() *Command { return pull(c, req, pr, part, q, f, cache) })
 }
 
 // pull reads the queue, long-polling while there is nothing new.
-func pull(c *Conn, req *Command, pr pullRequest, part *broker.Partition, q *msgext.Queue, f *filter.Filter) *Command {
+func pull(c *Conn, req *Command, pr pullRequest, part *broker.Partition, q *msgext.Queue, f *filter.Filter, cache log.RecordsCache) *Command {
 	var wake chan struct{}
 	var timer *time.Timer
 	defer func() {
@@ -144,7 +146,7 @@ func pull(c *Conn, req *Command, pr pullRequest, part *broker.Partition, q *msge
 	}()
 	offset := pr.offset
 	for {
-		res, err := readQueue(part, q, offset, pr.maxMsgs, f)
+		res, err := readQueue(part, q, offset, pr.maxMsgs, f, cache)
 		if err != nil {
 			c.log.Error("pull: read failed", "topic", pr.topic, "queue", pr.queueID, "offset", offset, "err", err)
 			return errorResponse(req, ResSystemError, "pull: reading the queue failed: "+err.Error())
@@ -164,7 +166,7 @@ func pull(c *Conn, req *Command, pr pullRequest, part *broker.Partition, q *msge
 		select {
 		case <-wake:
 		case <-timer.C:
-			res, err = readQueue(part, q, offset, pr.maxMsgs, f)
+			res, err = readQueue(part, q, offset, pr.maxMsgs, f, cache)
 			if err != nil {
 				return errorResponse(req, ResSystemError, "pull: reading the queue failed: "+err.Error())
 			}

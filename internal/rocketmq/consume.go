@@ -16,12 +16,13 @@ import (
 
 // consumeState is what the consuming side of the front keeps between
 // requests: compiled subscription filters, the last offset committed per
-// queue (to skip rewriting unchanged ones) and the orderly consumers'
-// queue locks. None of it needs to survive a restart: filters come back
+// queue (to skip rewriting unchanged ones), the orderly consumers' queue
+// locks and recently pulled batches, decompressed. None of it needs to survive a restart: filters come back
 // with the next heartbeat, offsets live in the group coordinator and
 // locks lapse anyway.
 type consumeState struct {
-	locks *queueLocks
+	locks   *queueLocks
+	batches *batchCache // decompressed batches recently pulled
 
 	mu sync.Mutex
 	// filters caches compiled subscriptions by expression type and text.
@@ -48,6 +49,7 @@ func newConsumeState(now func() time.Time, lockTTL time.Duration) *consumeState 
 	}
 	return &consumeState{
 		locks:     newQueueLocks(now, lockTTL),
+		batches:   newBatchCache(batchCacheBytes),
 		filters:   map[filterKey]*filter.Filter{},
 		committed: map[committedKey]int64{},
 	}

@@ -121,6 +121,12 @@ func (r *received) add(msgs ...*primitive.MessageExt) {
 	}
 }
 
+func (r *received) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.msgs)
+}
+
 func (r *received) snapshot() []*primitive.MessageExt {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -62,10 +62,10 @@ var readBuffers = sync.Pool{New: func() any { b := make([]byte, 0, pullReadBytes
 var errPullFull = errors.New("pull full")
 
 // readQueue reads up to maxMsgs messages of part from offset that f
-// accepts, encoded for q. Records of aborted Kafka transactions are
+// accepts, encoded for q, taking decompressed batches from cache. Records of aborted Kafka transactions are
 // skipped and nothing past the last stable offset is read, as a
 // read_committed Kafka consumer sees the partition.
-func readQueue(part *broker.Partition, q *msgext.Queue, offset int64, maxMsgs int, f *filter.Filter) (pullResult, error) {
+func readQueue(part *broker.Partition, q *msgext.Queue, offset int64, maxMsgs int, f *filter.Filter, cache log.RecordsCache) (pullResult, error) {
 	l := part.Log()
 	res := pullResult{minOffset: l.StartOffset(), maxOffset: part.HighWatermark(), next: offset}
 	switch {
@@ -102,10 +102,7 @@ func readQueue(part *broker.Partition, q *msgext.Queue, offset int64, maxMsgs in
 		}
 		res.scanned += slice.Size
 		from := res.next
-		end, err := log.EachStoredRecord(data, func(h log.BatchHeader, r log.StoredRecord) error {
-			if r.Offset < from {
-				return nil
-			}
+		end, err := log.EachStoredRecordFrom(data, from, cache, func(h log.BatchHeader, r log.StoredRecord) error {
 			res.next = r.Offset + 1
 			if h.Transactional() && inAborted(aborted, h.ProducerID, r.Offset) {
 				return nil
