@@ -153,7 +153,7 @@ func pull(c *Conn, req *Command, pr pullRequest, part *broker.Partition, q *msge
 		}
 		offset = res.next
 		if res.status != pullNoNew || pr.sysFlag&pullFlagSuspend == 0 || pr.suspend == 0 {
-			return pullResponse(req, res)
+			return pullResponse(req, part, res)
 		}
 		if wake == nil {
 			// Register, then read again: an append between the read
@@ -170,7 +170,7 @@ func pull(c *Conn, req *Command, pr pullRequest, part *broker.Partition, q *msge
 			if err != nil {
 				return errorResponse(req, ResSystemError, "pull: reading the queue failed: "+err.Error())
 			}
-			return pullResponse(req, res)
+			return pullResponse(req, part, res)
 		case <-c.Done():
 			return nil
 		case <-c.s.ctx.Done():
@@ -179,11 +179,15 @@ func pull(c *Conn, req *Command, pr pullRequest, part *broker.Partition, q *msge
 	}
 }
 
-func pullResponse(req *Command, res pullResult) *Command {
+// pullResponse answers a pull with what the read found, counting the
+// messages sent in the partition's traffic (records and bytes out, as
+// Kafka fetches are counted).
+func pullResponse(req *Command, part *broker.Partition, res pullResult) *Command {
 	resp := Response(req)
 	switch res.status {
 	case pullFound:
 		resp.Body = res.body
+		part.CountFetched(int64(res.messages), int64(len(res.body)))
 	case pullNoNew:
 		resp.Code, resp.Remark = ResPullNotFound, "no new message"
 	case pullNoMatch:

@@ -3,8 +3,11 @@ package rocketmq_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -324,5 +327,27 @@ func TestPullBodyIsBounded(t *testing.T) {
 	}
 	if next := field(t, resp, "nextBeginOffset"); next != int64(n) {
 		t.Errorf("nextBeginOffset %d after %d messages", next, n)
+	}
+}
+
+// TestPullCountsTraffic: messages a pull sends count in the partition's
+// records and bytes out, as Kafka fetches do.
+func TestPullCountsTraffic(t *testing.T) {
+	s := startNode(t, func(c *config.Config) { c.HTTPAddr = "127.0.0.1:0" })
+	createTopic(t, s, "counted", 1)
+	produceKafka(t, s, tagged("counted", "A", "one"), tagged("counted", "A", "two"))
+	c := dialRemoting(t, s.RocketMQAddr())
+	if resp := c.call(codePull, pullFields("g", "counted", 0, 0, 8, 0), nil); resp.Code != resSuccess {
+		t.Fatalf("code %d %s", resp.Code, resp.Remark)
+	}
+	resp, err := http.Get("http://" + s.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	want := `ferry_partition_records_out_total{partition="0",topic="counted"} 2`
+	if !strings.Contains(string(body), want) {
+		t.Errorf("metrics lack %s", want)
 	}
 }
