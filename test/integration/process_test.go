@@ -22,9 +22,11 @@ import (
 
 var (
 	buildOnce sync.Once
-	buildDir  string
 	ferryBin  string
 	buildErr  error
+
+	buildDirMu sync.Mutex
+	buildDir   string // holds every binary goBuild made; TestMain removes it
 )
 
 func TestMain(m *testing.M) {
@@ -38,34 +40,41 @@ func TestMain(m *testing.M) {
 // ferryBinary builds ./cmd/ferry once per test binary run.
 func ferryBinary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		out, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			buildErr = fmt.Errorf("go env GOMOD: %v", err)
-			return
-		}
-		gomod := strings.TrimSpace(string(out))
-		if gomod == "" || gomod == os.DevNull {
-			buildErr = errors.New("not inside a module")
-			return
-		}
-		buildDir, buildErr = os.MkdirTemp("", "ferry-integration-bin-")
-		if buildErr != nil {
-			return
-		}
-		bin := filepath.Join(buildDir, "ferry")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/ferry")
-		cmd.Dir = filepath.Dir(gomod)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/ferry: %v\n%s", err, out)
-			return
-		}
-		ferryBin = bin
-	})
+	buildOnce.Do(func() { ferryBin, buildErr = goBuild("./cmd/ferry", "ferry") })
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return ferryBin
+}
+
+// goBuild builds the main package pkg of this module (a path such as
+// ./cmd/ferry) into the test run's build directory as name. It builds
+// without -race whatever the tests run with.
+func goBuild(pkg, name string) (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %v", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside a module")
+	}
+	buildDirMu.Lock()
+	if buildDir == "" {
+		buildDir, err = os.MkdirTemp("", "ferry-integration-bin-")
+	}
+	dir := buildDir
+	buildDirMu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = filepath.Dir(gomod)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin, nil
 }
 
 // ferryProc is a `ferry serve` child process.
