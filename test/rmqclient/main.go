@@ -19,7 +19,9 @@
 //	    A pull consumer subscribed with the tag expression. Reads every
 //	    queue of T's route from offset 0 up to the queue's max offset:
 //	    one line per message, then one {"queue","status","next","max"}
-//	    line per queue, then {"done":true}, and exits 0.
+//	    line per queue, then {"done":true}, and exits 0. A queue with no
+//	    messages costs one long poll (the broker holds the pull until its
+//	    suspend timeout).
 //
 // Any failure is written to stderr and exits 1. The client library's own
 // log goes to stderr.
