@@ -200,10 +200,13 @@ func bodies(msgs []*primitive.MessageExt) map[string]int {
 // skipClientRace skips a test under -race when the RocketMQ client
 // library races in the part of it the test uses (upstream data races,
 // not Ferry's: every report is inside rocketmq-client-go). The test runs
-// without -race.
+// without -race; under -race the same behaviour is proven by
+// test/integration's TestRocketMQOrderlyConsumerProcesses and
+// TestRocketMQPullConsumerProcess, which run the client in a child process
+// built without the race detector.
 func skipClientRace(t *testing.T, where string) {
 	t.Helper()
 	if raceDetector {
-		t.Skipf("rocketmq-client-go has data races in %s; this test runs without -race", where)
+		t.Skipf("rocketmq-client-go has data races in %s; this test runs without -race (test/integration runs the client in a child process under -race)", where)
 	}
 }
