@@ -10,6 +10,7 @@
 //	ferry user create|delete|list  SCRAM users (SASL authentication)
 //	ferry acl add|list|remove      ACL bindings (CreateAcls, DescribeAcls, DeleteAcls)
 //	ferry cluster up|status        run N local nodes; show a cluster's health
+//	ferry dlq list|show|redrive    dead letters of RocketMQ consumer groups
 package main
 
 import (
@@ -40,6 +41,7 @@ var commands = map[string]command{
 	"log":     {"verify partition logs on disk (offline)", runLog},
 	"user":    {"create, delete or list SCRAM users", runUser},
 	"cluster": {"run a local cluster (up) or show a cluster's health (status)", runCluster},
+	"dlq":     {"list, show or redrive dead letters of RocketMQ consumer groups", runDLQ},
 }
 
 func main() {
