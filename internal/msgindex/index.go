@@ -56,6 +56,26 @@ type Index struct {
 	sealed []sealed // by base, ascending
 	act    *activeFile
 	next   int64 // when act is nil
+	// progress is closed when Next moves (then replaced on demand).
+	progress chan struct{}
+}
+
+// progressed returns a channel closed when Next next moves.
+func (x *Index) progressed() <-chan struct{} {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.progress == nil {
+		x.progress = make(chan struct{})
+	}
+	return x.progress
+}
+
+// signalLocked wakes those waiting on progressed. REQUIRES: mu.
+func (x *Index) signalLocked() {
+	if x.progress != nil {
+		close(x.progress)
+		x.progress = nil
+	}
 }
 
 // activeFile is the file being written; its slots live in memory.
@@ -243,14 +263,16 @@ func (x *Index) Advance(next int64) {
 }
 
 func (x *Index) advanceLocked(next int64) {
-	if x.act == nil {
-		x.next = max(x.next, next)
+	if next <= x.nextLocked() {
 		return
 	}
-	if next > x.act.h.next {
+	if x.act == nil {
+		x.next = next
+	} else {
 		x.act.h.next = next
 		x.act.dirty = true
 	}
+	x.signalLocked()
 }
 
 // rollLocked seals the active file and starts one at base. REQUIRES: mu.
@@ -361,6 +383,7 @@ func (x *Index) Reset(from int64) error {
 	}
 	x.sealed = nil
 	x.next = from
+	x.signalLocked()
 	return nil
 }
 
