@@ -239,6 +239,7 @@ func Default() Config {
 		Reassign:               defaultReassign(),
 		OffsetsTopicPartitions: 50,
 		TxnTopicPartitions:     50,
+		RocketMQ:               RocketMQConfig{TxnCheckInterval: DefaultTxnCheckInterval, TxnCheckMax: DefaultTxnCheckMax, MessageIndex: true},
 	}
 }
 

@@ -19,6 +19,18 @@ type RocketMQConfig struct {
 	// advertised ports: routes name a peer by its Kafka advertised host
 	// and that port plus the distance (internal/rocketmq/doc.go).
 	AdvertisedAddr string
+	// TxnCheckInterval is how long a half (transactional) message waits
+	// for END_TRANSACTION before the broker asks its producer group
+	// (CHECK_TRANSACTION_STATE), and then between two asks.
+	TxnCheckInterval time.Duration
+	// TxnCheckMax is how many asks a half message gets; after the last
+	// one goes unanswered it is rolled back (and logged). Zero values of
+	// these two mean the defaults below.
+	TxnCheckMax int
+	// MessageIndex turns on the index by key and message id behind
+	// QUERY_MESSAGE and `ferry message find` (every local partition is
+	// tailed and its keyed records indexed, off the produce path).
+	MessageIndex bool
 
 	// QueueLockTTL is how long an orderly consumer's queue lock
 	// (LOCK_BATCH_MQ) lives without renewal; 0 means
@@ -29,8 +41,17 @@ type RocketMQConfig struct {
 // DefaultQueueLockTTL is RocketMQ's default rebalance lock lifetime.
 const DefaultQueueLockTTL = 60 * time.Second
 
+// Defaults of the RocketMQ front's settings, as RocketMQ's broker has them.
+const (
+	DefaultTxnCheckInterval = time.Minute
+	DefaultTxnCheckMax      = 15
+)
+
 func (r *RocketMQConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&r.Addr, "rocketmq-addr", r.Addr, "RocketMQ remoting listen address (NameServer and broker on one port), e.g. 127.0.0.1:9876; empty turns it off (env FERRY_ROCKETMQ_ADDR)")
+	fs.DurationVar(&r.TxnCheckInterval, "rocketmq-txn-check-interval", r.TxnCheckInterval, "how long an unresolved RocketMQ transactional (half) message waits before, and between, check-backs to its producer group (env FERRY_ROCKETMQ_TXN_CHECK_INTERVAL)")
+	fs.IntVar(&r.TxnCheckMax, "rocketmq-txn-check-max", r.TxnCheckMax, "check-backs of a half message before it is rolled back (env FERRY_ROCKETMQ_TXN_CHECK_MAX)")
+	fs.BoolVar(&r.MessageIndex, "rocketmq-message-index", r.MessageIndex, "index records by key and message id for QUERY_MESSAGE and `ferry message find` (env FERRY_ROCKETMQ_MESSAGE_INDEX)")
 	fs.StringVar(&r.AdvertisedAddr, "rocketmq-advertised-addr", r.AdvertisedAddr, "address RocketMQ clients are given in routes; default the RocketMQ listen address (env FERRY_ROCKETMQ_ADVERTISED_ADDR)")
 	if r.QueueLockTTL == 0 {
 		r.QueueLockTTL = DefaultQueueLockTTL
@@ -66,6 +87,12 @@ func (r RocketMQConfig) validate() []error {
 	}
 	if r.QueueLockTTL < 0 {
 		errs = append(errs, fmt.Errorf("rocketmq queue lock ttl %v is negative: use --rocketmq-queue-lock-ttl with a positive duration such as 60s", r.QueueLockTTL))
+	}
+	if r.TxnCheckInterval < 0 {
+		errs = append(errs, fmt.Errorf("--rocketmq-txn-check-interval %v is not valid: use a positive duration such as 60s", r.TxnCheckInterval))
+	}
+	if r.TxnCheckMax < 0 {
+		errs = append(errs, fmt.Errorf("--rocketmq-txn-check-max %d is not valid: use 1 or more", r.TxnCheckMax))
 	}
 	return errs
 }

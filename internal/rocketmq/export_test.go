@@ -9,3 +9,11 @@ func RegisteredCodes() []int16 {
 	}
 	return codes
 }
+
+// PendingHalfMessages is how many half messages s holds (-1: none served).
+func PendingHalfMessages(s *Server) int {
+	if s.halfStore == nil {
+		return -1
+	}
+	return len(s.halfStore.Pending())
+}

@@ -10,7 +10,9 @@ import (
 
 	"github.com/ferry-mq/ferry/internal/broker"
 	"github.com/ferry-mq/ferry/internal/metrics"
+	"github.com/ferry-mq/ferry/internal/msgindex"
 	"github.com/ferry-mq/ferry/internal/reqbudget"
+	"github.com/ferry-mq/ferry/internal/rocketmq/halftxn"
 )
 
 // Server accepts RocketMQ remoting connections and serves the NameServer
@@ -39,6 +41,13 @@ type Server struct {
 	metrics *serverMetrics
 	consume *consumeState // consumer-side state (consume.go)
 	peers   *peerClients  // connections for requests forwarded to peers (offsets_forward.go)
+	// halfStore keeps transactional half messages (transactions.go); nil
+	// when this node does not serve them.
+	halfStore   *halftxn.Store
+	halfSenders halfSenders
+	// msgIndex finds records by key for QUERY_MESSAGE (query.go); nil
+	// when --rocketmq-message-index is off.
+	msgIndex *msgindex.Manager
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -80,6 +89,12 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 	}()
 	s.consume = newConsumeState(time.Now, cfg.RocketMQ.QueueLockTTL)
 	s.peers = newPeerClients(s.maxFrame)
+	if err := s.startTransactions(cfg.RocketMQ); err != nil {
+		logger.Error("RocketMQ transactional messages are off on this node", "err", err)
+	}
+	if cfg.RocketMQ.MessageIndex {
+		s.startMessageIndex()
+	}
 	return s
 }
 
@@ -174,5 +189,11 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.peers.close()
+	if s.halfStore != nil {
+		s.halfStore.Close()
+	}
+	if s.msgIndex != nil {
+		s.msgIndex.Close()
+	}
 	return nil
 }
