@@ -11,6 +11,7 @@
 //	ferry acl add|list|remove      ACL bindings (CreateAcls, DescribeAcls, DeleteAcls)
 //	ferry cluster up|status        run N local nodes; show a cluster's health
 //	ferry dlq list|show|redrive    dead letters of RocketMQ consumer groups
+//	ferry message find --key K     where messages with key K are (RocketMQ index)
 package main
 
 import (
@@ -42,6 +43,7 @@ var commands = map[string]command{
 	"user":    {"create, delete or list SCRAM users", runUser},
 	"cluster": {"run a local cluster (up) or show a cluster's health (status)", runCluster},
 	"dlq":     {"list, show or redrive dead letters of RocketMQ consumer groups", runDLQ},
+	"message": {"find where the messages with a key are (RocketMQ message index)", runMessage},
 }
 
 func main() {

@@ -193,7 +193,8 @@ type Query struct {
 }
 
 // Find returns the records carrying q.Key, ordered by topic, partition and
-// offset. Each candidate from the index is read back and checked.
+// offset. Each candidate from the index is read back and checked. It
+// rescans the partitions first.
 func (m *Manager) Find(q Query) ([]Found, error) {
 	if q.Limit <= 0 {
 		q.Limit = 64
@@ -201,6 +202,7 @@ func (m *Manager) Find(q Query) ([]Found, error) {
 	if q.ToMs == 0 {
 		q.ToMs = 1<<63 - 1
 	}
+	m.Rescan() // a topic created since the last rescan is searched too
 	m.mu.Lock()
 	var parts []*indexed
 	for _, ix := range m.running {
