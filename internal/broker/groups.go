@@ -38,8 +38,12 @@ func consumerOffsetsConfigs(maxRequestBytes, segmentBytes int32) map[string]stri
 // listed in Metadata as internal, never produced to, deleted or grown by
 // clients.
 func IsInternalTopic(name string) bool {
-	return name == ConsumerOffsetsTopic || name == TransactionStateTopic
+	return name == ConsumerOffsetsTopic || name == TransactionStateTopic || name == RocketMQHalfTopic
 }
+
+// RocketMQHalfTopic holds the RocketMQ front's pending transactional
+// ("half") messages (internal/rocketmq/transactions.go).
+const RocketMQHalfTopic = "__rmq_half"
 
 // errInternalTopic refuses client changes to an internal topic.
 func errInternalTopic(name string) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ferry-mq/ferry/internal/config"
 	ferryrmq "github.com/ferry-mq/ferry/internal/rocketmq"
@@ -309,5 +310,20 @@ func TestTransactionWithNoLiveProducerIsRolledBackAtTheLimit(t *testing.T) {
 	}
 	if end := endOffset(t, n.s, "orders"); end != 0 {
 		t.Fatalf("end offset %d after the rollback", end)
+	}
+}
+
+func TestHalfMessageTopicIsInternal(t *testing.T) {
+	n := newTxnNode(t, time.Hour, 15)
+	err := kafkaClient(t, n.s).ProduceSync(context.Background(), &kgo.Record{Topic: "__rmq_half", Key: []byte("k"), Value: []byte("forged")}).FirstErr()
+	if err == nil || !strings.Contains(err.Error(), "INVALID_TOPIC_EXCEPTION") {
+		t.Fatalf("Kafka produce to __rmq_half: %v", err)
+	}
+	p := newProducer(t, n.s, "pg-forge", producer.WithRetry(0))
+	if _, err := p.SendSync(context.Background(), primitive.NewMessage("__rmq_half", []byte("forged"))); err == nil {
+		t.Fatal("RocketMQ send to __rmq_half was accepted")
+	}
+	if got := ferryrmq.PendingHalfMessages(n.s.RocketMQ()); got != 0 {
+		t.Fatalf("%d pending half messages after forged sends", got)
 	}
 }

@@ -37,7 +37,7 @@ import (
 // the client retries another broker.
 
 // HalfTopic is the internal topic of pending half messages.
-const HalfTopic = "__rmq_half"
+const HalfTopic = broker.RocketMQHalfTopic
 
 // halfTopicConfigs: compacted, so that a resolved half message (tombstoned)
 // leaves nothing behind and a restart replays only what is pending.
