@@ -2,6 +2,7 @@ package halftxn
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/ferry-mq/ferry/internal/log"
@@ -53,41 +54,93 @@ func (s *Store) CheckOnce() {
 	}
 	s.mu.Unlock()
 
+	var expired, toCheck []*entry
 	for _, e := range due {
 		if e.Checks >= s.opts.MaxChecks {
-			err := s.resolve(e, Rollback)
-			if err != nil {
-				s.lg.Error("cannot roll back an unresolved half message", "id", e.ID, "topic", e.Topic, "group", e.Group, "msgId", e.UniqKey, "err", err)
-				continue
-			}
-			s.lg.Warn("half message rolled back: its producer group never resolved it",
-				"id", e.ID, "topic", e.Topic, "partition", e.Partition, "group", e.Group, "msgId", e.UniqKey, "checks", e.Checks)
-			continue
+			expired = append(expired, e)
+		} else {
+			toCheck = append(toCheck, e)
 		}
-		s.check(e, now)
+	}
+	// One batch and one fsync per chunk, not per half message: a pass over
+	// many pending half messages costs a few fsyncs.
+	for chunk := range slices.Chunk(expired, passChunk) {
+		s.rollBackExpired(chunk)
+	}
+	for chunk := range slices.Chunk(toCheck, passChunk) {
+		s.checkAll(chunk, now)
 	}
 }
 
-// check counts and sends one check-back of a claimed half message.
-func (s *Store) check(e *entry, now time.Time) {
-	checks := e.Checks + 1
-	next, err := s.log.Append(log.NewBatch([]log.KeyValue{{Key: recordKey(kindCheck, e.token), Value: encodeChecks(checks, now.UnixMilli())}}, now))
-	if err == nil {
-		// Durable before the check goes out: a restart must not hand
-		// out more than MaxChecks.
-		err = s.log.Sync(next)
+// passChunk bounds the records of one batch a checker pass writes.
+const passChunk = 4096
+
+// rollBackExpired rolls back claimed half messages that used up their
+// checks.
+func (s *Store) rollBackExpired(es []*entry) {
+	recs := make([]log.KeyValue, 0, 2*len(es))
+	for _, e := range es {
+		recs = append(recs, log.KeyValue{Key: recordKey(kindHalf, e.token)}, log.KeyValue{Key: recordKey(kindCheck, e.token)})
 	}
+	err := s.appendSync(recs)
 	s.mu.Lock()
-	if err == nil {
-		e.Checks, e.LastCheck = checks, now
+	for _, e := range es {
+		if err != nil {
+			e.resolving = false
+			continue
+		}
+		delete(s.pending, e.ID)
+		delete(s.byToken, e.token)
 	}
-	e.resolving = false
-	h := e.Half
+	s.mu.Unlock()
+	for _, e := range es {
+		if err != nil {
+			s.lg.Error("cannot roll back an unresolved half message; retried next interval", "id", e.ID, "topic", e.Topic, "group", e.Group, "msgId", e.UniqKey, "err", err)
+			continue
+		}
+		s.lg.Warn("half message rolled back: its producer group never resolved it",
+			"id", e.ID, "topic", e.Topic, "partition", e.Partition, "group", e.Group, "msgId", e.UniqKey, "checks", e.Checks)
+	}
+}
+
+// checkAll counts one more check of each claimed half message, durably,
+// then sends the checks: a restart must not hand out more than MaxChecks.
+func (s *Store) checkAll(es []*entry, now time.Time) {
+	recs := make([]log.KeyValue, 0, len(es))
+	for _, e := range es {
+		recs = append(recs, log.KeyValue{Key: recordKey(kindCheck, e.token), Value: encodeChecks(e.Checks+1, now.UnixMilli())})
+	}
+	err := s.appendSync(recs)
+	halves := make([]Half, len(es))
+	s.mu.Lock()
+	for i, e := range es {
+		if err == nil {
+			e.Checks, e.LastCheck = e.Checks+1, now
+		}
+		e.resolving = false
+		halves[i] = e.Half
+	}
 	s.mu.Unlock()
 	if err != nil {
-		s.lg.Error("cannot record a check-back; retried next interval", "id", e.ID, "err", err)
+		s.lg.Error("cannot record check-backs; retried next interval", "halfMessages", len(es), "err", err)
 		return
 	}
+	for _, h := range halves {
+		s.sendCheck(h)
+	}
+}
+
+func (s *Store) appendSync(recs []log.KeyValue) error {
+	next, err := s.log.Append(log.NewBatch(recs, s.opts.Now()))
+	if err != nil {
+		return err
+	}
+	return s.log.Sync(next)
+}
+
+// sendCheck asks h's producer group, logging what happened.
+func (s *Store) sendCheck(h Half) {
+	checks := h.Checks
 	switch err := s.opts.Check(h); {
 	case errors.Is(err, ErrNoProducer):
 		s.lg.Warn("half message not checked back: no live producer in its group; retried next interval",

@@ -15,6 +15,7 @@ type memLog struct {
 	batches    [][]byte
 	next       int64
 	failAppend error
+	syncs      int
 }
 
 func (l *memLog) Append(batch []byte) (int64, error) {
@@ -30,7 +31,12 @@ func (l *memLog) Append(batch []byte) (int64, error) {
 	return l.next, nil
 }
 
-func (l *memLog) Sync(int64) error { return nil }
+func (l *memLog) Sync(int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.syncs++
+	return nil
+}
 
 func (l *memLog) Read(offset int64, maxBytes int) ([]byte, error) {
 	l.mu.Lock()

@@ -2,6 +2,7 @@ package halftxn
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +255,33 @@ func FuzzDecodeHalf(f *testing.F) {
 		}
 		decodeChecks(b)
 	})
+}
+
+func TestCheckerPassCostsOneSyncPerChunk(t *testing.T) {
+	h := newHarness()
+	s := h.open()
+	const n = 1000
+	for i := 0; i < n; i++ {
+		mustPrepare(t, s, sampleHalf("u"+strconv.Itoa(i)))
+	}
+	h.clock.advance(testInterval)
+	before := h.log.syncs
+	s.CheckOnce()
+	if got := h.log.syncs - before; got != 1 {
+		t.Fatalf("a pass checking %d half messages made %d fsyncs, want 1", n, got)
+	}
+	if len(h.checked) != n {
+		t.Fatalf("checked %d of %d", len(h.checked), n)
+	}
+	for i := 0; i < 2; i++ { // checks 2 and 3 of MaxChecks=3
+		h.clock.advance(testInterval)
+		s.CheckOnce()
+	}
+	before = h.log.syncs
+	s.CheckOnce() // nothing due yet
+	h.clock.advance(testInterval)
+	s.CheckOnce() // all n at the limit: rolled back together
+	if got := h.log.syncs - before; got != 1 || len(s.Pending()) != 0 {
+		t.Fatalf("rolling back %d half messages made %d fsyncs, %d left", n, got, len(s.Pending()))
+	}
 }
