@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -325,5 +326,35 @@ func TestHalfMessageTopicIsInternal(t *testing.T) {
 	}
 	if got := ferryrmq.PendingHalfMessages(n.s.RocketMQ()); got != 0 {
 		t.Fatalf("%d pending half messages after forged sends", got)
+	}
+}
+
+func TestEndTransactionBadInput(t *testing.T) {
+	n := newTxnNode(t, time.Hour, 15)
+	for _, tc := range []struct {
+		fields map[string]string
+		code   int16
+		remark string
+	}{
+		{map[string]string{"commitOrRollback": "8"}, 29, "tranStateTableOffset and commitLogOffset are missing"},
+		{map[string]string{"tranStateTableOffset": "0", "commitOrRollback": "99"}, 29, "is not 0, 8 or 12"},
+		{map[string]string{"tranStateTableOffset": "12345", "commitOrRollback": "8", "msgId": "nope"}, 1, "no such pending half message"},
+		{map[string]string{"tranStateTableOffset": "12345", "commitOrRollback": "12"}, 1, "no such pending half message"},
+	} {
+		resp := call(t, n.s, 37, tc.fields)
+		if resp.Code != tc.code || !strings.Contains(resp.Remark, tc.remark) {
+			t.Errorf("END_TRANSACTION %v: code %d %q, want %d %q", tc.fields, resp.Code, resp.Remark, tc.code, tc.remark)
+		}
+	}
+	// A real half message is not ended by an END_TRANSACTION naming another message id.
+	l := &listener{exec: func(*primitive.Message) primitive.LocalTransactionState { return primitive.UnkonwnState }}
+	res := sendTxn(t, newTxnProducer(t, n.s, "pg-bad", l), "orders", "k", "v")
+	resp := call(t, n.s, 37, map[string]string{"tranStateTableOffset": strconv.FormatInt(res.QueueOffset, 10), "commitOrRollback": "8", "msgId": "someone-else"})
+	if resp.Code != 1 || ferryrmq.PendingHalfMessages(n.s.RocketMQ()) != 1 {
+		t.Fatalf("END_TRANSACTION with another message id: code %d %q, pending %d", resp.Code, resp.Remark, ferryrmq.PendingHalfMessages(n.s.RocketMQ()))
+	}
+	resp = call(t, n.s, 37, map[string]string{"tranStateTableOffset": strconv.FormatInt(res.QueueOffset, 10), "commitOrRollback": "12", "msgId": res.MsgID})
+	if resp.Code != 0 || ferryrmq.PendingHalfMessages(n.s.RocketMQ()) != 0 {
+		t.Fatalf("END_TRANSACTION rollback: code %d %q, pending %d", resp.Code, resp.Remark, ferryrmq.PendingHalfMessages(n.s.RocketMQ()))
 	}
 }
