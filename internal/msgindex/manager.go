@@ -270,7 +270,7 @@ func readRecord(src Source, decode DecodeFunc, offset int64) (Record, bool, erro
 	var ok bool
 	err = decode(data, func(r Record) error {
 		if r.Offset == offset {
-			found, ok = r, true
+			found, ok = r.clone(), true
 			return errStop
 		}
 		return nil

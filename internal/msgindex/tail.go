@@ -25,13 +25,51 @@ type Source interface {
 	Unwatch(ch chan struct{})
 }
 
-// Record is a decoded record; slices alias the data read.
+// Record is a decoded record. A DecodeFunc's records are valid only during
+// its callback (their bytes alias the data read, or a buffer reused); Find
+// returns copies.
 type Record struct {
 	Offset    int64
 	Timestamp int64 // ms
 	Key       []byte
 	Value     []byte
-	Headers   []kmsg.Header
+	// Headers are the record's headers: set by the DecodeFunc or, when it
+	// sets EachHeader instead (no allocation per record), on the copies
+	// Find returns.
+	Headers []kmsg.Header
+	// EachHeader, when set, calls fn with each header until fn returns
+	// false.
+	EachHeader func(fn func(key, value []byte) bool)
+}
+
+// eachHeader walks r's headers, whichever way the decoder gave them.
+func (r Record) eachHeader(fn func(key, value []byte) bool) {
+	if r.EachHeader != nil {
+		r.EachHeader(fn)
+		return
+	}
+	for _, h := range r.Headers {
+		if !fn([]byte(h.Key), h.Value) {
+			return
+		}
+	}
+}
+
+// clone copies r out of the decoder's buffers.
+func (r Record) clone() Record {
+	c := Record{Offset: r.Offset, Timestamp: r.Timestamp, Key: cloneBytes(r.Key), Value: cloneBytes(r.Value)}
+	r.eachHeader(func(k, v []byte) bool {
+		c.Headers = append(c.Headers, kmsg.Header{Key: string(k), Value: cloneBytes(v)})
+		return true
+	})
+	return c
+}
+
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
 }
 
 // DecodeFunc calls fn for each data record in data (whole batches as read
@@ -48,11 +86,12 @@ func Keys(r Record) []string {
 	if len(r.Key) > 0 {
 		keys = strings.Fields(string(r.Key))
 	}
-	for _, h := range r.Headers {
-		if h.Key == UniqKeyHeader && len(h.Value) > 0 {
-			keys = append(keys, string(h.Value))
+	r.eachHeader(func(k, v []byte) bool {
+		if string(k) == UniqKeyHeader && len(v) > 0 {
+			keys = append(keys, string(v))
 		}
-	}
+		return true
+	})
 	return keys
 }
 

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/ferry-mq/ferry/internal/broker"
 	"github.com/ferry-mq/ferry/internal/log"
 	"github.com/ferry-mq/ferry/internal/msgindex"
@@ -70,16 +68,12 @@ func (ps partitionSource) Read(offset int64, maxBytes int) ([]byte, error) {
 	return sl.ReadAll()
 }
 
-// decodeStored is the index's DecodeFunc; records are copied, since a
-// stored record's bytes last only through its callback.
+// decodeStored is the index's DecodeFunc. Nothing is copied or allocated
+// per record: a record's bytes are valid only during fn, as the
+// DecodeFunc contract says.
 func decodeStored(data []byte, fn func(msgindex.Record) error) error {
 	_, err := log.EachStoredRecord(data, func(_ log.BatchHeader, r log.StoredRecord) error {
-		rec := msgindex.Record{Offset: r.Offset, Timestamp: r.Timestamp, Key: clone(r.Key), Value: clone(r.Value)}
-		r.EachHeader(func(k, v []byte) bool {
-			rec.Headers = append(rec.Headers, kmsg.Header{Key: string(k), Value: clone(v)})
-			return true
-		})
-		return fn(rec)
+		return fn(msgindex.Record{Offset: r.Offset, Timestamp: r.Timestamp, Key: r.Key, Value: r.Value, EachHeader: r.EachHeader})
 	})
 	return err
 }
