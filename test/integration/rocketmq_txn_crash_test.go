@@ -97,6 +97,14 @@ func TestRocketMQHalfMessagesSurviveSIGKILL(t *testing.T) {
 	commitID := sendInTxn(t, first, "orders", "commit-me")
 	rollbackID := sendInTxn(t, first, "orders", "roll-me-back")
 	first.Shutdown()
+	// END_TRANSACTION is oneway: wait until the first commit is applied
+	// before the kill.
+	for deadline := time.Now().Add(30 * time.Second); endOffsets(t, newAdmin(t, p.addr), "orders")[0] != 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the committed transaction never appeared in orders:\n%s", p.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	p.kill()
 
 	p = startFerry(t, dir, args...)
