@@ -38,7 +38,8 @@ const (
 
 func handleEndTransaction(c *Conn, req *Command) *Command {
 	s := c.s
-	if s.halfStore == nil {
+	store := s.halfStore.Load()
+	if store == nil {
 		return errorResponse(req, ResServiceNotAvailable, "transactional messages are not served by this node")
 	}
 	id, err := strconv.ParseInt(req.Field("tranStateTableOffset"), 10, 64)
@@ -62,7 +63,7 @@ func handleEndTransaction(c *Conn, req *Command) *Command {
 	}
 	uniq, fromCheck, group := req.Field("msgId"), req.Field("fromTransactionCheck") == "true", req.Field("producerGroup")
 	return c.Later(req, func() *Command {
-		err := s.halfStore.End(id, action, uniq)
+		err := store.End(id, action, uniq)
 		switch {
 		case err == nil:
 			c.log.Debug("transaction ended", "id", id, "action", action, "msgId", uniq, "group", group, "fromCheck", fromCheck)
@@ -85,7 +86,8 @@ func divertHalf(sr *SendRequest) (*Command, bool) {
 	if len(sr.Messages) > 1 {
 		return errorResponse(req, ResMessageIllegal, "transactional messages cannot be sent in a batch"), true
 	}
-	if s.halfStore == nil {
+	store := s.halfStore.Load()
+	if store == nil {
 		return errorResponse(req, ResServiceNotAvailable, "transactional messages are not served by this node"), true
 	}
 	m := sr.Messages[0]
@@ -101,7 +103,7 @@ func divertHalf(sr *SendRequest) (*Command, bool) {
 	queueID := s.QueueID(sr.Topic, sr.Partition)
 	s.halfSenders.note(group, c)
 	return c.Later(req, func() *Command {
-		id, err := s.halfStore.Prepare(half)
+		id, err := store.Prepare(half)
 		if err != nil {
 			c.log.Warn("cannot store a half message", "topic", half.Topic, "group", group, "err", err)
 			return errorResponse(req, responseCode(err), err.Error())

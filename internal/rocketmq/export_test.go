@@ -12,8 +12,9 @@ func RegisteredCodes() []int16 {
 
 // PendingHalfMessages is how many half messages s holds (-1: none served).
 func PendingHalfMessages(s *Server) int {
-	if s.halfStore == nil {
+	hs := s.halfStore.Load()
+	if hs == nil {
 		return -1
 	}
-	return len(s.halfStore.Pending())
+	return len(hs.Pending())
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-mq/ferry/internal/broker"
@@ -42,9 +43,10 @@ type Server struct {
 	consume *consumeState // consumer-side state (consume.go)
 	peers   *peerClients  // connections for requests forwarded to peers (offsets_forward.go)
 	// halfStore keeps transactional half messages (transactions.go); nil
-	// when this node does not serve them.
-	halfStore   *halftxn.Store
+	// while this node does not serve them.
+	halfStore   atomic.Pointer[halftxn.Store]
 	halfSenders halfSenders
+	txnWG       sync.WaitGroup // the start of the half-message store
 	// msgIndex finds records by key for QUERY_MESSAGE (query.go); nil
 	// when --rocketmq-message-index is off.
 	msgIndex *msgindex.Manager
@@ -89,9 +91,7 @@ func NewServer(b *broker.Broker, advertised string, logger *slog.Logger) *Server
 	}()
 	s.consume = newConsumeState(time.Now, cfg.RocketMQ.QueueLockTTL)
 	s.peers = newPeerClients(s.maxFrame)
-	if err := s.startTransactions(cfg.RocketMQ); err != nil {
-		logger.Error("RocketMQ transactional messages are off on this node", "err", err)
-	}
+	s.startTransactions(cfg.RocketMQ)
 	if cfg.RocketMQ.MessageIndex {
 		s.startMessageIndex()
 	}
@@ -189,8 +189,9 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.peers.close()
-	if s.halfStore != nil {
-		s.halfStore.Close()
+	s.txnWG.Wait()
+	if hs := s.halfStore.Load(); hs != nil {
+		hs.Close()
 	}
 	if s.msgIndex != nil {
 		s.msgIndex.Close()

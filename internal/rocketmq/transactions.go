@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -48,8 +49,40 @@ func halfTopicConfigs(maxRequestBytes int32) map[string]string {
 	}
 }
 
-// startTransactions opens the half-message store and starts its checker.
-func (s *Server) startTransactions(cfg config.RocketMQConfig) error {
+// startTransactions opens the half-message store and starts its checker,
+// creating __rmq_half first if needed. The store runs where partition 0 of
+// __rmq_half is led; until this node can open it (a cluster applies a new
+// topic a moment later), it retries in the background, and a node that
+// another node's leadership keeps out logs so and serves no half messages.
+func (s *Server) startTransactions(cfg config.RocketMQConfig) {
+	if err := s.openTransactions(cfg); err == nil {
+		return
+	} else if !s.broker.Clustered() {
+		s.log.Error("RocketMQ transactional messages are off on this node", "err", err)
+		return
+	}
+	s.txnWG.Add(1)
+	go func() {
+		defer s.txnWG.Done()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			err := s.openTransactions(cfg)
+			if err == nil {
+				return
+			}
+			if t, ok := s.broker.Image().Topic(HalfTopic); ok && t.Leader(0) >= 0 && t.Leader(0) != s.broker.Config().NodeID {
+				s.log.Info("RocketMQ transactional messages are served by the node leading "+HalfTopic, "node", t.Leader(0))
+				return
+			}
+		}
+	}()
+}
+
+func (s *Server) openTransactions(cfg config.RocketMQConfig) error {
 	b := s.broker
 	if _, ok := b.Image().Topic(HalfTopic); !ok {
 		if _, err := b.CreateTopic(HalfTopic, 1, halfTopicConfigs(b.Config().MaxRequestBytes), false); err != nil && broker.ErrorCode(err) != kerr.TopicAlreadyExists.Code {
@@ -58,7 +91,7 @@ func (s *Server) startTransactions(cfg config.RocketMQConfig) error {
 	}
 	p, err := b.Partition(HalfTopic, 0)
 	if err != nil {
-		return fmt.Errorf("%s is led by another node: %w", HalfTopic, err)
+		return fmt.Errorf("open %s: %w", HalfTopic, err)
 	}
 	interval, maxChecks := cfg.TxnCheckInterval, cfg.TxnCheckMax
 	if interval <= 0 {
@@ -78,7 +111,7 @@ func (s *Server) startTransactions(cfg config.RocketMQConfig) error {
 		return err
 	}
 	store.Start()
-	s.halfStore = store
+	s.halfStore.Store(store)
 	return nil
 }
 
