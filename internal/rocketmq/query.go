@@ -97,7 +97,7 @@ func (s *Server) encodeStored(dst []byte, p *broker.Partition, offset int64) (ou
 		queueID = s.QueueID(t, p.Index)
 	}
 	q := &msgext.Queue{
-		Topic: RocketTopic(p.Topic), QueueID: queueID, StoreHost: storeHost(s.advertised),
+		Topic: RocketTopic(p.Topic), QueueID: queueID, StoreHost: storeAddrPort(s.advertised),
 		CommitLogOffset: func(o int64) int64 { return CommitLogOffset(p.Topic, p.Index, o) },
 	}
 	if err := q.Check(); err != nil {
