@@ -13,13 +13,21 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ferry-mq/ferry/internal/norace"
 )
 
 // TestDLQRedriveEndToEndWithRocketMQConsumer: a real push consumer fails a
 // message until it is a dead letter; `ferry message find` shows it with its
 // retry and dead letter; `ferry dlq redrive` sends it back to its topic,
 // where the same consumer group gets it again and takes it.
+// clientRaces: see internal/norace; the consumer races inside the library.
+const clientRaces = "rocketmq-client-go's consumers race inside the library"
+
 func TestDLQRedriveEndToEndWithRocketMQConsumer(t *testing.T) {
+	if norace.Rerun(t, clientRaces) {
+		return
+	}
 	srv := startFerryRocketMQ(t)
 	p := rocketProducer(t, srv, "pg-shop")
 	m := primitive.NewMessage("shop", []byte("order nine"))

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/norace"
 )
 
 func each(topic string, n int, partitions int32, prefix string) []*kgo.Record {
@@ -53,6 +54,9 @@ func queuesOf(msgs []*primitive.MessageExt, prefix string) map[int]bool {
 // the group's offsets — and a consumer started after both stopped resumes
 // where they left off.
 func TestPushConsumersClustering(t *testing.T) {
+	if norace.Rerun(t, clientRaces) {
+		return
+	}
 	s := startNode(t, nil)
 	createTopic(t, s, "split", 4)
 	recA, recB := newReceived(), newReceived()
@@ -148,6 +152,9 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // TestPushConsumersBroadcasting: in broadcasting mode every member of the
 // group gets every message.
 func TestPushConsumersBroadcasting(t *testing.T) {
+	if norace.Rerun(t, clientRaces) {
+		return
+	}
 	s := startNode(t, nil)
 	createTopic(t, s, "news", 2)
 	group := fmt.Sprintf("bc-%d", time.Now().UnixNano())
@@ -186,7 +193,9 @@ func removeLocalOffsets(group string) {
 // orderly consumer, so their new owner waits for the old locks to lapse:
 // the node runs with short-lived locks to keep the test short.
 func TestOrderlyConsumers(t *testing.T) {
-	skipClientRace(t, "the orderly push consumer's processQueue")
+	if norace.Rerun(t, clientRaces) {
+		return
+	}
 	s := startNode(t, func(c *config.Config) { c.RocketMQ.QueueLockTTL = 3 * time.Second })
 	createTopic(t, s, "orders", 3)
 	p := newProducer(t, s, "po", producer.WithQueueSelector(producer.NewHashQueueSelector()))
@@ -231,7 +240,9 @@ func TestOrderlyConsumers(t *testing.T) {
 // TestPullConsumer: the client's pull consumer reads every queue, with
 // its subscription in the pull request.
 func TestPullConsumer(t *testing.T) {
-	skipClientRace(t, "the pull consumer (PullFrom against its own rebalance)")
+	if norace.Rerun(t, clientRaces) {
+		return
+	}
 	s := startNode(t, nil)
 	createTopic(t, s, "pullme", 2)
 	var recs []*kgo.Record
@@ -283,6 +294,9 @@ func TestPullConsumer(t *testing.T) {
 // as a RocketMQ message with the same contents: value as body, key as
 // KEYS, headers as properties (TAGS the tag), timestamp as born time.
 func TestKafkaProducerToRocketMQConsumer(t *testing.T) {
+	if norace.Rerun(t, clientRaces) {
+		return
+	}
 	s := startNode(t, nil)
 	createTopic(t, s, "interop", 1)
 	ts := time.UnixMilli(1_760_000_000_123)

@@ -197,16 +197,9 @@ func bodies(msgs []*primitive.MessageExt) map[string]int {
 	return out
 }
 
-// skipClientRace skips a test under -race when the RocketMQ client
-// library races in the part of it the test uses (upstream data races,
-// not Ferry's: every report is inside rocketmq-client-go). The test runs
-// without -race; under -race the same behaviour is proven by
-// test/integration's TestRocketMQOrderlyConsumerProcesses and
-// TestRocketMQPullConsumerProcess, which run the client in a child process
-// built without the race detector.
-func skipClientRace(t *testing.T, where string) {
-	t.Helper()
-	if raceDetector {
-		t.Skipf("rocketmq-client-go has data races in %s; this test runs without -race (test/integration runs the client in a child process under -race)", where)
-	}
-}
+// clientRaces is why tests that run rocketmq-client-go's consumers run
+// without the race detector (norace.Rerun): the library races inside
+// itself (rebalance against its own Shutdown, the orderly consumer's
+// process queue, the pull consumer against its rebalance); every report is
+// in its code, not Ferry's.
+const clientRaces = "rocketmq-client-go's consumers race inside the library"

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 
 	"github.com/ferry-mq/ferry/internal/config"
+	"github.com/ferry-mq/ferry/internal/norace"
 )
 
 // wireTap is a TCP proxy in front of the RocketMQ listener that counts
@@ -88,6 +89,9 @@ func (w *wireTap) scan(dst io.Writer, src io.Reader) {
 // ask for never cross the network (a proxy between client and broker
 // watches every byte for them).
 func TestFiltersRunOnTheBroker(t *testing.T) {
+	if norace.Rerun(t, clientRaces) {
+		return
+	}
 	tap := newWireTap(t, "UNWANTED")
 	s := startNode(t, func(c *config.Config) { c.RocketMQ.AdvertisedAddr = tap.lis.Addr().String() })
 	tap.target.Store(s.RocketMQAddr())

@@ -7,6 +7,8 @@ import (
 
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
+
+	"github.com/ferry-mq/ferry/internal/norace"
 )
 
 // TestRetryThenDeadLetter: a message the consumer keeps returning for
@@ -14,6 +16,9 @@ import (
 // reconsume count, and after maxReconsumeTimes lands in the group's
 // dead-letter topic (Ferry topic G.dlq) with where it came from.
 func TestRetryThenDeadLetter(t *testing.T) {
+	if norace.Rerun(t, clientRaces) {
+		return
+	}
 	s := startNode(t, nil)
 	createTopic(t, s, "work", 1)
 	p := newProducer(t, s, "pw")
@@ -56,6 +61,9 @@ func TestRetryThenDeadLetter(t *testing.T) {
 // topic with RECONSUME_TIME, or in the dead-letter topic once
 // reconsumeTimes is past maxReconsumeTimes.
 func TestSendBackAsNormal(t *testing.T) {
+	if norace.Rerun(t, clientRaces) {
+		return
+	}
 	s := startNode(t, nil)
 	createTopic(t, s, "sg.retry", 1)
 	c := dialRemoting(t, s.RocketMQAddr())
