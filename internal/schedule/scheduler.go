@@ -1,0 +1,330 @@
+package schedule
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+)
+
+// Log is the partition of __scheduled a Scheduler owns.
+type Log interface {
+	// Append appends one batch and returns the offset after it.
+	Append(batch []byte) (next int64, err error)
+	// Sync waits until every offset below upTo is durable and, on a
+	// replicated partition, in the ISR (as an acks=all produce waits).
+	Sync(upTo int64) error
+	// Read returns whole batches from the one holding offset, about
+	// maxBytes of them but at least one, all below the high watermark;
+	// nothing at the end of the log.
+	Read(offset int64, maxBytes int) ([]byte, error)
+	StartOffset() int64
+	HighWatermark() int64
+}
+
+// Deliver appends batch to a target partition and returns once it is
+// durable and replicated. An error wrapping ErrTargetGone drops the
+// messages; any other error is retried after Config.RetryBackoff.
+type Deliver func(topic string, partition int32, batch []byte) error
+
+// ErrTargetGone says a target topic or partition does not exist.
+var ErrTargetGone = errors.New("schedule: target partition does not exist")
+
+// ErrClosed is returned by Schedule and Cancel after Close.
+var ErrClosed = errors.New("schedule: scheduler closed")
+
+// Config tunes a Scheduler.
+type Config struct {
+	Dir                string        // the bucket index (see doc.go)
+	BucketWidth        time.Duration // messages per index file span this much time
+	RetryBackoff       time.Duration // wait after a failed delivery
+	CheckpointInterval time.Duration // how often the index is made durable
+	MaxDeliverBatch    int           // messages read and delivered per round
+}
+
+// DefaultConfig returns the production settings for dir.
+func DefaultConfig(dir string) Config {
+	return Config{
+		Dir:                dir,
+		BucketWidth:        time.Minute,
+		RetryBackoff:       time.Second,
+		CheckpointInterval: 10 * time.Second,
+		MaxDeliverBatch:    1000,
+	}
+}
+
+// Options are the Scheduler's collaborators.
+type Options struct {
+	Log     Log
+	Deliver Deliver
+	Logger  *slog.Logger
+	Now     func() time.Time // nil: time.Now
+	// Wake is signalled when Log's high watermark advances (new records
+	// to index). Nil in tests that drive the scheduler by hand.
+	Wake <-chan struct{}
+}
+
+// Stats are counters for metrics, tests and benchmarks.
+type Stats struct {
+	Loaded    int   // messages in memory (due within the look-ahead)
+	Buckets   int   // index buckets on disk
+	Delivered int64 // messages appended to their targets
+	Cancelled int64 // messages dropped by a cancel
+	Dropped   int64 // messages whose target is gone or that could not be read
+}
+
+// Scheduler delivers the messages of one __scheduled partition. Schedule
+// and Cancel may be called from any goroutine; everything else is owned by
+// the goroutine Start runs (or by the test calling step).
+type Scheduler struct {
+	cfg     Config
+	log     Log
+	deliver Deliver
+	logger  *slog.Logger
+	now     func() time.Time
+	wake    <-chan struct{}
+	width   int64 // BucketWidth in ms
+
+	stop     chan struct{}
+	stopped  chan struct{}
+	closeMu  sync.Mutex
+	closed   bool
+	started  bool
+	statsMu  sync.Mutex
+	stats    Stats
+	stepErrs int
+
+	// Owned by the run goroutine.
+	ix             *index
+	indexedTo      int64                         // __scheduled offsets below it are indexed
+	loadedUpTo     int64                         // buckets starting below it are in memory
+	loaded         map[int64]map[uint64]struct{} // bucket start -> ids of its pending messages
+	due            dueHeap
+	cancels        map[string]int64 // cancelMatch -> offset of the latest cancel
+	lastCheckpoint time.Time
+	dirty          bool // indexed since the last checkpoint
+	cache          decodedBatch
+}
+
+// New opens (or rebuilds) the index in cfg.Dir. Start begins delivering.
+func New(cfg Config, opts Options) (*Scheduler, error) {
+	if cfg.BucketWidth < time.Millisecond || cfg.MaxDeliverBatch < 1 {
+		return nil, fmt.Errorf("schedule: bucket width %v and batch %d must be positive", cfg.BucketWidth, cfg.MaxDeliverBatch)
+	}
+	s := &Scheduler{
+		cfg:     cfg,
+		log:     opts.Log,
+		deliver: opts.Deliver,
+		logger:  opts.Logger,
+		now:     opts.Now,
+		wake:    opts.Wake,
+		width:   cfg.BucketWidth.Milliseconds(),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// open reads the index, or starts a new one when it cannot be trusted or
+// does not match the log (a log truncated below what was indexed).
+func (s *Scheduler) open() error {
+	s.resetMemory()
+	ix, indexedTo, err := openIndex(s.cfg.Dir, s.width)
+	if err == nil {
+		s.ix, s.indexedTo = ix, indexedTo
+		s.cancels, err = ix.loadCancels()
+	}
+	if err == nil && indexedTo > s.log.HighWatermark() {
+		err = fmt.Errorf("%w: indexed to %d but the log ends at %d", errCorruptIndex, indexedTo, s.log.HighWatermark())
+	}
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, errCorruptIndex) {
+		return err
+	}
+	s.logger.Warn("scheduler index discarded; rebuilding it from the log", "dir", s.cfg.Dir, "err", err)
+	if ix == nil {
+		return err
+	}
+	s.ix = ix
+	return s.rebuild()
+}
+
+func (s *Scheduler) resetMemory() {
+	s.loadedUpTo = math.MinInt64
+	s.loaded = map[int64]map[uint64]struct{}{}
+	s.due = nil
+	s.cancels = map[string]int64{}
+	s.cache = decodedBatch{}
+}
+
+// rebuild discards the index and indexes the log again from its start.
+func (s *Scheduler) rebuild() error {
+	s.resetMemory()
+	if err := s.ix.wipe(); err != nil {
+		return err
+	}
+	s.indexedTo = s.log.StartOffset()
+	return nil
+}
+
+// Start runs the scheduler until Close.
+func (s *Scheduler) Start() {
+	s.closeMu.Lock()
+	s.started = true
+	s.closeMu.Unlock()
+	go s.run()
+}
+
+// Close stops delivering and checkpoints the index.
+func (s *Scheduler) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	started := s.started
+	s.closeMu.Unlock()
+	close(s.stop)
+	if started {
+		<-s.stopped
+	}
+	return s.ix.checkpoint(s.indexedTo)
+}
+
+func (s *Scheduler) isClosed() bool {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	return s.closed
+}
+
+// Schedule stores msgs in __scheduled; on a nil return they are durable
+// and will be delivered (at least once) at their DeliverAt.
+func (s *Scheduler) Schedule(msgs ...Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	return s.write(msgs, nil)
+}
+
+// Cancel drops every message for topic with this key scheduled before the
+// call and not delivered yet. Durable on a nil return.
+func (s *Scheduler) Cancel(topic string, key []byte) error {
+	return s.write(nil, []Cancel{{Topic: topic, Key: key}})
+}
+
+func (s *Scheduler) write(msgs []Message, cancels []Cancel) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	batch, err := EncodeBatch(msgs, cancels, s.now())
+	if err != nil {
+		return err
+	}
+	next, err := s.log.Append(batch)
+	if err != nil {
+		return err
+	}
+	return s.log.Sync(next)
+}
+
+// Stats returns the scheduler's counters.
+func (s *Scheduler) Stats() Stats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	return s.stats
+}
+
+func (s *Scheduler) count(f func(*Stats)) {
+	s.statsMu.Lock()
+	f(&s.stats)
+	s.stats.Loaded = len(s.due)
+	s.stats.Buckets = len(s.ix.buckets)
+	s.statsMu.Unlock()
+}
+
+func (s *Scheduler) run() {
+	defer close(s.stopped)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wait := s.step()
+		timer.Reset(wait)
+		select {
+		case <-s.stop:
+			return
+		case <-s.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// step indexes new records, loads the buckets coming due, delivers what is
+// due and checkpoints when it is time; it returns how long to sleep.
+func (s *Scheduler) step() time.Duration {
+	if err := s.work(); err != nil {
+		s.stepErrs++
+		if errors.Is(err, errCorruptIndex) {
+			s.logger.Error("scheduler index damaged; rebuilding it from the log", "err", err)
+			if err := s.rebuild(); err != nil {
+				s.logger.Error("cannot rebuild the scheduler index", "err", err)
+			}
+		} else if s.stepErrs == 1 || s.stepErrs%60 == 0 {
+			s.logger.Error("scheduler step failed; retrying", "err", err, "failures", s.stepErrs)
+		}
+		return s.cfg.RetryBackoff
+	}
+	s.stepErrs = 0
+	return s.untilNextWork()
+}
+
+func (s *Scheduler) work() error {
+	if err := s.indexNew(); err != nil {
+		return err
+	}
+	now := s.now()
+	if err := s.loadUpTo(s.ix.bucketOf(now.UnixMilli()) + 2*s.width); err != nil {
+		return err
+	}
+	if err := s.deliverDue(); err != nil {
+		return err
+	}
+	if s.dirty && now.Sub(s.lastCheckpoint) >= s.cfg.CheckpointInterval {
+		if err := s.ix.checkpoint(s.indexedTo); err != nil {
+			return err
+		}
+		s.dirty, s.lastCheckpoint = false, now
+	}
+	s.count(func(*Stats) {})
+	return nil
+}
+
+// untilNextWork is the time to the next due message, the next bucket load
+// or the next checkpoint, whichever comes first.
+func (s *Scheduler) untilNextWork() time.Duration {
+	now := s.now().UnixMilli()
+	next := s.loadedUpTo - s.width
+	if p, ok := s.due.peek(); ok {
+		next = min(next, p.due)
+	}
+	if s.dirty {
+		next = min(next, s.lastCheckpoint.Add(s.cfg.CheckpointInterval).UnixMilli())
+	}
+	if next <= now {
+		return 0
+	}
+	return time.Duration(next-now) * time.Millisecond
+}

@@ -1,0 +1,271 @@
+package schedule
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestDeliversAtDueTimeInOrder(t *testing.T) {
+	h := newHarness(t)
+	h.schedule("b", "at-3s", 3*time.Second)
+	h.schedule("a", "at-1s", time.Second)
+	h.schedule("c", "at-90m", 90*time.Minute) // in a bucket far from the loaded ones
+	h.schedule("d", "now", 0)
+	h.s.step()
+	h.expect("now")
+	h.advance(999*time.Millisecond, time.Millisecond)
+	h.expect("now")
+	h.advance(time.Millisecond, time.Millisecond)
+	h.expect("now", "at-1s")
+	h.advance(3*time.Second, 100*time.Millisecond)
+	h.expect("now", "at-1s", "at-3s")
+	if st := h.s.Stats(); st.Loaded != 0 {
+		t.Fatalf("%d messages in memory; the 90m one must stay on disk", st.Loaded)
+	}
+	h.advance(90*time.Minute, time.Second)
+	h.expect("now", "at-1s", "at-3s", "at-90m")
+	for _, d := range h.tg.got {
+		if d.topic != "orders" || d.partition != 0 {
+			t.Fatalf("delivered to %s-%d", d.topic, d.partition)
+		}
+	}
+	// Every message is done: no bucket file is left.
+	h.s.step()
+	if files := bucketFiles(t, h.dir); len(files) != 0 {
+		t.Fatalf("bucket files left after everything was delivered: %v", files)
+	}
+}
+
+func TestNeverDeliversBeforeDue(t *testing.T) {
+	h := newHarness(t)
+	for i := range 200 {
+		h.schedule("", fmt.Sprint(i), time.Duration(i*37%5000)*time.Millisecond)
+	}
+	h.advance(6*time.Second, 7*time.Millisecond)
+	if len(h.tg.got) != 200 {
+		t.Fatalf("delivered %d of 200", len(h.tg.got))
+	}
+	for _, d := range h.tg.got {
+		var i int
+		fmt.Sscan(d.value, &i)
+		due := epoch.Add(time.Duration(i*37%5000) * time.Millisecond)
+		if d.at.Before(due) {
+			t.Fatalf("message %d delivered at %v, before its due time %v", i, d.at, due)
+		}
+		if late := d.at.Sub(due); late > 7*time.Millisecond {
+			t.Fatalf("message %d late by %v with the clock stepping 7ms", i, late)
+		}
+	}
+}
+
+func TestCancelDropsEarlierMessagesWithTheKey(t *testing.T) {
+	h := newHarness(t)
+	h.schedule("k1", "first", 10*time.Second)
+	h.schedule("k2", "other key", 10*time.Second)
+	if err := h.s.Cancel("orders", []byte("k1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.s.Cancel("elsewhere", []byte("k2")); err != nil { // another topic: no effect
+		t.Fatal(err)
+	}
+	h.schedule("k1", "after the cancel", 10*time.Second)
+	h.advance(11*time.Second, time.Second)
+	h.expect("other key", "after the cancel")
+	if st := h.s.Stats(); st.Cancelled != 1 || st.Delivered != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestCancelSurvivesRestart(t *testing.T) {
+	h := newHarness(t)
+	h.schedule("k", "cancelled", 5*time.Minute)
+	if err := h.s.Cancel("orders", []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	h.s.step()
+	h.restart()
+	h.advance(6*time.Minute, time.Second)
+	h.expect()
+}
+
+func TestCancelNeedsAKey(t *testing.T) {
+	h := newHarness(t)
+	if err := h.s.Cancel("orders", nil); err == nil {
+		t.Fatal("cancel without a key accepted")
+	}
+}
+
+func TestRestartDeliversPendingOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		stop func(h *harness)
+	}{
+		{"clean", (*harness).restart},
+		{"crash", (*harness).crash},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.schedule("a", "1s", time.Second)
+			h.schedule("b", "2h", 2*time.Hour)
+			h.s.step()
+			h.advance(time.Second, time.Second)
+			h.expect("1s")
+			h.schedule("c", "3h", 3*time.Hour) // never indexed before the stop
+			tc.stop(h)
+			h.advance(3*time.Hour, time.Minute)
+			h.expect("1s", "2h", "3h")
+		})
+	}
+}
+
+func TestUnrecordedDeliveryIsRepeatedAfterRestart(t *testing.T) {
+	h := newHarness(t)
+	h.schedule("a", "x", time.Second)
+	h.s.step()
+	h.log.failAt = 1 // the tombstone append fails: a crash before it was durable
+	h.advance(time.Second, time.Second)
+	h.expect("x")
+	h.crash()
+	h.s.step()
+	h.expect("x", "x") // at-least-once: delivered again, never lost
+	h.crash()
+	h.s.step()
+	h.expect("x", "x")
+}
+
+func TestFailedDeliveryIsRetried(t *testing.T) {
+	h := newHarness(t)
+	h.tg.fail = []error{errors.New("no leader"), errors.New("no leader")}
+	h.schedule("a", "x", 0)
+	h.s.step()
+	h.expect()
+	h.advance(time.Second, 500*time.Millisecond)
+	h.expect()
+	h.advance(time.Second, 500*time.Millisecond)
+	h.expect("x")
+}
+
+func TestGoneTargetDropsMessages(t *testing.T) {
+	h := newHarness(t)
+	h.tg.fail = []error{fmt.Errorf("orders-0: %w", ErrTargetGone)}
+	h.schedule("a", "x", 0)
+	h.schedule("b", "y", time.Second)
+	h.s.step()
+	h.advance(2*time.Second, time.Second)
+	h.expect("y")
+	if st := h.s.Stats(); st.Dropped != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestFarFutureMessagesStayOnDisk(t *testing.T) {
+	h := newHarness(t)
+	const n = 5000
+	msgs := make([]Message, n)
+	for i := range msgs {
+		msgs[i] = Message{Topic: "orders", Value: []byte(fmt.Sprint(i)), DeliverAt: epoch.Add(24*time.Hour + time.Duration(i)*time.Second)}
+	}
+	if err := h.s.Schedule(msgs...); err != nil {
+		t.Fatal(err)
+	}
+	h.s.step()
+	if st := h.s.Stats(); st.Loaded != 0 || st.Buckets == 0 {
+		t.Fatalf("stats %+v: far messages must be in bucket files, not memory", st)
+	}
+	h.restart()
+	h.advance(24*time.Hour+n*time.Second, 30*time.Second)
+	if got := len(h.tg.values()); got != n {
+		t.Fatalf("delivered %d of %d", got, n)
+	}
+}
+
+func TestDamagedIndexIsRebuilt(t *testing.T) {
+	h := newHarness(t)
+	h.schedule("a", "far", time.Hour)
+	h.schedule("b", "farther", 2*time.Hour)
+	h.s.step()
+	if err := h.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files := bucketFiles(t, h.dir)
+	if len(files) != 2 {
+		t.Fatalf("bucket files %v", files)
+	}
+	// Flip a byte in the middle of the first entry of a bucket file, and
+	// append another entry so that it is not a torn tail.
+	path := filepath.Join(h.dir, files[0])
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, data...)
+	data[5] ^= 0xff
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.open()
+	h.advance(2*time.Hour, time.Minute)
+	h.expect("far", "farther")
+}
+
+func TestTornIndexTailIsIgnored(t *testing.T) {
+	h := newHarness(t)
+	h.schedule("a", "far", time.Hour)
+	h.s.step()
+	if err := h.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(h.dir, bucketFiles(t, h.dir)[0])
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{1, 2, 3})
+	f.Close()
+	h.open()
+	h.advance(time.Hour, time.Minute)
+	h.expect("far")
+}
+
+func TestMessageRoundTrip(t *testing.T) {
+	in := Message{Topic: "t", Partition: 7, Key: []byte("k"), Value: nil,
+		Timestamp: time.UnixMilli(1234)}
+	in.Headers = append(in.Headers, hdr("a", "1"), hdr("b", ""))
+	out, err := decodeMessage(encodeMessage(&in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(out) != fmt.Sprint(in) {
+		t.Fatalf("round trip: %+v, want %+v", out, in)
+	}
+}
+
+func TestDelayLevels(t *testing.T) {
+	for level, want := range map[int]time.Duration{1: time.Second, 3: 10 * time.Second, 5: time.Minute, 18: 2 * time.Hour, 40: 2 * time.Hour} {
+		if got, ok := DelayLevel(level); !ok || got != want {
+			t.Errorf("level %d: %v %v, want %v", level, got, ok, want)
+		}
+	}
+	if _, ok := DelayLevel(0); ok {
+		t.Error("level 0 is no delay")
+	}
+}
+
+func bucketFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, de := range des {
+		if _, ok := parseBucketName(de.Name()); ok {
+			out = append(out, de.Name())
+		}
+	}
+	return out
+}
