@@ -1,0 +1,118 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func deliverIn(d time.Duration) kgo.RecordHeader {
+	return kgo.RecordHeader{Key: "ferry-delay-ms", Value: []byte(strconv.FormatInt(d.Milliseconds(), 10))}
+}
+
+func deliverAt(at time.Time) kgo.RecordHeader {
+	return kgo.RecordHeader{Key: "ferry-deliver-at-ms", Value: []byte(strconv.FormatInt(at.UnixMilli(), 10))}
+}
+
+// dueOf is the delivery time a record asked for, from its header.
+func dueOf(t *testing.T, r *kgo.Record, sent time.Time) time.Time {
+	t.Helper()
+	for _, h := range r.Headers {
+		ms, _ := strconv.ParseInt(string(h.Value), 10, 64)
+		switch h.Key {
+		case "ferry-deliver-at-ms":
+			return time.UnixMilli(ms)
+		case "ferry-delay-ms":
+			return sent.Add(time.Duration(ms) * time.Millisecond)
+		}
+	}
+	return time.Time{}
+}
+
+// TestKafkaScheduledProduce: on a topic with message.scheduling.enable, a
+// franz-go producer's records with ferry-delay-ms / ferry-deliver-at-ms
+// appear at their time (never before), the others at once, and a record
+// with ferry-cancel drops the scheduled records with its key.
+func TestKafkaScheduledProduce(t *testing.T) {
+	srv := startBroker(t)
+	adm := newAdmin(t, srv.Addr())
+	topic := topicName(t)
+	createTopic(t, adm, topic, 1, "message.scheduling.enable=true")
+	cl := newClient(t, srv.Addr(), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+
+	sent := time.Now()
+	produceSync(t, cl,
+		&kgo.Record{Key: []byte("now"), Value: []byte("now")},
+		&kgo.Record{Key: []byte("b"), Value: []byte("1500ms"), Headers: []kgo.RecordHeader{deliverIn(1500 * time.Millisecond)}},
+		&kgo.Record{Key: []byte("a"), Value: []byte("800ms"), Headers: []kgo.RecordHeader{deliverAt(sent.Add(800 * time.Millisecond))}},
+		&kgo.Record{Key: []byte("cancel-me"), Value: []byte("cancelled"), Headers: []kgo.RecordHeader{deliverIn(1200 * time.Millisecond)}},
+		&kgo.Record{Key: []byte("also-now"), Value: []byte("also-now")},
+	)
+	produceSync(t, cl, &kgo.Record{Key: []byte("cancel-me"), Headers: []kgo.RecordHeader{{Key: "ferry-cancel", Value: []byte("1")}}})
+
+	cons := newClient(t, srv.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.FetchMaxWait(100*time.Millisecond))
+	var got []string
+	deadline := time.Now().Add(20 * time.Second)
+	for len(got) < 4 && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fs := cons.PollFetches(ctx)
+		cancel()
+		seen := time.Now()
+		fs.EachRecord(func(r *kgo.Record) {
+			got = append(got, string(r.Value))
+			if due := dueOf(t, r, sent); !due.IsZero() {
+				// Appended after it was due, so fetched after too.
+				if seen.Before(due) {
+					t.Errorf("%s fetched at %v, before it was due at %v", r.Value, seen, due)
+				}
+				t.Logf("%s: fetched %v after its due time (includes the fetch wait)", r.Value, seen.Sub(due).Round(time.Millisecond))
+			}
+		})
+	}
+	// Wait past the cancelled record's due time: it must not come.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Until(sent.Add(2500*time.Millisecond)))
+	fs := cons.PollFetches(ctx)
+	cancel()
+	fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	if want := "[now also-now 800ms 1500ms]"; fmt.Sprint(got) != want {
+		t.Fatalf("delivered %v, want %s", got, want)
+	}
+}
+
+// TestKafkaScheduledProduceBadHeaders: malformed scheduling headers are
+// refused with INVALID_RECORD and nothing of the batch is stored; on a
+// topic without message.scheduling.enable the headers mean nothing.
+func TestKafkaScheduledProduceBadHeaders(t *testing.T) {
+	srv := startBroker(t)
+	adm := newAdmin(t, srv.Addr())
+	topic := topicName(t)
+	createTopic(t, adm, topic, 1, "message.scheduling.enable=true")
+	cl := newClient(t, srv.Addr(), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RecordRetries(0), kgo.DisableIdempotentWrite())
+	for _, hs := range [][]kgo.RecordHeader{
+		{{Key: "ferry-delay-ms", Value: []byte("soon")}},
+		{{Key: "ferry-delay-ms", Value: []byte("-5")}},
+		{deliverIn(time.Second), deliverAt(time.Now())},
+		{{Key: "ferry-cancel", Value: nil}}, // no key to cancel
+	} {
+		err := cl.ProduceSync(testCtx(t, 10*time.Second), &kgo.Record{Value: []byte("x"), Headers: hs}).FirstErr()
+		if !errors.Is(err, kerr.InvalidRecord) {
+			t.Errorf("headers %v: err %v, want INVALID_RECORD", hs, err)
+		}
+	}
+	if end := endOffsets(t, adm, topic)[0]; end != 0 {
+		t.Fatalf("refused batches stored %d records", end)
+	}
+
+	plain := topicName(t)
+	createTopic(t, adm, plain, 1)
+	produceSync(t, cl, &kgo.Record{Topic: plain, Value: []byte("x"), Headers: []kgo.RecordHeader{deliverIn(time.Hour)}})
+	consumeN(t, srv.Addr(), allFrom(1, kgo.NewOffset().AtStart()), plain, 1)
+}
