@@ -227,18 +227,31 @@ func (s *Scheduler) Cancel(topic string, key []byte) error {
 }
 
 func (s *Scheduler) write(msgs []Message, cancels []Cancel) error {
+	_, wait, err := s.Store(msgs, cancels)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// Store is Schedule and Cancel in one step for a protocol front: it
+// appends msgs and cancels to __scheduled on the caller's goroutine (so a
+// connection's requests keep their order) and returns the offset of the
+// first record and wait, which blocks until they are durable (call it off
+// the connection's read goroutine).
+func (s *Scheduler) Store(msgs []Message, cancels []Cancel) (first int64, wait func() error, err error) {
 	if s.isClosed() {
-		return ErrClosed
+		return 0, nil, ErrClosed
 	}
 	batch, err := EncodeBatch(msgs, cancels, s.now())
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	next, err := s.log.Append(batch)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
-	return s.log.Sync(next)
+	return next - int64(len(msgs)+len(cancels)), func() error { return s.log.Sync(next) }, nil
 }
 
 // Stats returns the scheduler's counters.
