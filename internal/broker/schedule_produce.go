@@ -164,7 +164,7 @@ func (p *Partition) appendSplit(sent log.BatchHeader, rest []byte, restHeader lo
 		res = AppendResult{BaseOffset: r.BaseOffset, LastOffset: r.LastOffset}
 	}
 	if sent.ProducerID >= 0 {
-		p.recordSequenceLocked(sent, res.BaseOffset)
+		p.recordSequenceResultLocked(sent, res)
 	}
 	return res, sched, nil
 }
