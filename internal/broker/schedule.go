@@ -198,33 +198,35 @@ func (b *Broker) Scheduler() (*schedule.Scheduler, error) {
 	return s, nil
 }
 
-// deliverScheduled appends a due batch to its target partition with the
-// durability of an acks=all produce.
-func (b *Broker) deliverScheduled(topic string, index int32, batch []byte) error {
+// deliverScheduled appends a due batch to its target partition; wait
+// gives it the durability of an acks=all produce.
+func (b *Broker) deliverScheduled(topic string, index int32, batch []byte) (func() error, error) {
 	t, ok := b.Image().Topic(topic)
 	if !ok || index < 0 || index >= t.Partitions {
-		return fmt.Errorf("%w: %s-%d", schedule.ErrTargetGone, topic, index)
+		return nil, fmt.Errorf("%w: %s-%d", schedule.ErrTargetGone, topic, index)
 	}
 	p, err := b.Partition(topic, index)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := p.CheckMinISR(); err != nil {
-		return err
+		return nil, err
 	}
 	res, err := p.Append(batch)
 	if err != nil {
 		if code := kerrCode(err); code == kerr.MessageTooLarge.Code || code == kerr.InvalidRecord.Code || code == kerr.CorruptMessage.Code {
 			// The target refuses it for good (a smaller max.message.bytes,
 			// a compacted topic and a record without a key).
-			return fmt.Errorf("%w: %s-%d refuses it: %v", schedule.ErrTargetGone, topic, index, err)
+			return nil, fmt.Errorf("%w: %s-%d refuses it: %v", schedule.ErrTargetGone, topic, index, err)
 		}
-		return err
+		return nil, err
 	}
-	if err := p.Sync(res.LastOffset + 1); err != nil {
-		return err
-	}
-	return p.WaitReplicated(res.LastOffset+1, scheduledDeliveryTimeout)
+	return func() error {
+		if err := p.Sync(res.LastOffset + 1); err != nil {
+			return err
+		}
+		return p.WaitReplicated(res.LastOffset+1, scheduledDeliveryTimeout)
+	}, nil
 }
 
 // scheduledLog gives the scheduler its partition of __scheduled.

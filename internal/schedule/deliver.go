@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/ferry-mq/ferry/internal/log"
 )
@@ -11,13 +12,6 @@ import (
 // maxTargetBatch bounds the bytes of one delivery batch, well under the
 // default max.message.bytes of a target topic.
 const maxTargetBatch = 512 << 10
-
-// decodedBatch caches the last batch read from __scheduled: messages due
-// together were usually scheduled together.
-type decodedBatch struct {
-	first, last int64
-	recs        []log.Record
-}
 
 type target struct {
 	topic     string
@@ -31,7 +25,7 @@ type dueMessage struct {
 
 // deliverDue delivers, cancels or drops every loaded message that is due.
 func (s *Scheduler) deliverDue() error {
-	for {
+	for s.inflight < maxInflightRounds {
 		now := s.now().UnixMilli()
 		var batch []pending
 		for len(batch) < s.cfg.MaxDeliverBatch {
@@ -51,6 +45,7 @@ func (s *Scheduler) deliverDue() error {
 			return err
 		}
 	}
+	return nil
 }
 
 // deliverBatch appends due messages to their targets, grouped per target
@@ -84,26 +79,48 @@ func (s *Scheduler) deliverBatch(batch []pending) error {
 			byTarget[t] = append(byTarget[t], dueMessage{p, msg})
 		}
 	}
-	var delivered int64
+	// Append to every target now, in due order (a target's appends keep
+	// their order across rounds); the waits for durability run off this
+	// goroutine, so the next round does not wait for this one's fsyncs.
+	r := &round{cancelled: cancelled, dropped: dropped, done: done}
 	for _, t := range targets {
-		ok, gone := s.deliverTo(t, byTarget[t])
-		delivered += int64(len(ok))
-		dropped += int64(len(gone))
-		done = append(done, ok...)
-		done = append(done, gone...)
+		s.appendTo(t, byTarget[t], r)
 	}
-	s.count(func(st *Stats) {
-		st.Delivered += delivered
-		st.Cancelled += cancelled
-		st.Dropped += dropped
-	})
-	return s.writeDone(done)
+	if s.completions == nil { // not started: tests drive step by hand
+		s.finish(r)
+		return s.complete(r)
+	}
+	s.inflight++
+	s.roundsWG.Add(1)
+	go func() {
+		defer s.roundsWG.Done()
+		s.finish(r)
+		s.completions <- r
+	}()
+	return nil
 }
 
-// deliverTo appends msgs to one target in batches of at most
-// maxTargetBatch bytes. It returns the messages delivered and those
-// dropped; the rest are due again after the back-off.
-func (s *Scheduler) deliverTo(t target, msgs []dueMessage) (delivered, gone []pending) {
+// round is one delivery round: what it appended and is waiting for.
+type round struct {
+	waits     []roundWait
+	done      []pending // delivered (once durable), cancelled, dropped
+	retry     []pending
+	cancelled int64
+	dropped   int64
+	delivered int64
+	err       error // writing the tombstones failed
+}
+
+// roundWait is the durability wait of one appended batch.
+type roundWait struct {
+	wait func() error
+	msgs []pending
+	t    target
+}
+
+// appendTo appends msgs to one target in batches of at most maxTargetBatch
+// bytes, noting in r what to wait for, what is gone and what to retry.
+func (s *Scheduler) appendTo(t target, msgs []dueMessage, r *round) {
 	nowMs := s.now().UnixMilli()
 	for start := 0; start < len(msgs); {
 		end, size := start, 0
@@ -118,27 +135,67 @@ func (s *Scheduler) deliverTo(t target, msgs []dueMessage) (delivered, gone []pe
 			size += recordSize(m)
 			end++
 		}
-		err := s.deliver(t.topic, t.partition, log.NewRecordBatch(recs))
+		ps := make([]pending, 0, end-start)
+		for _, dm := range msgs[start:end] {
+			ps = append(ps, dm.p)
+		}
+		wait, err := s.deliver(t.topic, t.partition, log.NewRecordBatch(recs))
 		switch {
 		case err == nil:
-			for _, dm := range msgs[start:end] {
-				delivered = append(delivered, dm.p)
-			}
+			r.waits = append(r.waits, roundWait{wait: wait, msgs: ps, t: t})
 		case errors.Is(err, ErrTargetGone):
-			s.logger.Warn("scheduled messages dropped: target gone", "topic", t.topic, "partition", t.partition, "messages", end-start, "err", err)
-			for _, dm := range msgs[start:end] {
-				gone = append(gone, dm.p)
-			}
+			s.logger.Warn("scheduled messages dropped: target gone", "topic", t.topic, "partition", t.partition, "messages", len(ps), "err", err)
+			r.dropped += int64(len(ps))
+			r.done = append(r.done, ps...)
 		default:
-			s.logger.Warn("scheduled delivery failed; retrying", "topic", t.topic, "partition", t.partition, "messages", end-start, "err", err)
-			for _, dm := range msgs[start:end] {
-				dm.p.due = nowMs + s.cfg.RetryBackoff.Milliseconds()
-				s.due.push(dm.p)
-			}
+			s.logger.Warn("scheduled delivery failed; retrying", "topic", t.topic, "partition", t.partition, "messages", len(ps), "err", err)
+			r.retry = append(r.retry, ps...)
 		}
 		start = end
 	}
-	return delivered, gone
+}
+
+// finish waits for a round's appends to be durable (in parallel: targets
+// are separate partitions, so a round costs about one fsync) and then
+// appends the tombstones of what is done. It touches no scheduler state
+// but the log, the logger and the clock, so it may run on any goroutine.
+func (s *Scheduler) finish(r *round) {
+	errs := make([]error, len(r.waits))
+	var wg sync.WaitGroup
+	for i := range r.waits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.waits[i].wait()
+		}()
+	}
+	wg.Wait()
+	for i, w := range r.waits {
+		if errs[i] != nil {
+			// Appended but maybe not durable: deliver again (at-least-once).
+			s.logger.Warn("scheduled delivery not acknowledged; retrying", "topic", w.t.topic, "partition", w.t.partition, "messages", len(w.msgs), "err", errs[i])
+			r.retry = append(r.retry, w.msgs...)
+			continue
+		}
+		r.delivered += int64(len(w.msgs))
+		r.done = append(r.done, w.msgs...)
+	}
+	r.err = s.writeDone(r.done)
+}
+
+// complete takes a finished round back on the scheduler's goroutine.
+func (s *Scheduler) complete(r *round) error {
+	due := s.now().Add(s.cfg.RetryBackoff).UnixMilli()
+	for _, p := range r.retry {
+		p.due = due
+		s.due.push(p)
+	}
+	s.count(func(st *Stats) {
+		st.Delivered += r.delivered
+		st.Cancelled += r.cancelled
+		st.Dropped += r.dropped
+	})
+	return r.err
 }
 
 func recordSize(m *Message) int {
@@ -158,9 +215,10 @@ func (s *Scheduler) retryLater(batch []pending) {
 	}
 }
 
-// writeDone appends the tombstones of done messages and waits for them.
-// If that fails the messages stay pending on disk and are delivered again
-// after a restart (at-least-once).
+// writeDone appends the tombstones of done messages. Their fsync runs in
+// the background (the syncer) so that the next round does not wait for
+// it: until it is durable a crash delivers those messages again
+// (at-least-once), as it would if the crash came just before the append.
 func (s *Scheduler) writeDone(done []pending) error {
 	if len(done) == 0 {
 		return nil
@@ -170,20 +228,37 @@ func (s *Scheduler) writeDone(done []pending) error {
 		recs[i] = log.KeyValue{Key: messageKey(p.deliverAt, p.id)}
 	}
 	next, err := s.log.Append(log.NewBatch(recs, s.now()))
-	if err == nil {
-		err = s.log.Sync(next)
-	}
 	if err != nil {
 		return fmt.Errorf("write %d delivery records to __scheduled: %w", len(done), err)
 	}
-	return nil
+	if s.syncReq == nil { // not started: tests drive step by hand
+		return s.log.Sync(next)
+	}
+	for {
+		select {
+		case s.syncReq <- next:
+			return nil
+		case older := <-s.syncReq:
+			next = max(next, older)
+		}
+	}
+}
+
+// syncer makes tombstones durable, one fsync for all appended meanwhile.
+func (s *Scheduler) syncer(done chan<- struct{}) {
+	defer close(done)
+	for upTo := range s.syncReq {
+		if err := s.log.Sync(upTo); err != nil {
+			s.logger.Warn("delivery records of __scheduled not made durable; those messages may be delivered again after a restart", "err", err)
+		}
+	}
 }
 
 // readMessage reads the message at offset of __scheduled; found is false
 // if compaction removed it (it was done).
 func (s *Scheduler) readMessage(offset int64) (Message, bool, error) {
-	c := &s.cache
-	if len(c.recs) == 0 || offset < c.first || offset > c.last {
+	c := s.cache.get(offset)
+	if c == nil {
 		data, err := s.log.Read(offset, 1)
 		if err != nil {
 			if errors.Is(err, log.ErrOffsetOutOfRange) {
@@ -203,7 +278,8 @@ func (s *Scheduler) readMessage(offset int64) (Message, bool, error) {
 		if err != nil {
 			return Message{}, false, fmt.Errorf("%w: batch at %d: %v", errMalformed, h.BaseOffset, err)
 		}
-		*c = decodedBatch{first: h.BaseOffset, last: h.LastOffset(), recs: recs}
+		c = &decodedBatch{first: h.BaseOffset, last: h.LastOffset(), size: len(first), recs: recs}
+		s.cache.put(c)
 		if offset < c.first {
 			return Message{}, false, nil
 		}

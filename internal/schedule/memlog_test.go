@@ -105,22 +105,22 @@ type targets struct {
 	fail  []error
 }
 
-func (t *targets) deliver(topic string, partition int32, batch []byte) error {
+func (t *targets) deliver(topic string, partition int32, batch []byte) (func() error, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.fail) > 0 {
 		err := t.fail[0]
 		t.fail = t.fail[1:]
-		return err
+		return nil, err
 	}
 	_, recs, err := log.DecodeRecords(batch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, r := range recs {
 		t.got = append(t.got, delivery{topic, partition, string(r.Key), string(r.Value), t.clock.Now()})
 	}
-	return nil
+	return func() error { return nil }, nil
 }
 
 func (t *targets) values() []string {

@@ -24,10 +24,15 @@ type Log interface {
 	HighWatermark() int64
 }
 
-// Deliver appends batch to a target partition and returns once it is
-// durable and replicated. An error wrapping ErrTargetGone drops the
-// messages; any other error is retried after Config.RetryBackoff.
-type Deliver func(topic string, partition int32, batch []byte) error
+// Deliver appends batch to a target partition and returns wait, which
+// blocks until the batch is durable and replicated (as an acks=all produce
+// waits); wait is called on another goroutine. An error wrapping
+// ErrTargetGone drops the messages; any other error, from Deliver or from
+// wait, is retried after Config.RetryBackoff.
+type Deliver func(topic string, partition int32, batch []byte) (wait func() error, err error)
+
+// maxInflightRounds bounds the delivery rounds waiting for their fsyncs.
+const maxInflightRounds = 4
 
 // ErrTargetGone says a target topic or partition does not exist.
 var ErrTargetGone = errors.New("schedule: target partition does not exist")
@@ -87,14 +92,20 @@ type Scheduler struct {
 	wake    <-chan struct{}
 	width   int64 // BucketWidth in ms
 
-	stop     chan struct{}
-	stopped  chan struct{}
-	closeMu  sync.Mutex
-	closed   bool
-	started  bool
-	statsMu  sync.Mutex
-	stats    Stats
-	stepErrs int
+	stop    chan struct{}
+	stopped chan struct{}
+	syncReq chan int64    // tombstones to fsync, up to this offset (nil until Start)
+	synced  chan struct{} // closed when the syncer ends
+	// completions brings back delivery rounds once durable (nil until
+	// Start: tests that drive step by hand deliver synchronously).
+	completions chan *round
+	roundsWG    sync.WaitGroup
+	closeMu     sync.Mutex
+	closed      bool
+	started     bool
+	statsMu     sync.Mutex
+	stats       Stats
+	stepErrs    int
 
 	// Owned by the run goroutine.
 	ix             *index
@@ -105,7 +116,8 @@ type Scheduler struct {
 	cancels        map[string]int64 // cancelMatch -> offset of the latest cancel
 	lastCheckpoint time.Time
 	dirty          bool // indexed since the last checkpoint
-	cache          decodedBatch
+	cache          batchCache
+	inflight       int // rounds appended and not yet completed
 }
 
 // New opens (or rebuilds) the index in cfg.Dir. Start begins delivering.
@@ -167,7 +179,7 @@ func (s *Scheduler) resetMemory() {
 	s.loaded = map[int64]map[uint64]struct{}{}
 	s.due = nil
 	s.cancels = map[string]int64{}
-	s.cache = decodedBatch{}
+	s.cache = batchCache{}
 }
 
 // rebuild discards the index and indexes the log again from its start.
@@ -185,6 +197,10 @@ func (s *Scheduler) Start() {
 	s.closeMu.Lock()
 	s.started = true
 	s.closeMu.Unlock()
+	s.syncReq = make(chan int64, 1)
+	s.synced = make(chan struct{})
+	s.completions = make(chan *round, maxInflightRounds)
+	go s.syncer(s.synced)
 	go s.run()
 }
 
@@ -201,6 +217,9 @@ func (s *Scheduler) Close() error {
 	close(s.stop)
 	if started {
 		<-s.stopped
+		s.roundsWG.Wait() // undone deliveries are redone after the restart
+		close(s.syncReq)
+		<-s.synced
 	}
 	return s.ix.checkpoint(s.indexedTo)
 }
@@ -281,6 +300,11 @@ func (s *Scheduler) run() {
 			return
 		case <-s.wake:
 		case <-timer.C:
+		case r := <-s.completions:
+			s.inflight--
+			if err := s.complete(r); err != nil {
+				s.logger.Warn("delivery round not recorded; its messages will be delivered again after a restart", "err", err)
+			}
 		}
 	}
 }
@@ -330,7 +354,7 @@ func (s *Scheduler) work() error {
 func (s *Scheduler) untilNextWork() time.Duration {
 	now := s.now().UnixMilli()
 	next := s.loadedUpTo - s.width
-	if p, ok := s.due.peek(); ok {
+	if p, ok := s.due.peek(); ok && s.inflight < maxInflightRounds {
 		next = min(next, p.due)
 	}
 	if s.dirty {
