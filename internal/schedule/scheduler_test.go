@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/ferry-mq/ferry/internal/log"
 )
 
 func TestDeliversAtDueTimeInOrder(t *testing.T) {
@@ -268,4 +271,77 @@ func bucketFiles(t *testing.T, dir string) []string {
 		}
 	}
 	return out
+}
+
+// TestStartedSchedulerPipelinesRounds: with Start (rounds wait for their
+// fsyncs off the scheduler's goroutine), each message is delivered once,
+// and a round whose wait fails is delivered again.
+func TestStartedSchedulerPipelinesRounds(t *testing.T) {
+	ml := &memLog{}
+	var mu sync.Mutex
+	var got []string
+	failOnce := true
+	deliver := func(topic string, partition int32, batch []byte) (func() error, error) {
+		_, recs, err := log.DecodeRecords(batch)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		fail := failOnce && len(got) > 0
+		if fail {
+			failOnce = false
+		}
+		for _, r := range recs {
+			if !fail {
+				got = append(got, string(r.Value))
+			}
+		}
+		return func() error {
+			time.Sleep(5 * time.Millisecond) // an fsync
+			if fail {
+				return errors.New("injected fsync failure")
+			}
+			return nil
+		}, nil
+	}
+	wake := make(chan struct{}, 1)
+	cfg := DefaultConfig(t.TempDir())
+	cfg.RetryBackoff = 10 * time.Millisecond
+	s, err := New(cfg, Options{Log: ml, Deliver: deliver, Wake: wake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Close()
+	base := time.Now().Add(50 * time.Millisecond)
+	const n = 300
+	for i := range n {
+		if err := s.Schedule(Message{Topic: "t", Value: []byte(fmt.Sprint(i)), DeliverAt: base.Add(time.Duration(i) * time.Millisecond)}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for s.Stats().Delivered < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // anything extra would show now
+	mu.Lock()
+	defer mu.Unlock()
+	seen := map[string]int{}
+	for _, v := range got {
+		seen[v]++
+	}
+	for i := range n {
+		if c := seen[fmt.Sprint(i)]; c != 1 {
+			t.Fatalf("message %d delivered %d times (%d deliveries)", i, c, len(got))
+		}
+	}
+	if st := s.Stats(); st.Delivered != n {
+		t.Fatalf("stats %+v", st)
+	}
 }
