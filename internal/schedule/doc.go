@@ -43,17 +43,25 @@
 //
 // In <data-dir>/__scheduler/p<N>/ for partition N of __scheduled:
 //
-//	checkpoint           "FSCP" | version 1 | indexedTo int64 | crc32c of the 13 bytes before it
-//	b-<start ms>.idx     entries of 29 bytes, appended:
+//	checkpoint           "FSCP" | version 1 | indexedTo int64 | splitUpTo int64 |
+//	                     crc32c of the 21 bytes before it
+//	b-<start ms>.idx     a minute bucket: entries of 29 bytes, appended:
 //	                     kind (1 = add, 2 = done) | deliverAt int64 | id uint64 |
 //	                     offset int64 (-1 in a done entry) | crc32c of the 25 bytes before it
+//	d-<start ms>.idx     a day bucket: the same entries
 //	cancels              entries: length uint32 | offset int64 | topic 0x00 key | crc32c
 //
-// A bucket file holds the messages due in [start, start+width). Only the
-// buckets due within the look-ahead are read into memory (a min-heap by due
-// time); the rest stay on disk, so a million pending messages far in the
-// future cost their bytes on disk, not memory. A bucket file whose adds are
-// all done is removed. indexedTo is the __scheduled offset below which
+// A bucket file holds the messages due in [start, start+width): minute
+// buckets (BucketWidth) for those due before splitUpTo, the end of
+// tomorrow, and day buckets (CoarseWidth) for later ones, so a horizon of
+// years costs one file per day. When a day comes within the horizon its
+// file is split into minute buckets, a checkpoint records the new
+// splitUpTo, and only then is the day file removed (a crash in between
+// repeats the split; duplicated entries are harmless). Only the minute
+// buckets due within the next two minutes are read into memory (a min-heap
+// by due time); the rest stay on disk, so a million pending messages cost
+// their bytes on disk, not memory. A bucket file whose adds are all done is
+// removed. indexedTo is the __scheduled offset below which
 // every record is in the files: on start the scheduler indexes the log from
 // there on (re-indexing is harmless: entries are deduplicated by id). Bucket
 // files are fsynced before the checkpoint that covers them is written. A

@@ -21,7 +21,9 @@ const (
 	checkpointName = "checkpoint"
 	cancelsName    = "cancels"
 	bucketPrefix   = "b-"
+	dayPrefix      = "d-"
 	bucketSuffix   = ".idx"
+	checkpointSize = 25
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -37,18 +39,26 @@ type entry struct {
 	offset    int64 // in __scheduled
 }
 
-// index owns the directory of bucket files. It buffers appended entries
-// and writes them on flush; it is used by the scheduler's goroutine only.
+// index owns the directory of bucket files. Messages due before
+// splitUpTo are in fine buckets of width ms; later ones in coarse buckets
+// ("days") of coarse ms, so a horizon of years costs one file per day, not
+// one per minute. As time passes, split moves the next days into fine
+// buckets. It buffers appended entries and writes them on flush; it is
+// used by the scheduler's goroutine only.
 type index struct {
-	dir     string
-	width   int64              // bucket width in ms
-	buf     map[int64][]byte   // bucket start -> encoded entries not yet written
-	touched map[int64]struct{} // written since the last checkpoint
-	buckets map[int64]struct{} // bucket files on disk or buffered
+	dir       string
+	width     int64               // fine bucket width in ms
+	coarse    int64               // coarse bucket width in ms, a multiple of width
+	splitUpTo int64               // unix ms, a multiple of coarse
+	buf       map[string][]byte   // file name -> encoded entries not yet written
+	touched   map[string]struct{} // files written since the last checkpoint
+	buckets   map[int64]struct{}  // fine bucket starts on disk or buffered
+	days      map[int64]struct{}  // coarse bucket starts on disk or buffered
 }
 
-func openIndex(dir string, width int64) (*index, int64, error) {
-	ix := &index{dir: dir, width: width}
+// openIndex opens the index in dir; a new one splits up to splitUpTo.
+func openIndex(dir string, width, coarse, splitUpTo int64) (*index, int64, error) {
+	ix := &index{dir: dir, width: width, coarse: coarse, splitUpTo: splitUpTo}
 	ix.reset()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, 0, err
@@ -62,37 +72,60 @@ func openIndex(dir string, width int64) (*index, int64, error) {
 		return nil, 0, err
 	}
 	for _, de := range names {
-		if start, ok := parseBucketName(de.Name()); ok {
+		if start, ok := parseBucketName(de.Name(), bucketPrefix); ok {
 			ix.buckets[start] = struct{}{}
+		} else if start, ok := parseBucketName(de.Name(), dayPrefix); ok {
+			ix.days[start] = struct{}{}
 		}
 	}
 	return ix, indexedTo, nil
 }
 
 func (ix *index) reset() {
-	ix.buf = map[int64][]byte{}
-	ix.touched = map[int64]struct{}{}
+	ix.buf = map[string][]byte{}
+	ix.touched = map[string]struct{}{}
 	ix.buckets = map[int64]struct{}{}
+	ix.days = map[int64]struct{}{}
 }
 
-// bucketOf returns the start of the bucket holding deliverAt.
-func (ix *index) bucketOf(deliverAt int64) int64 {
-	b := deliverAt - deliverAt%ix.width
-	if deliverAt < 0 && deliverAt%ix.width != 0 {
-		b -= ix.width
+// floorTo rounds ms down to a multiple of width.
+func floorTo(ms, width int64) int64 {
+	b := ms - ms%width
+	if ms < 0 && ms%width != 0 {
+		b -= width
 	}
 	return b
+}
+
+// bucketOf returns the start of the fine bucket holding deliverAt.
+func (ix *index) bucketOf(deliverAt int64) int64 { return floorTo(deliverAt, ix.width) }
+
+// fileOf returns the file an entry due at deliverAt goes to, and notes
+// that it exists.
+func (ix *index) fileOf(deliverAt int64) string {
+	if deliverAt >= ix.splitUpTo {
+		d := floorTo(deliverAt, ix.coarse)
+		ix.days[d] = struct{}{}
+		return dayName(d)
+	}
+	b := ix.bucketOf(deliverAt)
+	ix.buckets[b] = struct{}{}
+	return bucketName(b)
 }
 
 func bucketName(start int64) string {
 	return fmt.Sprintf("%s%020d%s", bucketPrefix, start, bucketSuffix)
 }
 
-func parseBucketName(name string) (int64, bool) {
-	if !strings.HasPrefix(name, bucketPrefix) || !strings.HasSuffix(name, bucketSuffix) {
+func dayName(start int64) string {
+	return fmt.Sprintf("%s%020d%s", dayPrefix, start, bucketSuffix)
+}
+
+func parseBucketName(name, prefix string) (int64, bool) {
+	if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, bucketSuffix) {
 		return 0, false
 	}
-	v, err := strconv.ParseInt(name[len(bucketPrefix):len(name)-len(bucketSuffix)], 10, 64)
+	v, err := strconv.ParseInt(name[len(prefix):len(name)-len(bucketSuffix)], 10, 64)
 	return v, err == nil
 }
 
@@ -105,25 +138,24 @@ func (ix *index) done(deliverAt int64, id uint64) {
 }
 
 func (ix *index) appendEntry(kind byte, e entry) {
-	start := ix.bucketOf(e.deliverAt)
+	name := ix.fileOf(e.deliverAt)
 	var b [entrySize]byte
 	b[0] = kind
 	binary.BigEndian.PutUint64(b[1:], uint64(e.deliverAt))
 	binary.BigEndian.PutUint64(b[9:], e.id)
 	binary.BigEndian.PutUint64(b[17:], uint64(e.offset))
 	binary.BigEndian.PutUint32(b[25:], crc32.Checksum(b[:25], castagnoli))
-	ix.buf[start] = append(ix.buf[start], b[:]...)
-	ix.buckets[start] = struct{}{}
+	ix.buf[name] = append(ix.buf[name], b[:]...)
 }
 
 // flush writes the buffered entries to their bucket files.
 func (ix *index) flush() error {
-	for start, data := range ix.buf {
-		if err := ix.appendFile(bucketName(start), data); err != nil {
+	for name, data := range ix.buf {
+		if err := ix.appendFile(name, data); err != nil {
 			return err
 		}
-		ix.touched[start] = struct{}{}
-		delete(ix.buf, start)
+		ix.touched[name] = struct{}{}
+		delete(ix.buf, name)
 	}
 	return nil
 }
@@ -146,20 +178,21 @@ func (ix *index) checkpoint(indexedTo int64) error {
 	if err := ix.flush(); err != nil {
 		return err
 	}
-	for start := range ix.touched {
-		if err := syncFile(filepath.Join(ix.dir, bucketName(start))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for name := range ix.touched {
+		if err := syncFile(filepath.Join(ix.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		delete(ix.touched, start)
+		delete(ix.touched, name)
 	}
 	if err := syncFile(filepath.Join(ix.dir, cancelsName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	var b [17]byte
+	var b [checkpointSize]byte
 	copy(b[:], "FSCP")
 	b[4] = formatVersion
 	binary.BigEndian.PutUint64(b[5:], uint64(indexedTo))
-	binary.BigEndian.PutUint32(b[13:], crc32.Checksum(b[:13], castagnoli))
+	binary.BigEndian.PutUint64(b[13:], uint64(ix.splitUpTo))
+	binary.BigEndian.PutUint32(b[21:], crc32.Checksum(b[:21], castagnoli))
 	tmp := filepath.Join(ix.dir, checkpointName+".tmp")
 	if err := os.WriteFile(tmp, b[:], 0o644); err != nil {
 		return err
@@ -173,7 +206,8 @@ func (ix *index) checkpoint(indexedTo int64) error {
 	return syncFile(ix.dir)
 }
 
-// readCheckpoint returns indexedTo; 0 without a checkpoint (a new index).
+// readCheckpoint returns indexedTo (0 without a checkpoint: a new index)
+// and sets splitUpTo from it.
 func (ix *index) readCheckpoint() (int64, error) {
 	b, err := os.ReadFile(filepath.Join(ix.dir, checkpointName))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -182,21 +216,32 @@ func (ix *index) readCheckpoint() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(b) != 17 || string(b[:4]) != "FSCP" || b[4] != formatVersion ||
-		crc32.Checksum(b[:13], castagnoli) != binary.BigEndian.Uint32(b[13:]) {
+	if len(b) != checkpointSize || string(b[:4]) != "FSCP" || b[4] != formatVersion ||
+		crc32.Checksum(b[:21], castagnoli) != binary.BigEndian.Uint32(b[21:]) {
 		return 0, fmt.Errorf("%w: bad checkpoint file", errCorruptIndex)
 	}
+	split := int64(binary.BigEndian.Uint64(b[13:]))
+	if split%ix.coarse != 0 {
+		return 0, fmt.Errorf("%w: checkpoint splits at %d, not a multiple of %d ms", errCorruptIndex, split, ix.coarse)
+	}
+	ix.splitUpTo = split
 	return int64(binary.BigEndian.Uint64(b[5:])), nil
 }
 
-// load returns the pending entries of a bucket: its adds, once each, minus
-// those with a done entry. A torn tail entry (a crash mid-write after the
-// last checkpoint) is ignored; a bad CRC anywhere else is errCorruptIndex.
-func (ix *index) load(start int64) ([]entry, error) {
+// rawEntry is one entry of a bucket file.
+type rawEntry struct {
+	kind byte
+	entry
+}
+
+// readEntries reads a bucket file. A torn tail entry (a crash mid-write
+// after the last checkpoint) is ignored; a bad CRC anywhere else, an
+// unknown kind or an entry outside [from, to) is errCorruptIndex.
+func (ix *index) readEntries(name string, from, to int64) ([]rawEntry, error) {
 	if err := ix.flush(); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(filepath.Join(ix.dir, bucketName(start)))
+	data, err := os.ReadFile(filepath.Join(ix.dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -204,31 +249,45 @@ func (ix *index) load(start int64) ([]entry, error) {
 		return nil, err
 	}
 	data = data[:len(data)-len(data)%entrySize]
-	adds := map[uint64]entry{}
-	done := map[uint64]struct{}{}
+	out := make([]rawEntry, 0, len(data)/entrySize)
 	for pos := 0; pos < len(data); pos += entrySize {
 		b := data[pos : pos+entrySize]
 		if crc32.Checksum(b[:25], castagnoli) != binary.BigEndian.Uint32(b[25:]) {
 			if pos+entrySize == len(data) {
 				break // torn by a crash: written after the last checkpoint
 			}
-			return nil, fmt.Errorf("%w: bad entry at byte %d of %s", errCorruptIndex, pos, bucketName(start))
+			return nil, fmt.Errorf("%w: bad entry at byte %d of %s", errCorruptIndex, pos, name)
 		}
-		e := entry{
+		e := rawEntry{kind: b[0], entry: entry{
 			deliverAt: int64(binary.BigEndian.Uint64(b[1:])),
 			id:        binary.BigEndian.Uint64(b[9:]),
 			offset:    int64(binary.BigEndian.Uint64(b[17:])),
+		}}
+		if e.deliverAt < from || e.deliverAt >= to {
+			return nil, fmt.Errorf("%w: entry due at %d in %s", errCorruptIndex, e.deliverAt, name)
 		}
-		if ix.bucketOf(e.deliverAt) != start {
-			return nil, fmt.Errorf("%w: entry due at %d in %s", errCorruptIndex, e.deliverAt, bucketName(start))
+		if e.kind != entryAdd && e.kind != entryDone {
+			return nil, fmt.Errorf("%w: entry kind %d in %s", errCorruptIndex, e.kind, name)
 		}
-		switch b[0] {
-		case entryAdd:
-			adds[e.id] = e
-		case entryDone:
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// load returns the pending entries of a fine bucket: its adds, once each,
+// minus those with a done entry.
+func (ix *index) load(start int64) ([]entry, error) {
+	raw, err := ix.readEntries(bucketName(start), start, start+ix.width)
+	if err != nil {
+		return nil, err
+	}
+	adds := map[uint64]entry{}
+	done := map[uint64]struct{}{}
+	for _, e := range raw {
+		if e.kind == entryAdd {
+			adds[e.id] = e.entry
+		} else {
 			done[e.id] = struct{}{}
-		default:
-			return nil, fmt.Errorf("%w: entry kind %d in %s", errCorruptIndex, b[0], bucketName(start))
 		}
 	}
 	out := make([]entry, 0, len(adds))
@@ -240,10 +299,51 @@ func (ix *index) load(start int64) ([]entry, error) {
 	return out, nil
 }
 
+// split moves the coarse buckets below upTo (a multiple of coarse) into
+// fine buckets and returns them; drop them once a checkpoint covers the
+// move. A crash before that leaves them in place and the move is redone
+// (the fine buckets then hold some entries twice, which load dedups).
+func (ix *index) split(upTo int64) ([]int64, error) {
+	if upTo <= ix.splitUpTo {
+		return nil, nil
+	}
+	ix.splitUpTo = upTo
+	var moved []int64
+	for d := range ix.days {
+		if d >= upTo {
+			continue
+		}
+		raw, err := ix.readEntries(dayName(d), d, d+ix.coarse)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range raw {
+			ix.appendEntry(e.kind, e.entry)
+		}
+		if err := ix.flush(); err != nil {
+			return nil, err
+		}
+		moved = append(moved, d)
+	}
+	return moved, nil
+}
+
+// dropDays removes coarse buckets that split moved.
+func (ix *index) dropDays(days []int64) error {
+	for _, d := range days {
+		delete(ix.days, d)
+		delete(ix.touched, dayName(d))
+		if err := os.Remove(filepath.Join(ix.dir, dayName(d))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
 // remove deletes a bucket whose messages are all done.
 func (ix *index) remove(start int64) error {
-	delete(ix.buf, start)
-	delete(ix.touched, start)
+	delete(ix.buf, bucketName(start))
+	delete(ix.touched, bucketName(start))
 	delete(ix.buckets, start)
 	err := os.Remove(filepath.Join(ix.dir, bucketName(start)))
 	if errors.Is(err, fs.ErrNotExist) {

@@ -44,6 +44,7 @@ var ErrClosed = errors.New("schedule: scheduler closed")
 type Config struct {
 	Dir                string        // the bucket index (see doc.go)
 	BucketWidth        time.Duration // messages per index file span this much time
+	CoarseWidth        time.Duration // ... or this much, for those due after tomorrow
 	RetryBackoff       time.Duration // wait after a failed delivery
 	CheckpointInterval time.Duration // how often the index is made durable
 	MaxDeliverBatch    int           // messages read and delivered per round
@@ -54,6 +55,7 @@ func DefaultConfig(dir string) Config {
 	return Config{
 		Dir:                dir,
 		BucketWidth:        time.Minute,
+		CoarseWidth:        24 * time.Hour,
 		RetryBackoff:       time.Second,
 		CheckpointInterval: 10 * time.Second,
 		MaxDeliverBatch:    1000,
@@ -91,6 +93,7 @@ type Scheduler struct {
 	now     func() time.Time
 	wake    <-chan struct{}
 	width   int64 // BucketWidth in ms
+	coarse  int64 // CoarseWidth in ms
 
 	stop    chan struct{}
 	stopped chan struct{}
@@ -125,6 +128,9 @@ func New(cfg Config, opts Options) (*Scheduler, error) {
 	if cfg.BucketWidth < time.Millisecond || cfg.MaxDeliverBatch < 1 {
 		return nil, fmt.Errorf("schedule: bucket width %v and batch %d must be positive", cfg.BucketWidth, cfg.MaxDeliverBatch)
 	}
+	if cfg.CoarseWidth < cfg.BucketWidth || cfg.CoarseWidth.Milliseconds()%cfg.BucketWidth.Milliseconds() != 0 {
+		return nil, fmt.Errorf("schedule: coarse width %v must be a multiple of the bucket width %v", cfg.CoarseWidth, cfg.BucketWidth)
+	}
 	s := &Scheduler{
 		cfg:     cfg,
 		log:     opts.Log,
@@ -133,6 +139,7 @@ func New(cfg Config, opts Options) (*Scheduler, error) {
 		now:     opts.Now,
 		wake:    opts.Wake,
 		width:   cfg.BucketWidth.Milliseconds(),
+		coarse:  cfg.CoarseWidth.Milliseconds(),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
@@ -152,7 +159,7 @@ func New(cfg Config, opts Options) (*Scheduler, error) {
 // does not match the log (a log truncated below what was indexed).
 func (s *Scheduler) open() error {
 	s.resetMemory()
-	ix, indexedTo, err := openIndex(s.cfg.Dir, s.width)
+	ix, indexedTo, err := openIndex(s.cfg.Dir, s.width, s.coarse, s.splitHorizon(s.now()))
 	if err == nil {
 		s.ix, s.indexedTo = ix, indexedTo
 		s.cancels, err = ix.loadCancels()
@@ -188,6 +195,7 @@ func (s *Scheduler) rebuild() error {
 	if err := s.ix.wipe(); err != nil {
 		return err
 	}
+	s.ix.splitUpTo = s.splitHorizon(s.now())
 	s.indexedTo = s.log.StartOffset()
 	return nil
 }
@@ -284,7 +292,7 @@ func (s *Scheduler) count(f func(*Stats)) {
 	s.statsMu.Lock()
 	f(&s.stats)
 	s.stats.Loaded = len(s.due)
-	s.stats.Buckets = len(s.ix.buckets)
+	s.stats.Buckets = len(s.ix.buckets) + len(s.ix.days)
 	s.statsMu.Unlock()
 }
 
@@ -333,6 +341,9 @@ func (s *Scheduler) work() error {
 		return err
 	}
 	now := s.now()
+	if err := s.split(now); err != nil {
+		return err
+	}
 	if err := s.loadUpTo(s.ix.bucketOf(now.UnixMilli()) + 2*s.width); err != nil {
 		return err
 	}
@@ -349,11 +360,34 @@ func (s *Scheduler) work() error {
 	return nil
 }
 
+// splitHorizon is where fine buckets end: the end of tomorrow.
+func (s *Scheduler) splitHorizon(now time.Time) int64 {
+	return floorTo(now.UnixMilli(), s.coarse) + 2*s.coarse
+}
+
+// split moves the coarse buckets coming within the horizon into fine ones,
+// then checkpoints (the index records where it split) and removes them.
+func (s *Scheduler) split(now time.Time) error {
+	to := s.splitHorizon(now)
+	if to <= s.ix.splitUpTo {
+		return nil
+	}
+	moved, err := s.ix.split(to)
+	if err != nil {
+		return err
+	}
+	if err := s.ix.checkpoint(s.indexedTo); err != nil {
+		return err
+	}
+	s.dirty, s.lastCheckpoint = false, now
+	return s.ix.dropDays(moved)
+}
+
 // untilNextWork is the time to the next due message, the next bucket load
 // or the next checkpoint, whichever comes first.
 func (s *Scheduler) untilNextWork() time.Duration {
 	now := s.now().UnixMilli()
-	next := s.loadedUpTo - s.width
+	next := min(s.loadedUpTo-s.width, s.ix.splitUpTo-s.coarse)
 	if p, ok := s.due.peek(); ok && s.inflight < maxInflightRounds {
 		next = min(next, p.due)
 	}

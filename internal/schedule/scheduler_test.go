@@ -266,7 +266,8 @@ func bucketFiles(t *testing.T, dir string) []string {
 	}
 	var out []string
 	for _, de := range des {
-		if _, ok := parseBucketName(de.Name()); ok {
+		_, fine := parseBucketName(de.Name(), bucketPrefix)
+		if _, coarse := parseBucketName(de.Name(), dayPrefix); fine || coarse {
 			out = append(out, de.Name())
 		}
 	}
@@ -343,5 +344,58 @@ func TestStartedSchedulerPipelinesRounds(t *testing.T) {
 	}
 	if st := s.Stats(); st.Delivered != n {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestFarHorizonUsesDayBuckets: messages weeks and a year ahead go to one
+// index file per day, are moved into minute buckets when their day comes
+// within the horizon (across a restart too), and are delivered on time.
+func TestFarHorizonUsesDayBuckets(t *testing.T) {
+	h := newHarness(t)
+	year := 365 * 24 * time.Hour
+	for i := range 50 {
+		h.schedule("", fmt.Sprint("year-", i), year+time.Duration(i)*time.Minute)
+	}
+	h.schedule("", "40d", 40*24*time.Hour)
+	h.schedule("", "3d", 3*24*time.Hour)
+	h.s.step()
+	var days, minutes int
+	for _, f := range bucketFiles(t, h.dir) {
+		if _, ok := parseBucketName(f, dayPrefix); ok {
+			days++
+		} else {
+			minutes++
+		}
+	}
+	if days != 3 || minutes != 0 {
+		t.Fatalf("%d day files and %d minute files, want 3 and 0", days, minutes)
+	}
+	h.advance(3*24*time.Hour-time.Minute, time.Hour)
+	h.expect()
+	h.advance(2*time.Minute, time.Second)
+	h.expect("3d")
+	h.restart()
+	h.advance(37*24*time.Hour-2*time.Minute, time.Hour)
+	h.expect("3d")
+	h.advance(4*time.Minute, time.Second)
+	h.expect("3d", "40d")
+	h.crash()
+	h.advance(year-40*24*time.Hour-4*time.Minute, 6*time.Hour)
+	h.expect("3d", "40d")
+	h.advance(60*time.Minute, 10*time.Second)
+	if got := len(h.tg.values()); got != 52 {
+		t.Fatalf("delivered %d of 52", got)
+	}
+	for _, d := range h.tg.got {
+		var i int
+		if _, err := fmt.Sscanf(d.value, "year-%d", &i); err == nil {
+			if due := epoch.Add(year + time.Duration(i)*time.Minute); d.at.Before(due) || d.at.Sub(due) > 10*time.Second {
+				t.Fatalf("%s delivered at %v, due %v", d.value, d.at, due)
+			}
+		}
+	}
+	h.s.step()
+	if files := bucketFiles(t, h.dir); len(files) != 0 {
+		t.Fatalf("index files left: %v", files)
 	}
 }

@@ -129,7 +129,17 @@ func TestScheduleBenchMillion(t *testing.T) {
 	took := produceScheduled(t, proc.addr, topic, n, func(i int) time.Time {
 		return base.Add(time.Duration(i) * 24 * time.Hour / n)
 	})
-	time.Sleep(15 * time.Second) // let the index catch up and checkpoint
+	// Let the scheduler index everything: its files stop changing.
+	indexStart := time.Now()
+	for last, stable := int64(-1), 0; stable < 5 && time.Since(indexStart) < 3*time.Minute; time.Sleep(time.Second) {
+		size, _ := dirSize(filepath.Join(dataDir, "__scheduler"))
+		if size == last {
+			stable++
+		} else {
+			last, stable = size, 0
+		}
+	}
+	t.Logf("index settled %v after the last produce", time.Since(indexStart).Round(time.Second))
 	after := rssKiB(t, proc)
 	t.Logf("scheduled %d records (due over a day, a day ahead) in %v (%.0f records/s)", n, took.Round(time.Millisecond), n/took.Seconds())
 	t.Logf("RSS idle %d MiB; with 1M pending %d MiB (peak %d MiB, includes the produce path's garbage)", idle/1024, after/1024, hwmKiB(t, proc)/1024)
@@ -149,17 +159,20 @@ func TestScheduleBenchMillion(t *testing.T) {
 func logDisk(t *testing.T, dataDir string) {
 	t.Helper()
 	for _, d := range []string{"__scheduled-0", "__scheduler"} {
-		var size int64
-		files := 0
-		filepath.Walk(filepath.Join(dataDir, d), func(_ string, fi os.FileInfo, err error) error {
-			if err == nil && !fi.IsDir() {
-				size += fi.Size()
-				files++
-			}
-			return nil
-		})
+		size, files := dirSize(filepath.Join(dataDir, d))
 		t.Logf("disk: %s %d MiB in %d files", d, size>>20, files)
 	}
+}
+
+func dirSize(dir string) (size int64, files int) {
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			size += fi.Size()
+			files++
+		}
+		return nil
+	})
+	return size, files
 }
 
 func procStatus(t *testing.T, p *ferryProc, field string) int64 {
