@@ -114,6 +114,14 @@ func (b *Broker) collectMetrics(emit metrics.Emit) {
 			followed = append(followed, p)
 		}
 	}
+	if s, err := b.Scheduler(); err == nil {
+		st := s.Stats()
+		emit(metrics.SchedulePending, float64(st.Loaded))
+		emit(metrics.ScheduleBuckets, float64(st.Buckets))
+		emit(metrics.ScheduleMessages, float64(st.Delivered), "delivered")
+		emit(metrics.ScheduleMessages, float64(st.Cancelled), "cancelled")
+		emit(metrics.ScheduleMessages, float64(st.Dropped), "dropped")
+	}
 	emit(metrics.BrokerPartitions, float64(len(parts)))
 	emit(metrics.BrokerPartitionsLed, float64(led))
 	emit(metrics.UnderReplicatedPartitions, float64(underReplicated))

@@ -8,7 +8,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ferry-mq/ferry/internal/config"
 	"github.com/ferry-mq/ferry/internal/log"
+	"github.com/ferry-mq/ferry/internal/schedule"
 )
 
 // idempotentBatch encodes recs as an idempotent producer's batch.
@@ -60,5 +62,39 @@ func TestAppendSchedulingSplitsAndDeduplicates(t *testing.T) {
 	}
 	if sp.Log().EndOffset() != 2 {
 		t.Fatalf("__scheduled end %d, want 2", sp.Log().EndOffset())
+	}
+}
+
+// TestSchedulerMetrics: the scheduler's counters reach the metrics sink.
+func TestSchedulerMetrics(t *testing.T) {
+	sink := &recordingSink{}
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Metrics = sink
+	b, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.CreateTopic("orders", 1, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	s, err := b.Scheduler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Schedule(schedule.Message{Topic: "orders", Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().Delivered == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := sink.scrape()
+	if got["ferry_schedule_messages_total outcome=delivered"] != 1 || got["ferry_schedule_messages_total outcome=cancelled"] != 0 {
+		t.Fatalf("scheduler metrics: %v", got)
+	}
+	if _, ok := got["ferry_schedule_pending_loaded"]; !ok {
+		t.Fatalf("no ferry_schedule_pending_loaded: %v", got)
 	}
 }
