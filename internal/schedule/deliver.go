@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/ferry-mq/ferry/internal/log"
 )
@@ -148,11 +149,28 @@ func (s *Scheduler) appendTo(t target, msgs []dueMessage, r *round) {
 			r.dropped += int64(len(ps))
 			r.done = append(r.done, ps...)
 		default:
-			s.logger.Warn("scheduled delivery failed; retrying", "topic", t.topic, "partition", t.partition, "messages", len(ps), "err", err)
+			s.warnRetry(t, len(ps), err)
 			r.retry = append(r.retry, ps...)
 		}
 		start = end
 	}
+}
+
+// retryLogEvery bounds the warnings about one target that keeps failing
+// (a partition led by another node is retried every RetryBackoff).
+const retryLogEvery = time.Minute
+
+// warnRetry logs a failed delivery, at most once a minute per target.
+func (s *Scheduler) warnRetry(t target, messages int, err error) {
+	now := s.now()
+	if last, ok := s.retryLogged[t]; ok && now.Sub(last) < retryLogEvery {
+		return
+	}
+	if s.retryLogged == nil {
+		s.retryLogged = map[target]time.Time{}
+	}
+	s.retryLogged[t] = now
+	s.logger.Warn("scheduled delivery failed; retrying (logged at most once a minute per partition)", "topic", t.topic, "partition", t.partition, "messages", messages, "err", err)
 }
 
 // finish waits for a round's appends to be durable (in parallel: targets

@@ -120,7 +120,8 @@ type Scheduler struct {
 	lastCheckpoint time.Time
 	dirty          bool // indexed since the last checkpoint
 	cache          batchCache
-	inflight       int // rounds appended and not yet completed
+	inflight       int                  // rounds appended and not yet completed
+	retryLogged    map[target]time.Time // when a failing target was last logged
 }
 
 // New opens (or rebuilds) the index in cfg.Dir. Start begins delivering.
