@@ -70,12 +70,16 @@
 //
 // # Delivery
 //
-// When messages fall due the scheduler reads them from __scheduled,
-// appends them to their target partitions (one batch per partition, waiting
-// for durability and replication as an acks=all produce does), then writes
-// their tombstones. Delivery is at-least-once: a crash after a target append
-// and before the tombstone is durable delivers those messages again after
-// the restart; nothing acknowledged is lost. A message whose target topic or
+// When messages fall due the scheduler reads them from __scheduled (a
+// cache of decoded batches saves re-reading), appends them to their target
+// partitions on its own goroutine (one batch per partition, in due order),
+// and hands the round to a goroutine that waits for the targets'
+// durability and replication (as an acks=all produce does, all targets in
+// parallel) and then appends the round's tombstones, whose fsync runs in
+// the background. Up to four rounds are in flight, so one round's fsync
+// does not hold up the next round's appends. Delivery is at-least-once: a
+// crash after a target append and before its tombstone is durable delivers
+// those messages again after the restart; nothing acknowledged is lost. A message whose target topic or
 // partition no longer exists is logged and dropped; other delivery errors
 // (no leader, storage) are retried with back-off.
 package schedule
