@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func deliverIn(d time.Duration) kgo.RecordHeader {
@@ -157,4 +159,78 @@ func TestScheduleCancelCLI(t *testing.T) {
 	if end := endOffsets(t, adm, plain)[0]; end != 0 {
 		t.Fatalf("refused cancel stored %d records", end)
 	}
+}
+
+// TestClusterScheduledDelivery: on a 3-node cluster __scheduled is
+// replicated, its leader runs the scheduler, and a record scheduled for a
+// partition that node also leads is delivered on time. A scheduled produce
+// to a partition led by another node is refused with NOT_COORDINATOR (the
+// documented limit: the scheduler appends only where it leads).
+func TestClusterScheduledDelivery(t *testing.T) {
+	procs := startCluster(t, 3)
+	cl := newClient(t, procs[0].addr)
+	adm := kadm.NewClient(cl)
+	var md kadm.Metadata
+	deadline := time.Now().Add(60 * time.Second) // created once the coordinators' topics exist
+	for {
+		md = waitTopicMetadataSoft(t, adm, "__scheduled")
+		if p, ok := md.Topics["__scheduled"].Partitions[0]; ok && p.Leader >= 0 && len(p.Replicas) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("__scheduled not created with 3 replicas: %+v", md.Topics["__scheduled"])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	leader := md.Topics["__scheduled"].Partitions[0].Leader
+	var others []int32
+	for _, b := range md.Brokers {
+		if b.NodeID != leader {
+			others = append(others, b.NodeID)
+		}
+	}
+	create := func(topic string, replicas []int32) {
+		t.Helper()
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, -1, -1
+		ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+		ra.Partition, ra.Replicas = 0, replicas
+		rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+		cfg := kmsg.NewCreateTopicsRequestTopicConfig()
+		cfg.Name, cfg.Value = "message.scheduling.enable", kmsg.StringPtr("true")
+		rt.Configs = append(rt.Configs, cfg)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(testCtx(t, 15*time.Second), cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.Topics[0].ErrorCode)
+		}
+		if err != nil {
+			t.Fatalf("create %s on %v: %v", topic, replicas, err)
+		}
+		waitTopicMetadata(t, adm, topic)
+	}
+	create("sched-here", []int32{leader, others[0], others[1]})
+	create("sched-elsewhere", []int32{others[0], leader, others[1]})
+
+	prod := newClient(t, procs[0].addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	sent := time.Now()
+	produceSync(t, prod, &kgo.Record{Topic: "sched-here", Value: []byte("x"), Headers: []kgo.RecordHeader{deliverIn(time.Second)}})
+	got := consumeN(t, procs[0].addr, allFrom(1, kgo.NewOffset().AtStart()), "sched-here", 1)
+	if time.Since(sent) < time.Second || string(got[0].Value) != "x" {
+		t.Fatalf("delivered %q %v after the send", got[0].Value, time.Since(sent))
+	}
+	once := newClient(t, procs[0].addr, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RecordRetries(0), kgo.DisableIdempotentWrite())
+	err := once.ProduceSync(testCtx(t, 15*time.Second), &kgo.Record{Topic: "sched-elsewhere", Value: []byte("x"), Headers: []kgo.RecordHeader{deliverIn(time.Second)}}).FirstErr()
+	if !errors.Is(err, kerr.NotCoordinator) {
+		t.Fatalf("scheduled produce where __scheduled is not led: %v, want NOT_COORDINATOR", err)
+	}
+}
+
+// waitTopicMetadataSoft is waitTopicMetadata that returns whatever it got
+// when the topic is not there yet.
+func waitTopicMetadataSoft(t *testing.T, adm *kadm.Client, topic string) kadm.Metadata {
+	t.Helper()
+	md, _ := adm.Metadata(testCtx(t, 15*time.Second), topic)
+	return md
 }
