@@ -374,12 +374,70 @@ func (ix *index) bucketsBelow(from, to int64) []int64 {
 
 // appendCancel records a cancel in the cancels file.
 func (ix *index) appendCancel(offset int64, match string) error {
-	b := make([]byte, 4, 4+8+len(match)+4)
-	binary.BigEndian.PutUint32(b, uint32(8+len(match)))
+	return ix.appendFile(cancelsName, encodeCancel(nil, offset, match))
+}
+
+func encodeCancel(b []byte, offset int64, match string) []byte {
+	start := len(b)
+	b = binary.BigEndian.AppendUint32(b, uint32(8+len(match)))
 	b = binary.BigEndian.AppendUint64(b, uint64(offset))
 	b = append(b, match...)
-	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b[4:], castagnoli))
-	return ix.appendFile(cancelsName, b)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b[start+4:], castagnoli))
+}
+
+// rewriteCancels replaces the cancels file with cancels (after pruning).
+func (ix *index) rewriteCancels(cancels map[string]int64) error {
+	var b []byte
+	for match, off := range cancels {
+		b = encodeCancel(b, off, match)
+	}
+	tmp := filepath.Join(ix.dir, cancelsName+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	if err := syncFile(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(ix.dir, cancelsName)); err != nil {
+		return err
+	}
+	return syncFile(ix.dir)
+}
+
+// minPendingOffset returns the lowest __scheduled offset of a message
+// still pending in any bucket, and false if none is: it reads every bucket
+// file, so it is for rare housekeeping only.
+func (ix *index) minPendingOffset() (int64, bool, error) {
+	lowest, found := int64(0), false
+	visit := func(name string, from, to int64) error {
+		raw, err := ix.readEntries(name, from, to)
+		if err != nil {
+			return err
+		}
+		done := map[uint64]struct{}{}
+		for _, e := range raw {
+			if e.kind == entryDone {
+				done[e.id] = struct{}{}
+			}
+		}
+		for _, e := range raw {
+			if _, ok := done[e.id]; e.kind == entryAdd && !ok && (!found || e.offset < lowest) {
+				lowest, found = e.offset, true
+			}
+		}
+		return nil
+	}
+	for b := range ix.buckets {
+		if err := visit(bucketName(b), b, b+ix.width); err != nil {
+			return 0, false, err
+		}
+	}
+	for d := range ix.days {
+		if err := visit(dayName(d), d, d+ix.coarse); err != nil {
+			return 0, false, err
+		}
+	}
+	return lowest, found, nil
 }
 
 // loadCancels reads the cancels file: the highest cancel offset per match.

@@ -47,6 +47,7 @@ type Config struct {
 	CoarseWidth        time.Duration // ... or this much, for those due after tomorrow
 	RetryBackoff       time.Duration // wait after a failed delivery
 	CheckpointInterval time.Duration // how often the index is made durable
+	CancelPruneEvery   time.Duration // how often cancels that can match nothing more are forgotten
 	MaxDeliverBatch    int           // messages read and delivered per round
 }
 
@@ -58,6 +59,7 @@ func DefaultConfig(dir string) Config {
 		CoarseWidth:        24 * time.Hour,
 		RetryBackoff:       time.Second,
 		CheckpointInterval: 10 * time.Second,
+		CancelPruneEvery:   time.Hour,
 		MaxDeliverBatch:    1000,
 	}
 }
@@ -118,6 +120,7 @@ type Scheduler struct {
 	due            dueHeap
 	cancels        map[string]int64 // cancelMatch -> offset of the latest cancel
 	lastCheckpoint time.Time
+	lastPrune      time.Time
 	dirty          bool // indexed since the last checkpoint
 	cache          batchCache
 	inflight       int                  // rounds appended and not yet completed
@@ -351,6 +354,12 @@ func (s *Scheduler) work() error {
 	if err := s.deliverDue(); err != nil {
 		return err
 	}
+	if len(s.cancels) > 0 && now.Sub(s.lastPrune) >= s.cfg.CancelPruneEvery {
+		if err := s.pruneCancels(); err != nil {
+			return err
+		}
+		s.lastPrune = now
+	}
 	if s.dirty && now.Sub(s.lastCheckpoint) >= s.cfg.CheckpointInterval {
 		if err := s.ix.checkpoint(s.indexedTo); err != nil {
 			return err
@@ -359,6 +368,31 @@ func (s *Scheduler) work() error {
 	}
 	s.count(func(*Stats) {})
 	return nil
+}
+
+// pruneCancels forgets the cancels that can match nothing more: a cancel
+// applies to messages at lower offsets, so once every pending message is
+// past it, it is done. (Its record stays in __scheduled, compacted to the
+// latest per key; after a rebuild it is pruned again.)
+func (s *Scheduler) pruneCancels() error {
+	if err := s.ix.flush(); err != nil {
+		return err
+	}
+	lowest, found, err := s.ix.minPendingOffset()
+	if err != nil {
+		return err
+	}
+	before := len(s.cancels)
+	for match, off := range s.cancels {
+		if !found || off <= lowest {
+			delete(s.cancels, match)
+		}
+	}
+	if len(s.cancels) == before {
+		return nil
+	}
+	s.logger.Debug("cancels pruned", "before", before, "after", len(s.cancels))
+	return s.ix.rewriteCancels(s.cancels)
 }
 
 // splitHorizon is where fine buckets end: the end of tomorrow.

@@ -399,3 +399,35 @@ func TestFarHorizonUsesDayBuckets(t *testing.T) {
 		t.Fatalf("index files left: %v", files)
 	}
 }
+
+// TestCancelsArePrunedOnceNothingOlderIsPending: a cancel is kept while a
+// message scheduled before it is pending (even one with another key: the
+// scheduler cannot know which keys are pending without an index by key),
+// and forgotten once none is, across a restart too.
+func TestCancelsArePrunedOnceNothingOlderIsPending(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.CancelPruneEvery = time.Minute
+	h.open()
+	h.schedule("k", "cancelled", time.Minute)
+	h.schedule("other", "later", time.Hour)
+	if err := h.s.Cancel("orders", []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(30*time.Minute, time.Minute)
+	if n := len(h.s.cancels); n != 1 {
+		t.Fatalf("%d cancels kept while an older message is pending, want 1", n)
+	}
+	h.schedule("k", "after the cancel", 2*time.Hour) // newer than the cancel: does not keep it
+	h.advance(31*time.Minute, time.Minute)
+	h.expect("later")
+	h.advance(2*time.Minute, time.Minute)
+	if n := len(h.s.cancels); n != 0 {
+		t.Fatalf("%d cancels kept with nothing older pending, want 0", n)
+	}
+	h.restart()
+	if n := len(h.s.cancels); n != 0 {
+		t.Fatalf("%d cancels after a restart, want 0 (the file is rewritten)", n)
+	}
+	h.advance(2*time.Hour, time.Minute)
+	h.expect("later", "after the cancel")
+}
