@@ -22,6 +22,7 @@ type brokerMetrics struct {
 	txnAbort    metrics.Counter
 	txnTimeout  metrics.Counter
 	isrShrinks  metrics.Counter
+	schedLate   metrics.Histogram
 	isrExpands  metrics.Counter
 	reassigned  metrics.Counter
 }
@@ -36,6 +37,7 @@ func newBrokerMetrics(sink metrics.Sink) brokerMetrics {
 		txnAbort:    sink.Counter(metrics.TxnEnded, "abort"),
 		txnTimeout:  sink.Counter(metrics.TxnTimedOut),
 		isrShrinks:  sink.Counter(metrics.ISRShrinks),
+		schedLate:   sink.Histogram(metrics.ScheduleLateness),
 		isrExpands:  sink.Counter(metrics.ISRExpands),
 		reassigned:  sink.Counter(metrics.ReassignmentBytes),
 	}

@@ -150,6 +150,9 @@ func (b *Broker) reloadScheduler() {
 		Deliver: b.deliverScheduled,
 		Logger:  b.log.With("component", "schedule"),
 		Wake:    wake,
+		OnDelivered: func(late time.Duration) {
+			b.metrics.schedLate.Observe(late.Seconds())
+		},
 	})
 	if err != nil {
 		part.Unwatch(wake)

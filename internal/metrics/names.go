@@ -119,6 +119,9 @@ var (
 	ScheduleBuckets = &Desc{Name: "ferry_schedule_index_buckets", Kind: KindGauge, Scraped: true,
 		Help: "Files of the scheduler's bucket index (minute buckets up to the end of tomorrow, day buckets after).",
 		Like: "(none)"}
+	ScheduleLateness = &Desc{Name: "ferry_schedule_lateness_seconds", Kind: KindHistogram,
+		Help: "For each delivered scheduled message: from its due time until its target partition acknowledged it (durable, replicated).",
+		Like: "(none)"}
 	ScheduleMessages = &Desc{Name: "ferry_schedule_messages_total", Kind: KindCounter, Labels: []string{"outcome"}, Scraped: true,
 		Help: "Scheduled messages that fell due since start, by outcome: delivered, cancelled, or dropped (target gone or unreadable).",
 		Like: "(none)"}
@@ -184,7 +187,7 @@ var All = []*Desc{
 	PartitionSeriesCapped,
 	GroupLag, GroupState, GroupMembers,
 	TxnEnded, TxnTimedOut,
-	SchedulePending, ScheduleBuckets, ScheduleMessages,
+	SchedulePending, ScheduleBuckets, ScheduleLateness, ScheduleMessages,
 	BrokerPartitions, BrokerPartitionsLed, ControllerID, ActiveController, Ready,
 	UnderReplicatedPartitions, OfflinePartitions, ISRShrinks, ISRExpands, ReplicaFetchLag,
 	ReassignmentBytes, ReassignmentLag,

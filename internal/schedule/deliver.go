@@ -197,6 +197,12 @@ func (s *Scheduler) finish(r *round) {
 		}
 		r.delivered += int64(len(w.msgs))
 		r.done = append(r.done, w.msgs...)
+		if s.onLate != nil {
+			now := s.now().UnixMilli()
+			for _, p := range w.msgs {
+				s.onLate(time.Duration(now-p.deliverAt) * time.Millisecond)
+			}
+		}
 	}
 	r.err = s.writeDone(r.done)
 }

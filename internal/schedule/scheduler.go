@@ -73,6 +73,9 @@ type Options struct {
 	// Wake is signalled when Log's high watermark advances (new records
 	// to index). Nil in tests that drive the scheduler by hand.
 	Wake <-chan struct{}
+	// OnDelivered, if set, is told how late each delivered message was
+	// acknowledged by its target (from any goroutine).
+	OnDelivered func(late time.Duration)
 }
 
 // Stats are counters for metrics, tests and benchmarks.
@@ -94,6 +97,7 @@ type Scheduler struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	wake    <-chan struct{}
+	onLate  func(time.Duration)
 	width   int64 // BucketWidth in ms
 	coarse  int64 // CoarseWidth in ms
 
@@ -142,6 +146,7 @@ func New(cfg Config, opts Options) (*Scheduler, error) {
 		logger:  opts.Logger,
 		now:     opts.Now,
 		wake:    opts.Wake,
+		onLate:  opts.OnDelivered,
 		width:   cfg.BucketWidth.Milliseconds(),
 		coarse:  cfg.CoarseWidth.Milliseconds(),
 		stop:    make(chan struct{}),

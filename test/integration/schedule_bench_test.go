@@ -111,6 +111,33 @@ func TestScheduleBenchLateness(t *testing.T) {
 		t.Logf("%d records over 100ms late; first %v, last %v (due time after the first due, lateness)", len(worst), worst[0], worst[len(worst)-1])
 	}
 	t.Logf("broker RSS with %d pending: %d MiB (peak %d MiB)", n, rss0/1024, hwmKiB(t, proc)/1024)
+	logServerLateness(t, proc)
+}
+
+// logServerLateness prints the broker's own lateness histogram (due time
+// to target acknowledged), which leaves out the consumer's fetch.
+func logServerLateness(t *testing.T, proc *ferryProc) {
+	t.Helper()
+	if proc.httpAddr() == "" {
+		return
+	}
+	fam, ok := scrape(t, proc.httpAddr())["ferry_schedule_lateness_seconds"]
+	if !ok || len(fam.GetMetric()) == 0 {
+		t.Log("no ferry_schedule_lateness_seconds")
+		return
+	}
+	h := fam.GetMetric()[0].GetHistogram()
+	total := float64(h.GetSampleCount())
+	quantile := func(q float64) string {
+		for _, b := range h.GetBucket() {
+			if float64(b.GetCumulativeCount()) >= q*total {
+				return fmt.Sprintf("<= %.1f ms", b.GetUpperBound()*1000)
+			}
+		}
+		return "> last bucket"
+	}
+	t.Logf("broker-side lateness (due -> target durable), %d messages: p50 %s, p90 %s, p99 %s, p99.9 %s",
+		int(total), quantile(0.5), quantile(0.9), quantile(0.99), quantile(0.999))
 }
 
 // TestScheduleBenchMillion: 1M records scheduled a day ahead cost disk
