@@ -234,3 +234,35 @@ func waitTopicMetadataSoft(t *testing.T, adm *kadm.Client, topic string) kadm.Me
 	md, _ := adm.Metadata(testCtx(t, 15*time.Second), topic)
 	return md
 }
+
+// TestKafkaScheduledProduceInTransaction: a transactional producer's record
+// with a scheduling header is refused (a delivery cannot be rolled back);
+// its ordinary records go through the transaction as usual.
+func TestKafkaScheduledProduceInTransaction(t *testing.T) {
+	srv := startBroker(t)
+	topic := topicName(t)
+	createTopic(t, newAdmin(t, srv.Addr()), topic, 1, "message.scheduling.enable=true")
+	cl := newClient(t, srv.Addr(), kgo.DefaultProduceTopic(topic), kgo.TransactionalID(topic+"-txn"), kgo.RecordRetries(0))
+	ctx := testCtx(t, 30*time.Second)
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("later"), Headers: []kgo.RecordHeader{deliverIn(time.Second)}}).FirstErr()
+	if !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("scheduled record in a transaction: %v, want INVALID_RECORD", err)
+	}
+	cl.EndTransaction(ctx, kgo.TryAbort)
+
+	ok := newClient(t, srv.Addr(), kgo.DefaultProduceTopic(topic), kgo.TransactionalID(topic+"-txn2"))
+	if err := ok.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produceSync(t, ok, &kgo.Record{Value: []byte("now")})
+	if err := ok.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	got := consumeN(t, srv.Addr(), allFrom(1, kgo.NewOffset().AtStart()), topic, 1, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if string(got[0].Value) != "now" {
+		t.Fatalf("read %q", got[0].Value)
+	}
+}
