@@ -12,6 +12,7 @@
 //	ferry cluster up|status        run N local nodes; show a cluster's health
 //	ferry dlq list|show|redrive    dead letters of RocketMQ consumer groups
 //	ferry message find --key K     where messages with key K are (RocketMQ index)
+//	ferry schedule cancel          cancel scheduled records by key
 package main
 
 import (
@@ -31,19 +32,20 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve":   {"run a broker", runServe},
-	"topic":   {"create, list, describe, alter, scale or delete topics", runTopic},
-	"produce": {"produce lines from stdin as records", runProduce},
-	"consume": {"print records from a topic", runConsume},
-	"group":   {"list, describe, delete or reset-offsets of consumer groups", runGroup},
-	"bench":   {"measure produce or consume throughput and latency", runBench},
-	"version": {"print the version of this binary", runVersion},
-	"acl":     {"add, list or remove ACL bindings", runACL},
-	"log":     {"verify partition logs on disk (offline)", runLog},
-	"user":    {"create, delete or list SCRAM users", runUser},
-	"cluster": {"run a local cluster (up) or show a cluster's health (status)", runCluster},
-	"dlq":     {"list, show or redrive dead letters of RocketMQ consumer groups", runDLQ},
-	"message": {"find where the messages with a key are (RocketMQ message index)", runMessage},
+	"serve":    {"run a broker", runServe},
+	"topic":    {"create, list, describe, alter, scale or delete topics", runTopic},
+	"produce":  {"produce lines from stdin as records", runProduce},
+	"consume":  {"print records from a topic", runConsume},
+	"group":    {"list, describe, delete or reset-offsets of consumer groups", runGroup},
+	"bench":    {"measure produce or consume throughput and latency", runBench},
+	"version":  {"print the version of this binary", runVersion},
+	"acl":      {"add, list or remove ACL bindings", runACL},
+	"log":      {"verify partition logs on disk (offline)", runLog},
+	"user":     {"create, delete or list SCRAM users", runUser},
+	"cluster":  {"run a local cluster (up) or show a cluster's health (status)", runCluster},
+	"dlq":      {"list, show or redrive dead letters of RocketMQ consumer groups", runDLQ},
+	"message":  {"find where the messages with a key are (RocketMQ message index)", runMessage},
+	"schedule": {"cancel scheduled (delayed) records by key", runSchedule},
 }
 
 func main() {

@@ -33,8 +33,9 @@ type Broker struct {
 	metrics brokerMetrics // see metrics.go
 
 	producerIDs producerIDAllocator
-	coords      coordinators // group and transaction coordinator shards, see coordinators.go
-	topicList   topicList    // topics for the KIP-848 assignors, see groups.go
+	coords      coordinators  // group and transaction coordinator shards, see coordinators.go
+	topicList   topicList     // topics for the KIP-848 assignors, see groups.go
+	sched       schedulerHost // the scheduler of delayed messages, see schedule.go
 
 	fetchMu  sync.Mutex
 	fetchers map[int32]*fetcher // replica fetchers by leader node
@@ -117,6 +118,10 @@ func New(cfg config.Config, logger *slog.Logger) (*Broker, error) {
 	b.log.Info("partitions opened", "partitions", opened, "topics", len(b.meta.Image().Topics()),
 		"workers", openWorkers(), "took", time.Since(start).Round(time.Millisecond))
 	if err := b.startCoordinators(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := b.startScheduler(); err != nil {
 		b.Close()
 		return nil, err
 	}

@@ -22,6 +22,9 @@
 //	TOPIC-N.<32 hex>-delete/   a deleted partition, being removed
 //	__quarantine/              directories the broker will neither open nor
 //	                           delete; an operator inspects and removes them
+//	__scheduler/p0/            the scheduler's bucket index of __scheduled-0,
+//	                           derived from that partition and rebuilt from it
+//	                           when missing (format: internal/schedule/doc.go)
 //
 // Topic names may be reused, so the directory name alone cannot say which
 // incarnation of a topic its data belongs to. The topic-id file does (the

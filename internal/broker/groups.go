@@ -38,7 +38,7 @@ func consumerOffsetsConfigs(maxRequestBytes, segmentBytes int32) map[string]stri
 // listed in Metadata as internal, never produced to, deleted or grown by
 // clients.
 func IsInternalTopic(name string) bool {
-	return name == ConsumerOffsetsTopic || name == TransactionStateTopic || name == RocketMQHalfTopic
+	return name == ConsumerOffsetsTopic || name == TransactionStateTopic || name == RocketMQHalfTopic || name == ScheduledTopic
 }
 
 // RocketMQHalfTopic holds the RocketMQ front's pending transactional

@@ -22,6 +22,7 @@ type brokerMetrics struct {
 	txnAbort    metrics.Counter
 	txnTimeout  metrics.Counter
 	isrShrinks  metrics.Counter
+	schedLate   metrics.Histogram
 	isrExpands  metrics.Counter
 	reassigned  metrics.Counter
 }
@@ -36,6 +37,7 @@ func newBrokerMetrics(sink metrics.Sink) brokerMetrics {
 		txnAbort:    sink.Counter(metrics.TxnEnded, "abort"),
 		txnTimeout:  sink.Counter(metrics.TxnTimedOut),
 		isrShrinks:  sink.Counter(metrics.ISRShrinks),
+		schedLate:   sink.Histogram(metrics.ScheduleLateness),
 		isrExpands:  sink.Counter(metrics.ISRExpands),
 		reassigned:  sink.Counter(metrics.ReassignmentBytes),
 	}
@@ -113,6 +115,14 @@ func (b *Broker) collectMetrics(emit metrics.Emit) {
 		case pl.Leader >= 0:
 			followed = append(followed, p)
 		}
+	}
+	if s, err := b.Scheduler(); err == nil {
+		st := s.Stats()
+		emit(metrics.SchedulePending, float64(st.Loaded))
+		emit(metrics.ScheduleBuckets, float64(st.Buckets))
+		emit(metrics.ScheduleMessages, float64(st.Delivered), "delivered")
+		emit(metrics.ScheduleMessages, float64(st.Cancelled), "cancelled")
+		emit(metrics.ScheduleMessages, float64(st.Dropped), "dropped")
 	}
 	emit(metrics.BrokerPartitions, float64(len(parts)))
 	emit(metrics.BrokerPartitionsLed, float64(led))

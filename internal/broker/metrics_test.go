@@ -45,7 +45,7 @@ func TestPartitionSeriesCapped(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Metrics = sink
-	cfg.MetricsMaxPartitions = 4 // the two internal topics' partitions, and a's two
+	cfg.MetricsMaxPartitions = 5 // the three internal topics' partitions, and a's two
 	cfg.OffsetsTopicPartitions, cfg.TxnTopicPartitions = 1, 1
 	b, err := New(cfg, nil)
 	if err != nil {
@@ -70,7 +70,7 @@ func TestPartitionSeriesCapped(t *testing.T) {
 	if got["ferry_partition_records_in_total topic=a partition=1"] != 2 || got["ferry_partition_log_end_offset topic=a partition=0"] != 1 {
 		t.Fatalf("per-partition series missing or wrong within the limit: %v", got)
 	}
-	if got["ferry_metrics_partition_series_capped"] != 0 || got["ferry_broker_partitions"] != 4 {
+	if got["ferry_metrics_partition_series_capped"] != 0 || got["ferry_broker_partitions"] != 5 {
 		t.Fatalf("capped=%v partitions=%v within the limit", got["ferry_metrics_partition_series_capped"], got["ferry_broker_partitions"])
 	}
 
@@ -79,7 +79,7 @@ func TestPartitionSeriesCapped(t *testing.T) {
 	}
 	got = sink.scrape()
 	if got["ferry_metrics_partition_series_capped"] != 1 {
-		t.Fatalf("5 partitions over a limit of 4, not capped: %v", got)
+		t.Fatalf("6 partitions over a limit of 5, not capped: %v", got)
 	}
 	if v, ok := got["ferry_partition_records_in_total topic=a partition=all"]; !ok || v != 3 {
 		t.Fatalf("topic a summed: %v (present %v), want 3", v, ok)

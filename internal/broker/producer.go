@@ -68,6 +68,14 @@ func (p *Partition) checkSequenceLocked(h log.BatchHeader) (AppendResult, bool, 
 // recordSequenceLocked remembers an appended batch.
 // REQUIRES: p.mu held.
 func (p *Partition) recordSequenceLocked(h log.BatchHeader, baseOffset int64) {
+	p.recordSequenceResultLocked(h, AppendResult{BaseOffset: baseOffset, LastOffset: baseOffset + int64(h.LastOffsetDelta)})
+}
+
+// recordSequenceResultLocked remembers a batch that was answered with res,
+// which need not span the batch's records (a batch whose scheduled records
+// went to __scheduled): a retry gets the same answer.
+// REQUIRES: p.mu held.
+func (p *Partition) recordSequenceResultLocked(h log.BatchHeader, res AppendResult) {
 	if p.producers == nil {
 		p.producers = map[int64]*producerState{}
 	}
@@ -79,8 +87,8 @@ func (p *Partition) recordSequenceLocked(h log.BatchHeader, baseOffset int64) {
 	st.recent[st.next] = sentBatch{
 		firstSeq:   h.BaseSequence,
 		lastSeq:    h.BaseSequence + h.LastOffsetDelta,
-		baseOffset: baseOffset,
-		lastOffset: baseOffset + int64(h.LastOffsetDelta),
+		baseOffset: res.BaseOffset,
+		lastOffset: res.LastOffset,
 	}
 	st.lastSeen = time.Now()
 	st.next = (st.next + 1) % recentBatches

@@ -363,6 +363,7 @@ func (b *Broker) reconcile() (int, error) {
 	n, err := b.addOpened(current, jobs, results)
 	b.applyPlacements()
 	b.syncCoordinators() // coordinators follow the leadership of their partitions
+	b.syncScheduler()    // so does the scheduler of delayed messages
 	return n, err
 }
 

@@ -24,6 +24,11 @@ type TopicConfig struct {
 	// ISR member is alive, losing the records it lacks
 	// (unclean.leader.election.enable).
 	UncleanLeaderElection bool
+	// SchedulingEnabled makes produce look for the scheduling headers
+	// (ferry-deliver-at-ms, ferry-delay-ms, ferry-cancel) and hand those
+	// records to the scheduler (message.scheduling.enable). Off, batches
+	// are stored without being decoded.
+	SchedulingEnabled bool
 }
 
 // TopicKey describes one topic config that Ferry understands.
@@ -76,6 +81,14 @@ var TopicKeys = []TopicKey{
 			return fmt.Errorf("must be an integer of at least 64")
 		}
 		tc.MaxMessageBytes = int32(n)
+		return nil
+	}},
+	{"message.scheduling.enable", "false", "BOOLEAN", "true: records carrying a ferry-deliver-at-ms (unix ms) or ferry-delay-ms header are delivered to their partition at that time, and a keyed record with a ferry-cancel header cancels the scheduled records with its key; false: headers are not looked at", func(v string, tc *TopicConfig) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("use true or false")
+		}
+		tc.SchedulingEnabled = b
 		return nil
 	}},
 	{"min.insync.replicas", "1", "INT", "acks=all writes need at least this many in-sync replicas, else NOT_ENOUGH_REPLICAS; a topic created with replication factor 3 or more gets 2 when it names none", func(v string, tc *TopicConfig) error {

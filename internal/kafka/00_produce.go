@@ -30,6 +30,9 @@ import (
 // broker.AppendVerified); a coordinator it cannot ask gives
 // NOT_ENOUGH_REPLICAS, which producers retry. The request's
 // bytes go back to the request budget once its batches are appended.
+// On a topic with message.scheduling.enable=true the batch's records are
+// decoded for the scheduling headers (see broker.AppendScheduling); the
+// scheduled ones are acknowledged once __scheduled holds them.
 
 func init() { register(0, 3, 9, handleProduce) }
 
@@ -56,9 +59,10 @@ func handleProduce(c *conn, kreq kmsg.Request) finisher {
 			sp.Partition = rp.Partition
 			var part *broker.Partition
 			var res broker.AppendResult
+			var sched broker.ScheduledAppend
 			err := topicErr
 			if err == nil {
-				part, res, err = producePartition(b, req, rt.Topic, rp)
+				part, res, sched, err = producePartition(b, req, rt.Topic, rp)
 			}
 			if err != nil {
 				sp.ErrorCode = broker.ErrorCode(err)
@@ -73,6 +77,11 @@ func handleProduce(c *conn, kreq kmsg.Request) finisher {
 			sp.LogAppendTime = -1
 			sp.LogStartOffset = part.Log().StartOffset()
 			toSync = append(toSync, producedPartition{part: part, resp: sp, syncUpTo: res.LastOffset + 1})
+			if sched.Part != nil {
+				// Scheduled records: acknowledged once __scheduled holds them
+				// as durably as the partition would.
+				toSync = append(toSync, producedPartition{part: sched.Part, resp: sp, syncUpTo: sched.UpTo})
+			}
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
@@ -168,28 +177,38 @@ func checkProduceTopic(b *broker.Broker, req *kmsg.ProduceRequest, topic string)
 	return err
 }
 
-func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition) (*broker.Partition, broker.AppendResult, error) {
+func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition) (*broker.Partition, broker.AppendResult, broker.ScheduledAppend, error) {
 	var none broker.AppendResult
+	var noSched broker.ScheduledAppend
 	part, err := b.Partition(topic, rp.Partition)
 	if err != nil {
-		return nil, none, err
+		return nil, none, noSched, err
 	}
 	if err := checkSingleBatch(rp.Records, req.TransactionID != nil); err != nil {
-		return nil, none, err
+		return nil, none, noSched, err
 	}
 	if req.Acks == -1 {
 		if err := part.CheckMinISR(); err != nil {
-			return nil, none, err
+			return nil, none, noSched, err
 		}
 	}
 	if req.TransactionID != nil {
+		if part.SchedulingEnabled() {
+			if err := broker.RefuseScheduledInTransaction(rp.Records); err != nil {
+				return nil, none, noSched, err
+			}
+		}
 		pid := int64(binary.BigEndian.Uint64(rp.Records[43:51]))
 		epoch := int16(binary.BigEndian.Uint16(rp.Records[51:53]))
 		res, err := b.AppendVerified(part, *req.TransactionID, pid, epoch, rp.Records)
-		return part, res, err
+		return part, res, noSched, err
+	}
+	if part.SchedulingEnabled() {
+		res, sched, err := b.AppendScheduling(part, rp.Records)
+		return part, res, sched, err
 	}
 	res, err := part.Append(rp.Records)
-	return part, res, err
+	return part, res, noSched, err
 }
 
 // checkSingleBatch insists on exactly one record batch, as Kafka does for

@@ -8,11 +8,14 @@ import (
 )
 
 // Record is one record for NewRecordBatch: a key (nil for none), a
-// value, headers, and its own timestamp in Unix milliseconds.
+// value, headers, and its own timestamp in Unix milliseconds. DecodeRecords
+// returns them too, with their offsets; Key, Value and header values then
+// alias the decoded buffer.
 type Record struct {
 	Key, Value []byte
 	Headers    []kmsg.Header
 	Timestamp  int64
+	Offset     int64 // set by DecodeRecords; NewRecordBatch numbers records 0..n-1
 }
 
 // NewRecordBatch encodes recs (at least one) as one uncompressed v2 record

@@ -110,6 +110,23 @@ var (
 		Like: "(none)"}
 )
 
+// The scheduler of delayed messages (internal/schedule), on the node
+// leading __scheduled.
+var (
+	SchedulePending = &Desc{Name: "ferry_schedule_pending_loaded", Kind: KindGauge, Scraped: true,
+		Help: "Scheduled messages due within the next two minutes, held in memory; later ones wait in index files on disk.",
+		Like: "(none)"}
+	ScheduleBuckets = &Desc{Name: "ferry_schedule_index_buckets", Kind: KindGauge, Scraped: true,
+		Help: "Files of the scheduler's bucket index (minute buckets up to the end of tomorrow, day buckets after).",
+		Like: "(none)"}
+	ScheduleLateness = &Desc{Name: "ferry_schedule_lateness_seconds", Kind: KindHistogram,
+		Help: "For each delivered scheduled message: from its due time until its target partition acknowledged it (durable, replicated).",
+		Like: "(none)"}
+	ScheduleMessages = &Desc{Name: "ferry_schedule_messages_total", Kind: KindCounter, Labels: []string{"outcome"}, Scraped: true,
+		Help: "Scheduled messages that fell due since start, by outcome: delivered, cancelled, or dropped (target gone or unreadable).",
+		Like: "(none)"}
+)
+
 // The node and the cluster.
 var (
 	BrokerPartitions = &Desc{Name: "ferry_broker_partitions", Kind: KindGauge, Scraped: true,
@@ -170,6 +187,7 @@ var All = []*Desc{
 	PartitionSeriesCapped,
 	GroupLag, GroupState, GroupMembers,
 	TxnEnded, TxnTimedOut,
+	SchedulePending, ScheduleBuckets, ScheduleLateness, ScheduleMessages,
 	BrokerPartitions, BrokerPartitionsLed, ControllerID, ActiveController, Ready,
 	UnderReplicatedPartitions, OfflinePartitions, ISRShrinks, ISRExpands, ReplicaFetchLag,
 	ReassignmentBytes, ReassignmentLag,

@@ -18,14 +18,14 @@ func TestMaxPartitionsLimit(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.KafkaAddr = "127.0.0.1:0"
 	cfg.AutoCreateTopics = false
-	cfg.MaxPartitions = 12 // __consumer_offsets and __transaction_state hold 2
+	cfg.MaxPartitions = 13 // __consumer_offsets, __transaction_state and __scheduled hold 3
 	cfg.OffsetsTopicPartitions, cfg.TxnTopicPartitions = 1, 1
 	srv, _ := startServer(t, cfg)
 	ctx := testCtx(t, 30*time.Second)
 	adm := kadm.NewClient(newClient(t, srv.Addr()))
 
 	if _, err := adm.CreateTopic(ctx, 8, 1, nil, "fits"); err != nil {
-		t.Fatalf("8 partitions under a limit of 12: %v", err)
+		t.Fatalf("8 partitions under a limit of 13: %v", err)
 	}
 	_, err := adm.CreateTopic(ctx, 3, 1, nil, "too-many")
 	if !errors.Is(err, kerr.PolicyViolation) {
