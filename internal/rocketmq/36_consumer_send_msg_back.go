@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferry-mq/ferry/internal/broker"
 	"github.com/ferry-mq/ferry/internal/log"
+	"github.com/ferry-mq/ferry/internal/schedule"
 )
 
 // CONSUMER_SEND_MSG_BACK (36): header group, offset (the message's
@@ -30,8 +31,11 @@ import (
 // The copy keeps body, key, timestamp and properties, with RECONSUME_TIME
 // one more, RETRY_TOPIC the original topic (kept from the first
 // retry) and ORIGIN_MESSAGE_ID the first message's id. Both topics are
-// created when missing. The answer comes once the copy is durable (in the
-// scheduler for a delayed retry); a message that cannot be found answers
+// created when missing. A retry waits its back-off in the broker's
+// scheduler (internal/schedule), which appends it to the retry topic when
+// due. The answer comes once the copy is durable (in the scheduler for a
+// retry); a message that cannot be found, or a scheduler this node cannot
+// reach (on a cluster it runs on the leader of __scheduled), answers
 // SYSTEM_ERROR, on which the client sends the message back as a normal
 // send to %RETRY%G instead.
 
@@ -66,11 +70,7 @@ func handleConsumerSendMsgBack(c *Conn, req *Command) *Command {
 	if err != nil {
 		return errorResponse(req, ResSystemError, "send back: "+err.Error())
 	}
-	part, err := s.broker.Partition(t.Name, 0)
-	if err != nil {
-		return errorResponse(req, responseCode(err), "send back: "+broker.ErrorMessage(err))
-	}
-	wait, err := s.storeRetry(part, rec, delay)
+	wait, err := s.storeRetry(t.Name, rec, delay)
 	if err != nil {
 		return errorResponse(req, responseCode(err), "send back: "+broker.ErrorMessage(err))
 	}
@@ -150,7 +150,7 @@ func retryCopy(orig *storedMessage, sb sendBackRequest, origID string) (rec log.
 		if level == 0 {
 			level = 3 + reconsumed
 		}
-		delay = delayLevelDuration(level)
+		delay, _ = schedule.DelayLevel(level)
 	}
 	rec = log.Record{Key: orig.key, Value: orig.value, Timestamp: orig.timestamp}
 	if rec.Value == nil {
@@ -180,21 +180,4 @@ func retryCopy(orig *storedMessage, sb sendBackRequest, origID string) (rec log.
 		kmsg.Header{Key: PropOriginMessageID, Value: []byte(originID)},
 	)
 	return rec, dead, delay
-}
-
-// delayLevels are RocketMQ's 18 delay levels.
-var delayLevels = [...]time.Duration{
-	time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second,
-	time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute, 5 * time.Minute,
-	6 * time.Minute, 7 * time.Minute, 8 * time.Minute, 9 * time.Minute, 10 * time.Minute,
-	20 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour,
-}
-
-// delayLevelDuration is the back-off of a delay level; levels past the
-// last take the last, as RocketMQ does.
-func delayLevelDuration(level int) time.Duration {
-	if level < 1 {
-		return 0
-	}
-	return delayLevels[min(level, len(delayLevels))-1]
 }

@@ -3,7 +3,9 @@ package rocketmq_test
 import (
 	"context"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
@@ -13,8 +15,9 @@ import (
 
 // TestRetryThenDeadLetter: a message the consumer keeps returning for
 // later is redelivered through the group's retry topic with a growing
-// reconsume count, and after maxReconsumeTimes lands in the group's
-// dead-letter topic (Ferry topic G.dlq) with where it came from.
+// reconsume count, never before its back-off, and after maxReconsumeTimes
+// lands in the group's dead-letter topic (Ferry topic G.dlq) with where
+// it came from.
 func TestRetryThenDeadLetter(t *testing.T) {
 	if norace.Rerun(t, clientRaces) {
 		return
@@ -29,7 +32,12 @@ func TestRetryThenDeadLetter(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := newReceived()
+	var mu sync.Mutex
+	var at []time.Time // when each delivery was consumed
 	retryLater := func(ctx context.Context, _ []*primitive.MessageExt) consumer.ConsumeResult {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
 		if cc, ok := primitive.GetConcurrentlyCtx(ctx); ok {
 			cc.DelayLevelWhenNextConsume = 1 // 1 s back-off
 		}
@@ -53,6 +61,18 @@ func TestRetryThenDeadLetter(t *testing.T) {
 	}
 	if n := len(rec.snapshot()); n != 3 {
 		t.Errorf("%d deliveries, want 3 (the first and two retries)", n)
+	}
+	// Each retry waited its back-off (delay level 1: 1 s) in the
+	// scheduler: it cannot come back before the previous delivery's
+	// consumer returned it plus the back-off.
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < time.Second {
+			t.Errorf("retry %d came %v after the delivery before it, before its 1 s back-off", i, gap)
+		} else {
+			t.Logf("retry %d came %v after the delivery before it", i, gap.Round(time.Millisecond))
+		}
 	}
 }
 

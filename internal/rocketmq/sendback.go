@@ -9,6 +9,7 @@ import (
 
 	"github.com/ferry-mq/ferry/internal/broker"
 	"github.com/ferry-mq/ferry/internal/log"
+	"github.com/ferry-mq/ferry/internal/schedule"
 )
 
 // findByCommitLogOffset finds the record a commit-log offset names among
@@ -75,12 +76,26 @@ func readOne(part *broker.Partition, offset int64) (*storedMessage, error) {
 	return found, nil
 }
 
-// storeRetry writes a sent-back message to part, due after delay; wait,
-// run off the read goroutine, returns once it is durable.
-//
-// TODO(delay): until the broker's scheduler (internal/schedule) is in
-// main, retries are written at once, without their back-off.
-func (s *Server) storeRetry(part *broker.Partition, rec log.Record, delay time.Duration) (func() error, error) {
-	_, wait, err := s.Store(part, []log.Record{rec})
+// storeRetry writes a sent-back message to partition 0 of (Ferry) topic:
+// through the scheduler, due after delay, or at once without one (a dead
+// letter; then this node must lead the partition). wait, run off the read
+// goroutine, returns once it is durable.
+func (s *Server) storeRetry(topic string, rec log.Record, delay time.Duration) (func() error, error) {
+	if delay <= 0 {
+		part, err := s.broker.Partition(topic, 0)
+		if err != nil {
+			return nil, err
+		}
+		_, wait, err := s.Store(part, []log.Record{rec})
+		return wait, err
+	}
+	sched, err := s.broker.Scheduler()
+	if err != nil {
+		return nil, err
+	}
+	_, wait, err := sched.Store([]schedule.Message{{
+		Topic: topic, Partition: 0, Key: rec.Key, Value: rec.Value, Headers: rec.Headers,
+		Timestamp: time.UnixMilli(rec.Timestamp), DeliverAt: time.Now().Add(delay),
+	}}, nil)
 	return wait, err
 }
