@@ -68,23 +68,40 @@ func (cs *coordinators) snapshot() *shardSnapshot {
 	return &shardSnapshot{}
 }
 
-// groupShard is the group coordinator of one __consumer_offsets partition.
-type groupShard struct {
+// shard is the coordinator (group or transaction) of one partition of an
+// internal topic led here.
+type shard[C any] struct {
 	epoch  int32 // leader epoch the shard was loaded under
-	c      *group.Coordinator
+	c      C
 	loaded chan struct{} // closed once Load finished
 	failed bool          // Load failed; set before loaded closes
 	gone   bool          // unloaded; guarded by coordinators.mu
 }
 
+// groupShard is the group coordinator of one __consumer_offsets partition.
+type groupShard = shard[*group.Coordinator]
+
 // txnShard is the transaction coordinator of one __transaction_state
 // partition.
-type txnShard struct {
-	epoch  int32
-	c      *txn.Coordinator
-	loaded chan struct{}
-	failed bool
-	gone   bool
+type txnShard = shard[*txn.Coordinator]
+
+// serving returns the coordinator of a shard found for a request, or the
+// error clients retry after FindCoordinator: NOT_COORDINATOR when there is
+// no shard or its load failed, COORDINATOR_LOAD_IN_PROGRESS while it loads.
+func serving[C any](s *shard[C]) (C, error) {
+	var none C
+	if s == nil {
+		return none, kerr.NotCoordinator
+	}
+	select {
+	case <-s.loaded:
+	default:
+		return none, kerr.CoordinatorLoadInProgress
+	}
+	if s.failed {
+		return none, kerr.NotCoordinator
+	}
+	return s.c, nil
 }
 
 // javaStringHash is Java's String.hashCode: s[0]*31^(n-1) + … over the
@@ -139,19 +156,7 @@ func (b *Broker) GroupCoordinatorFor(groupID string) (*group.Coordinator, error)
 	if !ok {
 		return nil, kerr.NotCoordinator
 	}
-	s := b.coords.snapshot().groups[part]
-	if s == nil {
-		return nil, kerr.NotCoordinator
-	}
-	select {
-	case <-s.loaded:
-	default:
-		return nil, kerr.CoordinatorLoadInProgress
-	}
-	if s.failed {
-		return nil, kerr.NotCoordinator
-	}
-	return s.c, nil
+	return serving(b.coords.snapshot().groups[part])
 }
 
 // TxnCoordinatorFor returns the transaction coordinator of a
@@ -161,19 +166,7 @@ func (b *Broker) TxnCoordinatorFor(txnID string) (*txn.Coordinator, error) {
 	if !ok {
 		return nil, kerr.NotCoordinator
 	}
-	s := b.coords.snapshot().txns[part]
-	if s == nil {
-		return nil, kerr.NotCoordinator
-	}
-	select {
-	case <-s.loaded:
-	default:
-		return nil, kerr.CoordinatorLoadInProgress
-	}
-	if s.failed {
-		return nil, kerr.NotCoordinator
-	}
-	return s.c, nil
+	return serving(b.coords.snapshot().txns[part])
 }
 
 // GroupCoordinators returns every loaded group coordinator shard of this
