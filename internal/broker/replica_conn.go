@@ -46,7 +46,7 @@ func dialPeer(ctx context.Context, dial config.DialFunc, addr string, self int32
 		}
 		c = tlsConn
 	}
-	return &peerConn{conn: c, fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(fmt.Sprintf("ferry-replica-%d", self)))}, nil
+	return &peerConn{conn: c, fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(peerClientID(self)))}, nil
 }
 
 func (pc *peerConn) Close() error { return pc.conn.Close() }

@@ -201,13 +201,22 @@ func (b *Broker) Scheduler() (*schedule.Scheduler, error) {
 	return s, nil
 }
 
-// deliverScheduled appends a due batch to its target partition; wait
-// gives it the durability of an acks=all produce.
+// deliverScheduled appends a due batch to its target partition, here or
+// on the broker leading it (schedule_remote.go); wait gives it the
+// durability of an acks=all produce.
 func (b *Broker) deliverScheduled(topic string, index int32, batch []byte) (func() error, error) {
 	t, ok := b.Image().Topic(topic)
 	if !ok || index < 0 || index >= t.Partitions {
 		return nil, fmt.Errorf("%w: %s-%d", schedule.ErrTargetGone, topic, index)
 	}
+	if leader := b.PartitionPlacement(t, index).Leader; leader != b.cfg.NodeID && leader >= 0 {
+		return b.deliverScheduledRemote(topic, index, batch), nil
+	}
+	return b.appendScheduledLocal(topic, index, batch)
+}
+
+// appendScheduledLocal appends a due batch to a partition led here.
+func (b *Broker) appendScheduledLocal(topic string, index int32, batch []byte) (func() error, error) {
 	p, err := b.Partition(topic, index)
 	if err != nil {
 		return nil, err

@@ -3,12 +3,14 @@ package kafka
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ferry-mq/ferry/internal/acl"
 	"github.com/ferry-mq/ferry/internal/broker"
 )
 
@@ -32,7 +34,10 @@ import (
 // bytes go back to the request budget once its batches are appended.
 // On a topic with message.scheduling.enable=true the batch's records are
 // decoded for the scheduling headers (see broker.AppendScheduling); the
-// scheduled ones are acknowledged once __scheduled holds them.
+// scheduled ones are acknowledged once __scheduled holds them. A Produce
+// from a peer broker (its client id, and CLUSTER_ACTION when ACLs are on)
+// is a scheduled delivery from the scheduler on another node: its records
+// are appended as they are, their scheduling headers already served.
 
 func init() { register(0, 3, 9, handleProduce) }
 
@@ -47,6 +52,7 @@ func handleProduce(c *conn, kreq kmsg.Request) finisher {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	b := c.s.broker
 	var toSync []producedPartition
+	delivery := fromPeerBroker(c)
 
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
@@ -62,7 +68,7 @@ func handleProduce(c *conn, kreq kmsg.Request) finisher {
 			var sched broker.ScheduledAppend
 			err := topicErr
 			if err == nil {
-				part, res, sched, err = producePartition(b, req, rt.Topic, rp)
+				part, res, sched, err = producePartition(b, req, rt.Topic, rp, delivery)
 			}
 			if err != nil {
 				sp.ErrorCode = broker.ErrorCode(err)
@@ -177,7 +183,15 @@ func checkProduceTopic(b *broker.Broker, req *kmsg.ProduceRequest, topic string)
 	return err
 }
 
-func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition) (*broker.Partition, broker.AppendResult, broker.ScheduledAppend, error) {
+// fromPeerBroker reports whether the request comes from another broker
+// of the cluster (see broker.PeerClientIDPrefix).
+func fromPeerBroker(c *conn) bool {
+	return strings.HasPrefix(c.clientID, broker.PeerClientIDPrefix) && c.allowCluster(acl.ClusterAction)
+}
+
+// producePartition appends one partition's batch; delivery (a scheduled
+// delivery from a peer broker) skips the scheduling headers.
+func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition, delivery bool) (*broker.Partition, broker.AppendResult, broker.ScheduledAppend, error) {
 	var none broker.AppendResult
 	var noSched broker.ScheduledAppend
 	part, err := b.Partition(topic, rp.Partition)
@@ -203,7 +217,7 @@ func producePartition(b *broker.Broker, req *kmsg.ProduceRequest, topic string, 
 		res, err := b.AppendVerified(part, *req.TransactionID, pid, epoch, rp.Records)
 		return part, res, noSched, err
 	}
-	if part.SchedulingEnabled() {
+	if part.SchedulingEnabled() && !delivery {
 		res, sched, err := b.AppendScheduling(part, rp.Records)
 		return part, res, sched, err
 	}

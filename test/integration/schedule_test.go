@@ -169,6 +169,29 @@ func TestScheduleCancelCLI(t *testing.T) {
 func TestClusterScheduledDelivery(t *testing.T) {
 	procs := startCluster(t, 3)
 	cl := newClient(t, procs[0].addr)
+	leader, others := scheduledLeader(t, cl)
+	create := func(topic string, replicas []int32) { createScheduledTopic(t, cl, topic, replicas) }
+	create("sched-here", []int32{leader, others[0], others[1]})
+	create("sched-elsewhere", []int32{others[0], leader, others[1]})
+
+	prod := newClient(t, procs[0].addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	sent := time.Now()
+	produceSync(t, prod, &kgo.Record{Topic: "sched-here", Value: []byte("x"), Headers: []kgo.RecordHeader{deliverIn(time.Second)}})
+	got := consumeN(t, procs[0].addr, allFrom(1, kgo.NewOffset().AtStart()), "sched-here", 1)
+	if time.Since(sent) < time.Second || string(got[0].Value) != "x" {
+		t.Fatalf("delivered %q %v after the send", got[0].Value, time.Since(sent))
+	}
+	once := newClient(t, procs[0].addr, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RecordRetries(0), kgo.DisableIdempotentWrite())
+	err := once.ProduceSync(testCtx(t, 15*time.Second), &kgo.Record{Topic: "sched-elsewhere", Value: []byte("x"), Headers: []kgo.RecordHeader{deliverIn(time.Second)}}).FirstErr()
+	if !errors.Is(err, kerr.NotCoordinator) {
+		t.Fatalf("scheduled produce where __scheduled is not led: %v, want NOT_COORDINATOR", err)
+	}
+}
+
+// scheduledLeader waits for __scheduled to exist with 3 replicas and
+// returns its leader and the other brokers.
+func scheduledLeader(t *testing.T, cl *kgo.Client) (int32, []int32) {
+	t.Helper()
 	adm := kadm.NewClient(cl)
 	var md kadm.Metadata
 	deadline := time.Now().Add(60 * time.Second) // created once the coordinators' topics exist
@@ -189,41 +212,77 @@ func TestClusterScheduledDelivery(t *testing.T) {
 			others = append(others, b.NodeID)
 		}
 	}
-	create := func(topic string, replicas []int32) {
-		t.Helper()
-		req := kmsg.NewPtrCreateTopicsRequest()
-		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, -1, -1
-		ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
-		ra.Partition, ra.Replicas = 0, replicas
-		rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
-		cfg := kmsg.NewCreateTopicsRequestTopicConfig()
-		cfg.Name, cfg.Value = "message.scheduling.enable", kmsg.StringPtr("true")
-		rt.Configs = append(rt.Configs, cfg)
-		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(testCtx(t, 15*time.Second), cl)
-		if err == nil {
-			err = kerr.ErrorForCode(resp.Topics[0].ErrorCode)
-		}
-		if err != nil {
-			t.Fatalf("create %s on %v: %v", topic, replicas, err)
-		}
-		waitTopicMetadata(t, adm, topic)
-	}
-	create("sched-here", []int32{leader, others[0], others[1]})
-	create("sched-elsewhere", []int32{others[0], leader, others[1]})
+	return leader, others
+}
 
+// createScheduledTopic creates a one-partition topic with
+// message.scheduling.enable on the given replicas (the first leads).
+func createScheduledTopic(t *testing.T, cl *kgo.Client, topic string, replicas []int32) {
+	t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, -1, -1
+	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	ra.Partition, ra.Replicas = 0, replicas
+	rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+	cfg := kmsg.NewCreateTopicsRequestTopicConfig()
+	cfg.Name, cfg.Value = "message.scheduling.enable", kmsg.StringPtr("true")
+	rt.Configs = append(rt.Configs, cfg)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(testCtx(t, 15*time.Second), cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.Topics[0].ErrorCode)
+	}
+	if err != nil {
+		t.Fatalf("create %s on %v: %v", topic, replicas, err)
+	}
+	waitTopicMetadata(t, kadm.NewClient(cl), topic)
+}
+
+// TestClusterScheduledDeliveryToOtherLeader: a message scheduled for a
+// partition that, by the time it falls due, is led by another broker than
+// the scheduler's (the partition moved off the scheduler's node) is
+// delivered to that leader, once, with its headers. Before the scheduler
+// could produce to other brokers it waited there forever.
+func TestClusterScheduledDeliveryToOtherLeader(t *testing.T) {
+	procs := startCluster(t, 3)
+	cl := newClient(t, procs[0].addr)
+	adm := kadm.NewClient(cl)
+	leader, others := scheduledLeader(t, cl)
+	createScheduledTopic(t, cl, "sched-moves", []int32{leader, others[0]})
+
+	const delay = 20 * time.Second
 	prod := newClient(t, procs[0].addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	sent := time.Now()
-	produceSync(t, prod, &kgo.Record{Topic: "sched-here", Value: []byte("x"), Headers: []kgo.RecordHeader{deliverIn(time.Second)}})
-	got := consumeN(t, procs[0].addr, allFrom(1, kgo.NewOffset().AtStart()), "sched-here", 1)
-	if time.Since(sent) < time.Second || string(got[0].Value) != "x" {
-		t.Fatalf("delivered %q %v after the send", got[0].Value, time.Since(sent))
+	produceSync(t, prod, &kgo.Record{Topic: "sched-moves", Key: []byte("k"), Value: []byte("later"), Headers: []kgo.RecordHeader{deliverIn(delay)}})
+	produceSync(t, prod, &kgo.Record{Topic: "sched-moves", Value: []byte("now")})
+
+	// Move the partition off the scheduler's node before the message is due.
+	target := []int32{others[0], others[1]}
+	var req kadm.AlterPartitionAssignmentsReq
+	req.Assign("sched-moves", 0, target)
+	resp, err := adm.AlterPartitionAssignments(testCtx(t, 15*time.Second), req)
+	if err == nil {
+		err = resp["sched-moves"][0].Err
 	}
-	once := newClient(t, procs[0].addr, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RecordRetries(0), kgo.DisableIdempotentWrite())
-	err := once.ProduceSync(testCtx(t, 15*time.Second), &kgo.Record{Topic: "sched-elsewhere", Value: []byte("x"), Headers: []kgo.RecordHeader{deliverIn(time.Second)}}).FirstErr()
-	if !errors.Is(err, kerr.NotCoordinator) {
-		t.Fatalf("scheduled produce where __scheduled is not led: %v, want NOT_COORDINATOR", err)
+	if err != nil {
+		t.Fatalf("reassign sched-moves-0 to %v: %v", target, err)
+	}
+	moved := waitReassigned(t, adm, "sched-moves", target, delay/2)
+	if moved.Leader == leader || time.Since(sent) >= delay {
+		t.Fatalf("the partition did not move off node %d before the message fell due (leader %d after %v): nothing tested", leader, moved.Leader, time.Since(sent))
+	}
+
+	got := consumeN(t, procs[0].addr, allFrom(1, kgo.NewOffset().AtStart()), "sched-moves", 2)
+	if string(got[0].Value) != "now" || string(got[1].Value) != "later" || string(got[1].Key) != "k" {
+		t.Fatalf("consumed %q %q, want now, later", got[0].Value, got[1].Value)
+	}
+	if time.Since(sent) < delay || dueOf(t, got[1], sent).IsZero() {
+		t.Fatalf("delivered %v after the send (want at least %v), headers %v", time.Since(sent), delay, got[1].Headers)
+	}
+	// Delivered once: nothing more comes within a few retry rounds.
+	if all := consumeAll(t, procs[1].addr, "sched-moves", 1, 3*time.Second); len(all) != 2 {
+		t.Fatalf("%d records on sched-moves, want 2 (the scheduled one delivered once)", len(all))
 	}
 }
 
