@@ -38,6 +38,10 @@ type ScheduledAppend struct {
 // in a transaction are refused (INVALID_RECORD): a scheduled delivery
 // cannot be rolled back.
 //
+// On a node that does not lead __scheduled-0 the scheduled records are
+// forwarded to the node that does, within the producer's request (and
+// under p.mu, so that a retried idempotent batch is not scheduled twice).
+//
 // Lock order: p.mu, then __scheduled's Partition.mu (the scheduler never
 // holds the latter while appending to a target).
 func (b *Broker) AppendScheduling(p *Partition, batch []byte) (AppendResult, ScheduledAppend, error) {
@@ -82,11 +86,15 @@ func (b *Broker) AppendScheduling(p *Partition, batch []byte) (AppendResult, Sch
 	if h.Attributes&attrTransactional != 0 {
 		return AppendResult{}, none, fmt.Errorf("%w: scheduled and cancelling records cannot be part of a transaction", kerr.InvalidRecord)
 	}
+	// Stored here when this node runs the scheduler, else forwarded to
+	// the node that does (schedule_remote.go).
+	var sp *Partition
+	forwardTo := int32(-1)
 	if _, err := b.Scheduler(); err != nil {
-		return AppendResult{}, none, err
-	}
-	sp, err := b.Partition(ScheduledTopic, 0)
-	if err != nil {
+		if forwardTo = b.scheduledLeader(); forwardTo < 0 || forwardTo == b.cfg.NodeID {
+			return AppendResult{}, none, err
+		}
+	} else if sp, err = b.Partition(ScheduledTopic, 0); err != nil {
 		return AppendResult{}, none, fmt.Errorf("%w: %v", kerr.NotCoordinator, err)
 	}
 	scheduled, err := schedule.EncodeBatch(msgs, cancels, now)
@@ -108,6 +116,10 @@ func (b *Broker) AppendScheduling(p *Partition, batch []byte) (AppendResult, Sch
 		}
 	}
 	return p.appendSplit(h, rest, restHeader, func() (ScheduledAppend, error) {
+		if sp == nil {
+			// Acknowledged by the leader with acks=all: nothing to wait for.
+			return none, b.forwardScheduled(forwardTo, scheduled)
+		}
 		res, err := sp.Append(scheduled)
 		if err != nil {
 			return none, err

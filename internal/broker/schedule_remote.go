@@ -160,3 +160,29 @@ func (b *Broker) sendScheduled(node int32, topic string, index int32, batch []by
 func peerClientID(self int32) string {
 	return PeerClientIDPrefix + strconv.Itoa(int(self))
 }
+
+// scheduledLeader returns the node leading __scheduled-0, -1 if none.
+func (b *Broker) scheduledLeader() int32 {
+	t, ok := b.Image().Topic(ScheduledTopic)
+	if !ok {
+		return -1
+	}
+	return b.PartitionPlacement(t, 0).Leader
+}
+
+// forwardScheduled stores a batch of scheduled and cancel records
+// (schedule.EncodeBatch) in __scheduled on node, its leader, for a
+// scheduled produce that reached this node. One attempt: a failure goes
+// back to the producer, which retries (NOT_COORDINATOR and network errors
+// are retriable).
+func (b *Broker) forwardScheduled(node int32, batch []byte) error {
+	err := b.sendScheduled(node, ScheduledTopic, 0, batch)
+	if err == nil {
+		return nil
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) && !ke.Retriable {
+		return err
+	}
+	return fmt.Errorf("%w: forwarding to node %d, which leads %s: %v", kerr.NotCoordinator, node, ScheduledTopic, err)
+}

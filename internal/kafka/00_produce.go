@@ -58,7 +58,7 @@ func handleProduce(c *conn, kreq kmsg.Request) finisher {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
-		topicErr := checkProduceTopic(b, req, rt.Topic)
+		topicErr := checkProduceTopic(c, b, req, rt.Topic)
 		for i, rp := range rt.Partitions {
 			sp := &st.Partitions[i]
 			*sp = kmsg.NewProduceResponseTopicPartition()
@@ -169,11 +169,16 @@ func waitReplicated(c *conn, parts []producedPartition, timeout time.Duration) {
 
 // checkProduceTopic applies the checks that hold for a whole topic of a
 // produce request, once per topic rather than once per partition.
-func checkProduceTopic(b *broker.Broker, req *kmsg.ProduceRequest, topic string) error {
+func checkProduceTopic(c *conn, b *broker.Broker, req *kmsg.ProduceRequest, topic string) error {
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		return fmt.Errorf("%w: acks must be -1, 0 or 1, got %d", kerr.InvalidRequiredAcks, req.Acks)
 	}
 	if err := broker.ValidateTopicName(topic); err != nil {
+		return err
+	}
+	if topic == broker.ScheduledTopic && fromPeerBroker(c) {
+		// Scheduled records forwarded by the broker that received them.
+		_, err := b.EnsureTopic(topic)
 		return err
 	}
 	if broker.IsInternalTopic(topic) {

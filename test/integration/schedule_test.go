@@ -181,10 +181,17 @@ func TestClusterScheduledDelivery(t *testing.T) {
 	if time.Since(sent) < time.Second || string(got[0].Value) != "x" {
 		t.Fatalf("delivered %q %v after the send", got[0].Value, time.Since(sent))
 	}
-	once := newClient(t, procs[0].addr, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RecordRetries(0), kgo.DisableIdempotentWrite())
-	err := once.ProduceSync(testCtx(t, 15*time.Second), &kgo.Record{Topic: "sched-elsewhere", Value: []byte("x"), Headers: []kgo.RecordHeader{deliverIn(time.Second)}}).FirstErr()
-	if !errors.Is(err, kerr.NotCoordinator) {
-		t.Fatalf("scheduled produce where __scheduled is not led: %v, want NOT_COORDINATOR", err)
+	// A scheduled produce reaching a broker that does not lead
+	// __scheduled-0 is forwarded to the one that does (before: refused
+	// with NOT_COORDINATOR), and delivered back to its partition's leader.
+	once := newClient(t, procs[0].addr, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RecordRetries(0))
+	sent = time.Now()
+	if err := once.ProduceSync(testCtx(t, 15*time.Second), &kgo.Record{Topic: "sched-elsewhere", Value: []byte("y"), Headers: []kgo.RecordHeader{deliverIn(time.Second)}}).FirstErr(); err != nil {
+		t.Fatalf("scheduled produce to a partition led by node %d, __scheduled by node %d: %v", others[0], leader, err)
+	}
+	got = consumeN(t, procs[0].addr, allFrom(1, kgo.NewOffset().AtStart()), "sched-elsewhere", 1)
+	if time.Since(sent) < time.Second || string(got[0].Value) != "y" {
+		t.Fatalf("delivered %q %v after the send", got[0].Value, time.Since(sent))
 	}
 }
 
