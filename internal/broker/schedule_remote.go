@@ -109,7 +109,7 @@ func (b *Broker) produceScheduled(topic string, index int32, batch []byte) error
 		case leader < 0:
 			err = fmt.Errorf("%w: %s-%d has no leader", kerr.LeaderNotAvailable, topic, index)
 		default:
-			err = b.sendScheduled(leader, topic, index, batch)
+			_, err = b.sendScheduled(leader, topic, index, batch)
 		}
 		if err == nil {
 			return nil
@@ -126,7 +126,7 @@ func (b *Broker) produceScheduled(topic string, index int32, batch []byte) error
 
 // sendScheduled sends batch to node, the partition's leader, in a Produce
 // request with acks=-1 and returns the partition's error.
-func (b *Broker) sendScheduled(node int32, topic string, index int32, batch []byte) error {
+func (b *Broker) sendScheduled(node int32, topic string, index int32, batch []byte) (baseOffset int64, err error) {
 	req := kmsg.NewPtrProduceRequest()
 	req.Version = 7
 	req.Acks = -1
@@ -143,17 +143,17 @@ func (b *Broker) sendScheduled(node int32, topic string, index int32, batch []by
 		return b.dialNode(node, replicaTimeout)
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	resp := kresp.(*kmsg.ProduceResponse)
 	for _, t := range resp.Topics {
 		for _, p := range t.Partitions {
 			if t.Topic == topic && p.Partition == index {
-				return kerr.ErrorForCode(p.ErrorCode)
+				return p.BaseOffset, kerr.ErrorForCode(p.ErrorCode)
 			}
 		}
 	}
-	return fmt.Errorf("broker %d answered Produce without %s-%d", node, topic, index)
+	return 0, fmt.Errorf("broker %d answered Produce without %s-%d", node, topic, index)
 }
 
 // peerClientID is the client id of this node's requests to its peers.
@@ -176,7 +176,12 @@ func (b *Broker) scheduledLeader() int32 {
 // back to the producer, which retries (NOT_COORDINATOR and network errors
 // are retriable).
 func (b *Broker) forwardScheduled(node int32, batch []byte) error {
-	err := b.sendScheduled(node, ScheduledTopic, 0, batch)
+	_, err := b.sendScheduled(node, ScheduledTopic, 0, batch)
+	return forwardError(node, err)
+}
+
+// forwardError is a failed forward as the producer should see it.
+func forwardError(node int32, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -185,4 +190,29 @@ func (b *Broker) forwardScheduled(node int32, batch []byte) error {
 		return err
 	}
 	return fmt.Errorf("%w: forwarding to node %d, which leads %s: %v", kerr.NotCoordinator, node, ScheduledTopic, err)
+}
+
+// StoreScheduled is schedule.Scheduler.Store for a protocol front on any
+// node: on the node leading __scheduled-0 it stores there; elsewhere it
+// forwards the records to that node and returns once it acknowledged them
+// (acks=all; wait then has nothing left to wait for). Errors are Kafka's
+// (NOT_COORDINATOR when no node can take them now).
+func (b *Broker) StoreScheduled(msgs []schedule.Message, cancels []schedule.Cancel) (first int64, wait func() error, err error) {
+	sched, err := b.Scheduler()
+	if err == nil {
+		return sched.Store(msgs, cancels)
+	}
+	node := b.scheduledLeader()
+	if node < 0 || node == b.cfg.NodeID {
+		return 0, nil, err
+	}
+	batch, err := schedule.EncodeBatch(msgs, cancels, time.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	first, err = b.sendScheduled(node, ScheduledTopic, 0, batch)
+	if err != nil {
+		return 0, nil, forwardError(node, err)
+	}
+	return first, func() error { return nil }, nil
 }

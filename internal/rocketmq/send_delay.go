@@ -81,11 +81,7 @@ func divertDelayed(sr *SendRequest) (*Command, bool) {
 		return nil, false // nothing delayed: the normal path, untouched
 	}
 	c, s := sr.Conn, sr.Conn.s
-	sched, err := s.broker.Scheduler()
-	if err != nil {
-		return errorResponse(sr.Req, ResServiceNotAvailable, broker.ErrorMessage(err)), true
-	}
-	first, wait, err := sched.Store(msgs, cancels)
+	first, wait, err := s.broker.StoreScheduled(msgs, cancels)
 	if err != nil {
 		code := responseCode(err)
 		if errors.Is(err, kerr.NotCoordinator) || errors.Is(err, schedule.ErrClosed) {

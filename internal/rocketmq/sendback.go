@@ -89,11 +89,7 @@ func (s *Server) storeRetry(topic string, rec log.Record, delay time.Duration) (
 		_, wait, err := s.Store(part, []log.Record{rec})
 		return wait, err
 	}
-	sched, err := s.broker.Scheduler()
-	if err != nil {
-		return nil, err
-	}
-	_, wait, err := sched.Store([]schedule.Message{{
+	_, wait, err := s.broker.StoreScheduled([]schedule.Message{{
 		Topic: topic, Partition: 0, Key: rec.Key, Value: rec.Value, Headers: rec.Headers,
 		Timestamp: time.UnixMilli(rec.Timestamp), DeliverAt: time.Now().Add(delay),
 	}}, nil)

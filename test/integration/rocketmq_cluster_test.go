@@ -162,3 +162,68 @@ func createTopicRetrying(t *testing.T, adm *kadm.Client, topic string, partition
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestRocketMQClusterDelayedSends: a real RocketMQ producer's delayed
+// sends (DELAY level 1) go round-robin to all three nodes; those reaching
+// a node that does not run the scheduler are forwarded to the one that
+// does (before: refused, so they could only go through that one node), and
+// every message arrives (its timing is TestDelayedSends').
+func TestRocketMQClusterDelayedSends(t *testing.T) {
+	rlog.SetLogLevel("error")
+	args := clusterArgs(t, 3)
+	rockets := make([]string, 3)
+	for i := range args {
+		var kafka string
+		kafka, rockets[i] = freeAddrPair(t)
+		args[i] = append(args[i], "--kafka-addr", kafka, "--rocketmq-addr", rockets[i], "--auto-create-topics=true", "--num-partitions", "6")
+	}
+	procs, _ := startClusterNodes(t, args, nil)
+	cl := newClient(t, procs[0].addr)
+	scheduledLeader(t, cl) // __scheduled exists
+	adm := newAdmin(t, procs[0].addr)
+	topic := topicName(t)
+	createTopicRetrying(t, adm, topic, 6)
+
+	p, err := rocketmq.NewProducer(
+		producer.WithNsResolver(primitive.NewPassthroughResolver([]string{rockets[0]})),
+		producer.WithGroupName("pg-cluster-delay"),
+		producer.WithInstanceName("cluster-delay"),
+		producer.WithRetry(0),
+		producer.WithSendMsgTimeout(15*time.Second),
+		producer.WithQueueSelector(producer.NewRoundRobinQueueSelector()),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown()
+
+	const n = 12
+	sent := map[string]bool{}
+	brokers := map[string]bool{}
+	for i := range n {
+		body := fmt.Sprintf("d-%d", i)
+		msg := primitive.NewMessage(topic, []byte(body))
+		msg.WithDelayTimeLevel(1) // 1s
+		sent[body] = true
+		res, err := p.SendSync(context.Background(), msg)
+		if err != nil {
+			t.Fatalf("delayed send %d: %v", i, err)
+		}
+		if res.Status != primitive.SendOK {
+			t.Fatalf("delayed send %d: status %v", i, res.Status)
+		}
+		brokers[res.MessageQueue.BrokerName] = true
+	}
+	if len(brokers) != 3 {
+		t.Fatalf("delayed sends went to brokers %v, want all three", brokers)
+	}
+	recs := consumeN(t, procs[0].addr, allFrom(6, kgo.NewOffset().AtStart()), topic, n)
+	for _, r := range recs {
+		if !sent[string(r.Value)] {
+			t.Fatalf("record %q was not sent", r.Value)
+		}
+	}
+}
