@@ -140,3 +140,27 @@ func TestControllerPortMutualTLS(t *testing.T) {
 		t.Fatal("the controller port accepted a certificate from another CA")
 	}
 }
+
+// TestSASLClusterScheduledDelivery: with SASL and ACLs on, the brokers'
+// own Produce requests for scheduled messages (a scheduled produce
+// forwarded to the leader of __scheduled-0, then its delivery to the
+// partition's leader on another node) authenticate as the inter-broker
+// user and pass, so the message arrives.
+func TestSASLClusterScheduledDelivery(t *testing.T) {
+	srvs, _ := inprocCluster(t, 3, func(c *config.Config) {
+		c.Security.SASLMechanisms = []string{"SCRAM-SHA-256", "SCRAM-SHA-512"}
+		c.Security.BootstrapUser = adminUser + ":" + adminPassword
+		c.Security.InterBrokerUser = "broker:broker-secret"
+		c.ACL.Authorizer = true
+		c.ACL.Superusers = []string{"User:" + adminUser}
+	})
+	cl := newClient(t, srvs[0].Addr(), kgo.SASL(scram512(adminUser, adminPassword)))
+	leader, others := scheduledLeader(t, cl)
+	createScheduledTopic(t, cl, "sched-sasl", []int32{others[0], leader, others[1]})
+	prod := newClient(t, srvs[0].Addr(), kgo.SASL(scram512(adminUser, adminPassword)), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	produceSync(t, prod, &kgo.Record{Topic: "sched-sasl", Value: []byte("x"), Headers: []kgo.RecordHeader{deliverIn(time.Second)}})
+	got := consumeN(t, srvs[1].Addr(), allFrom(1, kgo.NewOffset().AtStart()), "sched-sasl", 1, kgo.SASL(scram256(adminUser, adminPassword)))
+	if string(got[0].Value) != "x" {
+		t.Fatalf("delivered %q, want x", got[0].Value)
+	}
+}
