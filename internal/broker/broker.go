@@ -33,10 +33,11 @@ type Broker struct {
 	metrics brokerMetrics // see metrics.go
 
 	producerIDs producerIDAllocator
-	coords      coordinators    // group and transaction coordinator shards, see coordinators.go
-	topicList   topicList       // topics for the KIP-848 assignors, see groups.go
-	sched       schedulerHost   // the scheduler of delayed messages, see schedule.go
-	schedChains scheduledChains // order of scheduled deliveries to other leaders, see schedule_remote.go
+	coords      coordinators       // group and transaction coordinator shards, see coordinators.go
+	topicList   topicList          // topics for the KIP-848 assignors, see groups.go
+	sched       schedulerHost      // the scheduler of delayed messages, see schedule.go
+	schedChains scheduledChains    // order of scheduled deliveries to other leaders, see schedule_remote.go
+	leaderWatch leadershipWatchers // see leadership_watch.go
 
 	fetchMu  sync.Mutex
 	fetchers map[int32]*fetcher // replica fetchers by leader node

@@ -49,6 +49,7 @@ func (b *Broker) moveLocalReplicas(img *meta.Image) {
 		// A coordinator shard on a leaving internal partition unloads
 		// before its log closes.
 		b.syncCoordinators()
+		b.notifyLeadershipWatchers()
 		b.deletePartitions(leaving)
 	}
 	if len(arriving) == 0 {

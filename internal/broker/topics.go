@@ -364,6 +364,7 @@ func (b *Broker) reconcile() (int, error) {
 	b.applyPlacements()
 	b.syncCoordinators() // coordinators follow the leadership of their partitions
 	b.syncScheduler()    // so does the scheduler of delayed messages
+	b.notifyLeadershipWatchers()
 	return n, err
 }
 

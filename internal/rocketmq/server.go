@@ -46,7 +46,7 @@ type Server struct {
 	// while this node does not serve them.
 	halfStore   atomic.Pointer[halftxn.Store]
 	halfSenders halfSenders
-	txnWG       sync.WaitGroup // the start of the half-message store
+	txnWG       sync.WaitGroup // the goroutine following __rmq_half-0's leadership
 	// msgIndex finds records by key for QUERY_MESSAGE (query.go); nil
 	// when --rocketmq-message-index is off.
 	msgIndex *msgindex.Manager
@@ -189,10 +189,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.peers.close()
-	s.txnWG.Wait()
-	if hs := s.halfStore.Load(); hs != nil {
-		hs.Close()
-	}
+	s.txnWG.Wait() // closes the half-message store
 	if s.msgIndex != nil {
 		s.msgIndex.Close()
 	}

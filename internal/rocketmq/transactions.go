@@ -33,9 +33,13 @@ import (
 // msgId is MessageID of that offset in __rmq_half partition 0 (so the
 // commitLogOffset the client sends back carries it too).
 //
-// On a cluster the store runs on the node leading __rmq_half-0 only; half
-// messages sent to another node are refused (SERVICE_NOT_AVAILABLE), and
-// the client retries another broker.
+// On a cluster the store and its checker run on the node leading
+// __rmq_half-0 only, and follow that leadership: the node that becomes its
+// leader (or leads it under a new epoch) loads the pending half messages
+// from the log and checks them back; the node that loses it stops its
+// checker and drops its in-memory state. Half messages and END_TRANSACTION
+// sent to a node that does not lead it (or in between) are refused with
+// SERVICE_NOT_AVAILABLE, and the client retries another broker.
 
 // HalfTopic is the internal topic of pending half messages.
 const HalfTopic = broker.RocketMQHalfTopic
@@ -49,49 +53,65 @@ func halfTopicConfigs(maxRequestBytes int32) map[string]string {
 	}
 }
 
-// startTransactions opens the half-message store and starts its checker,
-// creating __rmq_half first if needed. The store runs where partition 0 of
-// __rmq_half is led; until this node can open it (a cluster applies a new
-// topic a moment later), it retries in the background, and a node that
-// another node's leadership keeps out logs so and serves no half messages.
+// halfHost is the half-message store of this node while it leads
+// __rmq_half-0. Owned by the goroutine startTransactions starts.
+type halfHost struct {
+	part  *broker.Partition
+	epoch int32
+	store *halftxn.Store
+}
+
+// startTransactions runs the half-message store and its checker on this
+// node while it leads __rmq_half-0, creating the topic first if needed. It
+// follows that leadership as the broker's scheduler follows __scheduled-0
+// (internal/broker/schedule.go): the broker signals every leadership change
+// (Broker.WatchLeadership), and a ticker retries what failed (the topic's
+// creation, which a cluster applies a moment later, or a load).
 func (s *Server) startTransactions(cfg config.RocketMQConfig) {
-	if err := s.openTransactions(cfg); err == nil {
-		return
-	} else if !s.broker.Clustered() {
-		s.log.Error("RocketMQ transactional messages are off on this node", "err", err)
-		return
-	}
+	kick := make(chan struct{}, 1)
+	s.broker.WatchLeadership(kick)
+	h := &halfHost{}
+	s.reloadTransactions(cfg, h) // a single node serves them from the start
 	s.txnWG.Add(1)
 	go func() {
 		defer s.txnWG.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
 		for {
 			select {
 			case <-s.ctx.Done():
+				s.closeTransactions(h)
 				return
-			case <-time.After(time.Second):
+			case <-kick:
+			case <-t.C:
 			}
-			err := s.openTransactions(cfg)
-			if err == nil {
-				return
-			}
-			if t, ok := s.broker.Image().Topic(HalfTopic); ok && t.Leader(0) >= 0 && t.Leader(0) != s.broker.Config().NodeID {
-				s.log.Info("RocketMQ transactional messages are served by the node leading "+HalfTopic, "node", t.Leader(0))
-				return
-			}
+			s.reloadTransactions(cfg, h)
 		}
 	}()
 }
 
-func (s *Server) openTransactions(cfg config.RocketMQConfig) error {
+// reloadTransactions closes the store if this node stopped leading
+// __rmq_half-0 (or leads it under a new epoch: another leader may have
+// written in between) and opens one, loaded from the log, if it leads it.
+func (s *Server) reloadTransactions(cfg config.RocketMQConfig, h *halfHost) {
 	b := s.broker
 	if _, ok := b.Image().Topic(HalfTopic); !ok {
 		if _, err := b.CreateTopic(HalfTopic, 1, halfTopicConfigs(b.Config().MaxRequestBytes), false); err != nil && broker.ErrorCode(err) != kerr.TopicAlreadyExists.Code {
-			return fmt.Errorf("create %s: %w", HalfTopic, err)
+			s.log.Debug("cannot create "+HalfTopic+" yet; retrying", "err", err)
+			return
 		}
 	}
-	p, err := b.Partition(HalfTopic, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", HalfTopic, err)
+	var epoch int32
+	leading := false
+	part, err := b.Replica(HalfTopic, 0)
+	if err == nil {
+		epoch, leading = part.LeadingEpoch()
+	}
+	if h.store != nil && (!leading || part != h.part || epoch != h.epoch) {
+		s.closeTransactions(h)
+	}
+	if !leading || h.store != nil {
+		return
 	}
 	interval, maxChecks := cfg.TxnCheckInterval, cfg.TxnCheckMax
 	if interval <= 0 {
@@ -100,7 +120,7 @@ func (s *Server) openTransactions(cfg config.RocketMQConfig) error {
 	if maxChecks <= 0 {
 		maxChecks = config.DefaultTxnCheckMax
 	}
-	store := halftxn.New(partitionLog{p}, halftxn.Options{
+	store := halftxn.New(partitionLog{part}, halftxn.Options{
 		Logger:    s.log.With("component", "rocketmq-txn"),
 		Interval:  interval,
 		MaxChecks: maxChecks,
@@ -108,11 +128,26 @@ func (s *Server) openTransactions(cfg config.RocketMQConfig) error {
 		Check:     s.checkHalf,
 	})
 	if err := store.Load(); err != nil {
-		return err
+		s.log.Error("cannot load the half messages of "+HalfTopic+"; retrying", "err", err)
+		return
 	}
 	store.Start()
+	h.part, h.epoch, h.store = part, epoch, store
 	s.halfStore.Store(store)
-	return nil
+	s.log.Info("RocketMQ transactional messages served by this node", "partition", HalfTopic+"-0", "epoch", epoch)
+}
+
+// closeTransactions stops serving half messages: requests get
+// SERVICE_NOT_AVAILABLE from now on and the checker stops; the pending
+// half messages stay in the log for the next leader.
+func (s *Server) closeTransactions(h *halfHost) {
+	if h.store == nil {
+		return
+	}
+	s.halfStore.Store(nil)
+	h.store.Close()
+	s.log.Info("RocketMQ transactional messages no longer served by this node", "partition", HalfTopic+"-0", "epoch", h.epoch)
+	h.part, h.store = nil, nil
 }
 
 // halfSenders remembers, per producer group, the last connection that
