@@ -96,6 +96,9 @@ func (s *Server) startTransactions(cfg config.RocketMQConfig) {
 func (s *Server) reloadTransactions(cfg config.RocketMQConfig, h *halfHost) {
 	b := s.broker
 	if _, ok := b.Image().Topic(HalfTopic); !ok {
+		if b.Clustered() && !coordinatorTopicsExist(b) {
+			return // too early: few brokers may be live, and the topic would get fewer replicas
+		}
 		if _, err := b.CreateTopic(HalfTopic, 1, halfTopicConfigs(b.Config().MaxRequestBytes), false); err != nil && broker.ErrorCode(err) != kerr.TopicAlreadyExists.Code {
 			s.log.Debug("cannot create "+HalfTopic+" yet; retrying", "err", err)
 			return
@@ -135,6 +138,16 @@ func (s *Server) reloadTransactions(cfg config.RocketMQConfig, h *halfHost) {
 	h.part, h.epoch, h.store = part, epoch, store
 	s.halfStore.Store(store)
 	s.log.Info("RocketMQ transactional messages served by this node", "partition", HalfTopic+"-0", "epoch", epoch)
+}
+
+// coordinatorTopicsExist tells whether a cluster created its coordinators'
+// internal topics, which it does once enough brokers are live to give them
+// their replication factor (the scheduler's __scheduled waits for them too).
+func coordinatorTopicsExist(b *broker.Broker) bool {
+	img := b.Image()
+	_, offsets := img.Topic(broker.ConsumerOffsetsTopic)
+	_, states := img.Topic(broker.TransactionStateTopic)
+	return offsets && states
 }
 
 // closeTransactions stops serving half messages: requests get

@@ -1,0 +1,140 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	rocketmq "github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+	"github.com/apache/rocketmq-client-go/v2/rlog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestRocketMQHalfMessagesFollowLeadership: on a three-node cluster, the
+// node leading __rmq_half-0 is SIGKILLed while a half message sent before
+// the kill is still unknown; the new leader loads it, checks it back with
+// a producer of the group and commits it, and new transactional sends work
+// after the move.
+func TestRocketMQHalfMessagesFollowLeadership(t *testing.T) {
+	rlog.SetLogLevel("error")
+	args := clusterArgs(t, 3)
+	rockets := make([]string, 3)
+	for i := range args {
+		var kafka string
+		kafka, rockets[i] = freeAddrPair(t)
+		args[i] = append(args[i], "--kafka-addr", kafka, "--rocketmq-addr", rockets[i],
+			"--rocketmq-txn-check-interval", "300ms", "--rocketmq-txn-check-max", "1000", "--log-level", "debug")
+	}
+	procs, _ := startClusterNodes(t, args, nil)
+	adm := newAdmin(t, procs[0].addr)
+	var md kadm.Metadata
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		md = waitTopicMetadataSoft(t, adm, HalfTopicName)
+		if p, ok := md.Topics[HalfTopicName].Partitions[0]; ok && p.Leader >= 0 && len(p.Replicas) == 3 && len(p.ISR) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not created with 3 in-sync replicas: %+v", HalfTopicName, md.Topics[HalfTopicName])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	leader := md.Topics[HalfTopicName].Partitions[0].Leader
+	createTopicRetrying(t, adm, "orders", 3)
+
+	first := startClusterTxnProducer(t, rockets, "pg-move", &txnListener{})
+	pendingID := sendInTxnRetrying(t, first, "orders", "pending")
+	first.Shutdown()
+
+	procs[leader-1].kill()
+	var live []string
+	var liveRockets []string
+	for i, p := range procs {
+		if int32(i+1) != leader {
+			live = append(live, p.addr)
+			liveRockets = append(liveRockets, rockets[i])
+		}
+	}
+	adm2 := kadm.NewClient(newClient(t, live[0], kgo.SeedBrokers(live...)))
+	var moved int32 = -1
+	for deadline := time.Now().Add(60 * time.Second); moved < 0 || moved == leader; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s-0 never got a new leader after node %d was killed", HalfTopicName, leader)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if p, ok := waitTopicMetadataSoft(t, adm2, HalfTopicName).Topics[HalfTopicName].Partitions[0]; ok {
+			moved = p.Leader
+		}
+	}
+	t.Logf("%s-0 moved from node %d to node %d", HalfTopicName, leader, moved)
+
+	second := startClusterTxnProducer(t, liveRockets, "pg-move", &txnListener{
+		exec:  map[string]primitive.LocalTransactionState{"after": primitive.CommitMessageState},
+		check: map[string]primitive.LocalTransactionState{"pending": primitive.CommitMessageState},
+	})
+	sendInTxnRetrying(t, second, "orders", "after")
+
+	newLeader := procs[moved-1]
+	want := "msgId=" + pendingID + " group=pg-move fromCheck=true"
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(newLeader.log(), want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d never had the half message sent before the kill checked back (%q):\n%s", moved, want, newLeader.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	recs := consumeN(t, live[0], allFrom(3, kgo.NewOffset().AtStart()), "orders", 2, kgo.SeedBrokers(live...))
+	keys := map[string]bool{}
+	for _, r := range recs {
+		keys[string(r.Key)] = true
+	}
+	if !keys["pending"] || !keys["after"] {
+		t.Fatalf("orders holds %v, want the committed pending and after", keys)
+	}
+}
+
+// HalfTopicName is the RocketMQ front's internal topic of half messages.
+const HalfTopicName = "__rmq_half"
+
+// startClusterTxnProducer is startTxnProducer with every node as a name
+// server, and retries left to sendInTxnRetrying.
+func startClusterTxnProducer(t *testing.T, rockets []string, group string, l *txnListener) rocketmq.TransactionProducer {
+	t.Helper()
+	p, err := rocketmq.NewTransactionProducer(l,
+		producer.WithNsResolver(primitive.NewPassthroughResolver(rockets)),
+		producer.WithGroupName(group),
+		producer.WithInstanceName(fmt.Sprintf("move-%d", time.Now().UnixNano())),
+		producer.WithSendMsgTimeout(10*time.Second),
+		producer.WithRetry(2),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Shutdown() })
+	return p
+}
+
+// sendInTxnRetrying sends a message in a transaction until a node serving
+// half messages takes it: the others answer SERVICE_NOT_AVAILABLE, and the
+// client's own retries may not reach the right node.
+func sendInTxnRetrying(t *testing.T, p rocketmq.TransactionProducer, topic, key string) string {
+	t.Helper()
+	var last error
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		m := primitive.NewMessage(topic, []byte("body of "+key))
+		m.WithKeys([]string{key})
+		res, err := p.SendMessageInTransaction(context.Background(), m)
+		if err == nil && res.Status == primitive.SendOK {
+			return res.MsgID
+		}
+		last = fmt.Errorf("%v %+v", err, res)
+	}
+	t.Fatalf("send %s in a transaction: no node took it: %v", key, last)
+	return ""
+}
