@@ -285,7 +285,7 @@ func (b *Broker) syncCoordinators() {
 	led := epochs(offsets)
 	for part, s := range b.coords.groups {
 		if e, ok := led[part]; !ok || e != s.epoch {
-			b.unloadGroupShardLocked(part, s)
+			unloadShardLocked(b, b.coords.groups, part, s, "group")
 		}
 	}
 	for part, e := range led {
@@ -296,7 +296,7 @@ func (b *Broker) syncCoordinators() {
 	led = epochs(states)
 	for part, s := range b.coords.txns {
 		if e, ok := led[part]; !ok || e != s.epoch {
-			b.unloadTxnShardLocked(part, s)
+			unloadShardLocked(b, b.coords.txns, part, s, "transaction")
 		}
 	}
 	for part, e := range led {
@@ -342,11 +342,13 @@ func (b *Broker) loadGroupShardLocked(p *Partition, epoch int32) {
 	}()
 }
 
-// unloadGroupShardLocked removes a shard and closes it in the background:
-// waiting joins and syncs are answered NOT_COORDINATOR.
+// unloadShardLocked removes a shard from shards and closes it in the
+// background once its load has finished: a group shard answers waiting
+// joins and syncs NOT_COORDINATOR, a transaction shard waits for marker
+// writes in flight. kind ("group", "transaction") names it in the log.
 // REQUIRES: b.coords.mu held.
-func (b *Broker) unloadGroupShardLocked(part int32, s *groupShard) {
-	delete(b.coords.groups, part)
+func unloadShardLocked[C interface{ Close() error }](b *Broker, shards map[int32]*shard[C], part int32, s *shard[C], kind string) {
+	delete(shards, part)
 	b.coords.publishLocked()
 	s.gone = true
 	b.coords.closing.Add(1)
@@ -354,9 +356,9 @@ func (b *Broker) unloadGroupShardLocked(part int32, s *groupShard) {
 		defer b.coords.closing.Done()
 		<-s.loaded
 		if err := s.c.Close(); err != nil {
-			b.log.Warn("group coordinator closed with an error", "partition", part, "err", err)
+			b.log.Warn(kind+" coordinator closed with an error", "partition", part, "err", err)
 		}
-		b.log.Info("group coordinator unloaded", "partition", part, "epoch", s.epoch)
+		b.log.Info(kind+" coordinator unloaded", "partition", part, "epoch", s.epoch)
 	}()
 }
 
@@ -401,24 +403,6 @@ func (b *Broker) loadTxnShardLocked(p *Partition, epoch int32) {
 	}()
 }
 
-// unloadTxnShardLocked removes a transaction shard and closes it in the
-// background (Close waits for marker writes in flight).
-// REQUIRES: b.coords.mu held.
-func (b *Broker) unloadTxnShardLocked(part int32, s *txnShard) {
-	delete(b.coords.txns, part)
-	b.coords.publishLocked()
-	s.gone = true
-	b.coords.closing.Add(1)
-	go func() {
-		defer b.coords.closing.Done()
-		<-s.loaded
-		if err := s.c.Close(); err != nil {
-			b.log.Warn("transaction coordinator closed with an error", "partition", part, "err", err)
-		}
-		b.log.Info("transaction coordinator unloaded", "partition", part, "epoch", s.epoch)
-	}()
-}
-
 // closeCoordinators unloads every shard and waits for the closes, before
 // the logs close. Transaction shards go first: they may be committing
 // offsets into groups.
@@ -426,13 +410,13 @@ func (b *Broker) closeCoordinators() {
 	b.coords.mu.Lock()
 	b.coords.started = false
 	for part, s := range b.coords.txns {
-		b.unloadTxnShardLocked(part, s)
+		unloadShardLocked(b, b.coords.txns, part, s, "transaction")
 	}
 	b.coords.mu.Unlock()
 	b.coords.closing.Wait()
 	b.coords.mu.Lock()
 	for part, s := range b.coords.groups {
-		b.unloadGroupShardLocked(part, s)
+		unloadShardLocked(b, b.coords.groups, part, s, "group")
 	}
 	b.coords.mu.Unlock()
 	b.coords.closing.Wait()
